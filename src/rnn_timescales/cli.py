@@ -1,0 +1,196 @@
+"""The ``rnn-timescales`` command: a thin layer over the Python API.
+
+Every command validates its input before doing any work. A bad argument, a missing file or an
+invalid configuration prints one line on stderr and exits with code 2, leaving nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rnn_timescales import __version__
+from rnn_timescales.config import ConfigError
+
+
+class UsageError(ValueError):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+# --- train ---------------------------------------------------------------------------------------
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a network under a curriculum (no options: the README's main job)",
+        description="Train a leaky RNN with trainable timescales on N-parity or N-DMS under a curriculum. "
+        "With no options: multi-head parity, 'quick' preset (about 9 minutes on a 2-core CPU).",
+    )
+    p.add_argument("--preset", default="quick", help="paper (the paper's exact setup) or quick (default)")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings, applied over the preset")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any setting, e.g. --set training.batch_size=64 (repeatable)")
+    p.add_argument("--task", help="parity or dms")
+    p.add_argument("--curriculum", help="single, multi, sliding or fixed")
+    p.add_argument("--hidden", type=_positive_int, help="number of neurons H")
+    p.add_argument("--seed", type=_non_negative_int, help="seed for every random draw")
+    p.add_argument("--max-epochs", type=_positive_int, help="stop after this many epochs")
+    p.add_argument("--target-n", type=_positive_int, help="stop once this N is solved")
+    p.add_argument("--time-budget", type=_positive_float, metavar="SECONDS", help="stop after this much wall time")
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--precision", help="fp32 or bf16 (bf16 matrix products, fp32 state)")
+    p.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/<task>_<curriculum>_...)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rnn_timescales.config import build_config
+    from rnn_timescales.training.trainer import Trainer, default_run_dir
+
+    config = build_config(
+        preset=args.preset,
+        config_file=args.config,
+        overrides=args.overrides,
+        **{
+            "task.name": args.task,
+            "curriculum.kind": args.curriculum,
+            "model.hidden_size": args.hidden,
+            "model.precision": args.precision,
+            "seed": args.seed,
+            "training.max_epochs": args.max_epochs,
+            "training.target_n": args.target_n,
+            "training.time_budget_s": args.time_budget,
+            "device": args.device,
+        },
+    )
+    run_dir = Path(args.out) if args.out else default_run_dir(config)
+    trainer = Trainer(config, run_dir, progress=not args.no_progress)
+    print(f"training {config.curriculum.kind}-head {config.task.name}, H={config.model.hidden_size}, "
+          f"preset {config.preset}, seed {config.seed}, device {trainer.device} -> {run_dir}", file=sys.stderr)
+    result = trainer.run()
+    solved = f"N = {result.solved[0][0]}..{result.n_solved}" if result.solved else "nothing"
+    print(f"stopped ({result.stop_reason}) after {len(result.metrics)} epochs; solved {solved}; run directory: {run_dir}")
+    return 0
+
+
+# --- evaluate ------------------------------------------------------------------------------------
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy per head, end-of-sequence and streaming",
+        description="Evaluate a run directory (its latest checkpoint), one of our checkpoints, or a checkpoint "
+        "of the paper's code (recognised automatically): accuracy of every head on its N.",
+    )
+    p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--json", action="store_true", help='print {"heads": [{"n", "accuracy", "streaming_accuracy"}]}')
+    p.add_argument("--batches", type=_positive_int, default=50, help="end-of-sequence batches (default 50)")
+    p.add_argument("--batch-size", type=_positive_int, default=256, help="sequences per batch (default 256)")
+    p.add_argument("--streams", type=_positive_int, default=10,
+                   help="independent streams for streaming accuracy (default 10)")
+    p.add_argument("--warmup", type=_non_negative_int, default=100, help="streaming warm-up steps (default 100)")
+    p.add_argument("--length", type=_positive_int, default=1000, help="streaming steps scored (default 1000)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed for the evaluation data")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rnn_timescales.evaluation import evaluate_checkpoint
+    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.training.trainer import resolve_device
+
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    device = resolve_device(args.device)
+    ckpt = load_any(args.path)
+    table = evaluate_checkpoint(
+        ckpt,
+        n_batches=args.batches,
+        batch_size=args.batch_size,
+        n_streams=args.streams,
+        warmup=args.warmup,
+        length=args.length,
+        seed=args.seed,
+        device=device,
+    )
+    if args.json:
+        heads = [
+            {"n": int(r.n), "head": int(r.head), "accuracy": float(r.accuracy), "streaming_accuracy": float(r.streaming_accuracy)}
+            for r in table.itertuples()
+        ]
+        print(json.dumps({"checkpoint": str(ckpt.path), "task": ckpt.task, "curriculum": ckpt.curriculum, "heads": heads}))
+    else:
+        print(f"{ckpt.path}  ({ckpt.source} checkpoint, {ckpt.curriculum} curriculum, {ckpt.task})")
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    return 0
+
+
+# --- entry point ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rnn-timescales", description="Train recurrent networks on memory tasks and "
+                     "measure where their memory lives.")
+    parser.add_argument("--version", action="version", version=f"rnn-timescales {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_train(sub)
+    _add_evaluate(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rnn_timescales.training.checkpoints import CheckpointError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.func(args)
+    except (UsageError, ConfigError, CheckpointError) as e:
+        print(f"rnn-timescales: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnn-timescales: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

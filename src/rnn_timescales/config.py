@@ -1,0 +1,264 @@
+"""Typed run configuration: one object per run, defaults = the paper's, YAML in and out.
+
+A run's configuration is built in layers, each overriding the one before:
+
+1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU),
+2. a YAML file (``--config``),
+3. ``key=value`` overrides with dotted keys (``--set training.batch_size=64``),
+4. the named command-line flags.
+
+Every value is validated before any work starts; :class:`ConfigError` carries a one-line message
+that says what to fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PRESETS = ("paper", "quick")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message is one line saying what to fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    """The recurrent network (SPEC section 1)."""
+
+    type: Literal["leaky_rnn"] = "leaky_rnn"
+    hidden_size: int = Field(500, ge=1, description="H, number of neurons")
+    n_heads: int = Field(100, ge=1, description="readout heads allocated; the curriculum uses the first ones")
+    nonlinearity: Literal["leaky_relu", "relu", "tanh", "sigmoid"] = "leaky_relu"
+    placement: Literal["outside", "inside"] = "outside"
+    train_tau: bool = True
+    tau_init: float | None = Field(None, gt=0, description="null: 1 + U(0,1) per neuron")
+    precision: Literal["fp32", "bf16"] = "fp32"
+
+
+class TaskConfig(_Section):
+    """The memory task (SPEC section 2)."""
+
+    name: Literal["parity", "dms"] = "parity"
+
+
+class CurriculumConfig(_Section):
+    """How the memory demand N grows (SPEC section 3)."""
+
+    kind: Literal["single", "multi", "sliding", "fixed"] = "multi"
+    n_start: int = Field(2, ge=2, description="first N (the only N for 'fixed')")
+    initial_heads: int = Field(1, ge=1, description="multi: heads N = n_start ... trained from the start")
+    add_heads: int = Field(1, ge=1, description="multi: heads added per advance")
+    window: int = Field(10, ge=1, description="sliding: W heads trained at once")
+    forget: int = Field(5, ge=1, description="sliding: F smallest N dropped (and F added) per advance")
+    threshold: float = Field(0.98, gt=0, le=1, description="accuracy (fraction) needed to advance")
+    rule: Literal["mean_and_newest", "all", "mean"] = Field(
+        "mean_and_newest",
+        description="mean_and_newest (paper): mean over heads and newest head above threshold; "
+        "all: every head above threshold; mean: the mean only",
+    )
+
+    @model_validator(mode="after")
+    def _window_holds_forget(self) -> CurriculumConfig:
+        if self.kind == "sliding" and self.forget > self.window:
+            raise ValueError(f"curriculum.forget ({self.forget}) must not exceed curriculum.window ({self.window})")
+        return self
+
+
+class OptimizerConfig(_Section):
+    """Optimiser and gradient clipping (SPEC section 4)."""
+
+    name: Literal["sgd", "adam"] = "sgd"
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.1, ge=0, description="sgd only")
+    nesterov: bool = True
+    grad_clip: float | None = Field(2.0, gt=0, description="global L2 norm; null disables clipping")
+
+
+class TrainingConfig(_Section):
+    """Epoch structure and stopping rules."""
+
+    batch_size: int = Field(256, ge=1)
+    steps_per_epoch: int = Field(600, ge=1, description="training batches per epoch")
+    eval_batches: int = Field(50, ge=1, description="fresh evaluation batches after each epoch")
+    max_epochs: int = Field(1000, ge=1)
+    target_n: int | None = Field(None, ge=2, description="stop once this N is solved")
+    time_budget_s: float | None = Field(None, gt=0, description="stop after this much wall time (s)")
+
+
+class RunConfig(_Section):
+    """Everything that defines a training run; a run is a pure function of this object."""
+
+    preset: Literal["paper", "quick", "custom"] = "paper"
+    seed: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model: ModelConfig = ModelConfig()
+    task: TaskConfig = TaskConfig()
+    curriculum: CurriculumConfig = CurriculumConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    training: TrainingConfig = TrainingConfig()
+
+    @model_validator(mode="after")
+    def _heads_fit(self) -> RunConfig:
+        c = self.curriculum
+        first = {"multi": c.initial_heads, "sliding": c.window}.get(c.kind, 1)
+        if first > self.model.n_heads:
+            raise ValueError(
+                f"the curriculum starts with {first} heads but model.n_heads is {self.model.n_heads}"
+            )
+        if self.training.target_n is not None and self.training.target_n < c.n_start:
+            raise ValueError(
+                f"training.target_n ({self.training.target_n}) is below curriculum.n_start ({c.n_start})"
+            )
+        return self
+
+    # --- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return validate(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read a complete configuration saved by :meth:`save` (e.g. a run's ``config.yaml``)."""
+        return validate(read_yaml(path))
+
+
+# --- building a configuration ------------------------------------------------------------------
+def preset_dict(name: str) -> dict[str, Any]:
+    """The full configuration dictionary of preset ``name`` (``paper`` or ``quick``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}{_did_you_mean(name, PRESETS)}; choose one of {', '.join(PRESETS)}")
+    base = yaml.safe_load(resources.files("rnn_timescales.presets").joinpath("paper.yaml").read_text())
+    if name != "paper":
+        layer = yaml.safe_load(resources.files("rnn_timescales.presets").joinpath(f"{name}.yaml").read_text())
+        base = merge(base, layer)
+    return base
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping read with the safe loader; one-line ConfigError if missing or malformed."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping of settings, not {type(data).__name__}")
+    return data
+
+
+def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated recursively with ``layer`` (neither is modified)."""
+    out = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"training.batch_size=64"`` -> ``{"training": {"batch_size": 64}}`` (value parsed as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like section.key=value, e.g. training.batch_size=64")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    nested: dict[str, Any] = {}
+    cursor = nested
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        cursor = cursor.setdefault(part, {})
+    cursor[parts[-1]] = value
+    return nested
+
+
+def build_config(
+    preset: str = "paper",
+    config_file: str | Path | None = None,
+    overrides: list[str] | None = None,
+    **fields: Any,
+) -> RunConfig:
+    """Preset, then YAML file, then ``key=value`` overrides, then ``fields`` given as dotted keys
+    (``{"training.max_epochs": 5}``; ``None`` values are skipped). Validated; raises ConfigError."""
+    data = preset_dict(preset)
+    if config_file is not None:
+        layer = read_yaml(config_file)
+        data = merge(data, layer)
+        if "preset" not in layer:
+            data["preset"] = "custom"
+    for text in overrides or []:
+        data = merge(data, parse_override(text))
+    for key, value in fields.items():
+        if value is not None:
+            data = merge(data, parse_override(f"{key}={json.dumps(value)}"))
+    return validate(data)
+
+
+def validate(data: dict[str, Any]) -> RunConfig:
+    """A validated RunConfig from a plain mapping; ConfigError with a one-line message otherwise."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_one_line(e)) from None
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        section, _, name = loc.rpartition(".")
+        known = _known_keys(section)
+        return f"unknown setting {loc!r}{_did_you_mean(name, known)}"
+    if kind == "literal_error":
+        expected = first.get("ctx", {}).get("expected", "")
+        return f"{loc}: {first['input']!r} is not allowed; choose one of {expected}"
+    msg = first["msg"]
+    if loc:
+        msg = f"{loc}: {msg} (got {first.get('input')!r})"
+    more = len(error.errors()) - 1
+    return msg + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def _known_keys(section: str) -> list[str]:
+    model: type[BaseModel] = RunConfig
+    for part in filter(None, section.split(".")):
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _did_you_mean(name: str, options: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
