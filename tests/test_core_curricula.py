@@ -1,0 +1,72 @@
+"""Curricula (SPEC section 3): advance rule and head bookkeeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnn_timescales.config import CurriculumConfig
+from rnn_timescales.curricula import Curriculum
+
+
+def make(**kw) -> Curriculum:
+    return Curriculum.from_config(CurriculumConfig(**kw))
+
+
+def test_single_head_moves_one_head_to_next_n():
+    c = make(kind="single")
+    assert c.ns == [2] and c.n_heads == 1
+    c.advance()
+    c.advance()
+    assert c.ns == [4] and c.n_heads == 1 and c.history == [[2], [3]]
+
+
+def test_multi_head_adds_heads():
+    c = make(kind="multi")
+    assert c.ns == [2]
+    c.advance()
+    assert c.ns == [2, 3]
+    c2 = make(kind="multi", initial_heads=3, add_heads=2)
+    assert c2.ns == [2, 3, 4]
+    c2.advance()
+    assert c2.ns == [2, 3, 4, 5, 6] and c2.n_heads == 5
+
+
+def test_sliding_window_drops_smallest_and_adds_new():
+    c = make(kind="sliding", window=4, forget=2)
+    assert c.ns == [2, 3, 4, 5]
+    c.advance()
+    assert c.ns == [4, 5, 6, 7]  # head 0 now answers N = 4
+    c.advance()
+    assert c.ns == [6, 7, 8, 9] and c.n_heads == 4
+
+
+def test_fixed_never_changes_and_finishes():
+    c = make(kind="fixed", n_start=7)
+    assert c.ns == [7]
+    c.advance()
+    assert c.finished and c.ns == [7]
+
+
+def test_paper_rule_needs_mean_and_newest_above_threshold():
+    c = make(kind="multi", initial_heads=3)
+    assert c.solved([0.99, 0.99, 0.985])
+    assert not c.solved([0.99, 0.99, 0.975])  # newest too low
+    assert not c.solved([0.95, 1.0, 0.99])  # mean 0.98 is not above 0.98
+    assert not c.solved([0.98, 0.98, 0.98])  # strictly greater
+    with pytest.raises(ValueError):
+        c.solved([0.99])
+
+
+def test_other_rules_and_threshold():
+    assert not make(kind="multi", initial_heads=2, rule="all").solved([0.97, 1.0])
+    assert make(kind="multi", initial_heads=2, rule="mean").solved([0.97, 1.0])
+    assert make(kind="single", threshold=0.9).solved([0.91])
+
+
+def test_state_round_trip():
+    c = make(kind="sliding", window=3, forget=1)
+    c.advance()
+    d = Curriculum.from_state_dict(c.state_dict())
+    assert d == c
+    d.advance()
+    assert d.ns == [4, 5, 6]
