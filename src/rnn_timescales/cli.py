@@ -63,7 +63,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         description="Train a leaky RNN with trainable timescales on N-parity or N-DMS under a curriculum. "
         "With no options: multi-head parity, 'quick' preset (about 9 minutes on a 2-core CPU).",
     )
-    p.add_argument("--preset", default="quick", help="paper (the paper's exact setup) or quick (default)")
+    p.add_argument("--preset", help="paper (the paper's exact setup) or quick (default)")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings, applied over the preset")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. --set training.batch_size=64 (repeatable)")
@@ -78,6 +78,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", help="fp32 or bf16 (bf16 matrix products, fp32 state)")
     p.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/<task>_<curriculum>_...)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run exactly where it stopped; only --max-epochs, --target-n, "
+                   "--time-budget and --set training.{divergence,max_rollbacks,rollback_lr_factor,state_every_s} "
+                   "may be given with it")
     p.set_defaults(func=cmd_train)
 
 
@@ -85,8 +89,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rnn_timescales.config import build_config
     from rnn_timescales.training.trainer import Trainer, default_run_dir
 
+    if args.resume:
+        return _resume_training(args)
     config = build_config(
-        preset=args.preset,
+        preset=args.preset or "quick",
         config_file=args.config,
         overrides=args.overrides,
         **{
@@ -102,12 +108,49 @@ def cmd_train(args: argparse.Namespace) -> int:
         },
     )
     run_dir = Path(args.out) if args.out else default_run_dir(config)
-    trainer = Trainer(config, run_dir, progress=not args.no_progress)
+    trainer = Trainer(config, run_dir, progress=not args.no_progress, auto_name=not args.out)
     print(f"training {config.curriculum.kind}-head {config.task.name}, H={config.model.hidden_size}, "
           f"preset {config.preset}, seed {config.seed}, device {trainer.device} -> {run_dir}", file=sys.stderr)
-    result = trainer.run()
+    return _report(trainer.run())
+
+
+def _resume_training(args: argparse.Namespace) -> int:
+    from rnn_timescales.training.trainer import Trainer
+
+    fixed = {"--preset": args.preset, "--config": args.config, "--task": args.task, "--curriculum": args.curriculum,
+             "--hidden": args.hidden, "--seed": args.seed, "--device": args.device, "--precision": args.precision,
+             "--out": args.out}
+    given = [flag for flag, value in fixed.items() if value is not None]
+    if given:
+        raise UsageError(f"--resume continues a run as it was configured; {given[0]} cannot be given with it")
+    overrides = list(args.overrides)
+    for key, value in (("training.max_epochs", args.max_epochs), ("training.target_n", args.target_n),
+                       ("training.time_budget_s", args.time_budget)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    trainer = Trainer.resume(args.resume, overrides, progress=not args.no_progress)
+    pending = trainer.pending_stop_reason()
+    if pending is not None:
+        print(f"run {args.resume} already stopped ({pending}) after {trainer.epoch} epochs; nothing to do "
+              "(extend it with --max-epochs, --target-n or --time-budget)", file=sys.stderr)
+        return 0
+    where = f"epoch {trainer.epoch + 1}, step {trainer.step}" if trainer.mode == "resume" else "the start"
+    print(f"resuming {args.resume} at {where}", file=sys.stderr)
+    return _report(trainer.run())
+
+
+def _report(result) -> int:
+    """Print how a training stopped; the exit code: 0, 1 (diverged) or 130 (interrupted)."""
+    if result.stop_reason == "diverged":
+        print(f"rnn-timescales: error: {result.message}", file=sys.stderr)
+        return 1
     solved = f"N = {result.solved[0][0]}..{result.n_solved}" if result.solved else "nothing"
-    print(f"stopped ({result.stop_reason}) after {len(result.metrics)} epochs; solved {solved}; run directory: {run_dir}")
+    print(f"stopped ({result.stop_reason}) after {len(result.metrics)} epochs; solved {solved}; "
+          f"run directory: {result.run_dir}")
+    if result.stop_reason == "interrupted":
+        print(f"rnn-timescales: interrupted; the training state is saved: rnn-timescales train --resume {result.run_dir}",
+              file=sys.stderr)
+        return 130
     return 0
 
 

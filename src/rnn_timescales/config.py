@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +95,16 @@ class TrainingConfig(_Section):
     max_epochs: int = Field(1000, ge=1)
     target_n: int | None = Field(None, ge=2, description="stop once this N is solved")
     time_budget_s: float | None = Field(None, gt=0, description="stop after this much wall time (s)")
+    divergence: Literal["stop", "rollback"] = Field(
+        "stop",
+        description="when a loss or gradient is not finite: stop (naming epoch and step), or roll back "
+        "to the last epoch's state and multiply the learning rate by rollback_lr_factor",
+    )
+    rollback_lr_factor: float = Field(0.5, gt=0, lt=1, description="learning-rate factor applied at each roll-back")
+    max_rollbacks: int = Field(3, ge=0, description="roll-backs allowed before the run stops as diverged")
+    state_every_s: float | None = Field(
+        600.0, gt=0, description="also save the training state inside an epoch this often (s); null: epoch ends only"
+    )
 
 
 class RunConfig(_Section):
@@ -157,10 +168,21 @@ def preset_dict(name: str) -> dict[str, Any]:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping read with the safe loader; one-line ConfigError if missing or malformed."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {str(p)!r} is a directory; give a YAML file")
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(p)!r} is not a text file") from None
+    except yaml.constructor.ConstructorError as e:
+        # The safe loader refuses tags such as !!python/object that would build arbitrary objects.
+        mark = e.problem_mark
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"config file {str(p)!r} uses a YAML tag that is not allowed{where} (only plain values are read)"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -241,7 +263,9 @@ def _one_line(error: ValidationError) -> str:
         return f"unknown setting {loc!r}{_did_you_mean(name, known)}"
     if kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
-        return f"{loc}: {first['input']!r} is not allowed; choose one of {expected}"
+        options = re.findall(r"'([^']*)'", expected)
+        hint = _did_you_mean(str(first["input"]), options) if isinstance(first["input"], str) else ""
+        return f"{loc}: {first['input']!r} is not allowed{hint}; choose one of {expected}"
     msg = first["msg"]
     if loc:
         msg = f"{loc}: {msg} (got {first.get('input')!r})"

@@ -19,11 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnn_timescales.models.base import RecurrentModel
+from rnn_timescales.models.base import RecurrentModel, RNNOutput
+from rnn_timescales.models.fused import leaky_recurrence
 from rnn_timescales.models.readout import MultiHeadReadout
 
 Nonlinearity = Literal["leaky_relu", "relu", "tanh", "sigmoid"]
 Placement = Literal["outside", "inside"]
+Precision = Literal["fp32", "bf16"]
 
 LEAKY_RELU_SLOPE = 0.01
 
@@ -63,6 +65,15 @@ class LeakyRNN(RecurrentModel):
     tau_init:
         Initial tau. ``None`` (default) draws 1 + U(0, 1) per neuron, the paper's start; a number
         sets every neuron to it (with ``train_tau=False`` and 1.0 this is a plain RNN).
+    precision:
+        ``fp32`` (default) or ``bf16``: the matrix products of :meth:`run` take bfloat16 operands
+        and accumulate in fp32; the state and the parameters stay fp32. Fast on CUDA and on CPUs
+        with bf16 matrix units, emulated (same numbers, fp32 speed) elsewhere; see
+        ``docs/performance.md``. :meth:`step` always computes in the parameters' precision.
+    fused:
+        Whether :meth:`run` uses the whole-sequence recurrence with a hand-written backward pass
+        (:mod:`rnn_timescales.models.fused`, default) or the plain per-step autograd loop
+        :meth:`run_reference`. Both compute the same states and gradients.
 
     Parameters (state-dict keys): ``tau`` (H,), ``input.weight`` (H, D), ``input.bias`` (H,),
     ``recurrent.weight`` (H, H), ``recurrent.bias`` (H,), ``readout.weight`` (K, C, H),
@@ -79,10 +90,16 @@ class LeakyRNN(RecurrentModel):
         placement: Placement = "outside",
         train_tau: bool = True,
         tau_init: float | None = None,
+        precision: Precision = "fp32",
+        fused: bool = True,
     ) -> None:
         super().__init__()
         if placement not in ("outside", "inside"):
             raise ValueError(f"placement must be 'outside' or 'inside', got {placement!r}")
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        self.precision = precision
+        self.fused = fused
         self.hidden_size = hidden_size
         self.input_size = input_size
         self.nonlinearity = nonlinearity
@@ -127,23 +144,54 @@ class LeakyRNN(RecurrentModel):
         return (1.0 - inv) * h + self.phi(drive) * inv
 
     def run(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-        inv = 1.0 / self.tau_hat()
-        leak = 1.0 - inv
-        w = self.recurrent_weight()
-        # The input drive of every step at once: U x_t + b_U + b_W, (time, batch, H).
-        drive = F.linear(inputs, self.input.weight, self.input.bias + self.recurrent.bias)
-        states = []
-        h = h0
-        if self.placement == "outside":
-            # inv * (W h) == h @ (W^T scaled column-wise by inv): one GEMM per step, no extra scaling.
-            w_scaled_t = (w * inv[:, None]).t()
-            drive = drive * inv
-            for t in range(inputs.shape[0]):
-                h = self.phi(torch.addmm(drive[t] + leak * h, h, w_scaled_t))
-                states.append(h)
-        else:
-            w_t = w.t()
-            for t in range(inputs.shape[0]):
-                h = leak * h + inv * self.phi(torch.addmm(drive[t], h, w_t))
-                states.append(h)
-        return torch.stack(states)
+        """States after every input: inputs (time, batch, input), h0 (batch, H) -> (time, batch, H)."""
+        if not self.fused:
+            return self.run_reference(inputs, h0)
+        return self._fused(inputs, h0, final_only=False)
+
+    def _fused(self, inputs: torch.Tensor, h0: torch.Tensor, final_only: bool) -> torch.Tensor:
+        return leaky_recurrence(
+            inputs,
+            h0,
+            self.recurrent_weight(),
+            self.input.bias + self.recurrent.bias,
+            self.input.weight,
+            1.0 / self.tau_hat(),
+            self.placement,
+            self.nonlinearity,
+            self.precision,
+            final_only=final_only,
+        )
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        h0: torch.Tensor | None = None,
+        *,
+        n_heads: int | None = None,
+        generator: torch.Generator | None = None,
+        return_trajectory: bool = False,
+        return_step_logits: bool = False,
+    ) -> RNNOutput:
+        """As :meth:`RecurrentModel.forward`. When only the final state is read (training and
+        end-of-sequence evaluation), the fast path returns just that state, so the backward pass
+        never forms a (time, batch, H) gradient that is zero everywhere but the last step."""
+        if not self.fused or return_trajectory or return_step_logits:
+            return super().forward(
+                inputs, h0, n_heads=n_heads, generator=generator,
+                return_trajectory=return_trajectory, return_step_logits=return_step_logits,
+            )
+        if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
+            raise ValueError(
+                f"inputs must have shape (time, batch, {self.input_size}), got {tuple(inputs.shape)}"
+            )
+        if h0 is None:
+            h0 = self.init_state(inputs.shape[1], generator)
+        final = self._fused(inputs, h0, final_only=True)
+        return RNNOutput(final_state=final, logits=self.readout(final, n_heads))
+
+    def run_reference(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        """The plain per-step loop over :meth:`step` (autograd records every step): the
+        definition the fast path of :meth:`run` is tested against. Its products are always in the
+        parameters' dtype, whatever ``precision`` says."""
+        return RecurrentModel.run(self, inputs, h0)

@@ -12,10 +12,12 @@ and file names ``{curriculum}_{task}_network_{k}/rnn_N{min}_N{max}``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pickle
 import re
 import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from rnn_timescales.io import atomic_write_bytes
 from rnn_timescales.models import LeakyRNN, RecurrentModel, build_model
 
 FORMAT = "rnn-timescales-checkpoint"
-VERSION = "1"
+VERSION = "2"  # 2: the SHA-256 covers the metadata too (1: tensors only)
 SUFFIX = ".safetensors"
 INIT_NAME = "init"
 
@@ -76,13 +78,21 @@ def checkpoint_name(ns: list[int] | None) -> str:
     return INIT_NAME + SUFFIX if ns is None else f"rnn_N{ns[0]}_N{ns[-1]}{SUFFIX}"
 
 
-def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+def _tensor_digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key].detach().contiguous().cpu()
         h.update(key.encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    for key in sorted(metadata or {}):
+        if key != "sha256":
+            h.update(f"\0{key}\0{metadata[key]}".encode())
     return h.hexdigest()
+
+
+def non_finite_tensors(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors holding a NaN or an infinity."""
+    return [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def save_checkpoint(
@@ -91,12 +101,21 @@ def save_checkpoint(
     *,
     config: RunConfig,
     ns: list[int],
-    epoch: int,
+    epoch: int | None,
     accuracy: list[float] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` and its description to ``path`` atomically; returns the path."""
+    """Write ``model`` and its description to ``path`` atomically; returns the path.
+
+    A network holding a NaN or an infinity is never written (CheckpointError): a checkpoint is
+    always a network that can be evaluated. ``epoch`` is None when it is unknown (imported networks).
+    """
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    bad = non_finite_tensors(tensors)
+    if bad:
+        raise CheckpointError(f"refusing to write checkpoint {str(path)!r}: {', '.join(bad)} not finite")
+    if len(ns) > model.readout.n_heads:
+        raise CheckpointError(f"checkpoint {str(path)!r}: {len(ns)} N values for a model with {model.readout.n_heads} heads")
     metadata = {
         "format": FORMAT,
         "version": VERSION,
@@ -104,11 +123,11 @@ def save_checkpoint(
         "ns": json.dumps(list(ns)),
         "task": config.task.name,
         "curriculum": config.curriculum.kind,
-        "epoch": str(epoch),
+        "epoch": json.dumps(epoch),
         "accuracy": json.dumps(accuracy),
         "extra": json.dumps(extra or {}),
-        "sha256": _tensor_digest(tensors),
     }
+    metadata["sha256"] = _tensor_digest(tensors, metadata)
     path = Path(path)
     atomic_write_bytes(path, st_save(tensors, metadata=metadata))
     return path
@@ -144,30 +163,40 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({e})") from None
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is a safetensors file but not an rnn-timescales checkpoint")
-    if _tensor_digest(tensors) != metadata.get("sha256"):
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt: its tensors do not match the recorded SHA-256")
+    covered = metadata if metadata.get("version", "1") != "1" else None
+    if _tensor_digest(tensors, covered) != metadata.get("sha256"):
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt: it does not match the SHA-256 recorded when it was written")
     try:
         config = validate(json.loads(metadata["config"]))
+        ns = [int(n) for n in json.loads(metadata["ns"])]
+        epoch = json.loads(metadata["epoch"])
+        accuracy = json.loads(metadata.get("accuracy", "null"))
+        extra = json.loads(metadata.get("extra", "{}"))
+        task, curriculum = metadata["task"], metadata["curriculum"]
     except ConfigError as e:
         raise CheckpointError(f"checkpoint {str(path)!r} holds an invalid configuration: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {str(path)!r} has incomplete metadata ({e!r})") from None
     model = build_model(config.model)
     try:
         model.load_state_dict(tensors)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0]
         raise CheckpointError(f"checkpoint {str(path)!r} does not fit its configured model: {first}") from None
+    if not ns or len(ns) > model.readout.n_heads:
+        raise CheckpointError(f"checkpoint {str(path)!r} names {len(ns)} heads but its model has {model.readout.n_heads}")
     model.eval()
     return LoadedCheckpoint(
         model=model,
-        ns=json.loads(metadata["ns"]),
-        task=metadata["task"],
-        curriculum=metadata["curriculum"],
+        ns=ns,
+        task=task,
+        curriculum=curriculum,
         path=path,
         source="ours",
         config=config,
-        epoch=int(metadata["epoch"]),
-        accuracy=json.loads(metadata.get("accuracy", "null")),
-        extra=json.loads(metadata.get("extra", "{}")),
+        epoch=epoch,
+        accuracy=accuracy,
+        extra=extra,
     )
 
 
@@ -236,23 +265,48 @@ def reference_state_dict_to_model(state: dict[str, torch.Tensor]) -> LeakyRNN:
     return model.eval()
 
 
+def _refusal_reason(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    m = re.search(r"unsupported (GLOBAL \S+)", text) or re.search(r"(Unsupported operand \S+)", text)
+    return m.group(1) if m else text[:120]
+
+
+def read_reference_state_dict(path: str | Path, data: bytes | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a ``torch.save`` file, read with ``weights_only=True`` (plain tensors and
+    containers only: a pickle that would import or call anything is refused). The CRC-32 of every
+    member of the zip archive is checked first, so a flipped byte is reported, not loaded."""
+    path = Path(path)
+    data = _read_bytes(path) if data is None else data
+    if data[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({e})") from None
+        if bad is not None:
+            raise CheckpointError(f"checkpoint {str(path)!r} is corrupt: member {bad!r} fails its CRC-32 check")
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"refusing to load {str(path)!r}: its pickle would build objects other than tensors "
+            f"({_refusal_reason(e)}); only weights are ever loaded"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({first})") from None
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{str(path)!r} does not hold a state_dict of tensors")
+    return state
+
+
 def load_reference_checkpoint(path: str | Path) -> LoadedCheckpoint:
     """Load a checkpoint written by the paper's public code (SPEC section 9), safely."""
     path = Path(path)
-    _read_bytes(path)
+    data = _read_bytes(path)
     curriculum, task, ns = parse_reference_name(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0][:200]
-        raise CheckpointError(
-            f"refusing to load {str(path)!r}: it holds objects other than tensors ({first})"
-        ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({str(e).splitlines()[0]})") from None
-    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{str(path)!r} does not hold a state_dict")
+    state = read_reference_state_dict(path, data)
     model = reference_state_dict_to_model(state)
     if ns is None:
         ns = [2]

@@ -1,0 +1,294 @@
+"""Training-step and simulation speed: ours against the paper's loop and the GEMM roofline.
+
+    python benchmarks/train_step.py            # a table
+    python benchmarks/train_step.py --json     # a list of objects, one per case
+
+For every case (hidden 500, batch 256, parity, sequence length fixed at the mean of the length
+distribution for that N so runs compare) it times one full training step -- data, forward,
+backward, clipping, optimiser -- of ours (``task.sample`` + ``training.steps.train_step`` on a
+``LeakyRNN``) and of the paper's loop (``benchmarks/paper_baseline.py``), together with a burst of
+(256 x 500) . (500 x 500) matrix products, the shape of every per-step product: the roofline.
+The three are interleaved round by round so that they see the same machine load, and each
+figure is the median over rounds. Timings on a shared machine are noisy: read the ratios.
+
+FLOPs counted per training step: the recurrent and input products of the forward pass,
+2 T B H (H + D), and twice that for the backward pass (state and weight gradients):
+6 T B H (H + D) in all. Nothing else (nonlinearities, readout, optimiser) is counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from paper_baseline import PaperStep  # noqa: E402
+
+from rnn_timescales.models import LeakyRNN  # noqa: E402
+from rnn_timescales.models.fused import native_bf16  # noqa: E402
+from rnn_timescales.tasks import get_task  # noqa: E402
+from rnn_timescales.training.steps import train_step  # noqa: E402
+
+HIDDEN, BATCH = 500, 256
+
+
+@dataclass
+class Case:
+    case: str
+    curriculum: str  # "multi" (heads for N = 2..n_max) or "single" (one head, N = n_max)
+    n_max: int
+    precision: str = "fp32"
+
+    @property
+    def ns(self) -> list[int]:
+        return list(range(2, self.n_max + 1)) if self.curriculum == "multi" else [self.n_max]
+
+    @property
+    def length(self) -> int:
+        """Mean of M ~ UniformInteger[N + 2, 4 N + 2), rounded down."""
+        low, high = self.n_max + 2, 4 * self.n_max + 2
+        return (low + high - 1) // 2
+
+
+CASES = [
+    Case("multi_10", "multi", 10),
+    Case("multi_20", "multi", 20),
+    Case("multi_50", "multi", 50),
+    Case("single_20", "single", 20),
+    Case("single_50", "single", 50),
+    Case("multi_20_bf16", "multi", 20, "bf16"),
+    Case("multi_50_bf16", "multi", 50, "bf16"),
+]
+
+
+@dataclass
+class Result:
+    case: str
+    hidden: int
+    batch: int
+    curriculum: str
+    n_max: int
+    precision: str
+    seq_len: int
+    ours_steps_per_s: float
+    baseline_steps_per_s: float
+    speedup: float
+    ours_gflops: float
+    baseline_gflops: float
+    roofline_gflops: float
+    fraction_of_roofline: float
+    threads: int
+    rounds: int
+
+
+def step_flops(length: int, batch: int = BATCH, hidden: int = HIDDEN, inputs: int = 1) -> float:
+    return 6.0 * length * batch * hidden * (hidden + inputs)
+
+
+# --- timers --------------------------------------------------------------------------------------
+def timed(fn, repeat: int = 1) -> float:
+    """Seconds per call of ``fn`` over ``repeat`` calls."""
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+class Gemm:
+    """A burst of (m x k) . (k x n) products in ``dtype`` lasting about ``seconds``."""
+
+    def __init__(self, dtype: torch.dtype, m: int = BATCH, k: int = HIDDEN, n: int = HIDDEN, seconds: float = 0.3):
+        g = torch.Generator().manual_seed(0)
+        self.a = torch.randn(m, k, generator=g).to(dtype)
+        self.b = torch.randn(k, n, generator=g).to(dtype)
+        self.out = torch.empty(m, n, dtype=dtype)
+        self.flops = 2.0 * m * k * n
+        self.seconds = seconds
+        torch.mm(self.a, self.b, out=self.out)
+        per = timed(lambda: torch.mm(self.a, self.b, out=self.out), 3)
+        self.repeat = max(1, int(seconds / max(per, 1e-6)))
+
+    def gflops(self) -> float:
+        return self.flops / timed(lambda: torch.mm(self.a, self.b, out=self.out), self.repeat) / 1e9
+
+
+class OurStep:
+    def __init__(self, case: Case, seed: int = 0):
+        torch.manual_seed(seed)
+        self.model = LeakyRNN(HIDDEN, n_heads=100, precision=case.precision)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.05, momentum=0.1, nesterov=True)
+        self.task = get_task("parity")
+        self.generator = torch.Generator().manual_seed(seed)
+        self.ns, self.length = case.ns, case.length
+
+    def __call__(self) -> None:
+        batch = self.task.sample(self.ns, BATCH, self.generator, length=self.length)
+        float(train_step(self.model, self.optimizer, batch, 2.0, self.generator))
+
+
+def bench_case(case: Case, rounds: int, threads: int) -> Result:
+    ours, baseline = OurStep(case), PaperStep(HIDDEN, case.ns, BATCH, case.length)
+    gemm = Gemm(torch.float32)
+    # bf16 is judged against our own fp32 step, timed in the same rounds.
+    fp32 = OurStep(Case(case.case, case.curriculum, case.n_max)) if case.precision != "fp32" else None
+    ours(), baseline()  # warm-up: allocator, first-call dispatch
+    if fp32 is not None:
+        fp32()
+    t_ours, t_base, t_fp32, roof = [], [], [], []
+    for _ in range(rounds):
+        t_ours.append(timed(ours))
+        roof.append(gemm.gflops())
+        t_base.append(timed(baseline))
+        if fp32 is not None:
+            t_fp32.append(timed(fp32))
+    o, b, r = statistics.median(t_ours), statistics.median(t_base), statistics.median(roof)
+    flops = step_flops(case.length)
+    extra = {"fp32_steps_per_s": 1 / statistics.median(t_fp32)} if t_fp32 else {}
+    return extra, Result(
+        case=case.case, hidden=HIDDEN, batch=BATCH, curriculum=case.curriculum, n_max=case.n_max,
+        precision=case.precision, seq_len=case.length, ours_steps_per_s=1 / o, baseline_steps_per_s=1 / b,
+        speedup=b / o, ours_gflops=flops / o / 1e9, baseline_gflops=flops / b / 1e9, roofline_gflops=r,
+        fraction_of_roofline=flops / o / 1e9 / r, threads=threads, rounds=rounds,
+    )
+
+
+def bench_simulation(steps: int, trials: int, rounds: int, threads: int) -> dict:
+    """No-grad simulation as the timescale analysis runs it: ``trials`` Bernoulli(p) streams."""
+    torch.manual_seed(0)
+    model = LeakyRNN(HIDDEN, n_heads=100).eval()
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(trials, generator=g)
+    x = (torch.rand(steps, trials, generator=g) < p).float().unsqueeze(-1)
+    h0 = model.init_state(trials, g)
+    fast = lambda: model.run(x, h0)  # noqa: E731
+    plain = lambda: model.run_reference(x, h0)  # noqa: E731
+    gemm = Gemm(torch.float32, m=trials)
+    t_fast, t_plain, roof = [], [], []
+    with torch.no_grad():
+        fast(), plain()
+        for _ in range(rounds):
+            t_fast.append(timed(fast))
+            roof.append(gemm.gflops())
+            t_plain.append(timed(plain))
+    o, b = statistics.median(t_fast), statistics.median(t_plain)
+    flops = 2.0 * steps * trials * HIDDEN * (HIDDEN + 1)
+    return {
+        "case": "simulation", "hidden": HIDDEN, "batch": trials, "curriculum": None, "n_max": None,
+        "precision": "fp32", "seq_len": steps, "ours_steps_per_s": steps / o, "baseline_steps_per_s": steps / b,
+        "speedup": b / o, "ours_gflops": flops / o / 1e9, "baseline_gflops": flops / b / 1e9,
+        "roofline_gflops": statistics.median(roof), "fraction_of_roofline": flops / o / 1e9 / statistics.median(roof),
+        "threads": threads, "rounds": rounds,
+        "ours_neuron_steps_per_s": HIDDEN * trials * steps / o, "baseline_neuron_steps_per_s": HIDDEN * trials * steps / b,
+        "baseline": "per-step loop over model.step (LeakyRNN.run_reference)",
+    }
+
+
+def machine() -> dict:
+    flags = ""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        pass
+    units = [f for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f" {f}" in flags]
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "bf16_units": units or "none (no avx512_bf16 / amx): bf16 is emulated at fp32 speed",
+        "native_bf16_matmul": native_bf16("cpu"),
+    }
+
+
+def table(results: list[dict], rooflines: dict) -> str:
+    head = (
+        f"{'case':<15}{'N':>4}{'T':>5}{'prec':>6}{'ours step/s':>13}{'paper step/s':>14}{'speed-up':>10}"
+        f"{'ours GF/s':>11}{'paper GF/s':>12}{'roofline':>10}{'of roof':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        if r["case"] == "simulation":
+            continue
+        lines.append(
+            f"{r['case']:<15}{r['n_max']:>4}{r['seq_len']:>5}{r['precision']:>6}{r['ours_steps_per_s']:>13.2f}"
+            f"{r['baseline_steps_per_s']:>14.3f}{r['speedup']:>9.2f}x{r['ours_gflops']:>11.1f}"
+            f"{r['baseline_gflops']:>12.1f}{r['roofline_gflops']:>10.1f}{100 * r['fraction_of_roofline']:>8.0f}%"
+        )
+    for r in results:
+        if "bf16_over_fp32" in r:
+            lines.append(
+                f"\n{r['case']}: bf16 {r['ours_steps_per_s']:.2f} step/s vs our fp32 {r['fp32_steps_per_s']:.2f} step/s "
+                f"in the same rounds: {r['bf16_over_fp32']:.2f}x (bf16 matrix units: {'yes' if r['bf16_native'] else 'no, emulated'})"
+            )
+        if r["case"] == "simulation":
+            lines.append(
+                f"\nsimulation, {r['batch']} trials x {r['seq_len']} steps, H = {r['hidden']} (no grad): "
+                f"{r['ours_neuron_steps_per_s'] / 1e6:.1f} M neuron-steps/s ours, "
+                f"{r['baseline_neuron_steps_per_s'] / 1e6:.1f} M per-step loop ({r['speedup']:.2f}x); "
+                f"{r['ours_gflops']:.1f} GFLOP/s of a {r['roofline_gflops']:.1f} GFLOP/s (10 x 500).(500 x 500) roofline"
+            )
+    lines.append(
+        "\nroofline, (256 x 500) . (500 x 500): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in rooflines.items())
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print a JSON list of cases instead of a table")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per case (median is reported)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for ours and the baseline alike")
+    parser.add_argument("--cases", default=None, help=f"comma-separated subset of: {', '.join(c.case for c in CASES)}")
+    parser.add_argument("--sim-steps", type=int, default=20_000, help="simulation length (the analysis uses 10^5)")
+    parser.add_argument("--no-sim", action="store_true", help="skip the simulation benchmark")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    cases = CASES
+    if args.cases:
+        wanted = set(args.cases.split(","))
+        unknown = wanted - {c.case for c in CASES}
+        if unknown:
+            parser.error(f"unknown case(s) {sorted(unknown)}")
+        cases = [c for c in CASES if c.case in wanted]
+
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
+    info = machine()
+    log("machine:", json.dumps(info))
+    rooflines = {"fp32": statistics.median(Gemm(torch.float32).gflops() for _ in range(5))}
+    bf16 = Gemm(torch.bfloat16, seconds=0.5)
+    rooflines["bf16 (torch.mm)"] = statistics.median(bf16.gflops() for _ in range(3))
+    results = []
+    for case in cases:
+        log(f"timing {case.case} (T = {case.length}) ...")
+        extra, result = bench_case(case, args.rounds, threads)
+        results.append(asdict(result) | extra)
+        if case.precision == "bf16":
+            results[-1]["bf16_over_fp32"] = result.ours_steps_per_s / extra["fp32_steps_per_s"]
+            results[-1]["bf16_roofline_gflops"] = rooflines["bf16 (torch.mm)"]
+            results[-1]["bf16_native"] = info["native_bf16_matmul"]
+    if not args.no_sim:
+        log(f"timing simulation (10 trials x {args.sim_steps} steps) ...")
+        results.append(bench_simulation(args.sim_steps, 10, max(3, args.rounds // 2), threads))
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        print(table(results, rooflines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

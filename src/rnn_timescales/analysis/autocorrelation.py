@@ -1,0 +1,176 @@
+"""Autocorrelation of activity, as defined in SPEC section 5.
+
+For one trial x_0 ... x_{n-1} with trial mean m, the autocorrelation at lag k is
+
+    C_k = 1/(n - k) * sum_{t=0}^{n-1-k} (x_t - m) (x_{t+k} - m),
+
+computed by FFT with zero padding (:func:`autocorrelation`), or exactly the same quantity from
+lagged sums accumulated chunk by chunk (:class:`StreamingAutocorrelation`), so that a long
+simulation never has to be held in memory. Trials are averaged after the per-trial estimate.
+
+The paper's code divides lag k by n - 1 - k instead of n - k; after normalising by C_0 the two
+differ by a relative k / n^2 (1e-8 at the paper's n = 10^5), so we follow the SPEC.
+
+Arrays are time-major: ``activity: (time, trials, units)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _check_activity(activity: np.ndarray, max_lag: int) -> np.ndarray:
+    x = np.asarray(activity)
+    if x.ndim == 1:
+        x = x[:, None, None]
+    elif x.ndim == 2:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise ValueError(f"activity must have shape (time, trials, units), got {np.shape(activity)}")
+    if not isinstance(max_lag, (int, np.integer)) or max_lag < 0:
+        raise ValueError(f"max_lag must be a non-negative integer, got {max_lag!r}")
+    if max_lag >= x.shape[0]:
+        raise ValueError(f"max_lag ({max_lag}) must be smaller than the number of time steps ({x.shape[0]})")
+    return x
+
+
+def autocorrelation(activity: np.ndarray, max_lag: int, per_trial: bool = False) -> np.ndarray:
+    """Mean-removed autocorrelation by FFT with zero padding, n - lag normalisation.
+
+    Parameters
+    ----------
+    activity : array, shape (time, trials, units)
+        (time,) and (time, trials) are accepted and treated as one unit.
+    max_lag : int
+        Largest lag returned, in time steps (lags 0 ... max_lag).
+    per_trial : bool
+        Return every trial's estimate instead of the trial average.
+
+    Returns
+    -------
+    ac : array, shape (units, max_lag + 1), or (trials, units, max_lag + 1) if ``per_trial``
+        Autocovariance in squared activity units (not normalised by lag 0), float64.
+    """
+    x = _check_activity(activity, max_lag).astype(np.float64)
+    n = x.shape[0]
+    x = x - x.mean(axis=0, keepdims=True)
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))  # zero padding: no circular wrap-around
+    spec = np.fft.rfft(x, n=nfft, axis=0)
+    raw = np.fft.irfft(spec * spec.conj(), n=nfft, axis=0)[: max_lag + 1]
+    ac = raw / (n - np.arange(max_lag + 1))[:, None, None]
+    ac = np.moveaxis(ac, 0, -1)  # (trials, units, lags)
+    return ac if per_trial else ac.mean(axis=0)
+
+
+class StreamingAutocorrelation:
+    """Exact mean-removed autocorrelation of long series fed in consecutive chunks.
+
+    Accumulates, per trial and unit, the lagged sums S_k = sum_t y_t y_{t+k} (k <= max_lag), the
+    total sum, and the first and last ``max_lag`` values of y = x - c, where c is a per-series shift
+    taken from the first chunk (it keeps the sums well conditioned and cancels exactly). Then
+
+        sum_{t=0}^{n-1-k} (y_t - m)(y_{t+k} - m)
+            = S_k - m (Y - tail_k) - m (Y - head_k) + (n - k) m^2,
+
+    with Y the total, m = Y / n, head_k the sum of the first k values and tail_k of the last k.
+    The result equals :func:`autocorrelation` on the whole series up to float rounding.
+
+    How S_k is accumulated: the stream is cut into blocks of ``nfft - max_lag`` steps. Pairs
+    inside a block come from the block's power spectrum |FFT(block)|^2 (zero-padded to ``nfft``,
+    so lags <= max_lag do not wrap); the power spectra of all blocks are summed and inverted once
+    at the end, so each block costs one real FFT. Pairs straddling a block boundary involve only
+    the ``max_lag`` steps either side of it and are added by a short convolution. Memory is
+    O(trials x units x nfft) plus the pending block.
+
+    Parameters
+    ----------
+    max_lag : int
+        Largest lag, in time steps.
+    nfft : int
+        FFT length per block (a power of two is fastest; raised to at least 4 x max_lag).
+    """
+
+    def __init__(self, max_lag: int, nfft: int = 4096) -> None:
+        if not isinstance(max_lag, (int, np.integer)) or max_lag < 0:
+            raise ValueError(f"max_lag must be a non-negative integer, got {max_lag!r}")
+        self.max_lag = k = int(max_lag)
+        self.nfft = max(int(nfft), 1 << int(np.ceil(np.log2(max(4 * k, 2)))))
+        self.block = self.nfft - k
+        self.n = 0
+        self._pending: list[torch.Tensor] = []
+        self._pending_len = 0
+        self._shift: torch.Tensor | None = None
+        self._power: torch.Tensor | None = None  # (trials, units, nfft/2 + 1) float64
+        self._cross: torch.Tensor | None = None  # (trials, units, K + 1) float64, boundary pairs
+        self._total: torch.Tensor | None = None
+        self._head: torch.Tensor | None = None  # first K values (trials, units, <=K) float64
+        self._last: torch.Tensor | None = None  # last K values (trials, units, <=K) float32
+
+    def update(self, chunk: torch.Tensor | np.ndarray) -> None:
+        """Add the next ``chunk: (time, trials, units)`` of every series."""
+        x = torch.as_tensor(chunk)
+        if x.ndim != 3:
+            raise ValueError(f"chunk must have shape (time, trials, units), got {tuple(x.shape)}")
+        x = x.to(torch.float32)
+        if self._shift is None:
+            self._shift = x.mean(0)
+            shape = x.shape[1:]
+            self._power = torch.zeros((*shape, self.nfft // 2 + 1), dtype=torch.float64)
+            self._cross = torch.zeros((*shape, self.max_lag + 1), dtype=torch.float64)
+            self._total = torch.zeros(shape, dtype=torch.float64)
+            self._head = torch.zeros((*shape, 0), dtype=torch.float64)
+            self._last = torch.zeros((*shape, 0), dtype=torch.float32)
+        elif x.shape[1:] != self._total.shape:
+            raise ValueError(f"chunk has {tuple(x.shape[1:])} (trials, units), earlier chunks {tuple(self._total.shape)}")
+        self._pending.append(x)
+        self._pending_len += x.shape[0]
+        while self._pending_len >= self.block:
+            self._flush(self.block)
+
+    def _flush(self, length: int) -> None:
+        data = torch.cat(self._pending) if len(self._pending) > 1 else self._pending[0]
+        rest = data[length:]
+        self._pending = [rest] if rest.shape[0] else []
+        self._pending_len = rest.shape[0]
+        y = (data[:length] - self._shift).permute(1, 2, 0).contiguous()  # (trials, units, time)
+        k = self.max_lag
+        spec = torch.fft.rfft(y, n=self.nfft)
+        self._power += (spec.real.square() + spec.imag.square()).to(torch.float64)
+        if k > 0 and self._last.shape[-1]:
+            # pairs (previous step t - i, this block's step j) at lag k = i + j, 1 <= i <= K
+            prev = torch.flip(self._last, dims=[-1])  # prev[..., i-1] is i steps before the block
+            u = torch.nn.functional.pad(prev, (1, 0))  # u[i] at lag offset i
+            v = y[..., :k]
+            m = 1 << int(np.ceil(np.log2(u.shape[-1] + v.shape[-1])))
+            conv = torch.fft.irfft(torch.fft.rfft(u, n=m) * torch.fft.rfft(v, n=m), n=m)[..., : k + 1]
+            self._cross += conv.to(torch.float64)
+        self._total += y.sum(-1, dtype=torch.float64)
+        if self._head.shape[-1] < k:
+            self._head = torch.cat([self._head, y[..., : k - self._head.shape[-1]].to(torch.float64)], -1)
+        self._last = torch.cat([self._last, y], -1)[..., -k:] if k > 0 else self._last
+        self.n += length
+
+    def result(self, per_trial: bool = False) -> np.ndarray:
+        """The autocorrelation of everything fed so far.
+
+        Returns
+        -------
+        ac : array, shape (units, max_lag + 1), or (trials, units, max_lag + 1) if ``per_trial``
+        """
+        if self._pending_len:
+            self._flush(self._pending_len)
+        k = self.max_lag
+        if self._power is None or self.n <= k:
+            raise ValueError(f"need more than max_lag = {k} time steps, got {self.n}")
+        n = self.n
+        lagged = torch.fft.irfft(self._power, n=self.nfft)[..., : k + 1] + self._cross
+        lags = torch.arange(k + 1, dtype=torch.float64)
+        zero = torch.zeros((*self._total.shape, 1), dtype=torch.float64)
+        head = torch.cat([zero, self._head.cumsum(-1)], -1)  # head[j] = sum of the first j values
+        tail = torch.cat([zero, torch.flip(self._last.to(torch.float64), dims=[-1]).cumsum(-1)], -1)
+        total = self._total[..., None]
+        m = total / n
+        cross = lagged - m * (total - tail) - m * (total - head) + (n - lags) * m * m
+        ac = (cross / (n - lags)).numpy()
+        return ac if per_trial else ac.mean(axis=0)

@@ -1,0 +1,116 @@
+"""Timescales of the linearised dynamics: eigenvalues of the one-step Jacobian (beyond the paper).
+
+Around an operating point (h, x) the update h' = F(h, x) acts on small perturbations as
+J = dF/dh, which includes the tau leak. A mode with eigenvalue lambda decays by |lambda| per step,
+so its timescale is -1 / ln|lambda| time steps (infinite for |lambda| >= 1: a marginal or unstable
+direction). For the leaky RNN with the nonlinearity outside,
+
+    J = diag(phi'(z)) (diag(1 - 1/tau) + diag(1/tau) W),
+
+so an isolated neuron contributes -1/ln(1 - 1/tau) ~ tau - 1/2 and the recurrent term W shows
+up as collective modes slower (or faster) than any single neuron. Comparing these with the
+autocorrelation tau_net separates slow neurons from slow network modes without fitting anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rnn_timescales.models.base import RecurrentModel
+
+
+def step_jacobian(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """dF/dh of the model's one-step update at one operating point.
+
+    Parameters
+    ----------
+    model : RecurrentModel
+    h : tensor, shape (hidden,)
+    x : tensor, shape (input,)
+
+    Returns
+    -------
+    tensor, shape (hidden, hidden): J[i, j] = d h'_i / d h_j
+    """
+    if h.ndim != 1 or x.ndim != 1:
+        raise ValueError(f"h must be (hidden,) and x (input,), got {tuple(h.shape)} and {tuple(x.shape)}")
+    h = h.detach().to(torch.float64)
+    x = x.detach().to(torch.float64)
+    model64 = model if next(model.parameters()).dtype == torch.float64 else _as_float64(model)
+    return torch.func.jacrev(lambda v: model64.step(v[None], x[None])[0])(h).detach()
+
+
+def _as_float64(model: RecurrentModel) -> RecurrentModel:
+    import copy
+
+    return copy.deepcopy(model).to(torch.float64)
+
+
+def timescales_from_eigenvalues(eigenvalues: np.ndarray) -> np.ndarray:
+    """-1 / ln|lambda| in time steps, sorted slowest first; inf for |lambda| >= 1, 0 for lambda = 0."""
+    mod = np.abs(np.asarray(eigenvalues))
+    with np.errstate(divide="ignore"):
+        tau = np.where(mod >= 1, np.inf, -1.0 / np.log(np.where(mod > 0, mod, 1e-300)))
+    return np.sort(tau)[::-1]
+
+
+def jacobian_timescales(
+    model: RecurrentModel, states: torch.Tensor, inputs: torch.Tensor, n_slowest: int = 10
+) -> dict[str, np.ndarray]:
+    """Slowest linearised timescales at several operating points, and of their average Jacobian.
+
+    Parameters
+    ----------
+    model : RecurrentModel
+    states : tensor, shape (points, hidden)
+        Operating points, e.g. states visited under the task input.
+    inputs : tensor, shape (points, input)
+        The input applied at each point.
+    n_slowest : int
+        How many of the slowest modes to keep.
+
+    Returns
+    -------
+    dict with ``per_point`` (points, n_slowest) timescales at each point, slowest first;
+    ``mean_jacobian`` (n_slowest,) timescales of the Jacobian averaged over the points;
+    ``spectral_radius`` (points,) max |lambda| at each point. Time steps.
+    """
+    if states.ndim != 2 or inputs.ndim != 2 or states.shape[0] != inputs.shape[0]:
+        raise ValueError("states must be (points, hidden) and inputs (points, input), with the same points")
+    model64 = _as_float64(model)
+    per_point, radius, mean_j = [], [], None
+    for h, x in zip(states, inputs):
+        jac = step_jacobian(model64, h, x)
+        eig = np.linalg.eigvals(jac.numpy())
+        per_point.append(timescales_from_eigenvalues(eig)[:n_slowest])
+        radius.append(np.abs(eig).max())
+        mean_j = jac if mean_j is None else mean_j + jac
+    mean_j = (mean_j / states.shape[0]).numpy()
+    return {
+        "per_point": np.array(per_point),
+        "mean_jacobian": timescales_from_eigenvalues(np.linalg.eigvals(mean_j))[:n_slowest],
+        "spectral_radius": np.array(radius),
+    }
+
+
+def find_fixed_point(
+    model: RecurrentModel, x: torch.Tensor, h0: torch.Tensor, n_steps: int = 5000, tol: float = 1e-6
+) -> tuple[torch.Tensor, float]:
+    """Iterate h <- F(h, x) under a constant input ``x: (input,)`` from ``h0: (hidden,)``.
+
+    Returns the final state (hidden,) and the final speed ||F(h) - h||; a speed below ``tol``
+    means a (stable) fixed point was reached.
+    """
+    h = h0.detach()[None].to(torch.float64)
+    xx = x.detach()[None].to(torch.float64)
+    model64 = _as_float64(model)
+    speed = float("inf")
+    with torch.no_grad():
+        for _ in range(n_steps):
+            nxt = model64.step(h, xx)
+            speed = float((nxt - h).norm())
+            h = nxt
+            if speed < tol:
+                break
+    return h[0], speed

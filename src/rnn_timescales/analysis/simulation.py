@@ -1,0 +1,153 @@
+"""Simulate a trained network on Bernoulli input and collect what the analyses need, streaming.
+
+The paper's setting (SPEC section 5): every trial draws p ~ U(0, 1) and then x_t ~ Bernoulli(p);
+10 trials of 10^5 steps after a burn-in of 500. Holding that activity (10 x 10^5 x 500 float32)
+takes 2 GB; here the trials run together as one batch, chunk by chunk, and each chunk is folded
+into exact running statistics (:class:`StreamingAutocorrelation`, :class:`StreamingCovariance`)
+and then dropped, so memory stays at one chunk plus O(trials x units x max_lag).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from rnn_timescales.analysis.autocorrelation import StreamingAutocorrelation
+from rnn_timescales.analysis.dimensionality import StreamingCovariance
+from rnn_timescales.models.base import RecurrentModel
+
+
+@dataclass
+class SimulationStats:
+    """What one simulation leaves behind.
+
+    ac: (trials, units, max_lag + 1) per-trial autocorrelation of every neuron.
+    population_ac: (trials, max_lag + 1) per-trial autocorrelation of the summed activity.
+    covariance: (units, units) covariance of the activity of trial ``pca_trial``.
+    mean_activity: (units,) time- and trial-averaged activity.
+    states: (points, units) operating points sampled along the trajectories (for Jacobians).
+    inputs: (points, 1) the input applied at each of those points.
+    p: (trials,) Bernoulli probability of each trial.
+    n_steps, burn_in: steps analysed per trial, and steps discarded before them.
+    """
+
+    ac: np.ndarray
+    population_ac: np.ndarray
+    covariance: np.ndarray
+    mean_activity: np.ndarray
+    states: torch.Tensor
+    inputs: torch.Tensor
+    p: np.ndarray
+    n_steps: int
+    burn_in: int
+
+
+def bernoulli_inputs(p: torch.Tensor, n_steps: int, generator: torch.Generator) -> torch.Tensor:
+    """x_t ~ Bernoulli(p_trial): (n_steps, trials, 1) float32 of 0/1."""
+    u = torch.rand(n_steps, p.shape[0], 1, generator=generator)
+    return (u < p.view(1, -1, 1)).to(torch.float32)
+
+
+def simulate_statistics(
+    model: RecurrentModel,
+    n_trials: int = 10,
+    n_steps: int = 100_000,
+    burn_in: int = 500,
+    max_lag: int = 200,
+    chunk: int = 4096,
+    seed: int = 0,
+    pca_trial: int = 0,
+    n_points: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> SimulationStats:
+    """Run ``model`` on Bernoulli input and accumulate autocorrelations and the PCA covariance.
+
+    Parameters
+    ----------
+    model : RecurrentModel
+        Any model with ``init_state`` and ``run`` (states under ``torch.no_grad``).
+    n_trials, n_steps, burn_in : int
+        Trials (simulated together as one batch), analysed steps per trial, discarded steps.
+    max_lag : int
+        Largest autocorrelation lag, in time steps.
+    chunk : int
+        Steps simulated and folded in at a time (memory ~ chunk x trials x units x 4 bytes x ~6).
+    seed : int
+        Seeds the input probabilities, the inputs and the initial states.
+    pca_trial : int
+        Trial whose activity is used for PCA (SPEC: one trial).
+    n_points : int
+        Operating points sampled for the Jacobian analysis (spread over time and trials).
+    progress : callable, optional
+        Called with the number of steps just simulated (e.g. ``tqdm.update``).
+
+    Returns
+    -------
+    SimulationStats
+    """
+    for name, value, low in (("n_trials", n_trials, 1), ("n_steps", n_steps, 1), ("burn_in", burn_in, 0),
+                             ("max_lag", max_lag, 0), ("chunk", chunk, 1), ("n_points", n_points, 0)):
+        if not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if n_steps <= max_lag:
+        raise ValueError(f"n_steps ({n_steps}) must exceed max_lag ({max_lag})")
+    if not 0 <= pca_trial < n_trials:
+        raise ValueError(f"pca_trial must be in 0..{n_trials - 1}, got {pca_trial}")
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        raise ValueError("simulate_statistics runs on CPU; move the model with model.cpu()")
+    gen = torch.Generator().manual_seed(seed)
+    p = torch.rand(n_trials, generator=gen)
+    acs = StreamingAutocorrelation(max_lag)
+    cov = StreamingCovariance()
+    mean_sum = None
+    chunk = max(chunk, max_lag + 1)
+    # operating points: n_points step indices spread over the run, trials cycled
+    point_steps = set(np.linspace(0, n_steps - 1, n_points + 2)[1:-1].astype(int).tolist()) if n_points else set()
+    states_pts, inputs_pts = [], []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            h = model.init_state(n_trials, gen)
+            done = -burn_in
+            while done < n_steps:
+                length = min(chunk, -done) if done < 0 else min(chunk, n_steps - done)
+                x = bernoulli_inputs(p, length, gen)
+                states = model.run(x, h)
+                h = states[-1]
+                if done >= 0:
+                    pop = states.sum(-1, keepdim=True)
+                    acs.update(torch.cat([states, pop], dim=-1))
+                    cov.update(states[:, pca_trial])
+                    s = states.sum(0, dtype=torch.float64).sum(0)
+                    mean_sum = s if mean_sum is None else mean_sum + s
+                    for t in sorted(s_ for s_ in point_steps if done < s_ + 1 <= done + length):
+                        # the state before step t+1 and the input applied at it
+                        if t + 1 < done + length:
+                            trial = len(states_pts) % n_trials
+                            states_pts.append(states[t - done, trial].clone())
+                            inputs_pts.append(x[t + 1 - done, trial].clone())
+                    if progress is not None:
+                        progress(length)
+                done += length
+    finally:
+        model.train(was_training)
+    ac = acs.result(per_trial=True)
+    hidden = ac.shape[1] - 1
+    states_t = torch.stack(states_pts) if states_pts else torch.zeros(0, hidden)
+    inputs_t = torch.stack(inputs_pts) if inputs_pts else torch.zeros(0, 1)
+    return SimulationStats(
+        ac=ac[:, :hidden],
+        population_ac=ac[:, hidden],
+        covariance=cov.covariance(),
+        mean_activity=(mean_sum / (n_steps * n_trials)).numpy(),
+        states=states_t,
+        inputs=inputs_t,
+        p=p.numpy(),
+        n_steps=n_steps,
+        burn_in=burn_in,
+    )
