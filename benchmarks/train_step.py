@@ -8,8 +8,9 @@ distribution for that N so runs compare) it times one full training step -- data
 backward, clipping, optimiser -- of ours (``task.sample`` + ``training.steps.train_step`` on a
 ``LeakyRNN``) and of the paper's loop (``benchmarks/paper_baseline.py``), together with a burst of
 (256 x 500) . (500 x 500) matrix products, the shape of every per-step product: the roofline.
-The three are interleaved round by round so that they see the same machine load, and each
-figure is the median over rounds. Timings on a shared machine are noisy: read the ratios.
+The three are interleaved round by round so that they see the same machine load; rates are
+medians over rounds, and ratios (speed-up, fraction of roofline, bf16 over fp32) are medians of
+the ratios within each round. Timings on a shared machine are noisy: read the ratios.
 
 FLOPs counted per training step: the recurrent and input products of the forward pass,
 2 T B H (H + D), and twice that for the backward pass (state and weight gradients):
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -30,14 +32,13 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script, this file's folder is on the import path, so its sibling module is found.
+from paper_baseline import PaperStep
 
-from paper_baseline import PaperStep  # noqa: E402
-
-from rnn_timescales.models import LeakyRNN  # noqa: E402
-from rnn_timescales.models.fused import native_bf16  # noqa: E402
-from rnn_timescales.tasks import get_task  # noqa: E402
-from rnn_timescales.training.steps import train_step  # noqa: E402
+from rnn_timescales.models import LeakyRNN
+from rnn_timescales.models.fused import native_bf16
+from rnn_timescales.tasks import get_task
+from rnn_timescales.training.steps import train_step
 
 HIDDEN, BATCH = 500, 256
 
@@ -104,6 +105,15 @@ def timed(fn, repeat: int = 1) -> float:
     return (time.perf_counter() - start) / repeat
 
 
+def timed_sys(fn) -> tuple[float, float]:
+    """(wall seconds, kernel CPU seconds) of one call: kernel time here is page faults of fresh
+    allocations, the cost of allocating per step."""
+    r0, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    fn()
+    wall, r1 = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+    return wall, r1.ru_stime - r0.ru_stime
+
+
 class Gemm:
     """A burst of (m x k) . (k x n) products in ``dtype`` lasting about ``seconds``."""
 
@@ -138,27 +148,43 @@ class OurStep:
 
 def bench_case(case: Case, rounds: int, threads: int) -> Result:
     ours, baseline = OurStep(case), PaperStep(HIDDEN, case.ns, BATCH, case.length)
-    gemm = Gemm(torch.float32)
+    # the roofline of the precision the step computes in (bf16 only where it runs natively)
+    gemm = Gemm(torch.bfloat16 if case.precision == "bf16" and native_bf16("cpu") else torch.float32)
     # bf16 is judged against our own fp32 step, timed in the same rounds.
     fp32 = OurStep(Case(case.case, case.curriculum, case.n_max)) if case.precision != "fp32" else None
     ours(), baseline()  # warm-up: allocator, first-call dispatch
     if fp32 is not None:
         fp32()
-    t_ours, t_base, t_fp32, roof = [], [], [], []
+    t_ours, t_base, t_fp32, roof, sys_ours, sys_base = [], [], [], [], [], []
     for _ in range(rounds):
-        t_ours.append(timed(ours))
+        wall, kernel = timed_sys(ours)
+        t_ours.append(wall), sys_ours.append(kernel)
         roof.append(gemm.gflops())
-        t_base.append(timed(baseline))
+        wall, kernel = timed_sys(baseline)
+        t_base.append(wall), sys_base.append(kernel)
         if fp32 is not None:
             t_fp32.append(timed(fp32))
     o, b, r = statistics.median(t_ours), statistics.median(t_base), statistics.median(roof)
     flops = step_flops(case.length)
-    extra = {"fp32_steps_per_s": 1 / statistics.median(t_fp32)} if t_fp32 else {}
+    # Ratios are taken within each round (the load of a shared machine changes between rounds),
+    # then the median over rounds is reported.
+    extra = {
+        "ours_s_per_round": [round(x, 4) for x in t_ours],
+        "baseline_s_per_round": [round(x, 4) for x in t_base],
+        "roofline_gflops_per_round": [round(x, 2) for x in roof],
+        "ours_kernel_s": statistics.median(sys_ours),
+        "baseline_kernel_s": statistics.median(sys_base),
+    }
+    if t_fp32:
+        extra["fp32_steps_per_s"] = 1 / statistics.median(t_fp32)
+        extra["bf16_over_fp32"] = statistics.median(f / x for f, x in zip(t_fp32, t_ours))
     return extra, Result(
         case=case.case, hidden=HIDDEN, batch=BATCH, curriculum=case.curriculum, n_max=case.n_max,
         precision=case.precision, seq_len=case.length, ours_steps_per_s=1 / o, baseline_steps_per_s=1 / b,
-        speedup=b / o, ours_gflops=flops / o / 1e9, baseline_gflops=flops / b / 1e9, roofline_gflops=r,
-        fraction_of_roofline=flops / o / 1e9 / r, threads=threads, rounds=rounds,
+        speedup=statistics.median(y / x for x, y in zip(t_ours, t_base)),
+        ours_gflops=flops / o / 1e9, baseline_gflops=flops / b / 1e9, roofline_gflops=r,
+        fraction_of_roofline=statistics.median(flops / x / 1e9 / g for x, g in zip(t_ours, roof)),
+        threads=threads, rounds=rounds,
     )
 
 
@@ -185,8 +211,9 @@ def bench_simulation(steps: int, trials: int, rounds: int, threads: int) -> dict
     return {
         "case": "simulation", "hidden": HIDDEN, "batch": trials, "curriculum": None, "n_max": None,
         "precision": "fp32", "seq_len": steps, "ours_steps_per_s": steps / o, "baseline_steps_per_s": steps / b,
-        "speedup": b / o, "ours_gflops": flops / o / 1e9, "baseline_gflops": flops / b / 1e9,
-        "roofline_gflops": statistics.median(roof), "fraction_of_roofline": flops / o / 1e9 / statistics.median(roof),
+        "speedup": statistics.median(y / x for x, y in zip(t_fast, t_plain)),
+        "ours_gflops": flops / o / 1e9, "baseline_gflops": flops / b / 1e9, "roofline_gflops": statistics.median(roof),
+        "fraction_of_roofline": statistics.median(flops / x / 1e9 / g for x, g in zip(t_fast, roof)),
         "threads": threads, "rounds": rounds,
         "ours_neuron_steps_per_s": HIDDEN * trials * steps / o, "baseline_neuron_steps_per_s": HIDDEN * trials * steps / b,
         "baseline": "per-step loop over model.step (LeakyRNN.run_reference)",
@@ -214,7 +241,7 @@ def machine() -> dict:
 def table(results: list[dict], rooflines: dict) -> str:
     head = (
         f"{'case':<15}{'N':>4}{'T':>5}{'prec':>6}{'ours step/s':>13}{'paper step/s':>14}{'speed-up':>10}"
-        f"{'ours GF/s':>11}{'paper GF/s':>12}{'roofline':>10}{'of roof':>9}"
+        f"{'ours GF/s':>11}{'paper GF/s':>12}{'roofline':>10}{'of roof':>9}{'paper sys s':>13}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
@@ -224,6 +251,7 @@ def table(results: list[dict], rooflines: dict) -> str:
             f"{r['case']:<15}{r['n_max']:>4}{r['seq_len']:>5}{r['precision']:>6}{r['ours_steps_per_s']:>13.2f}"
             f"{r['baseline_steps_per_s']:>14.3f}{r['speedup']:>9.2f}x{r['ours_gflops']:>11.1f}"
             f"{r['baseline_gflops']:>12.1f}{r['roofline_gflops']:>10.1f}{100 * r['fraction_of_roofline']:>8.0f}%"
+            f"{r['baseline_kernel_s']:>13.2f}"
         )
     for r in results:
         if "bf16_over_fp32" in r:
@@ -238,6 +266,12 @@ def table(results: list[dict], rooflines: dict) -> str:
                 f"{r['baseline_neuron_steps_per_s'] / 1e6:.1f} M per-step loop ({r['speedup']:.2f}x); "
                 f"{r['ours_gflops']:.1f} GFLOP/s of a {r['roofline_gflops']:.1f} GFLOP/s (10 x 500).(500 x 500) roofline"
             )
+    lines.append(
+        "\nT: sequence length (mean for N); GF/s: recurrent + input GEMM FLOPs of forward and backward per second;"
+        "\nroofline: (256 x 500) . (500 x 500) GEMM in the step's precision (bf16 rows: bf16 where native), timed in"
+        "\nthe same rounds; speed-up and 'of roof' are per-round"
+        "\nratios (median); paper sys s: kernel CPU seconds per paper step (page faults of per-step allocations)."
+    )
     lines.append(
         "\nroofline, (256 x 500) . (500 x 500): "
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in rooflines.items())
@@ -277,7 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         extra, result = bench_case(case, args.rounds, threads)
         results.append(asdict(result) | extra)
         if case.precision == "bf16":
-            results[-1]["bf16_over_fp32"] = result.ours_steps_per_s / extra["fp32_steps_per_s"]
             results[-1]["bf16_roofline_gflops"] = rooflines["bf16 (torch.mm)"]
             results[-1]["bf16_native"] = info["native_bf16_matmul"]
     if not args.no_sim:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rnn_timescales.models import LeakyRNN
+from rnn_timescales.models import fused
 from rnn_timescales.models.fused import leaky_recurrence, native_bf16
 from rnn_timescales.tasks import get_task
 from rnn_timescales.training.steps import accuracy, multi_head_loss, train_step
@@ -134,8 +135,12 @@ def test_precision_argument_is_validated():
         LeakyRNN(hidden_size=4, precision="fp16")
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["bf16-units", "emulated"])
 @pytest.mark.parametrize("placement", PLACEMENTS)
-def test_bf16_stays_close_to_fp32(placement):
+def test_bf16_stays_close_to_fp32(placement, native, monkeypatch):
+    """Both bf16 paths (bf16 products where the hardware has them, rounded operands in fp32
+    elsewhere) are exercised on any machine: the probe is forced either way."""
+    monkeypatch.setattr(fused, "native_bf16", lambda device_type: native)
     net = make_net("leaky_relu", placement, True)
     net16 = make_net("leaky_relu", placement, True)
     net16.precision = "bf16"
@@ -146,7 +151,16 @@ def test_bf16_stays_close_to_fp32(placement):
         assert 0 < rel_err(g16[name], g32[name]) < 0.1, name  # rounded (not fp32), but close
 
 
-def test_bf16_solves_a_small_multi_head_curriculum():
+@pytest.fixture
+def one_thread():
+    """Small networks train several times faster on one thread on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_bf16_solves_a_small_multi_head_curriculum(one_thread):
     """With bf16 products the network still learns: multi-head parity N = 2, 3, 4 at H = 64."""
     torch.manual_seed(0)
     net = LeakyRNN(hidden_size=64, n_heads=4, precision="bf16")
@@ -154,16 +168,76 @@ def test_bf16_solves_a_small_multi_head_curriculum():
     g = torch.Generator().manual_seed(0)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.1, nesterov=True)
     ns = [2]
-    for _ in range(40):  # epochs of 100 steps; the curriculum adds a head when solved
-        for _ in range(100):
+    for _ in range(60):  # epochs of 50 steps; the curriculum adds a head when solved
+        for _ in range(50):
             train_step(net, opt, task.sample(ns, 64, g), 2.0, g)
         acc = accuracy(net, task, ns, 4, 128, g)
         if acc.mean() > 0.98 and acc[-1] > 0.98:
             if ns[-1] == 4:
                 break
             ns = ns + [ns[-1] + 1]
-    assert ns[-1] == 4 and acc.min() > 0.95, (ns, acc.tolist())
+    assert ns[-1] == 4 and acc.mean() > 0.98 and acc[-1] > 0.98, (ns, acc.tolist())
 
 
 def test_native_bf16_probe_is_a_bool():
     assert isinstance(native_bf16("cpu"), bool)
+
+
+# --- the workspace: memory reused from one batch to the next, never aliasing live data -----------
+def _loss(net, x, h0, ns=(2, 3)):
+    out = net(x, h0, n_heads=len(ns))
+    return out.logits.square().sum(), out.final_state
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_workspace_reuse_never_aliases_live_data(placement):
+    net = make_net("tanh", placement, True)
+    g = torch.Generator().manual_seed(0)
+    xs = [(torch.rand(T, 4, 1, generator=g) < 0.5).float() for T in (9, 12, 7)]
+    h0s = [net.init_state(4, g) for _ in xs]
+
+    def grads(fused):
+        net.fused = fused
+        net.zero_grad(set_to_none=True)
+        # two graphs alive at once (the second forward must not reuse the first one's memory),
+        # then a third batch of another length after both backward passes
+        (la, fa), (lb, fb) = _loss(net, xs[0], h0s[0]), _loss(net, xs[1], h0s[1])
+        (la + lb).backward()
+        lc, fc = _loss(net, xs[2], h0s[2])
+        lc.backward()
+        return [p.grad.clone() for p in net.parameters() if p.grad is not None], [fa, fb, fc]
+
+    fast, fast_states = grads(True)
+    ref, ref_states = grads(False)
+    for a, b in zip(fast, ref):
+        assert rel_err(a, b) <= 1e-5
+    for a, b in zip(fast_states, ref_states):  # final states handed out earlier are left untouched
+        torch.testing.assert_close(a, b)
+
+
+def test_workspace_memory_is_reused_between_batches():
+    net = make_net("leaky_relu", "outside", True)
+    x = (torch.rand(10, 4, 1) < 0.5).float()
+    for _ in range(3):
+        _loss(net, x, net.init_state(4))[0].backward()
+    pointers = {k: b.data_ptr() for k, b in net.workspace._buffers.items()}
+    assert {k[0] for k in pointers} >= {"states", "gradients"}
+    _loss(net, x[:6], net.init_state(4))[0].backward()  # shorter: fits in the same memory
+    assert {k: b.data_ptr() for k, b in net.workspace._buffers.items()} == pointers
+    with torch.no_grad():
+        first = net(x, net.init_state(4)).final_state
+        second = net(x[:3], net.init_state(4)).final_state
+    assert not torch.equal(first, second) and first.data_ptr() != second.data_ptr()
+
+
+def test_second_backward_through_a_retained_graph():
+    net = make_net("leaky_relu", "outside", True)
+    x = (torch.rand(10, 4, 1) < 0.5).float()
+    loss, _ = _loss(net, x, net.init_state(4))
+    loss.backward(retain_graph=True)
+    once = net.recurrent.weight.grad.clone()
+    loss.backward(retain_graph=True)  # nothing ran in between: the saved states are intact
+    torch.testing.assert_close(net.recurrent.weight.grad, 2 * once)
+    _loss(net, x, net.init_state(4))  # a new forward pass takes the memory over
+    with pytest.raises(RuntimeError, match="fused=False"):
+        loss.backward()

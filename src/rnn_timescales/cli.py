@@ -184,6 +184,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     device = resolve_device(args.device)
     ckpt = load_any(args.path)
+    if args.warmup < max(ckpt.ns) - 1:
+        raise UsageError(f"--warmup {args.warmup} is shorter than N - 1 = {max(ckpt.ns) - 1} for this checkpoint's "
+                         f"largest N; streaming labels need a full window")
     table = evaluate_checkpoint(
         ckpt,
         n_batches=args.batches,
@@ -206,6 +209,94 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- import-reference ----------------------------------------------------------------------------
+def _add_import_reference(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-reference",
+        help="turn checkpoints of the paper's code into run directories",
+        description="Convert checkpoints written by the paper's public code (files, folders named "
+        "{cumulative|single|sliding_W_F}_{parity|dms}_network_K, or a folder of them) into run directories, "
+        "one per network folder, that every command accepts. Files are loaded with weights_only=True.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--out", default="runs", metavar="ROOT", help="folder to hold the run directories (default: runs)")
+    p.set_defaults(func=cmd_import_reference)
+
+
+def cmd_import_reference(args: argparse.Namespace) -> int:
+    from rnn_timescales.interop import import_reference
+
+    for run_dir in import_reference(args.paths, args.out):
+        ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+        print(f"{run_dir}  ({len(ckpts)} checkpoints: {', '.join(ckpts)})")
+    return 0
+
+
+# --- analyze -------------------------------------------------------------------------------------
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="trained tau, tau_net, dimensionality and Jacobian timescales per checkpoint",
+        description="Simulate each checkpoint on Bernoulli input and measure where its memory lives: trained "
+        "tau, network-mediated tau_net (autocorrelation fits), population autocorrelation, PCA dimensionality "
+        "and timescales of the linearised dynamics. PATH: a run directory (every solved N), a directory of "
+        "checkpoints, or checkpoint files (ours or the paper code's).",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--n", type=_positive_int, nargs="+", metavar="N", help="only the checkpoints of these N")
+    p.add_argument("--steps", type=_positive_int, default=100_000, help="analysed steps per trial (default 10^5)")
+    p.add_argument("--trials", type=_positive_int, default=10, help="trials (default 10)")
+    p.add_argument("--burn-in", type=_non_negative_int, default=500, help="discarded steps (default 500)")
+    p.add_argument("--max-lag", type=_positive_int, default=200, help="autocorrelation lags kept (default 200)")
+    p.add_argument("--fit-lag", type=_positive_int, default=30, help="lags fitted (default 30)")
+    p.add_argument("--method", default="parsimonious", help="model selection: parsimonious (default) or paper")
+    p.add_argument("--bias-correction", action="store_true", help="correct tau_net for finite-sample bias")
+    p.add_argument("--include-init", action="store_true", help="also analyse the untrained network")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed for inputs and initial states")
+    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/analysis, else ./analysis/<name>)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_analyze)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rnn_timescales.analysis.report import (
+        AnalysisSettings, analyze_checkpoint, check_out_dir, checkpoints_to_analyze, default_out_dir, write_analysis)
+    from rnn_timescales.analysis.timescales import METHODS
+    from rnn_timescales.training.checkpoints import load_any
+
+    if args.method not in METHODS:
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, got {args.method!r}")
+    if args.fit_lag < 2 or args.fit_lag > args.max_lag:
+        raise UsageError(f"--fit-lag must be between 2 and --max-lag ({args.max_lag}), got {args.fit_lag}")
+    if args.steps <= args.max_lag:
+        raise UsageError(f"--steps ({args.steps}) must exceed --max-lag ({args.max_lag})")
+    files = checkpoints_to_analyze(args.paths, args.n, include_init=args.include_init)
+    settings = AnalysisSettings(n_trials=args.trials, n_steps=args.steps, burn_in=args.burn_in,
+                                max_lag=args.max_lag, fit_lag=args.fit_lag, method=args.method,
+                                bias_correction="analytic" if args.bias_correction else None, seed=args.seed)
+    out = Path(args.out) if args.out else default_out_dir(args.paths[0])
+    try:
+        check_out_dir(out)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    results = []
+    checkpoints = [load_any(f) for f in files]  # every file is checked before any work starts
+    with tqdm(total=len(files) * args.steps, unit="step", unit_scale=True, disable=args.no_progress,
+              file=sys.stderr) as bar:
+        for ckpt in checkpoints:
+            bar.set_description(f"N={ckpt.n_max}")
+            results.append(analyze_checkpoint(ckpt, settings, progress=bar.update))
+    write_analysis(results, out, settings)
+    cols = ["n_max", "tau_median", "tau_net_median", "population_tau_net", "dimensionality", "jacobian_tau_max"]
+    import pandas as pd
+
+    print(pd.DataFrame([r.summary for r in results])[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote {out}/summary.csv, neurons.csv, jacobian.csv, autocorrelations.npz, figures/")
+    return 0
+
+
 # --- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rnn-timescales", description="Train recurrent networks on memory tasks and "
@@ -214,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_analyze(sub)
+    _add_import_reference(sub)
     return parser
 
 

@@ -266,6 +266,11 @@ def _one_line(error: ValidationError) -> str:
         options = re.findall(r"'([^']*)'", expected)
         hint = _did_you_mean(str(first["input"]), options) if isinstance(first["input"], str) else ""
         return f"{loc}: {first['input']!r} is not allowed{hint}; choose one of {expected}"
+    if kind == "value_error" and "error" in first.get("ctx", {}):
+        # Our own cross-field checks: their message already names the settings involved.
+        msg = str(first["ctx"]["error"])
+        more = len(error.errors()) - 1
+        return msg + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
     msg = first["msg"]
     if loc:
         msg = f"{loc}: {msg} (got {first.get('input')!r})"

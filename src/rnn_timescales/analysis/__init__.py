@@ -1,0 +1,30 @@
+"""Where memory lives: trained tau, network-mediated tau_net, population autocorrelation,
+dimensionality and Jacobian timescales (SPEC section 5). Arrays are time-major."""
+
+from rnn_timescales.analysis.autocorrelation import StreamingAutocorrelation, autocorrelation
+from rnn_timescales.analysis.dimensionality import dimensionality_from_covariance, pca_dimensionality
+from rnn_timescales.analysis.jacobian import jacobian_timescales, step_jacobian
+from rnn_timescales.analysis.synthetic import ar1, ar1_mixture
+from rnn_timescales.analysis.timescales import (
+    SelectionRule,
+    estimate_timescales,
+    expected_autocorrelation,
+    fit_timescales,
+    select_models,
+)
+
+__all__ = [
+    "SelectionRule",
+    "StreamingAutocorrelation",
+    "ar1",
+    "ar1_mixture",
+    "autocorrelation",
+    "dimensionality_from_covariance",
+    "estimate_timescales",
+    "expected_autocorrelation",
+    "fit_timescales",
+    "jacobian_timescales",
+    "pca_dimensionality",
+    "select_models",
+    "step_jacobian",
+]

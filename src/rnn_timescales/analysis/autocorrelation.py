@@ -91,7 +91,7 @@ class StreamingAutocorrelation:
         FFT length per block (a power of two is fastest; raised to at least 4 x max_lag).
     """
 
-    def __init__(self, max_lag: int, nfft: int = 4096) -> None:
+    def __init__(self, max_lag: int, nfft: int = 1024) -> None:
         if not isinstance(max_lag, (int, np.integer)) or max_lag < 0:
             raise ValueError(f"max_lag must be a non-negative integer, got {max_lag!r}")
         self.max_lag = k = int(max_lag)
@@ -99,6 +99,8 @@ class StreamingAutocorrelation:
         self.block = self.nfft - k
         self.n = 0
         self._pending: list[torch.Tensor] = []
+        self._partial: torch.Tensor | None = None
+        self._n_partial = 0
         self._pending_len = 0
         self._shift: torch.Tensor | None = None
         self._power: torch.Tensor | None = None  # (trials, units, nfft/2 + 1) float64
@@ -113,16 +115,18 @@ class StreamingAutocorrelation:
         if x.ndim != 3:
             raise ValueError(f"chunk must have shape (time, trials, units), got {tuple(x.shape)}")
         x = x.to(torch.float32)
+        k = self.max_lag
         if self._shift is None:
             self._shift = x.mean(0)
             shape = x.shape[1:]
-            self._power = torch.zeros((*shape, self.nfft // 2 + 1), dtype=torch.float64)
-            self._cross = torch.zeros((*shape, self.max_lag + 1), dtype=torch.float64)
+            # time-major accumulators: no transposes of the (large) chunks
+            self._power = torch.zeros((self.nfft // 2 + 1, *shape), dtype=torch.float64)
+            self._cross = torch.zeros((k + 1, *shape), dtype=torch.float64)
             self._total = torch.zeros(shape, dtype=torch.float64)
-            self._head = torch.zeros((*shape, 0), dtype=torch.float64)
-            self._last = torch.zeros((*shape, 0), dtype=torch.float32)
-        elif x.shape[1:] != self._total.shape:
-            raise ValueError(f"chunk has {tuple(x.shape[1:])} (trials, units), earlier chunks {tuple(self._total.shape)}")
+            self._head = torch.zeros((0, *shape), dtype=torch.float64)
+            self._last = torch.zeros((0, *shape), dtype=torch.float32)
+        elif x.shape[1:] != self._power.shape[1:]:
+            raise ValueError(f"chunk has {tuple(x.shape[1:])} (trials, units), earlier chunks {tuple(self._power.shape[1:])}")
         self._pending.append(x)
         self._pending_len += x.shape[0]
         while self._pending_len >= self.block:
@@ -133,23 +137,37 @@ class StreamingAutocorrelation:
         rest = data[length:]
         self._pending = [rest] if rest.shape[0] else []
         self._pending_len = rest.shape[0]
-        y = (data[:length] - self._shift).permute(1, 2, 0).contiguous()  # (trials, units, time)
+        y = data[:length] - self._shift  # (time, trials, units)
         k = self.max_lag
-        spec = torch.fft.rfft(y, n=self.nfft)
-        self._power += (spec.real.square() + spec.imag.square()).to(torch.float64)
-        if k > 0 and self._last.shape[-1]:
-            # pairs (previous step t - i, this block's step j) at lag k = i + j, 1 <= i <= K
-            prev = torch.flip(self._last, dims=[-1])  # prev[..., i-1] is i steps before the block
-            u = torch.nn.functional.pad(prev, (1, 0))  # u[i] at lag offset i
-            v = y[..., :k]
-            m = 1 << int(np.ceil(np.log2(u.shape[-1] + v.shape[-1])))
-            conv = torch.fft.irfft(torch.fft.rfft(u, n=m) * torch.fft.rfft(v, n=m), n=m)[..., : k + 1]
-            self._cross += conv.to(torch.float64)
-        self._total += y.sum(-1, dtype=torch.float64)
-        if self._head.shape[-1] < k:
-            self._head = torch.cat([self._head, y[..., : k - self._head.shape[-1]].to(torch.float64)], -1)
-        self._last = torch.cat([self._last, y], -1)[..., -k:] if k > 0 else self._last
+        spec = torch.fft.rfft(y, n=self.nfft, dim=0)
+        # float32 partial sums, folded into the float64 total every 32 blocks (a mixed-dtype add
+        # per block costs more than the FFT on a busy machine)
+        power = spec.real.square() + spec.imag.square()
+        if self._partial is None:
+            self._partial, self._n_partial = power, 1
+        else:
+            self._partial.add_(power)
+            self._n_partial += 1
+        if self._n_partial >= 32:
+            self._fold()
+        self._total.add_(spec[0].real)  # the zero-frequency bin is the block's sum
+        if k > 0 and self._last.shape[0]:
+            # pairs (step i before the block, step j of the block) at lag i + j, 1 <= i <= K
+            u = torch.nn.functional.pad(torch.flip(self._last, dims=[0]), (0, 0, 0, 0, 1, 0))
+            v = y[:k]
+            m = 1 << int(np.ceil(np.log2(u.shape[0] + v.shape[0])))
+            conv = torch.fft.irfft(torch.fft.rfft(u, n=m, dim=0) * torch.fft.rfft(v, n=m, dim=0), n=m, dim=0)
+            self._cross.add_(conv[: k + 1])
+        if self._head.shape[0] < k:
+            self._head = torch.cat([self._head, y[: k - self._head.shape[0]].to(torch.float64)])
+        if k > 0:
+            self._last = torch.cat([self._last, y[-k:]])[-k:]
         self.n += length
+
+    def _fold(self) -> None:
+        if self._partial is not None:
+            self._power.add_(self._partial)
+            self._partial, self._n_partial = None, 0
 
     def result(self, per_trial: bool = False) -> np.ndarray:
         """The autocorrelation of everything fed so far.
@@ -160,17 +178,18 @@ class StreamingAutocorrelation:
         """
         if self._pending_len:
             self._flush(self._pending_len)
+        self._fold()
         k = self.max_lag
         if self._power is None or self.n <= k:
             raise ValueError(f"need more than max_lag = {k} time steps, got {self.n}")
         n = self.n
-        lagged = torch.fft.irfft(self._power, n=self.nfft)[..., : k + 1] + self._cross
-        lags = torch.arange(k + 1, dtype=torch.float64)
-        zero = torch.zeros((*self._total.shape, 1), dtype=torch.float64)
-        head = torch.cat([zero, self._head.cumsum(-1)], -1)  # head[j] = sum of the first j values
-        tail = torch.cat([zero, torch.flip(self._last.to(torch.float64), dims=[-1]).cumsum(-1)], -1)
-        total = self._total[..., None]
+        lagged = torch.fft.irfft(self._power, n=self.nfft, dim=0)[: k + 1] + self._cross
+        total = self._total
+        lags = torch.arange(k + 1, dtype=torch.float64).view(-1, 1, 1)
+        zero = torch.zeros((1, *total.shape), dtype=torch.float64)
+        head = torch.cat([zero, self._head.cumsum(0)])  # head[j] = sum of the first j values
+        tail = torch.cat([zero, torch.flip(self._last.to(torch.float64), dims=[0]).cumsum(0)])
         m = total / n
         cross = lagged - m * (total - tail) - m * (total - head) + (n - lags) * m * m
-        ac = (cross / (n - lags)).numpy()
+        ac = (cross / (n - lags)).permute(1, 2, 0).numpy()
         return ac if per_trial else ac.mean(axis=0)

@@ -3,8 +3,11 @@
 One bounded least-squares problem per unit, all solved together by a vectorised, projected
 Levenberg-Marquardt iteration in NumPy: each iteration forms the (units, P, P) normal equations,
 frees the parameters that are not pinned at a bound by a gradient pointing outwards, solves, and
-projects the step back into the box. It reaches the same minima as ``scipy.optimize.curve_fit``
-(trust-region reflective) from the same starting point, without a Python loop over units.
+projects the step back into the box. A timescale changes by at most a factor of 2 per iteration
+(a trust region in log tau): a full Gauss-Newton step can otherwise throw a fast component to
+tau ~ 0.01, where exp(-1/tau) and its gradient vanish and the fit can never come back. It reaches
+the same minima as ``scipy.optimize.curve_fit`` (trust-region reflective) from the same starting
+point, without a Python loop over units.
 
 Models (parameter order as in the paper's code):
 
@@ -55,6 +58,9 @@ def _double(p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 MODELS = {1: (_single, SINGLE_BOUNDS), 2: (_double, DOUBLE_BOUNDS)}
+# which parameters are timescales (their steps are limited multiplicatively)
+IS_TAU = {1: np.array([False, True]), 2: np.array([False, True, True, False])}
+TAU_STEP_FACTOR = 2.0
 
 
 @dataclass
@@ -141,7 +147,7 @@ def fit_batched(
         lhs = a_mat + damp[:, :, None] * eye
         step = np.linalg.solve(lhs, -proj_g[..., None])[..., 0]
         step = np.where(free, step, 0.0)
-        new_p = _step_back(pa, pa + step, lb, ub)
+        new_p = _step_back(pa, pa + step, lb, ub, IS_TAU[model])
         new_f, new_jac = fn(new_p, t)
         new_r = new_f - y[act]
         new_cost = 0.5 * (new_r * new_r).sum(1)
@@ -161,13 +167,43 @@ def fit_batched(
     return FitResult(params=p, rss=rss, converged=converged & finite, n_iter=n_iter)
 
 
-def _step_back(p: np.ndarray, target: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+def fit_scipy(y: np.ndarray, t: np.ndarray, model: int, p0: np.ndarray, maxfev: int = 2000) -> FitResult:
+    """The same fits as :func:`fit_batched`, one ``scipy.optimize.curve_fit`` (trust-region
+    reflective) per curve: the reference the batched fitter is validated against, and the way the
+    paper's code fits. A curve whose fit raises gets NaN parameters and ``converged=False``.
+
+    y: (U, n), t: (n,), p0: (U, P) or (P,) -> :class:`FitResult`.
+    """
+    from scipy.optimize import curve_fit
+
+    if model not in MODELS:
+        raise ValueError(f"model must be 1 (single exponential) or 2 (double), got {model!r}")
+    fn = single_exp if model == 1 else double_exp
+    lb, ub = MODELS[model][1]
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    t = np.asarray(t, dtype=np.float64)
+    starts = np.clip(np.broadcast_to(np.asarray(p0, dtype=np.float64), (y.shape[0], lb.size)), lb, ub)
+    params = np.full((y.shape[0], lb.size), np.nan)
+    for i, (yi, start) in enumerate(zip(y, starts)):
+        try:
+            params[i] = curve_fit(fn, t, yi, p0=start, bounds=(lb, ub), maxfev=maxfev)[0]
+        except (RuntimeError, ValueError):
+            pass
+    converged = np.isfinite(params).all(1)
+    rss = ((fn(t, *params.T[:, :, None]) - y) ** 2).sum(1)
+    return FitResult(params=params, rss=np.where(converged, rss, np.nan), converged=converged,
+                     n_iter=np.zeros(y.shape[0], int))
+
+
+def _step_back(p: np.ndarray, target: np.ndarray, lb: np.ndarray, ub: np.ndarray, is_tau: np.ndarray) -> np.ndarray:
     """Move to ``target``, but a component that would leave the box only goes 90 % of the way to
-    its bound (as trust-region reflective stays strictly inside). Clipping straight onto the bound
-    can strand a fit: at tau = 0 the exponential and its gradient vanish."""
+    its bound (as trust-region reflective stays strictly inside), and a timescale moves by at most
+    a factor :data:`TAU_STEP_FACTOR`. Clipping straight onto the bound can strand a fit: at
+    tau = 0 the exponential and its gradient vanish."""
     lo, hi = target < lb, target > ub
     out = np.where(lo, lb + 0.1 * (p - lb), target)
     out = np.where(hi, ub - 0.1 * (ub - p), out)
+    out = np.where(is_tau, np.clip(out, p / TAU_STEP_FACTOR, p * TAU_STEP_FACTOR), out)
     return np.clip(out, lb, ub)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from rnn_timescales.models.base import RecurrentModel
+from rnn_timescales.models.leaky_rnn import LeakyRNN
 
 
 def step_jacobian(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -38,7 +39,28 @@ def step_jacobian(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> to
     h = h.detach().to(torch.float64)
     x = x.detach().to(torch.float64)
     model64 = model if next(model.parameters()).dtype == torch.float64 else _as_float64(model)
+    if isinstance(model64, LeakyRNN):
+        return _leaky_rnn_jacobian(model64, h, x)
     return torch.func.jacrev(lambda v: model64.step(v[None], x[None])[0])(h).detach()
+
+
+def _elementwise_derivative(phi, z: torch.Tensor) -> torch.Tensor:
+    z = z.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(phi(z).sum(), z)
+    return grad
+
+
+def _leaky_rnn_jacobian(model: LeakyRNN, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    # closed form (equal to autograd's, much cheaper than H backward passes)
+    with torch.no_grad():
+        inv = 1.0 / model.tau_hat()
+        w = model.recurrent_weight()
+        drive = w @ h + model.recurrent.bias + model.input(x[None])[0]
+    if model.placement == "outside":
+        dphi = _elementwise_derivative(model.phi, (1 - inv) * h + drive * inv)
+        return dphi[:, None] * (torch.diag(1 - inv) + inv[:, None] * w)
+    dphi = _elementwise_derivative(model.phi, drive)
+    return torch.diag(1 - inv) + (inv * dphi)[:, None] * w
 
 
 def _as_float64(model: RecurrentModel) -> RecurrentModel:
@@ -51,7 +73,7 @@ def timescales_from_eigenvalues(eigenvalues: np.ndarray) -> np.ndarray:
     """-1 / ln|lambda| in time steps, sorted slowest first; inf for |lambda| >= 1, 0 for lambda = 0."""
     mod = np.abs(np.asarray(eigenvalues))
     with np.errstate(divide="ignore"):
-        tau = np.where(mod >= 1, np.inf, -1.0 / np.log(np.where(mod > 0, mod, 1e-300)))
+        tau = np.where(mod >= 1, np.inf, np.where(mod > 0, -1.0 / np.log(np.where(mod > 0, mod, 0.5)), 0.0))
     return np.sort(tau)[::-1]
 
 

@@ -9,6 +9,7 @@ and then dropped, so memory stays at one chunk plus O(trials x units x max_lag).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -103,15 +104,27 @@ def simulate_statistics(
     p = torch.rand(n_trials, generator=gen)
     acs = StreamingAutocorrelation(max_lag)
     cov = StreamingCovariance()
-    mean_sum = None
-    chunk = max(chunk, max_lag + 1)
+    mean_sum = torch.zeros(model.hidden_size, dtype=torch.float64)
+    chunk = max(1, round(chunk / acs.block)) * acs.block  # whole FFT blocks: no re-buffering
     # operating points: n_points step indices spread over the run, trials cycled
-    point_steps = set(np.linspace(0, n_steps - 1, n_points + 2)[1:-1].astype(int).tolist()) if n_points else set()
+    point_steps = np.linspace(0, n_steps - 1, n_points + 2)[1:-1].astype(int).tolist() if n_points else []
     states_pts, inputs_pts = [], []
+
+    def fold(states: torch.Tensor) -> None:
+        acs.update(torch.cat([states, states.sum(-1, keepdim=True)], dim=-1))
+        cov.update(states[:, pca_trial])
+        mean_sum.add_(states.sum((0, 1), dtype=torch.float64))
+
     was_training = model.training
+    threads = torch.get_num_threads()
     model.eval()
+    # Two single-threaded streams: the simulation (one small matrix product per step, where
+    # intra-op threads mostly wait on each other) and the statistics of the previous chunk in a
+    # worker thread (torch releases the GIL), so the two cores overlap instead of alternating.
+    torch.set_num_threads(1)
+    pending = None
     try:
-        with torch.no_grad():
+        with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad():
             h = model.init_state(n_trials, gen)
             done = -burn_in
             while done < n_steps:
@@ -120,21 +133,22 @@ def simulate_statistics(
                 states = model.run(x, h)
                 h = states[-1]
                 if done >= 0:
-                    pop = states.sum(-1, keepdim=True)
-                    acs.update(torch.cat([states, pop], dim=-1))
-                    cov.update(states[:, pca_trial])
-                    s = states.sum(0, dtype=torch.float64).sum(0)
-                    mean_sum = s if mean_sum is None else mean_sum + s
-                    for t in sorted(s_ for s_ in point_steps if done < s_ + 1 <= done + length):
-                        # the state before step t+1 and the input applied at it
-                        if t + 1 < done + length:
+                    for t in point_steps:
+                        # the state before step t + 1 and the input applied at it
+                        if done <= t and t + 1 < done + length:
                             trial = len(states_pts) % n_trials
                             states_pts.append(states[t - done, trial].clone())
                             inputs_pts.append(x[t + 1 - done, trial].clone())
+                    if pending is not None:
+                        pending.result()  # at most two chunks alive: bounded memory
+                    pending = pool.submit(fold, states)
                     if progress is not None:
                         progress(length)
                 done += length
+            if pending is not None:
+                pending.result()
     finally:
+        torch.set_num_threads(threads)
         model.train(was_training)
     ac = acs.result(per_trial=True)
     hidden = ac.shape[1] - 1

@@ -28,6 +28,7 @@ import pandas as pd
 from rnn_timescales.analysis.autocorrelation import autocorrelation
 from rnn_timescales.analysis.fitting import (
     TAU_MAX,
+    FitResult,
     fit_batched,
     paper_start,
     start_double,
@@ -129,42 +130,90 @@ def fit_timescales(
         raise ValueError(f"bias_correction must be None or 'analytic', got {bias_correction!r}")
     if bias_correction and (n_steps is None or n_steps <= fit_lag):
         raise ValueError("bias_correction='analytic' needs n_steps, the length of each trial")
-    rule = rule or SelectionRule()
     mean, per_trial = _check_ac(ac, fit_lag)
     lags = np.arange(fit_lag + 1, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         y = mean[:, : fit_lag + 1] / mean[:, :1]
     usable = np.isfinite(y).all(1) & (mean[:, 0] > 0)
     y = np.where(usable[:, None], y, np.nan)
-    n = fit_lag + 1
 
     if method == "paper":
         p0_1, p0_2 = paper_start(1), paper_start(2)
     else:
         yy = np.where(usable[:, None], y, 1.0)
         p0_1, p0_2 = start_single(yy, lags), start_double(yy, lags)
-    f1 = fit_batched(y, lags, 1, p0_1)
-    f2 = fit_batched(y, lags, 2, p0_2)
-    ok1, ok2 = f1.converged & usable, f2.converged & usable
+    single = fit_batched(y, lags, 1, p0_1)
+    double = fit_batched(y, lags, 2, p0_2)
 
-    a2, t1, t2, c = f2.params.T
+    noise = sampling_noise(per_trial, fit_lag) if per_trial is not None else None
+    table = select_models(y, single, double, noise, method, rule)
+    if bias_correction == "analytic":
+        table["tau_net_raw"] = table["tau_net"]
+        table["tau_net"] = correct_bias(table, n_steps, fit_lag)
+    return table
+
+
+def sampling_noise(ac: np.ndarray, fit_lag: int) -> np.ndarray | None:
+    """Sampling noise of each trial-averaged, normalised autocorrelation curve at lags 0 ... fit_lag:
+    sum over lags of the trial-to-trial variance divided by the number of trials.
+
+    ac: (trials, units, lags) per-trial autocorrelations -> (units,), or None with one trial.
+    """
+    if ac.shape[0] < 2:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yt = ac[:, :, : fit_lag + 1] / ac[:, :, :1]
+    return (yt.var(axis=0, ddof=1) / ac.shape[0]).sum(1)
+
+
+def select_models(
+    y: np.ndarray,
+    single: FitResult,
+    double: FitResult,
+    noise: np.ndarray | None = None,
+    method: str = "parsimonious",
+    rule: SelectionRule | None = None,
+) -> pd.DataFrame:
+    """Choose the single or the double exponential for every curve, given both fits.
+
+    Parameters
+    ----------
+    y : array, shape (units, n)
+        The fitted curves (normalised autocorrelation at lags 0 ... n - 1); a row holding a NaN
+        is unusable and gets model 0.
+    single, double : FitResult
+        Fits of the single (a, tau) and double (a, tau1, tau2, c) exponential to ``y``, from
+        :func:`rnn_timescales.analysis.fitting.fit_batched` or any other optimiser.
+    noise : array, shape (units,), optional
+        Sampling noise of each curve (see :class:`SelectionRule`); None skips that condition.
+    method : {"parsimonious", "paper"}
+    rule : SelectionRule, optional
+
+    Returns
+    -------
+    DataFrame, one row per unit, with the columns of :func:`fit_timescales`.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    rule = rule or SelectionRule()
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    n_units, n = y.shape
+    noise = np.full(n_units, np.nan) if noise is None else np.asarray(noise, dtype=np.float64)
+    usable = np.isfinite(y).all(1)
+    ok1, ok2 = single.converged & usable, double.converged & usable
+
+    a2, t1, t2, c = double.params.T
     fast_is_1 = t1 <= t2
     tau_fast, tau_slow = np.where(fast_is_1, t1, t2), np.where(fast_is_1, t2, t1)
     c_fast = np.where(fast_is_1, c, 1 - c)
-    aic1 = np.where(ok1, _aic(f1.rss, n, 2), FAILED_AIC)
-    aic2 = np.where(ok2, _aic(f2.rss, n, 4), FAILED_AIC)
-
-    noise = np.full(mean.shape[0], np.nan)
-    if per_trial is not None and per_trial.shape[0] > 1:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            yt = per_trial[:, :, : fit_lag + 1] / per_trial[:, :, :1]
-        noise = (yt.var(axis=0, ddof=1) / per_trial.shape[0]).sum(1)
+    aic1 = np.where(ok1, _aic(single.rss, n, 2), FAILED_AIC)
+    aic2 = np.where(ok2, _aic(double.rss, n, 4), FAILED_AIC)
 
     if method == "paper":
         model = np.where(aic1 < aic2, 1, np.where(aic2 < aic1, 2, 0))
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            drop = f1.rss / f2.rss
+            drop = single.rss / double.rss
         real = (
             ok2
             & (drop >= rule.min_rss_drop)
@@ -173,29 +222,28 @@ def fit_timescales(
             & (tau_slow <= (1 - rule.bound_margin) * TAU_MAX)
             & (tau_fast >= rule.bound_margin)
         )
-        has_noise = np.isfinite(noise)
-        real &= ~has_noise | (f1.rss >= rule.min_noise_excess * noise)
+        real &= ~np.isfinite(noise) | (single.rss >= rule.min_noise_excess * noise)
         model = np.where(ok1 & ~real, 1, np.where(real | (~ok1 & ok2), 2, 0))
 
-    tau_net = np.where(model == 1, f1.params[:, 1], np.where(model == 2, tau_slow, np.nan))
-    rss_sel = np.where(model == 1, f1.rss, np.where(model == 2, f2.rss, np.nan))
+    tau_net = np.where(model == 1, single.params[:, 1], np.where(model == 2, tau_slow, np.nan))
+    rss_sel = np.where(model == 1, single.rss, np.where(model == 2, double.rss, np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
-        tss = ((y - np.nanmean(y, axis=1, keepdims=True)) ** 2).sum(1)
+        tss = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum(1)
         r2 = 1 - rss_sel / tss
 
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "unit": np.arange(mean.shape[0]),
+            "unit": np.arange(n_units),
             "model": model.astype(int),
             "tau_net": tau_net,
-            "a_single": f1.params[:, 0],
-            "tau_single": f1.params[:, 1],
-            "rss_single": f1.rss,
+            "a_single": single.params[:, 0],
+            "tau_single": single.params[:, 1],
+            "rss_single": single.rss,
             "a_double": a2,
             "tau_fast": tau_fast,
             "tau_slow": tau_slow,
             "c_fast": c_fast,
-            "rss_double": f2.rss,
+            "rss_double": double.rss,
             "aic_single": aic1,
             "aic_double": aic2,
             "converged_single": ok1,
@@ -204,10 +252,6 @@ def fit_timescales(
             "noise": noise,
         }
     )
-    if bias_correction == "analytic":
-        table["tau_net_raw"] = table["tau_net"]
-        table["tau_net"] = correct_bias(table, n_steps, fit_lag)
-    return table
 
 
 def estimate_timescales(
@@ -342,4 +386,6 @@ __all__ = [
     "estimate_timescales",
     "expected_autocorrelation",
     "fit_timescales",
+    "sampling_noise",
+    "select_models",
 ]

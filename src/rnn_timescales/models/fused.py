@@ -22,15 +22,20 @@ Every derivative phi' is computed from phi's output (leaky ReLU and ReLU: sign; 
 sigmoid: y (1 - y)), exactly as PyTorch's own backward formulas do, so only the states (and,
 for ``inside``, phi(a_t)) are kept.
 
-Precision ``bf16``: the operands of every matrix product are rounded to bfloat16, products are
-accumulated in fp32 and the state stays fp32. Where the device has bf16 matrix units (CUDA, or a
-CPU with AVX512-BF16 / AMX) the products run in bf16; elsewhere they are emulated by rounding the
-operands and multiplying in fp32 (the same numbers up to summation order: a product of two bf16
-values is exact in fp32), which is correct but no faster than fp32.
+Precision ``bf16``: the operands of every matrix product are rounded to bfloat16, the products
+accumulate in fp32, and the state, the parameters and every elementwise operation stay fp32.
+Where the device has bf16 matrix units (CUDA, or a CPU with AVX512-BF16 / AMX) the products run
+in bf16, and each per-step product is rounded to bf16 once more before it is added to the fp32
+state (PyTorch 2.13 offers no bf16 x bf16 -> fp32 product on the CPU; this is what autocast
+does too). Elsewhere they are emulated by rounding the operands and multiplying in fp32 (exact
+products, no output rounding), which is correct but no faster than fp32. The operands converted
+for the per-step products are kept and reused for the weight-gradient product.
 """
 
 from __future__ import annotations
 
+import math
+import weakref
 from functools import lru_cache
 
 import torch
@@ -88,10 +93,13 @@ def native_bf16(device_type: str) -> bool:
 
 
 class _Products:
-    """``addmm``/``mm`` into preallocated outputs, at fp32 or bf16-operand precision.
+    """Matrix products into preallocated outputs, at fp32 or bf16-operand precision.
 
-    The right-hand operands (weights) are converted once by :meth:`weight`; the left-hand ones
-    (states, gradients) are converted per call into a reused buffer.
+    The right-hand operands (weights) are converted once by :meth:`weight`. A left-hand operand
+    (a state or a gradient) is converted per call, into ``keep`` when given (a slot of a
+    (T, B, H) tensor of ``operand_dtype``), so that the backward pass can form the weight
+    gradient from the operands already converted (:meth:`outer`) instead of converting all T
+    steps again. In fp32 the operands are the fp32 tensors themselves.
     """
 
     def __init__(self, precision: Precision, device: torch.device, dtype: torch.dtype) -> None:
@@ -100,47 +108,109 @@ class _Products:
         self.bf16 = precision == "bf16"
         self.native = self.bf16 and native_bf16(device.type)
         self.dtype = dtype
-        self._lhs: dict[tuple, torch.Tensor] = {}
+        # operands of the products: bf16 on bf16 hardware; fp32 holding bf16-rounded values elsewhere
+        self.operand_dtype = torch.bfloat16 if self.native else dtype
+        self._scratch: dict[tuple, torch.Tensor] = {}
+
+    def _buffer(self, name: str, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        key = (name, tuple(like.shape), dtype)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = torch.empty(like.shape, dtype=dtype, device=like.device)
+        return buf
 
     def weight(self, w: torch.Tensor) -> torch.Tensor:
         if not self.bf16:
             return w
-        wb = w.to(torch.bfloat16)
-        return wb if self.native else wb.to(self.dtype)
+        return w.to(torch.bfloat16).to(self.operand_dtype)
 
-    def _left(self, a: torch.Tensor) -> torch.Tensor:
-        key = (tuple(a.shape), a.dtype)
-        buf = self._lhs.get(key)
-        if buf is None:
-            buf = torch.empty(a.shape, dtype=torch.bfloat16 if self.native else a.dtype, device=a.device)
-            self._lhs[key] = buf
-        if self.native:
-            return buf.copy_(a)
-        return buf.copy_(a.to(torch.bfloat16))
+    def _left(self, a: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        if not self.bf16:
+            return a
+        out = keep if keep is not None else self._buffer("left", a, self.operand_dtype)
+        return out.copy_(a) if self.native else out.copy_(a.to(torch.bfloat16))
+
+    def addmm_(self, c: torch.Tensor, a: torch.Tensor, w: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """c += a @ w in place (``w`` from :meth:`weight`)."""
+        left = self._left(a, keep)
+        if self.native:  # bf16 x bf16 -> bf16 (fp32 accumulation inside the product), added in fp32
+            return c.add_(torch.mm(left, w, out=self._buffer("product", c, torch.bfloat16)))
+        return c.addmm_(left, w)
 
     def addmm(self, c: torch.Tensor, a: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """out = c + a @ w (``w`` from :meth:`weight`)."""
-        if not self.bf16:
-            return torch.addmm(c, a, w, out=out)
-        if self.native:
-            return torch.add(c, torch.mm(self._left(a), w), out=out)
-        return torch.addmm(c, self._left(a), w, out=out)
+        return self.addmm_(out.copy_(c), a, w)
 
-    def mm(self, a: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def mm(self, a: torch.Tensor, w: torch.Tensor, out: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """out = a @ w (``w`` from :meth:`weight`)."""
-        if not self.bf16:
-            return torch.mm(a, w, out=out)
+        left = self._left(a, keep)
         if self.native:
-            return out.copy_(torch.mm(self._left(a), w))
-        return torch.mm(self._left(a), w, out=out)
+            return out.copy_(torch.mm(left, w, out=self._buffer("product", out, torch.bfloat16)))
+        return torch.mm(left, w, out=out)
 
-    def big(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """a @ b for large one-off products (the weight gradient), result in the state dtype."""
-        if not self.bf16:
-            return a @ b
-        if self.native:
-            return (a.to(torch.bfloat16) @ b.to(torch.bfloat16)).to(self.dtype)
-        return a.to(torch.bfloat16).to(self.dtype) @ b.to(torch.bfloat16).to(self.dtype)
+    def outer(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """a @ b in the state dtype, for the large one-off weight-gradient products; ``a`` and ``b``
+        are operands already converted (kept slots, or fp32 tensors in fp32)."""
+        return (a @ b).to(self.dtype)
+
+
+# --- memory reused from one call to the next ----------------------------------------------------
+class Workspace:
+    """Memory that successive calls of :func:`leaky_recurrence` reuse (a model keeps one).
+
+    Each role (the states, the gradients, ...) owns one flat buffer, grown to the largest size
+    asked for. A buffer is lent to one holder at a time (a call, or the autograd graph that saved
+    it for its backward pass) and a request while it is lent gets fresh memory, so reused memory
+    never aliases live data; a holder that is garbage-collected returns what it held. Reuse spares
+    the page faults of allocating tens of megabytes per training step (about 15 % of a step at
+    N = 50 on a 2-core CPU).
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple, torch.Tensor] = {}
+        self._holder: dict[tuple, weakref.ref] = {}  # who holds each buffer now (dead ref: free)
+        self._last: dict[tuple, weakref.ref] = {}  # who took each buffer last
+        self._taken: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # holder -> its keys
+
+    def take(self, role: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+             holder: object) -> torch.Tensor:
+        """An uninitialised tensor of ``shape``, lent to ``holder`` until :meth:`release`."""
+        key = (role, dtype, torch.device(device))
+        current = self._holder.get(key)
+        if current is not None and current() is not None:
+            return torch.empty(shape, dtype=dtype, device=device)
+        n = math.prod(shape)
+        buf = self._buffers.get(key)
+        if buf is None or buf.numel() < n:
+            buf = self._buffers[key] = torch.empty(n, dtype=dtype, device=device)
+        self._holder[key] = self._last[key] = weakref.ref(holder)
+        self._taken.setdefault(holder, set()).add(key)
+        return buf[:n].view(shape)
+
+    def release(self, holder: object) -> None:
+        """Return everything lent to ``holder``."""
+        for key, ref in list(self._holder.items()):
+            if ref() is holder or ref() is None:
+                del self._holder[key]
+
+    def intact(self, holder: object) -> bool:
+        """Whether nobody has taken any of ``holder``'s buffers since it did (their contents are
+        still its own, e.g. for a second backward pass through a retained graph)."""
+        return all(self._last[key]() is holder for key in self._taken.get(holder, ()))
+
+    def clear(self) -> None:
+        self._buffers.clear()
+        self._holder.clear()
+        self._last.clear()
+
+    def __deepcopy__(self, memo: dict) -> Workspace:
+        return Workspace()  # a copy of a model starts with its own, empty workspace
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
 
 
 # --- forward -------------------------------------------------------------------------------------
@@ -151,32 +221,50 @@ def _outside_matrix(w: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
     return a
 
 
-def _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, keep_phi):
+class _Call:
+    """Holder of workspace memory for the duration of one call."""
+
+
+def _allocator(dtype: torch.dtype, device: torch.device, workspace: Workspace | None, holder: object):
+    """alloc(role, shape, dtype=None) -> an uninitialised tensor (of ``dtype`` unless given): lent
+    by ``workspace`` to ``holder``, or fresh memory without a workspace."""
+
+    def alloc(role: str, shape: tuple[int, ...], dt: torch.dtype | None = None) -> torch.Tensor:
+        dt = dt or dtype
+        if workspace is None:
+            return torch.empty(shape, dtype=dt, device=device)
+        return workspace.take(role, shape, dt, device, holder)
+
+    return alloc
+
+
+def _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, keep_phi, alloc, lhs=None):
     """Run the recurrence. Returns (buf, phis): buf (T + 1, B, H) with buf[0] = h0 and buf[t] = h_t;
-    phis (T, B, H) = phi(a_t) for ``inside`` when ``keep_phi``, else None."""
+    phis (T, B, H) = phi(a_t) for ``inside`` when ``keep_phi``, else None. ``alloc`` provides the
+    memory (see :func:`_allocator`); ``lhs`` (T, B, H) of the products' operand dtype receives
+    each h_{t-1} as converted for its product."""
     T, B, D = x.shape
     H = h0.shape[-1]
     prod = _Products(precision, h0.device, h0.dtype)
-    buf = torch.empty(T + 1, B, H, dtype=h0.dtype, device=h0.device)
+    buf = alloc("states", (T + 1, B, H))
     buf[0].copy_(h0)
     x_flat = x.reshape(T * B, D)
+    keep = (lambda t: lhs[t]) if lhs is not None else (lambda t: None)
     if placement == "outside":
         # Every step's input term inv * (U x_t + b) goes straight into the step's slot, and each
         # step then adds its product in place: no per-step copy or allocation.
         torch.addmm(bias * inv, x_flat, (u * inv[:, None]).t(), out=buf[1:].view(T * B, H))
         a_mat = prod.weight(_outside_matrix(w, inv).contiguous())
         for t in range(T):
-            prod.addmm(buf[t + 1], buf[t], a_mat, out=buf[t + 1])
-            phi_(nonlinearity, buf[t + 1])
+            phi_(nonlinearity, prod.addmm_(buf[t + 1], buf[t], a_mat, keep(t)))
         return buf, None
     leak = 1.0 - inv
     w_t = prod.weight(w.t().contiguous())
     if keep_phi:
-        phis = torch.empty(T, B, H, dtype=h0.dtype, device=h0.device)
+        phis = alloc("activations", (T, B, H))
         torch.addmm(bias, x_flat, u.t(), out=phis.view(T * B, H))
         for t in range(T):
-            prod.addmm(phis[t], buf[t], w_t, out=phis[t])
-            phi_(nonlinearity, phis[t])
+            phi_(nonlinearity, prod.addmm_(phis[t], buf[t], w_t, keep(t)))
             torch.mul(buf[t], leak, out=buf[t + 1])
             buf[t + 1].addcmul_(phis[t], inv)
         return buf, phis
@@ -196,18 +284,44 @@ class LeakyRecurrence(torch.autograd.Function):
     x (T, B, D), h0 (B, H), w (H, H) masked recurrent weight, bias (H,) = b_W + b_U,
     u (H, D), inv (H,) = 1 / tau_hat -> states (T, B, H), or only the final state (B, H) with
     ``final_only`` (then no (T, B, H) gradient is ever formed for the states nobody reads).
+    With a ``workspace`` and ``final_only``, what is saved for the backward pass lives in the
+    workspace's memory, lent to this graph until its backward pass ends.
     """
 
     @staticmethod
-    def forward(ctx, x, h0, w, bias, u, inv, placement, nonlinearity, precision, final_only):
-        buf, phis = _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, keep_phi=True)
+    def forward(ctx, x, h0, w, bias, u, inv, placement, nonlinearity, precision, final_only, workspace):
+        T, B, H = x.shape[0], h0.shape[0], h0.shape[1]
+        # a trajectory is handed to the caller, so it never lives in reused memory
+        ctx.workspace = workspace if final_only else None
+        alloc = _allocator(h0.dtype, h0.device, ctx.workspace, ctx)
+        prod = _Products(precision, h0.device, h0.dtype)
+        lhs = alloc("operands", (T, B, H), prod.operand_dtype) if prod.bf16 else None
+        buf, phis = _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, True, alloc, lhs)
         ctx.placement, ctx.nonlinearity, ctx.precision, ctx.final_only = placement, nonlinearity, precision, final_only
-        ctx.save_for_backward(x, w, bias, u, inv, buf, phis)
-        return buf[-1] if final_only else buf[1:]
+        ctx.save_for_backward(x, w, bias, u, inv, buf, phis, lhs)
+        if not final_only:
+            return buf[1:]
+        return buf[-1].clone() if ctx.workspace is not None else buf[-1]
 
     @staticmethod
     def backward(ctx, grad):
-        x, w, bias, u, inv, buf, phis = ctx.saved_tensors
+        workspace = ctx.workspace
+        if workspace is not None and not workspace.intact(ctx):
+            raise RuntimeError(
+                "the fused recurrence's saved states were reused by a later forward pass of the same model; "
+                "a second backward pass through this graph (retain_graph) needs LeakyRNN(fused=False)"
+            )
+        call = _Call()
+        try:
+            return LeakyRecurrence._backward(ctx, grad, _allocator(grad.dtype, grad.device, workspace, call))
+        finally:
+            if workspace is not None:
+                workspace.release(call)
+                workspace.release(ctx)
+
+    @staticmethod
+    def _backward(ctx, grad, alloc):
+        x, w, bias, u, inv, buf, phis, lhs = ctx.saved_tensors
         final_only, name = ctx.final_only, ctx.nonlinearity
         T, B, H = buf.shape[0] - 1, buf.shape[1], buf.shape[2]
         D = x.shape[-1]
@@ -217,6 +331,10 @@ class LeakyRecurrence(torch.autograd.Function):
         leak = 1.0 - inv
         carry = torch.zeros(B, H, dtype=dtype, device=device)  # dL/dh_t through step t + 1
         h_prev = buf[:-1].reshape(T * B, H)
+        # the products' operands: h_{t-1} as converted in the forward pass, the gradients below
+        h_operand = h_prev if lhs is None else lhs.view(T * B, H)
+        g_operand = alloc("gradient operands", (T, B, H), prod.operand_dtype) if prod.bf16 else None
+        keep = (lambda t: g_operand[t]) if g_operand is not None else (lambda t: None)
         x_flat = x.reshape(T * B, D)
 
         def total(t: int, out: torch.Tensor) -> torch.Tensor:
@@ -228,12 +346,13 @@ class LeakyRecurrence(torch.autograd.Function):
         if ctx.placement == "outside":
             # g_t = dL/dp_t = dL/dh_t * phi'(p_t);  dL/dh_{t-1} = g_t A^T.
             a_t = prod.weight(_outside_matrix(w, inv).t().contiguous())
-            g = torch.empty(T, B, H, dtype=dtype, device=device)
+            g = alloc("gradients", (T, B, H))
             for t in range(T - 1, -1, -1):
                 phi_backward(name, total(t, g[t]), buf[t + 1], out=g[t])
-                prod.mm(g[t], a_t, out=carry)
+                prod.mm(g[t], a_t, out=carry, keep=keep(t))
             g_flat = g.view(T * B, H)
-            m = prod.big(g_flat.t(), h_prev)  # sum_t g_t^T h_{t-1}: (H, H), one GEMM over T * B rows
+            g_op = g_flat if g_operand is None else g_operand.view(T * B, H)
+            m = prod.outer(g_op.t(), h_operand)  # sum_t g_t^T h_{t-1}: (H, H), one GEMM over T * B rows
             g_sum = g_flat.sum(0)
             gx = g_flat.t() @ x_flat  # (H, D)
             grad_w = m * inv[:, None]
@@ -245,17 +364,18 @@ class LeakyRecurrence(torch.autograd.Function):
         else:
             # e_t = dL/dh_t; d_t = dL/da_t = e_t inv phi'(a_t); dL/dh_{t-1} = leak e_t + d_t W.
             w_p = prod.weight(w.contiguous())
-            e = torch.empty(T, B, H, dtype=dtype, device=device)
-            d = torch.empty_like(e)
+            e = alloc("gradients", (T, B, H))
+            d = alloc("activation gradients", (T, B, H))
             for t in range(T - 1, -1, -1):
                 e_t = total(t, e[t])
                 if final_only:
                     e_t = e[t].copy_(e_t)
                 phi_backward(name, e_t, phis[t], out=d[t]).mul_(inv)
                 torch.mul(e_t, leak, out=carry)
-                prod.addmm(carry, d[t], w_p, out=carry)
+                prod.addmm_(carry, d[t], w_p, keep=keep(t))
             d_flat = d.view(T * B, H)
-            grad_w = prod.big(d_flat.t(), h_prev)
+            d_op = d_flat if g_operand is None else g_operand.view(T * B, H)
+            grad_w = prod.outer(d_op.t(), h_operand)
             grad_bias = d_flat.sum(0)
             grad_u = d_flat.t() @ x_flat
             e_flat = e.view(T * B, H)
@@ -265,7 +385,7 @@ class LeakyRecurrence(torch.autograd.Function):
         if grad_x is not None:
             grad_x = grad_x.view(T, B, D)
         grad_h0 = carry if ctx.needs_input_grad[1] else None
-        return grad_x, grad_h0, grad_w, grad_bias, grad_u, grad_inv, None, None, None, None
+        return grad_x, grad_h0, grad_w, grad_bias, grad_u, grad_inv, None, None, None, None, None
 
 
 def leaky_recurrence(
@@ -279,13 +399,15 @@ def leaky_recurrence(
     nonlinearity: str = "leaky_relu",
     precision: Precision = "fp32",
     final_only: bool = False,
+    workspace: Workspace | None = None,
 ) -> torch.Tensor:
     """States (T, B, H) of the leaky RNN over inputs x (T, B, D) from h0 (B, H); with
     ``final_only`` only the last one, (B, H).
 
     w: (H, H) recurrent weight as used (already masked); bias: (H,) = b_W + b_U; u: (H, D);
     inv: (H,) = 1 / tau_hat. Differentiable in every tensor argument; without gradients it
-    keeps nothing but the states.
+    keeps nothing but the states. ``workspace``: memory to reuse from earlier calls (a
+    :class:`Workspace`; only the final-state mode uses it, as a trajectory is the caller's).
     """
     if placement not in ("outside", "inside"):
         raise ValueError(f"placement must be 'outside' or 'inside', got {placement!r}")
@@ -293,6 +415,14 @@ def leaky_recurrence(
         return h0 if final_only else h0.new_empty(0, *h0.shape)
     tensors = (x, h0, w, bias, u, inv)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return LeakyRecurrence.apply(x, h0, w, bias, u, inv, placement, nonlinearity, precision, final_only)
-    buf, _ = _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, keep_phi=False)
-    return buf[-1] if final_only else buf[1:]
+        return LeakyRecurrence.apply(x, h0, w, bias, u, inv, placement, nonlinearity, precision, final_only, workspace)
+    if not final_only:
+        alloc = _allocator(h0.dtype, h0.device, None, None)
+        return _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, False, alloc)[0][1:]
+    call = _Call()
+    try:
+        alloc = _allocator(h0.dtype, h0.device, workspace, call)
+        return _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, False, alloc)[0][-1].clone()
+    finally:
+        if workspace is not None:
+            workspace.release(call)

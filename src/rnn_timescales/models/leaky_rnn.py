@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnn_timescales.models.base import RecurrentModel, RNNOutput
-from rnn_timescales.models.fused import leaky_recurrence
+from rnn_timescales.models.fused import Workspace, leaky_recurrence
 from rnn_timescales.models.readout import MultiHeadReadout
 
 Nonlinearity = Literal["leaky_relu", "relu", "tanh", "sigmoid"]
@@ -111,6 +111,7 @@ class LeakyRNN(RecurrentModel):
         self.recurrent = nn.Linear(hidden_size, hidden_size)
         self.readout = MultiHeadReadout(hidden_size, n_heads, n_classes)
         self.register_buffer("offdiag", 1.0 - torch.eye(hidden_size), persistent=False)
+        self.workspace = Workspace()  # memory the fast path reuses from one batch to the next
         with torch.no_grad():
             self.recurrent.weight.mul_(self.offdiag)
 
@@ -161,7 +162,12 @@ class LeakyRNN(RecurrentModel):
             self.nonlinearity,
             self.precision,
             final_only=final_only,
+            workspace=self.workspace,
         )
+
+    def _apply(self, fn, *args, **kwargs):
+        self.workspace.clear()  # moved or cast: the old memory would never fit again
+        return super()._apply(fn, *args, **kwargs)
 
     def forward(
         self,

@@ -178,6 +178,16 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {str(path)!r} has incomplete metadata ({e!r})") from None
     model = build_model(config.model)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for key in sorted(set(expected) | set(tensors)):
+        got = tuple(tensors[key].shape) if key in tensors else None
+        if got != expected.get(key):
+            m = config.model
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} does not fit its configured model ({m.type}, hidden_size {m.hidden_size}, "
+                f"{m.n_heads} heads): tensor {key!r} is {got if got is not None else 'missing'}, "
+                f"the model needs {expected.get(key, 'no such tensor')}"
+            )
     try:
         model.load_state_dict(tensors)
     except RuntimeError as e:
@@ -354,6 +364,10 @@ def load_any(path: str | Path) -> LoadedCheckpoint:
     data = _read_bytes(p)
     if _is_safetensors(data):
         return load_checkpoint(p)
+    if p.suffix == SUFFIX:
+        # Named like one of ours but not safetensors: never handed to an unpickler.
+        raise CheckpointError(f"{str(p)!r} is named like an rnn-timescales checkpoint but is not a safetensors file "
+                              "(corrupt, or replaced by something else)")
     if data[:2] == b"PK" or data[:1] == b"\x80":
         return load_reference_checkpoint(p)
     raise CheckpointError(f"{str(p)!r} is neither an rnn-timescales checkpoint nor a checkpoint of the paper's code")

@@ -284,8 +284,12 @@ class Trainer:
 
     def _loop(self) -> str:
         cfg = self.config.training
-        bar = tqdm(total=cfg.max_epochs, initial=self.epoch, unit="epoch", desc="train",
-                   disable=not self.progress, dynamic_ncols=True)
+        # With a wall-clock budget the bar counts seconds of it (that is what ends such runs);
+        # otherwise epochs out of max_epochs.
+        budget = cfg.time_budget_s
+        bar = tqdm(total=budget if budget else cfg.max_epochs, unit="s" if budget else "epoch", desc="train",
+                   initial=min(self._elapsed(), budget) if budget else self.epoch, disable=not self.progress,
+                   dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]")
         try:
             while True:
                 reason = self._stop_reason()
@@ -319,8 +323,9 @@ class Trainer:
                 self.loss_sum = torch.zeros((), device=self.device)
                 self.last_epoch_s = epoch_s
                 self._save_state(EPOCH_STATE)
-                bar.update(1)
-                bar.set_postfix_str(f"N={ns[0]}..{ns[-1]} acc={sum(acc) / len(acc):.3f} newest={acc[-1]:.3f} loss={loss:.3f}")
+                bar.update(min(self._elapsed(), budget) - bar.n if budget else 1)
+                bar.set_postfix_str(f"epoch {self.epoch}, N={ns[0]}..{ns[-1]} acc={sum(acc) / len(acc):.3f} "
+                                    f"newest={acc[-1]:.3f} loss={loss:.3f}")
         finally:
             bar.close()
 
@@ -399,7 +404,7 @@ class Trainer:
         where = f"training diverged at epoch {epoch}, step {step} of {cfg.steps_per_epoch} (the loss or a gradient is not finite)"
         rollbacks = sum(e["kind"] == "rollback" for e in self.events)
         if cfg.divergence == "stop" or rollbacks >= cfg.max_rollbacks:
-            why = "training.divergence is 'stop'" if cfg.divergence == "stop" else f"after {rollbacks} roll-backs"
+            why = "training.divergence is 'stop'" if cfg.divergence == "stop" else f"after {rollbacks} roll-backs, the most training.max_rollbacks allows"
             self.message = (
                 f"{where}; stopped ({why}); the last good state (epoch {self._saved_epoch()}) is kept in "
                 f"{str(state_dir(self.run_dir))!r}"

@@ -1,0 +1,291 @@
+"""Analyse checkpoints: tables for notebooks (:func:`analyze_checkpoint`) and files on disk
+(:func:`analyze_paths`, used by ``rnn-timescales analyze``)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnn_timescales.analysis.dimensionality import dimensionality_from_covariance
+from rnn_timescales.analysis.jacobian import jacobian_timescales
+from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
+from rnn_timescales.analysis.timescales import fit_timescales
+
+
+@dataclass
+class AnalysisSettings:
+    """The knobs of one analysis; defaults are the paper's (SPEC section 5)."""
+
+    n_trials: int = 10
+    n_steps: int = 100_000
+    burn_in: int = 500
+    max_lag: int = 200
+    fit_lag: int = 30
+    method: str = "parsimonious"
+    bias_correction: str | None = None
+    n_points: int = 4
+    n_slowest: int = 5
+    seed: int = 0
+
+
+@dataclass
+class CheckpointAnalysis:
+    """Everything measured on one checkpoint.
+
+    neurons: one row per neuron (``n_max, neuron, tau, tau_net, model, ...``).
+    summary: one-row-per-checkpoint record (see :func:`summarize`).
+    ac: (units, max_lag + 1) trial-averaged autocorrelation of every neuron.
+    population_ac: (max_lag + 1,) trial-averaged autocorrelation of the summed activity.
+    jacobian: (points, n_slowest) slowest linearised timescales at each operating point.
+    jacobian_mean: (n_slowest,) slowest timescales of the average Jacobian.
+    """
+
+    neurons: pd.DataFrame
+    summary: dict
+    ac: np.ndarray
+    population_ac: np.ndarray
+    jacobian: np.ndarray
+    jacobian_mean: np.ndarray
+    stats: SimulationStats | None = field(default=None, repr=False)
+
+
+def _spread(values: np.ndarray) -> dict[str, float]:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return {"mean": np.nan, "median": np.nan, "std": np.nan, "q25": np.nan, "q75": np.nan}
+    return {"mean": v.mean(), "median": np.median(v), "std": v.std(), "q25": np.quantile(v, 0.25),
+            "q75": np.quantile(v, 0.75)}
+
+
+def analyze_checkpoint(
+    ckpt,
+    settings: AnalysisSettings | None = None,
+    progress: Callable[[int], None] | None = None,
+    keep_stats: bool = False,
+) -> CheckpointAnalysis:
+    """Trained tau, tau_net, population autocorrelation, dimensionality and Jacobian timescales.
+
+    Parameters
+    ----------
+    ckpt : LoadedCheckpoint
+        From :func:`rnn_timescales.training.checkpoints.load_any`.
+    settings : AnalysisSettings
+    progress : callable, optional
+        Called with the number of simulated steps as they complete.
+    keep_stats : bool
+        Keep the raw :class:`SimulationStats` on the result.
+    """
+    s = settings or AnalysisSettings()
+    model = ckpt.model.cpu()
+    stats = simulate_statistics(model, s.n_trials, s.n_steps, s.burn_in, s.max_lag, seed=s.seed,
+                                n_points=s.n_points, progress=progress)
+    table = fit_timescales(stats.ac, s.fit_lag, s.method, bias_correction=s.bias_correction, n_steps=s.n_steps)
+    pop = fit_timescales(stats.population_ac[:, None, :], s.fit_lag, s.method,
+                         bias_correction=s.bias_correction, n_steps=s.n_steps)
+    tau = model.tau_hat().detach().cpu().numpy().astype(np.float64) if hasattr(model, "tau_hat") else np.full(len(table), np.nan)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small eigenproblems: threads only add overhead on a busy machine
+    try:
+        jac = jacobian_timescales(model, stats.states, stats.inputs, s.n_slowest) if len(stats.states) else None
+    finally:
+        torch.set_num_threads(threads)
+    per_point = jac["per_point"] if jac else np.zeros((0, s.n_slowest))
+    mean_j = jac["mean_jacobian"] if jac else np.full(s.n_slowest, np.nan)
+
+    neurons = table.rename(columns={"unit": "neuron"})
+    neurons.insert(0, "n_max", ckpt.n_max)
+    neurons.insert(2, "tau", tau)
+    dim = dimensionality_from_covariance(stats.covariance, 0.9)
+    summary = {"checkpoint": str(ckpt.path), "n_min": ckpt.n_min, "n_max": ckpt.n_max}
+    for name, values in (("tau", tau), ("tau_net", neurons["tau_net"].to_numpy())):
+        for stat, v in _spread(values).items():
+            summary[f"{name}_{stat}"] = float(v)
+    summary.update(
+        tau_max=float(np.nanmax(tau)),
+        tau_net_max=float(np.nanmax(neurons["tau_net"])) if neurons["tau_net"].notna().any() else np.nan,
+        frac_double=float((neurons["model"] == 2).mean()),
+        n_no_fit=int((neurons["model"] == 0).sum()),
+        population_tau_net=float(pop["tau_net"].iloc[0]),
+        population_model=int(pop["model"].iloc[0]),
+        dimensionality=dim,
+        dimensionality_zero_based=dim - 1,
+        jacobian_tau_max=float(np.median(per_point[:, 0])) if len(per_point) else np.nan,
+        jacobian_tau_max_spread=float(per_point[:, 0].max() - per_point[:, 0].min()) if len(per_point) else np.nan,
+        jacobian_mean_tau_max=float(mean_j[0]),
+        jacobian_spectral_radius=float(np.median(jac["spectral_radius"])) if jac else np.nan,
+        method=s.method,
+        n_trials=s.n_trials,
+        n_steps=s.n_steps,
+    )
+    for i in range(min(s.n_slowest, per_point.shape[1])):
+        summary[f"jacobian_tau_{i + 1}"] = float(np.median(per_point[:, i]))
+    return CheckpointAnalysis(
+        neurons=neurons,
+        summary=summary,
+        ac=stats.ac.mean(axis=0),
+        population_ac=stats.population_ac.mean(axis=0),
+        jacobian=per_point,
+        jacobian_mean=mean_j,
+        stats=stats if keep_stats else None,
+    )
+
+
+# --- files ----------------------------------------------------------------------------------------
+_NAME = re.compile(r"rnn_N(\d+)_N(\d+)")
+
+
+def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None = None,
+                           include_init: bool = False) -> list[Path]:
+    """Checkpoint files from run directories, directories of checkpoints, or files; filtered to
+    the given N (largest N of each checkpoint), ordered by N."""
+    from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir, list_run_checkpoints
+
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise CheckpointError(f"{str(p)!r} does not exist; give a run directory or a checkpoint file")
+        if p.is_dir():
+            found = list_run_checkpoints(p, include_init) if is_run_dir(p) else [
+                q for q in p.iterdir() if q.is_file() and (_NAME.match(q.name) or (include_init and q.name.startswith("rnn_init")))
+            ]
+            if not found:
+                raise CheckpointError(f"{str(p)!r} holds no checkpoints (rnn_N*_N* files)")
+            files.extend(found)
+        else:
+            files.append(p)
+
+    def n_of(q: Path) -> int:
+        m = _NAME.match(q.name)
+        return int(m.group(2)) if m else 0
+
+    if ns:
+        wanted = set(ns)
+        files = [q for q in files if n_of(q) in wanted]
+        if not files:
+            raise CheckpointError(f"no checkpoint with N in {sorted(wanted)} among the given paths")
+    return sorted(dict.fromkeys(files), key=n_of)
+
+
+def default_out_dir(path: str | Path) -> Path:
+    """``RUN_DIR/analysis`` for a run directory (or a checkpoint inside one), else
+    ``./analysis/<name>`` in the working directory (never next to someone else's files)."""
+    from rnn_timescales.training.checkpoints import is_run_dir
+
+    p = Path(path).resolve()
+    for cand in (p, p.parent, p.parent.parent):
+        if is_run_dir(cand):
+            return cand / "analysis"
+    return Path("analysis") / (p.parent.name + "_" + p.name if p.is_file() else p.name)
+
+
+SUMMARY = "summary.csv"
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` if an analysis may be written there: missing, empty, or a previous analysis
+    (which is replaced); ValueError with a one-line message otherwise. Nothing is created."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the analysis")
+    if p.is_dir() and any(p.iterdir()) and not (p / SUMMARY).is_file():
+        raise ValueError(f"output directory {str(p)!r} holds files that are not an analysis; choose another --out")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"output path {str(p)!r} lies under {str(parent)!r}, which is a file")
+            break
+    return p
+
+
+def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings: AnalysisSettings,
+                   n_examples: int = 6) -> dict[str, Path]:
+    """Write ``summary.csv``, ``neurons.csv``, ``jacobian.csv``, ``autocorrelations.npz`` and
+    ``figures/*.png`` into ``out``; return the paths written.
+
+    The files are assembled in a temporary directory beside ``out`` and renamed into place, so a
+    reader sees the previous analysis or the whole new one, two analyses writing to the same place
+    never mix their files, and a failure leaves nothing behind. A previous analysis in ``out`` is
+    replaced; a directory holding anything else is refused (see :func:`check_out_dir`).
+    """
+    out = check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        names = _write_files(results, tmp, settings, n_examples)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; an analysis is meant to be shared
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {key: out / name for key, name in names.items()}
+
+
+def _move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:
+    """Rename ``tmp`` to ``out``, first moving a previous analysis at ``out`` aside (and deleting it)."""
+    for _ in range(attempts):
+        try:
+            os.rename(tmp, out)  # fails if ``out`` is a non-empty directory
+            return
+        except OSError:
+            if not out.exists():
+                raise
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        try:
+            os.rename(out, old)
+        except FileNotFoundError:  # another analysis moved it first
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+    raise OSError(f"could not move the analysis into {str(out)!r}: other processes keep replacing it")
+
+
+def _write_files(results: list[CheckpointAnalysis], out: Path, settings: AnalysisSettings,
+                 n_examples: int) -> dict[str, str]:
+    from rnn_timescales import plotting
+
+    fig_dir = out / "figures"
+    fig_dir.mkdir()
+    summary = pd.DataFrame([r.summary for r in results])
+    neurons = pd.concat([r.neurons for r in results], ignore_index=True)
+    jac_rows = [
+        {"n_max": r.summary["n_max"], "point": i, "rank": k + 1, "tau": float(v)}
+        for r in results for i, row in enumerate(r.jacobian) for k, v in enumerate(row)
+    ]
+    names = {"summary": SUMMARY, "neurons": "neurons.csv", "jacobian": "jacobian.csv",
+             "autocorrelations": "autocorrelations.npz"}
+    summary.to_csv(out / names["summary"], index=False)
+    neurons.to_csv(out / names["neurons"], index=False)
+    pd.DataFrame(jac_rows, columns=["n_max", "point", "rank", "tau"]).to_csv(out / names["jacobian"], index=False)
+    np.savez_compressed(
+        out / names["autocorrelations"],
+        n_max=np.array([r.summary["n_max"] for r in results]),
+        lags=np.arange(settings.max_lag + 1),
+        neuron_ac=np.stack([r.ac for r in results]),
+        population_ac=np.stack([r.population_ac for r in results]),
+    )
+    figs = {
+        "tau_vs_n": plotting.plot_timescales_vs_n(summary),
+        "tau_scatter": plotting.plot_tau_vs_tau_net(neurons),
+        "population_ac": plotting.plot_population_autocorrelation(
+            summary["n_max"].to_numpy(), np.stack([r.population_ac for r in results])),
+    }
+    for r in results:
+        figs[f"ac_fits_N{r.summary['n_max']}"] = plotting.plot_autocorrelation_fits(
+            r.ac, r.neurons, settings.fit_lag, n_examples=n_examples, title=f"N = {r.summary['n_max']}")
+    import matplotlib.pyplot as plt
+
+    for name, fig in figs.items():
+        fig.savefig(fig_dir / f"{name}.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        names[name] = f"figures/{name}.png"
+    return names

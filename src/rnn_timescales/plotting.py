@@ -1,0 +1,95 @@
+"""Every figure of the toolkit, one function each. Functions take tables/arrays and return a
+matplotlib Figure; saving is the caller's job."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rnn_timescales.analysis.fitting import double_exp, single_exp
+
+
+def plot_timescales_vs_n(summary: pd.DataFrame):
+    """Median trained tau and tau_net (interquartile band) and the slowest Jacobian timescale
+    against N. ``summary``: the per-checkpoint table of ``rnn-timescales analyze``."""
+    s = summary.sort_values("n_max")
+    n = s["n_max"].to_numpy()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, label, color in (("tau", r"trained $\tau$", "C0"), ("tau_net", r"$\tau_{net}$", "C1")):
+        ax.plot(n, s[f"{name}_median"], "o-", color=color, label=label + " (median, IQR)")
+        ax.fill_between(n, s[f"{name}_q25"], s[f"{name}_q75"], color=color, alpha=0.2)
+    if "jacobian_tau_max" in s:
+        ax.plot(n, s["jacobian_tau_max"], "s--", color="C2", label="slowest Jacobian mode")
+    if "population_tau_net" in s:
+        ax.plot(n, s["population_tau_net"], "^:", color="C3", label=r"population $\tau_{net}$")
+    ax.set_xlabel("N")
+    ax.set_ylabel("timescale (steps)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tau_vs_tau_net(neurons: pd.DataFrame):
+    """Trained tau against tau_net per neuron, coloured by N; the diagonal marks tau_net = tau."""
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ok = neurons["tau_net"].notna() & (neurons["tau_net"] > 0)
+    sc = ax.scatter(neurons.loc[ok, "tau"], neurons.loc[ok, "tau_net"], c=neurons.loc[ok, "n_max"], s=6,
+                    cmap="viridis", alpha=0.6)
+    lim = [max(1e-2, float(np.nanmin(neurons.loc[ok, ["tau", "tau_net"]].to_numpy())) if ok.any() else 0.1), 100]
+    ax.plot(lim, lim, "k--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"trained $\tau$ (steps)")
+    ax.set_ylabel(r"$\tau_{net}$ (steps)")
+    fig.colorbar(sc, ax=ax, label="N")
+    fig.tight_layout()
+    return fig
+
+
+def plot_autocorrelation_fits(ac: np.ndarray, neurons: pd.DataFrame, fit_lag: int, n_examples: int = 6,
+                              title: str | None = None):
+    """Normalised autocorrelations of example neurons (spread over the range of tau_net) with the
+    selected fit. ``ac: (units, lags)``; ``neurons``: the per-neuron table of the same checkpoint."""
+    ok = neurons["tau_net"].notna().to_numpy() & (ac[:, 0] > 0)
+    idx = np.flatnonzero(ok)
+    if idx.size:
+        order = idx[np.argsort(neurons["tau_net"].to_numpy()[idx])]
+        idx = order[np.linspace(0, order.size - 1, min(n_examples, order.size)).astype(int)]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    lags = np.arange(ac.shape[1])
+    t = np.linspace(0, fit_lag, 200)
+    for i, u in enumerate(idx):
+        row = neurons.iloc[u]
+        color = f"C{i % 10}"
+        ax.plot(lags, ac[u] / ac[u, 0], ".", ms=3, color=color)
+        if row["model"] == 1:
+            fit = single_exp(t, row["a_single"], row["tau_single"])
+        else:
+            fit = double_exp(t, row["a_double"], row["tau_fast"], row["tau_slow"], row["c_fast"])
+        ax.plot(t, fit, "-", color=color, label=f"neuron {int(row['neuron'])}: "
+                rf"$\tau_{{net}}$={row['tau_net']:.2g} ({'double' if row['model'] == 2 else 'single'})")
+    ax.axvline(fit_lag, color="grey", lw=0.6, ls=":")
+    ax.set_xlim(0, min(ac.shape[1] - 1, 4 * fit_lag))
+    ax.set_xlabel("lag (steps)")
+    ax.set_ylabel("autocorrelation / AC(0)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def plot_population_autocorrelation(n_max: np.ndarray, population_ac: np.ndarray):
+    """Normalised autocorrelation of the summed activity, one curve per N.
+    ``population_ac: (checkpoints, lags)``."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    cmap = plt.get_cmap("viridis")
+    for i, (n, ac) in enumerate(zip(n_max, population_ac)):
+        ax.plot(np.arange(ac.size), ac / ac[0], color=cmap(i / max(1, len(n_max) - 1)), label=f"N = {n}")
+    ax.set_xlabel("lag (steps)")
+    ax.set_ylabel("population AC / AC(0)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
