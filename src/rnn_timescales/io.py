@@ -28,6 +28,15 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` if it is a file (so ``path`` cannot be created
+    under it), else None."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -20,6 +20,7 @@ from rnn_timescales.analysis.dimensionality import dimensionality_from_covarianc
 from rnn_timescales.analysis.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import fit_timescales
+from rnn_timescales.io import file_in_the_way
 
 
 @dataclass
@@ -200,11 +201,9 @@ def check_out_dir(out: str | Path) -> Path:
         raise ValueError(f"output path {str(p)!r} is a file; give a directory for the analysis")
     if p.is_dir() and any(p.iterdir()) and not (p / SUMMARY).is_file():
         raise ValueError(f"output directory {str(p)!r} holds files that are not an analysis; choose another --out")
-    for parent in p.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"output path {str(p)!r} lies under {str(parent)!r}, which is a file")
-            break
+    blocker = file_in_the_way(p)
+    if blocker is not None:
+        raise ValueError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
     return p
 
 

@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from rnn_timescales.config import ConfigError, RunConfig, merge, parse_override, validate
 from rnn_timescales.curricula import Curriculum
-from rnn_timescales.io import atomic_write_text
+from rnn_timescales.io import atomic_write_text, file_in_the_way
 from rnn_timescales.models import RecurrentModel, build_model
 from rnn_timescales.tasks import get_task
 from rnn_timescales.training.checkpoints import (
@@ -111,11 +112,9 @@ def prepare_run_dir(run_dir: str | Path) -> Path:
         raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the run")
     if p.is_dir() and any(q.name != LOCK_NAME for q in p.iterdir()):  # a lone lock: killed while starting
         raise ConfigError(f"output directory {str(p)!r} already holds files; choose a new --out (or --resume it)")
-    for parent in p.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"output path {str(p)!r} lies under {str(parent)!r}, which is a file")
-            break
+    blocker = file_in_the_way(p)
+    if blocker is not None:
+        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
     return p
 
 
@@ -564,8 +563,21 @@ class Trainer:
             self.last_epoch_s = state.last_epoch_s
 
     # --- bookkeeping ---------------------------------------------------------------------------
+    def _tau_stats(self) -> dict[str, float]:
+        """Statistics of the trained timescales tau_hat (time steps); NaN for a model without them."""
+        tau_hat = getattr(self.model, "tau_hat", None)
+        if tau_hat is None:
+            return {f"tau_{s}": float("nan") for s in ("mean", "median", "std", "min", "max")}
+        tau = tau_hat().detach().double().cpu().numpy()
+        return {
+            "tau_mean": float(tau.mean()),
+            "tau_median": float(np.median(tau)),
+            "tau_std": float(tau.std(ddof=1)) if tau.size > 1 else 0.0,
+            "tau_min": float(tau.min()),
+            "tau_max": float(tau.max()),
+        }
+
     def _record(self, epoch, ns, loss, acc, solved, wall, epoch_s) -> None:
-        tau = self.model.tau_hat().detach().double().cpu()
         self.rows.append(
             {
                 "epoch": epoch,
@@ -576,11 +588,7 @@ class Trainer:
                 "accuracy_mean": sum(acc) / len(acc),
                 "accuracy_newest": acc[-1],
                 "accuracy_min": min(acc),
-                "tau_mean": float(tau.mean()),
-                "tau_median": float(tau.median()),
-                "tau_std": float(tau.std()) if tau.numel() > 1 else 0.0,
-                "tau_min": float(tau.min()),
-                "tau_max": float(tau.max()),
+                **self._tau_stats(),
                 "lr": self.optimizer.param_groups[0]["lr"],
                 "solved": bool(solved),
                 "wall_time_s": wall,
