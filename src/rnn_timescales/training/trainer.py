@@ -293,6 +293,10 @@ class Trainer:
             while True:
                 reason = self._stop_reason()
                 if reason is not None:
+                    if reason == "time_budget" and self.step == 0:
+                        # the clock as it was when the budget ran out, so that a resumed run
+                        # makes the same decision (the state saved at the epoch end is earlier)
+                        self._save_state(EPOCH_STATE)
                     return reason
                 if self._signal is not None:
                     return "interrupted"  # at an epoch boundary: the state on disk is current
