@@ -36,7 +36,8 @@ def _job_ours(ckpt_path: str, steps: int, trials: int, queue) -> None:
 
 def _job_paper(ckpt_path: str, steps: int, trials: int, queue) -> None:
     """The paper's way: the whole activity in memory, FFT per neuron, one curve_fit per neuron and
-    model from curve_fit's default start, AIC."""
+    model from curve_fit's default start, AIC. The simulation itself uses our fast ``model.run``
+    (the paper's per-step loop would be slower still), so the time compared is mostly the rest."""
     import torch
     from scipy.optimize import curve_fit
 
