@@ -142,7 +142,7 @@ class OurStep:
         self.ns, self.length = case.ns, case.length
 
     def __call__(self) -> None:
-        batch = self.task.sample(self.ns, BATCH, self.generator, length=self.length)
+        batch = self.task.sample({"ns": self.ns}, BATCH, self.generator, length=self.length)
         float(train_step(self.model, self.optimizer, batch, 2.0, self.generator))
 
 

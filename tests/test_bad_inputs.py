@@ -68,7 +68,7 @@ def _edit_metadata(ws: Path) -> None:
 def _mismatched_checkpoint(ws: Path) -> None:
     small = build_config("paper", overrides=["model.hidden_size=8", "model.n_heads=4"])
     claimed = build_config("paper", overrides=["model.hidden_size=16", "model.n_heads=4"])
-    save_checkpoint(ws / "mismatch.safetensors", build_model(small.model), config=claimed, ns=[2], epoch=1)
+    save_checkpoint(ws / "mismatch.safetensors", build_model(small), config=claimed, level={"ns": [2]}, epoch=1)
 
 
 def _pickle_bomb(path: Path, zipped: bool) -> None:

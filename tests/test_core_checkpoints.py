@@ -8,11 +8,11 @@ import torch
 from rnn_timescales.config import build_config
 from rnn_timescales.evaluation import evaluate_checkpoint
 from rnn_timescales.models import build_model
+from rnn_timescales.interop import parse_reference_name
 from rnn_timescales.training.checkpoints import (
     CheckpointError,
     load_any,
     load_checkpoint,
-    parse_reference_name,
     save_checkpoint,
 )
 
@@ -20,8 +20,8 @@ from rnn_timescales.training.checkpoints import (
 def test_round_trip_keeps_weights_config_and_heads(tmp_path):
     config = build_config("paper", overrides=["model.hidden_size=12", "model.n_heads=5", "task.name=dms"])
     torch.manual_seed(0)
-    model = build_model(config.model)
-    path = save_checkpoint(tmp_path / "c.safetensors", model, config=config, ns=[2, 3, 4], epoch=7, accuracy=[1.0, 0.99, 0.985])
+    model = build_model(config)
+    path = save_checkpoint(tmp_path / "c.safetensors", model, config=config, level={"ns": [2, 3, 4]}, epoch=7, accuracy=[1.0, 0.99, 0.985])
     loaded = load_checkpoint(path)
     assert loaded.config == config and loaded.ns == [2, 3, 4] and loaded.epoch == 7 and loaded.task == "dms"
     assert loaded.accuracy == [1.0, 0.99, 0.985] and loaded.source == "ours"
@@ -35,7 +35,7 @@ def test_round_trip_keeps_weights_config_and_heads(tmp_path):
 
 def test_corrupt_checkpoint_is_named(tmp_path):
     config = build_config("paper", overrides=["model.hidden_size=8"])
-    path = save_checkpoint(tmp_path / "c.safetensors", build_model(config.model), config=config, ns=[2], epoch=0)
+    path = save_checkpoint(tmp_path / "c.safetensors", build_model(config), config=config, level={"ns": [2]}, epoch=0)
     data = bytearray(path.read_bytes())
     data[-5] ^= 0xFF
     path.write_bytes(bytes(data))

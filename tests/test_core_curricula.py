@@ -1,15 +1,17 @@
-"""Curricula (SPEC section 3): advance rule and head bookkeeping."""
+"""Curricula (SPEC section 3): the state machines over a task level, their advance rules, and
+their bookkeeping (checkpoint labels, head labels, state round trip)."""
 
 from __future__ import annotations
 
 import pytest
 
 from rnn_timescales.config import CurriculumConfig
-from rnn_timescales.curricula import Curriculum
+from rnn_timescales.curricula import CURRICULA, Curriculum, build_curriculum
+from rnn_timescales.tasks import get_task
 
 
-def make(**kw) -> Curriculum:
-    return Curriculum.from_config(CurriculumConfig(**kw))
+def make(task: str = "parity", **kw) -> Curriculum:
+    return build_curriculum(CurriculumConfig(**kw), get_task(task))
 
 
 def test_single_head_moves_one_head_to_next_n():
@@ -17,7 +19,7 @@ def test_single_head_moves_one_head_to_next_n():
     assert c.ns == [2] and c.n_heads == 1
     c.advance()
     c.advance()
-    assert c.ns == [4] and c.n_heads == 1 and c.history == [[2], [3]]
+    assert c.ns == [4] and c.n_heads == 1 and c.history == [{"ns": [2]}, {"ns": [3]}]
 
 
 def test_multi_head_adds_heads():
@@ -44,7 +46,7 @@ def test_fixed_never_changes_and_finishes():
     c = make(kind="fixed", n_start=7)
     assert c.ns == [7]
     c.advance()
-    assert c.finished and c.ns == [7]
+    assert c.finished and c.ns == [7] and c.history == [{"ns": [7]}]
 
 
 def test_paper_rule_needs_mean_and_newest_above_threshold():
@@ -63,10 +65,48 @@ def test_other_rules_and_threshold():
     assert make(kind="single", threshold=0.9).solved([0.91])
 
 
+def test_advance_by_accuracy_by_schedule_or_never():
+    by_accuracy = make(kind="multi")
+    assert by_accuracy.should_advance(True, 10) and not by_accuracy.should_advance(False, 10**6)
+    scheduled = make(kind="multi", advance="schedule", schedule=[100, 250])
+    assert not scheduled.should_advance(True, 99) and scheduled.should_advance(False, 100)
+    scheduled.advance()
+    assert not scheduled.should_advance(True, 249) and scheduled.should_advance(False, 300)
+    scheduled.advance()
+    assert not scheduled.should_advance(True, 10**6)  # the schedule is used up
+    never = make(kind="multi", advance="never")
+    assert not never.should_advance(True, 10**6)
+
+
+def test_labels_values_and_targets():
+    c = make(kind="multi", initial_heads=3)
+    assert c.label(c.level) == "N2_N4" and c.level_name == "n_max" and c.level_value(c.level) == 4
+    assert c.head_labels(c.level) == [2, 3, 4]
+    assert not c.reached(4)
+    c.advance()
+    assert c.reached(4) and not c.reached(5)
+    none = make("flipflop", kind="none")
+    assert none.level == {} and none.n_heads == 3 and none.label(none.level) == "solved"
+    none.advance()
+    assert none.finished
+
+
+def test_a_curriculum_over_n_refuses_a_task_without_n():
+    with pytest.raises(ValueError, match="flipflop.*use 'none'"):
+        make("flipflop", kind="multi")
+
+
 def test_state_round_trip():
     c = make(kind="sliding", window=3, forget=1)
     c.advance()
-    d = Curriculum.from_state_dict(c.state_dict())
-    assert d == c
+    d = make(kind="sliding", window=3, forget=1)
+    d.load_state_dict(c.state_dict())
+    assert d.state_dict() == c.state_dict()
     d.advance()
     assert d.ns == [4, 5, 6]
+    with pytest.raises(ValueError, match="not 'multi'"):
+        make(kind="multi").load_state_dict(c.state_dict())
+
+
+def test_the_registry_lists_every_kind():
+    assert set(CURRICULA) >= {"single", "multi", "sliding", "fixed", "none"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnn_timescales.tasks import get_task, sequence_length
+from rnn_timescales.tasks import IGNORE, get_task, sequence_length
 
 
 def seqs(*rows: str) -> torch.Tensor:
@@ -65,10 +65,12 @@ def test_parity_inputs_have_per_sequence_rate_and_dms_balanced():
 
 def test_batches_are_reproducible_and_shaped():
     task = get_task("parity")
-    a = task.sample([2, 3, 4], 16, torch.Generator().manual_seed(5))
-    b = task.sample([2, 3, 4], 16, torch.Generator().manual_seed(5))
+    a = task.sample({"ns": [2, 3, 4]}, 16, torch.Generator().manual_seed(5))
+    b = task.sample({"ns": [2, 3, 4]}, 16, torch.Generator().manual_seed(5))
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
-    assert a.inputs.shape[1:] == (16, 1) and a.targets.shape == (16, 3)
+    T = a.inputs.shape[0]
+    assert a.inputs.shape[1:] == (16, 1) and a.targets.shape == (T, 16, 3) and a.final_only
+    assert (a.targets[:-1] == IGNORE).all() and (a.final_targets >= 0).all()
     assert 6 <= a.inputs.shape[0] < 6 + 12
 
 

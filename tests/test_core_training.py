@@ -72,9 +72,27 @@ def test_cli_trains_a_tiny_network_to_n4_multi_head(tmp_path):
     assert summary["stop_reason"] == "target_n" and summary["n_max_solved"] == 4
     assert [ns[-1] for ns in summary["solved"]] == [2, 3, 4]
     names = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert names == ["init.safetensors", "rnn_N2_N2.safetensors", "rnn_N2_N3.safetensors", "rnn_N2_N4.safetensors"]
+    assert names == ["final.safetensors", "init.safetensors", "rnn_N2_N2.safetensors", "rnn_N2_N3.safetensors",
+                     "rnn_N2_N4.safetensors"]
     evaluated = subprocess.run([sys.executable, "-m", "rnn_timescales.cli", "evaluate", str(out), "--json", "--batches", "4"],
                                capture_output=True, text=True, timeout=60)
     assert evaluated.returncode == 0, evaluated.stderr
     heads = json.loads(evaluated.stdout)["heads"]
     assert [h["n"] for h in heads] == [2, 3, 4] and min(h["accuracy"] for h in heads) > 0.9
+
+
+@pytest.mark.slow
+def test_cli_trains_the_flipflop_to_95_percent_on_every_head(tmp_path):
+    """The issue's acceptance: train --task flipflop --hidden 64, then evaluate --json, all from the CLI."""
+    out = tmp_path / "ff"
+    cmd = [sys.executable, "-m", "rnn_timescales.cli", "train", "--task", "flipflop", "--hidden", "64",
+           "--max-epochs", "20", "--seed", "0", "--device", "cpu", "--out", str(out), "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    evaluated = subprocess.run([sys.executable, "-m", "rnn_timescales.cli", "evaluate", str(out), "--json",
+                                "--batches", "20"], capture_output=True, text=True, timeout=60)
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    assert report["task"] == "flipflop" and [h["head"] for h in report["heads"]] == [0, 1, 2]
+    assert all(set(h) == {"head", "accuracy"} for h in report["heads"])
+    assert min(h["accuracy"] for h in report["heads"]) >= 0.95, report

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.models import build_model
-from rnn_timescales.training import trainer as trainer_module
+from rnn_timescales.training import loop as loop_module
 from rnn_timescales.training.checkpoints import CheckpointError, save_checkpoint
 from rnn_timescales.training.state import load_state
 from rnn_timescales.training.trainer import train
@@ -28,7 +28,7 @@ def tiny(**kw):
 def lr_spike(monkeypatch):
     """One training step (epoch 2, step 4) with a learning rate of 1e30: the weights blow up and
     the next step's loss is not finite."""
-    step = trainer_module.train_step
+    step = loop_module.train_step
     calls = {"n": 0}
 
     def spiked(model, optimizer, *args, **kwargs):
@@ -44,7 +44,7 @@ def lr_spike(monkeypatch):
             for g, lr in zip(optimizer.param_groups, saved):
                 g["lr"] = lr
 
-    monkeypatch.setattr(trainer_module, "train_step", spiked)
+    monkeypatch.setattr(loop_module, "train_step", spiked)
 
 
 def assert_everything_saved_is_finite(run):
@@ -104,9 +104,9 @@ def test_rollbacks_are_bounded(tmp_path):
 
 def test_a_network_with_nan_is_never_written(tmp_path):
     config = tiny()
-    model = build_model(config.model)
+    model = build_model(config)
     with torch.no_grad():
         model.tau[3] = float("nan")
     with pytest.raises(CheckpointError, match="not finite"):
-        save_checkpoint(tmp_path / "bad.safetensors", model, config=config, ns=[2], epoch=1)
+        save_checkpoint(tmp_path / "bad.safetensors", model, config=config, level={"ns": [2]}, epoch=1)
     assert not list(tmp_path.iterdir())

@@ -41,11 +41,11 @@ def gradients(net, task_name, ns, fused, dtype, seed=1, batch=16, read="trajecto
     net.fused = fused
     net.zero_grad(set_to_none=True)
     g = torch.Generator().manual_seed(seed)
-    data = get_task(task_name).sample(ns, batch, g)
+    data = get_task(task_name).sample({"ns": ns}, batch, g)
     inputs = data.inputs.to(dtype).requires_grad_()
     h0 = net.init_state(batch, g).requires_grad_()
     out = net(inputs, h0, n_heads=len(ns), return_trajectory=read == "trajectory")
-    loss = multi_head_loss(out.logits, data.targets)
+    loss = multi_head_loss(out.logits, data.final_targets)
     if read == "trajectory":
         loss = loss + 0.1 * out.trajectory.square().mean()
     loss.backward()
@@ -170,8 +170,8 @@ def test_bf16_solves_a_small_multi_head_curriculum(one_thread):
     ns = [2]
     for _ in range(60):  # epochs of 50 steps; the curriculum adds a head when solved
         for _ in range(50):
-            train_step(net, opt, task.sample(ns, 64, g), 2.0, g)
-        acc = accuracy(net, task, ns, 4, 128, g)
+            train_step(net, opt, task.sample({"ns": ns}, 64, g), 2.0, g)
+        acc = accuracy(net, task, {"ns": ns}, 4, 128, g)
         if acc.mean() > 0.98 and acc[-1] > 0.98:
             if ns[-1] == 4:
                 break

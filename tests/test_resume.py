@@ -24,7 +24,7 @@ from safetensors import safe_open
 
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
-from rnn_timescales.training import trainer as trainer_module
+from rnn_timescales.training import loop as loop_module
 from rnn_timescales.training.state import load_state
 from rnn_timescales.training.trainer import TIMING_COLUMNS, Trainer, resume, train
 
@@ -104,7 +104,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path, fork):
     assert reference["stop_reason"] == "max_epochs" and reference["solved"], reference  # the curriculum moved
     duration = reference["wall_time_s"]
 
-    rng = random.Random()
+    rng = random.Random(1729)  # seeded: the kill delays (fractions of the run's duration) are the same every time
     # SIGKILL (nothing saved at the kill), SIGTERM (state saved after the current step), and a run
     # killed twice: the resumed process is killed again.
     plans = [[signal.SIGKILL], [signal.SIGTERM], [signal.SIGKILL, signal.SIGKILL]]
@@ -114,7 +114,8 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path, fork):
         for k, sig in enumerate(kills):
             p = fork(argv)
             _wait_for(out / "state" / "epoch.safetensors", p)
-            time.sleep(rng.uniform(0.0, (0.8 if k == 0 else 0.3) * duration))
+            delay = rng.uniform(0.0, (0.8 if k == 0 else 0.3) * duration)
+            time.sleep(delay)
             with contextlib.suppress(ProcessLookupError):  # a resumed run may finish first
                 os.kill(p.pid, sig)
             p.join(60)
@@ -124,7 +125,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tmp_path, fork):
                 assert json.loads(summary.read_text())["stop_reason"] == "interrupted"
         p = fork(["train", "--resume", out, "--no-progress"])
         p.join(120)
-        assert json.loads((out / "summary.json").read_text())["stop_reason"] == "max_epochs", trial
+        assert json.loads((out / "summary.json").read_text())["stop_reason"] == "max_epochs", (trial, delay)
         assert_same_run(ref, out)
 
 
@@ -136,7 +137,7 @@ def test_sigint_mid_epoch_saves_the_state_and_resume_is_exact(tmp_path, monkeypa
     config = tiny(seed=2, **{"training.max_epochs": 5, "training.state_every_s": "null"})
     reference = train(config, tmp_path / "ref", progress=False)
     calls = {"n": 0}
-    step = trainer_module.train_step
+    step = loop_module.train_step
 
     def interrupted_step(*args, **kwargs):
         calls["n"] += 1
@@ -144,9 +145,9 @@ def test_sigint_mid_epoch_saves_the_state_and_resume_is_exact(tmp_path, monkeypa
             os.kill(os.getpid(), signal.SIGINT)
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "train_step", interrupted_step)
+    monkeypatch.setattr(loop_module, "train_step", interrupted_step)
     first = train(config, tmp_path / "run", progress=False)
-    monkeypatch.setattr(trainer_module, "train_step", step)
+    monkeypatch.setattr(loop_module, "train_step", step)
     assert first.stop_reason == "interrupted" and len(first.metrics) == 2
     saved = load_state(tmp_path / "run" / "state" / "step.safetensors")
     assert (saved.epoch, saved.step) == (2, 7)
@@ -190,12 +191,12 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
     run = tmp_path / "run"
     train(tiny(**{"training.max_epochs": 1}), run, progress=False)
     holder = Trainer.resume(run, ["training.max_epochs=2"], progress=False)
-    holder._lock()  # as if another process were training it
+    holder.run_directory.lock()  # as if another process were training it
     try:
         with pytest.raises(Exception, match="being trained by another process"):
             Trainer.resume(run, ["training.max_epochs=2"], progress=False).run()
     finally:
-        holder._release()
+        holder.run_directory.release()
 
 
 def test_readers_never_list_a_checkpoint_being_written(tmp_path):

@@ -6,18 +6,19 @@ import json
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save as st_save
 
 from rnn_timescales.config import ConfigError, RunConfig, build_config
 from rnn_timescales.models import build_model
+from rnn_timescales.interop import read_reference_state_dict
+from rnn_timescales.io import tensors_digest
 from rnn_timescales.training.checkpoints import (
     CheckpointError,
-    _tensor_digest,
     load_any,
     load_checkpoint,
-    read_reference_state_dict,
     save_checkpoint,
 )
 from rnn_timescales.training.state import StateError, TrainingState, load_state, save_state
@@ -83,8 +84,8 @@ def test_yaml_tags_that_build_objects_are_refused(tmp_path, monkeypatch):
 @pytest.fixture
 def checkpoint(tmp_path):
     config = build_config("paper", overrides=["model.hidden_size=8", "model.n_heads=3"])
-    model = build_model(config.model)
-    return save_checkpoint(tmp_path / "c.safetensors", model, config=config, ns=[2, 3], epoch=4, accuracy=[1.0, 0.99])
+    model = build_model(config)
+    return save_checkpoint(tmp_path / "c.safetensors", model, config=config, level={"ns": [2, 3]}, epoch=4, accuracy=[1.0, 0.99])
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_tensor", "flip_header", "edit_metadata", "append"])
@@ -109,10 +110,10 @@ def test_damaged_checkpoints_are_named(checkpoint, damage):
 def test_version_1_checkpoints_still_load(tmp_path):
     # Written before the digest covered the metadata: its SHA-256 is over the tensors only.
     config = build_config("paper", overrides=["model.hidden_size=8", "model.n_heads=3"])
-    tensors = {k: v.detach().clone() for k, v in build_model(config.model).state_dict().items()}
+    tensors = {k: v.detach().clone() for k, v in build_model(config).state_dict().items()}
     metadata = {"format": "rnn-timescales-checkpoint", "version": "1", "config": json.dumps(config.to_dict()),
                 "ns": "[2]", "task": "parity", "curriculum": "multi", "epoch": "3", "accuracy": "null",
-                "extra": "{}", "sha256": _tensor_digest(tensors)}
+                "extra": "{}", "sha256": tensors_digest(tensors)}
     (tmp_path / "old.safetensors").write_bytes(st_save(tensors, metadata=metadata))
     loaded = load_checkpoint(tmp_path / "old.safetensors")
     assert loaded.ns == [2] and loaded.epoch == 3
@@ -120,10 +121,10 @@ def test_version_1_checkpoints_still_load(tmp_path):
 
 def _state() -> TrainingState:
     generator = torch.Generator().manual_seed(0)
-    from rnn_timescales.training.state import capture_rng
-
     return TrainingState(config={"seed": 0}, model={"w": torch.arange(6.0)}, optimizer={"state": {}, "param_groups": []},
-                         curriculum={"ns": [2]}, epoch=3, step=0, loss_sum=torch.tensor(1.5), rng=capture_rng(generator),
+                         curriculum={"kind": "multi", "level": {"ns": [2]}, "finished": False, "history": []},
+                         epoch=3, step=0, global_step=30, loss_sum=torch.tensor(1.5),
+                         rng={"generator": generator.get_state(), "numpy_like": np.arange(3, dtype=np.uint32)},
                          rows=[{"epoch": 1, "loss": 0.1 + 0.2}])
 
 
@@ -131,9 +132,9 @@ def test_training_state_round_trip_is_exact(tmp_path):
     state = _state()
     loaded = load_state(save_state(tmp_path / "s.safetensors", state))
     assert loaded.rows == state.rows and loaded.epoch == 3 and torch.equal(loaded.model["w"], state.model["w"])
-    assert torch.equal(loaded.rng["generator"], state.rng["generator"])
-    assert loaded.rng["python"] == state.rng["python"]
-    assert (loaded.rng["numpy"][1] == state.rng["numpy"][1]).all() and loaded.rng["numpy"][0] == "MT19937"
+    assert torch.equal(loaded.rng["generator"], state.rng["generator"]) and loaded.global_step == 30
+    assert loaded.rng["numpy_like"].dtype == np.uint32 and (loaded.rng["numpy_like"] == np.arange(3)).all()
+    assert loaded.curriculum == state.curriculum
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])

@@ -47,22 +47,29 @@ _positive_float = _number(float, 0.0, True, "a positive number")
 
 # --- train ---------------------------------------------------------------------------------------
 def _add_train(sub: argparse._SubParsersAction) -> None:
+    from rnn_timescales.curricula import CURRICULA
+    from rnn_timescales.models import MODELS
+    from rnn_timescales.tasks import TASKS
+
     p = sub.add_parser(
         "train",
         help="train a network under a curriculum (no options: the README's main job)",
-        description="Train a leaky RNN with trainable timescales on N-parity or N-DMS under a curriculum. "
-        "With no options: multi-head parity, 'quick' preset (about 9 minutes on a 2-core CPU).",
+        description="Train a recurrent network on a memory task under a curriculum. With no options: a leaky RNN "
+        "with trainable timescales on multi-head N-parity, 'quick' preset (about 9 minutes on a 2-core CPU).",
     )
     p.add_argument("--preset", help="paper (the paper's exact setup) or quick (default)")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings, applied over the preset")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. --set training.batch_size=64 (repeatable)")
-    p.add_argument("--task", help="parity or dms")
-    p.add_argument("--curriculum", help="single, multi, sliding or fixed")
+    p.add_argument("--task", help=f"one of {', '.join(TASKS)}")
+    p.add_argument("--curriculum", help=f"one of {', '.join(CURRICULA)} (default: the task's own)")
+    p.add_argument("--model", help=f"one of {', '.join(MODELS)}")
     p.add_argument("--hidden", type=_positive_int, help="number of neurons H")
     p.add_argument("--seed", type=_non_negative_int, help="seed for every random draw")
     p.add_argument("--max-epochs", type=_positive_int, help="stop after this many epochs")
-    p.add_argument("--target-n", type=_positive_int, help="stop once this N is solved")
+    p.add_argument("--target-n", type=_positive_int, help="stop once this N is solved (N curricula)")
+    p.add_argument("--target-level", type=_non_negative_int, metavar="VALUE",
+                   help="stop once a level of this value is solved (the curriculum's level, e.g. max_delay)")
     p.add_argument("--time-budget", type=_positive_float, metavar="SECONDS", help="stop after this much wall time")
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--precision", help="fp32 or bf16 (bf16 matrix products, fp32 state)")
@@ -77,7 +84,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from rnn_timescales.config import build_config
-    from rnn_timescales.training.trainer import Trainer, default_run_dir
+    from rnn_timescales.training.rundir import default_run_dir
+    from rnn_timescales.training.trainer import Trainer
 
     if args.resume:
         return _resume_training(args)
@@ -88,19 +96,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         **{
             "task.name": args.task,
             "curriculum.kind": args.curriculum,
+            "model.type": args.model,
             "model.hidden_size": args.hidden,
             "model.precision": args.precision,
             "seed": args.seed,
             "training.max_epochs": args.max_epochs,
             "training.target_n": args.target_n,
+            "training.target_level": args.target_level,
             "training.time_budget_s": args.time_budget,
             "device": args.device,
         },
     )
     run_dir = Path(args.out) if args.out else default_run_dir(config)
     trainer = Trainer(config, run_dir, progress=not args.no_progress, auto_name=not args.out)
-    print(f"training {config.curriculum.kind}-head {config.task.name}, H={config.model.hidden_size}, "
-          f"preset {config.preset}, seed {config.seed}, device {trainer.device} -> {run_dir}", file=sys.stderr)
+    print(f"training {config.model.type} (H={config.model.hidden_size}) on {config.task.name}, "
+          f"{config.curriculum.kind} curriculum, preset {config.preset}, seed {config.seed}, device {trainer.device} "
+          f"-> {run_dir}", file=sys.stderr)
     return _report(trainer.run())
 
 
@@ -108,14 +119,14 @@ def _resume_training(args: argparse.Namespace) -> int:
     from rnn_timescales.training.trainer import Trainer
 
     fixed = {"--preset": args.preset, "--config": args.config, "--task": args.task, "--curriculum": args.curriculum,
-             "--hidden": args.hidden, "--seed": args.seed, "--device": args.device, "--precision": args.precision,
+             "--model": args.model, "--hidden": args.hidden, "--seed": args.seed, "--device": args.device, "--precision": args.precision,
              "--out": args.out}
     given = [flag for flag, value in fixed.items() if value is not None]
     if given:
         raise UsageError(f"--resume continues a run as it was configured; {given[0]} cannot be given with it")
     overrides = list(args.overrides)
     for key, value in (("training.max_epochs", args.max_epochs), ("training.target_n", args.target_n),
-                       ("training.time_budget_s", args.time_budget)):
+                       ("training.target_level", args.target_level), ("training.time_budget_s", args.time_budget)):
         if value is not None:
             overrides.append(f"{key}={value}")
     trainer = Trainer.resume(args.resume, overrides, progress=not args.no_progress)
@@ -134,7 +145,12 @@ def _report(result) -> int:
     if result.stop_reason == "diverged":
         print(f"rnn-timescales: error: {result.message}", file=sys.stderr)
         return 1
-    solved = f"N = {result.solved[0][0]}..{result.n_solved}" if result.solved else "nothing"
+    if result.solved:
+        solved = f"N = {result.solved[0][0]}..{result.n_solved}"
+    elif result.levels_solved:
+        solved = ", ".join(f"{k}={v}" for k, v in result.levels_solved[-1].items()) or "the task"
+    else:
+        solved = "nothing"
     print(f"stopped ({result.stop_reason}) after {len(result.metrics)} epochs; solved {solved}; "
           f"run directory: {result.run_dir}")
     if result.stop_reason == "interrupted":
@@ -148,12 +164,14 @@ def _report(result) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="accuracy per head, end-of-sequence and streaming",
+        help="accuracy per head (parity and DMS: end-of-sequence and streaming)",
         description="Evaluate a run directory (its latest checkpoint), one of our checkpoints, or a checkpoint "
-        "of the paper's code (recognised automatically): accuracy of every head on its N.",
+        "of the paper's code (recognised automatically): accuracy of every head at the level it was trained at "
+        "(parity and DMS: on its N, at the end of fresh sequences and in streaming mode).",
     )
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("--json", action="store_true", help='print {"heads": [{"n", "accuracy", "streaming_accuracy"}]}')
+    p.add_argument("--json", action="store_true",
+                   help='print {"heads": [{"head", "accuracy", ...}]} (parity and DMS add "n" and "streaming_accuracy")')
     p.add_argument("--batches", type=_positive_int, default=50, help="end-of-sequence batches (default 50)")
     p.add_argument("--batch-size", type=_positive_int, default=256, help="sequences per batch (default 256)")
     p.add_argument("--streams", type=_positive_int, default=10,
@@ -174,7 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     device = resolve_device(args.device)
     ckpt = load_any(args.path)
-    if args.warmup < max(ckpt.ns) - 1:
+    if ckpt.ns is not None and args.warmup < max(ckpt.ns) - 1:
         raise UsageError(f"--warmup {args.warmup} is shorter than N - 1 = {max(ckpt.ns) - 1} for this checkpoint's "
                          f"largest N; streaming labels need a full window")
     table = evaluate_checkpoint(
@@ -188,11 +206,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         device=device,
     )
     if args.json:
-        heads = [
-            {"n": int(r.n), "head": int(r.head), "accuracy": float(r.accuracy), "streaming_accuracy": float(r.streaming_accuracy)}
-            for r in table.itertuples()
-        ]
-        print(json.dumps({"checkpoint": str(ckpt.path), "task": ckpt.task, "curriculum": ckpt.curriculum, "heads": heads}))
+        heads = [{k: (int(v) if k in ("head", "n") else float(v)) for k, v in row.items()}
+                 for row in table.to_dict(orient="records")]
+        print(json.dumps({"checkpoint": str(ckpt.path), "task": ckpt.task, "curriculum": ckpt.curriculum,
+                          "level": ckpt.level, "heads": heads}))
     else:
         print(f"{ckpt.path}  ({ckpt.source} checkpoint, {ckpt.curriculum} curriculum, {ckpt.task})")
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))

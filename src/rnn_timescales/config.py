@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PRESETS = ("paper", "quick")
 
@@ -34,45 +34,117 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class ModelConfig(_Section):
-    """The recurrent network (SPEC section 1)."""
+class _Extensible(_Section):
+    """A section whose kind (task name, model type, curriculum kind) brings settings of its own:
+    they sit beside the common ones and are validated by the registered class's ``Params``."""
 
-    type: Literal["leaky_rnn"] = "leaky_rnn"
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The kind's own settings (validated, defaults filled in)."""
+        return dict(self.model_extra or {})
+
+    def _check_params(self, section: str, cls: type) -> None:
+        try:
+            params = cls.Params.model_validate(self.model_extra or {})
+        except ValidationError as e:
+            raise ValueError(_one_line(e, prefix=f"{section}.", model=cls.Params)) from None
+        self.__pydantic_extra__ = params.model_dump(mode="json")
+
+
+class ModelConfig(_Extensible):
+    """The recurrent network (SPEC section 1). ``type`` is a registered model; the settings from
+    ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (other models ignore them)."""
+
+    type: str = "leaky_rnn"
     hidden_size: int = Field(500, ge=1, description="H, number of neurons")
-    n_heads: int = Field(100, ge=1, description="readout heads allocated; the curriculum uses the first ones")
+    n_heads: int | None = Field(
+        None, ge=1, description="readout heads allocated (null: the task's default, 100 for parity and DMS)")
+    precision: Literal["fp32", "bf16"] = "fp32"
     nonlinearity: Literal["leaky_relu", "relu", "tanh", "sigmoid"] = "leaky_relu"
     placement: Literal["outside", "inside"] = "outside"
     train_tau: bool = True
     tau_init: float | None = Field(None, gt=0, description="null: 1 + U(0,1) per neuron")
-    precision: Literal["fp32", "bf16"] = "fp32"
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from rnn_timescales.models import MODELS
+
+        return _registered_name("model.type", value, MODELS)
+
+    @model_validator(mode="after")
+    def _own_settings(self) -> ModelConfig:
+        from rnn_timescales.models import MODELS
+
+        self._check_params("model", MODELS.get(self.type))
+        return self
 
 
-class TaskConfig(_Section):
-    """The memory task (SPEC section 2)."""
+class TaskConfig(_Extensible):
+    """The memory task (SPEC section 2): a registered task name and that task's settings."""
 
-    name: Literal["parity", "dms"] = "parity"
+    name: str = "parity"
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from rnn_timescales.tasks import TASKS
+
+        return _registered_name("task.name", value, TASKS)
+
+    @model_validator(mode="after")
+    def _own_settings(self) -> TaskConfig:
+        from rnn_timescales.tasks import TASKS
+
+        self._check_params("task", TASKS.get(self.name))
+        return self
 
 
-class CurriculumConfig(_Section):
-    """How the memory demand N grows (SPEC section 3)."""
+class CurriculumConfig(_Extensible):
+    """How the task's level changes (SPEC section 3). ``kind`` is a registered curriculum (null:
+    the task's default, multi-head for parity and DMS); ``n_start`` to ``forget`` belong to the N
+    curricula (single, multi, sliding, fixed)."""
 
-    kind: Literal["single", "multi", "sliding", "fixed"] = "multi"
+    kind: str | None = Field(None, description="null: the task's default curriculum")
     n_start: int = Field(2, ge=2, description="first N (the only N for 'fixed')")
     initial_heads: int = Field(1, ge=1, description="multi: heads N = n_start ... trained from the start")
     add_heads: int = Field(1, ge=1, description="multi: heads added per advance")
     window: int = Field(10, ge=1, description="sliding: W heads trained at once")
     forget: int = Field(5, ge=1, description="sliding: F smallest N dropped (and F added) per advance")
-    threshold: float = Field(0.98, gt=0, le=1, description="accuracy (fraction) needed to advance")
+    threshold: float = Field(0.98, gt=0, le=1, description="accuracy (fraction) needed to count a level as solved")
     rule: Literal["mean_and_newest", "all", "mean"] = Field(
         "mean_and_newest",
         description="mean_and_newest (paper): mean over heads and newest head above threshold; "
         "all: every head above threshold; mean: the mean only",
     )
+    advance: Literal["accuracy", "schedule", "never"] = Field(
+        "accuracy",
+        description="accuracy: advance when solved (paper); schedule: at the training steps in 'schedule' "
+        "(Haviv et al. 2019); never: train the first level until a stopping rule",
+    )
+    schedule: list[int] = Field(default_factory=list, description="advance: schedule: global training steps of the advances, ascending")
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, value: str | None) -> str | None:
+        from rnn_timescales.curricula import CURRICULA
+
+        return None if value is None else _registered_name("curriculum.kind", value, CURRICULA)
 
     @model_validator(mode="after")
-    def _window_holds_forget(self) -> CurriculumConfig:
+    def _consistent(self) -> CurriculumConfig:
         if self.kind == "sliding" and self.forget > self.window:
             raise ValueError(f"curriculum.forget ({self.forget}) must not exceed curriculum.window ({self.window})")
+        if any(b <= a for a, b in zip(self.schedule, self.schedule[1:])) or any(s < 1 for s in self.schedule):
+            raise ValueError(f"curriculum.schedule must be ascending positive step counts, got {self.schedule}")
+        if self.advance == "schedule" and not self.schedule:
+            raise ValueError("curriculum.advance is 'schedule' but curriculum.schedule is empty; give the steps of the advances")
+        if self.kind is not None:
+            from rnn_timescales.curricula import CURRICULA
+
+            self._check_params("curriculum", CURRICULA.get(self.kind))
         return self
 
 
@@ -93,7 +165,9 @@ class TrainingConfig(_Section):
     steps_per_epoch: int = Field(600, ge=1, description="training batches per epoch")
     eval_batches: int = Field(50, ge=1, description="fresh evaluation batches after each epoch")
     max_epochs: int = Field(1000, ge=1)
-    target_n: int | None = Field(None, ge=2, description="stop once this N is solved")
+    target_n: int | None = Field(None, ge=2, description="stop once this N is solved (N curricula)")
+    target_level: int | None = Field(
+        None, ge=0, description="stop once a level of at least this value is solved (the curriculum's level_name)")
     time_budget_s: float | None = Field(None, gt=0, description="stop after this much wall time (s)")
     divergence: Literal["stop", "rollback"] = Field(
         "stop",
@@ -120,16 +194,33 @@ class RunConfig(_Section):
     training: TrainingConfig = TrainingConfig()
 
     @model_validator(mode="after")
-    def _heads_fit(self) -> RunConfig:
-        c = self.curriculum
-        first = {"multi": c.initial_heads, "sliding": c.window}.get(c.kind, 1)
-        if first > self.model.n_heads:
+    def _resolve(self) -> RunConfig:
+        """Fill in what the task decides (curriculum kind, readout heads) and check that task,
+        curriculum and model fit together."""
+        from rnn_timescales.curricula import build_curriculum
+        from rnn_timescales.tasks import build_task
+
+        task = build_task(self.task)
+        # written into __dict__: assigning would validate the whole configuration again
+        if self.curriculum.kind is None:
+            data = {**self.curriculum.model_dump(), "kind": task.default_curriculum}
+            self.__dict__["curriculum"] = CurriculumConfig.model_validate(data)
+        if self.model.n_heads is None:
+            self.__dict__["model"] = self.model.model_copy(update={"n_heads": task.default_heads})
+        curriculum = build_curriculum(self.curriculum, task)
+        if curriculum.n_heads > self.model.n_heads:
             raise ValueError(
-                f"the curriculum starts with {first} heads but model.n_heads is {self.model.n_heads}"
+                f"the curriculum starts with {curriculum.n_heads} heads but model.n_heads is {self.model.n_heads}"
             )
+        c = self.curriculum
         if self.training.target_n is not None and self.training.target_n < c.n_start:
             raise ValueError(
                 f"training.target_n ({self.training.target_n}) is below curriculum.n_start ({c.n_start})"
+            )
+        if self.training.target_n is not None and curriculum.level_name != "n_max":
+            raise ValueError(
+                f"training.target_n applies to the N curricula; curriculum {c.kind!r} has "
+                + (f"level {curriculum.level_name!r}: use training.target_level" if curriculum.level_name else "no level to reach")
             )
         return self
 
@@ -253,13 +344,19 @@ def validate(data: dict[str, Any]) -> RunConfig:
         raise ConfigError(_one_line(e)) from None
 
 
-def _one_line(error: ValidationError) -> str:
+def _one_line(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """The first problem of ``error`` as one line. ``prefix`` and ``model``: the error is from
+    the settings of a task, model or curriculum (``Params``), validated under section ``prefix``."""
     first = error.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    loc = prefix + ".".join(str(p) for p in first["loc"])
     kind = first["type"]
+    more = len(error.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     if kind == "extra_forbidden":
         section, _, name = loc.rpartition(".")
-        known = _known_keys(section)
+        known = list(model.model_fields) if model is not None else _known_keys(section)
+        if model is not None:
+            known += _known_keys(section)
         return f"unknown setting {loc!r}{_did_you_mean(name, known)}"
     if kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
@@ -267,15 +364,21 @@ def _one_line(error: ValidationError) -> str:
         hint = _did_you_mean(str(first["input"]), options) if isinstance(first["input"], str) else ""
         return f"{loc}: {first['input']!r} is not allowed{hint}; choose one of {expected}"
     if kind == "value_error" and "error" in first.get("ctx", {}):
-        # Our own cross-field checks: their message already names the settings involved.
-        msg = str(first["ctx"]["error"])
-        more = len(error.errors()) - 1
-        return msg + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+        # Our own checks: their message already names the settings involved.
+        return str(first["ctx"]["error"]) + tail
     msg = first["msg"]
     if loc:
         msg = f"{loc}: {msg} (got {first.get('input')!r})"
-    more = len(error.errors()) - 1
-    return msg + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+    return msg + tail
+
+
+def _registered_name(loc: str, value: str, registry) -> str:
+    """``value`` if ``registry`` has it; otherwise the error naming the choices."""
+    if value not in registry:
+        names = registry.names()
+        choices = " or ".join([", ".join(repr(n) for n in names[:-1]), repr(names[-1])] if len(names) > 1 else [repr(n) for n in names])
+        raise ValueError(f"{loc}: {value!r} is not allowed{_did_you_mean(value, names)}; choose one of {choices}")
+    return value
 
 
 def _known_keys(section: str) -> list[str]:

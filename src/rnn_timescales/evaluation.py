@@ -1,11 +1,12 @@
-"""Accuracy of a trained network on each of its heads, end-of-sequence and streaming."""
+"""Accuracy of a trained network on each of its heads: at the level it was trained at, and for the
+binary tasks also in streaming mode (SPEC section 2)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import torch
 
-from rnn_timescales.tasks import get_task
+from rnn_timescales.tasks import BinaryTask
 from rnn_timescales.training.checkpoints import LoadedCheckpoint
 from rnn_timescales.training.steps import accuracy, streaming_accuracy
 
@@ -20,20 +21,19 @@ def evaluate_checkpoint(
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> pd.DataFrame:
-    """One row per head: ``head``, ``n`` (the N it answers), ``accuracy`` (end of sequence, over
-    ``n_batches`` x ``batch_size`` fresh sequences) and ``streaming_accuracy`` (SPEC section 2, over
-    ``n_streams`` streams of ``warmup + length`` steps). Accuracies are fractions."""
+    """One row per head: ``head`` and ``accuracy`` over ``n_batches`` x ``batch_size`` fresh
+    sequences at the checkpoint's level (as the task scores it: the last step for parity and DMS,
+    every scored step for the flip-flop). For the binary tasks also ``n`` (the N the head answers)
+    and ``streaming_accuracy`` over ``n_streams`` streams of ``warmup + length`` steps.
+    Accuracies are fractions."""
     device = torch.device(device)
     model = ckpt.model.to(device).eval()
-    task = get_task(ckpt.task)
+    task = ckpt.make_task()
     generator = torch.Generator(device=device).manual_seed(seed)
-    end = accuracy(model, task, ckpt.ns, n_batches, batch_size, generator, device)
-    stream = streaming_accuracy(model, task, ckpt.ns, warmup, length, n_streams, generator, device)
-    return pd.DataFrame(
-        {
-            "head": range(len(ckpt.ns)),
-            "n": ckpt.ns,
-            "accuracy": end.cpu().numpy(),
-            "streaming_accuracy": stream.cpu().numpy(),
-        }
-    )
+    acc = accuracy(model, task, ckpt.level, n_batches, batch_size, generator, device)
+    table = pd.DataFrame({"head": range(len(acc)), "accuracy": acc.cpu().numpy()})
+    if isinstance(task, BinaryTask):
+        stream = streaming_accuracy(model, task, ckpt.ns, warmup, length, n_streams, generator, device)
+        table.insert(1, "n", ckpt.ns)
+        table["streaming_accuracy"] = stream.cpu().numpy()
+    return table

@@ -1,4 +1,10 @@
-"""Checkpoints of the paper's public code (SPEC section 9) turned into run directories.
+"""Everything about the paper code's checkpoint files (SPEC section 9), in one place: their names,
+their safe loading, and turning them into run directories.
+
+The paper's public repository (LevinaLab/rnn_timescale_public) keeps its trained networks in
+``trained_models/``: one folder per network, ``{curriculum}_{task}_network_{k}`` (curriculum
+``cumulative`` = multi-head, ``single``, or ``sliding_{W}_{F}``), holding ``torch.save`` files named
+``rnn_N{N_min}_N{N_max}`` (head k answers N = N_min + k) and ``rnn_init``.
 
 ``rnn-timescales import-reference PATH...`` accepts checkpoint files, reference network folders
 (``{curriculum}_{task}_network_{k}``, e.g. ``cumulative_parity_network_1``) or a folder of them.
@@ -21,29 +27,172 @@ temporary name and renamed into place, so a failed import leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import pickle
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnn_timescales.config import ConfigError, build_config
-from rnn_timescales.curricula import Curriculum
+import torch
+
+from rnn_timescales.config import ConfigError, RunConfig, build_config
+from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.io import atomic_write_text
 from rnn_timescales.models import LeakyRNN
+from rnn_timescales.tasks import build_task
 from rnn_timescales.training.checkpoints import (
     CheckpointError,
+    LoadedCheckpoint,
+    read_bytes,
     checkpoint_name,
-    parse_reference_name,
-    read_reference_state_dict,
-    reference_state_dict_to_model,
     save_checkpoint,
 )
 
 NETWORK_DIR = re.compile(r"^(cumulative|single|fixed|sliding_(\d+)_(\d+))_(parity|dms)_network_\w+$")
 CHECKPOINT_FILE = re.compile(r"^(rnn_N\d+_N\d+|rnn_init)$")
+REFERENCE_FILE = re.compile(r"^rnn_N(\d+)_N(\d+)$")
+_REF_CURRICULUM = {"cumulative": "multi", "single": "single", "fixed": "fixed"}
+
+
+def parse_reference_name(path: str | Path) -> tuple[str, str, list[int] | None]:
+    """(curriculum, task, ns) from a paper-code checkpoint path ``{curriculum}_{task}_network_{k}/
+    rnn_N{min}_N{max}`` (ns is None for ``rnn_init``); CheckpointError if the names don't parse."""
+    path = Path(path)
+    d = NETWORK_DIR.match(path.parent.name)
+    if d is None:
+        raise CheckpointError(
+            f"cannot tell task and curriculum of {str(path)!r}: its folder should be named "
+            "{cumulative|single|sliding_W_F}_{parity|dms}_network_K"
+        )
+    curriculum = "sliding" if d.group(1).startswith("sliding") else _REF_CURRICULUM[d.group(1)]
+    task = d.group(4)
+    if path.name == "rnn_init":
+        return curriculum, task, None
+    f = REFERENCE_FILE.match(path.name)
+    if f is None:
+        raise CheckpointError(f"cannot tell the N range of {str(path)!r}: expected a file named rnn_N<min>_N<max>")
+    n_min, n_max = int(f.group(1)), int(f.group(2))
+    if n_max < n_min:
+        raise CheckpointError(f"{str(path)!r}: N range {n_min}..{n_max} is empty")
+    if curriculum == "single" and n_min != n_max:
+        raise CheckpointError(f"{str(path)!r}: a single-head checkpoint must have N_min == N_max")
+    return curriculum, task, list(range(n_min, n_max + 1))
+
+
+def reference_state_dict_to_model(state: dict[str, torch.Tensor]) -> LeakyRNN:
+    """Our LeakyRNN holding the weights of the paper code's ``RNN_Stack`` state dict."""
+    try:
+        tau = state["parameterlist.0"]
+        u_w, u_b = state["modulelist.0.weight"], state["modulelist.0.bias"]
+        w_w, w_b = state["modulelist.1.weight"], state["modulelist.1.bias"]
+    except KeyError as e:
+        raise CheckpointError(f"not a checkpoint of the paper's RNN: key {e.args[0]!r} is missing") from None
+    hidden, inputs = u_w.shape
+    heads = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"modulelist\.(\d+)\.weight", k)))
+    heads = [k for k in heads if k >= 2]
+    if not heads or heads != list(range(2, 2 + len(heads))):
+        raise CheckpointError("not a checkpoint of the paper's RNN: readout heads modulelist.2... are missing")
+    n_classes = state["modulelist.2.weight"].shape[0]
+    train_tau = tau.numel() == hidden
+    model = LeakyRNN(
+        hidden_size=hidden,
+        input_size=inputs,
+        n_heads=len(heads),
+        n_classes=n_classes,
+        train_tau=train_tau,
+        tau_init=None if train_tau else float(tau.reshape(-1)[0]),
+    )
+    with torch.no_grad():
+        if train_tau:
+            model.tau.copy_(tau)
+        model.input.weight.copy_(u_w)
+        model.input.bias.copy_(u_b)
+        model.recurrent.weight.copy_(w_w * model.offdiag)
+        model.recurrent.bias.copy_(w_b)
+        model.readout.weight.copy_(torch.stack([state[f"modulelist.{k}.weight"] for k in heads]))
+        model.readout.bias.copy_(torch.stack([state[f"modulelist.{k}.bias"] for k in heads]))
+    return model.eval()
+
+
+def _refusal_reason(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    m = re.search(r"unsupported (GLOBAL \S+)", text) or re.search(r"(Unsupported operand \S+)", text)
+    return m.group(1) if m else text[:120]
+
+
+def read_reference_state_dict(path: str | Path, data: bytes | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a ``torch.save`` file, read with ``weights_only=True`` (plain tensors and
+    containers only: a pickle that would import or call anything is refused). The CRC-32 of every
+    member of the zip archive is checked first, so a flipped byte is reported, not loaded."""
+    path = Path(path)
+    data = read_bytes(path) if data is None else data
+    if data[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({e})") from None
+        if bad is not None:
+            raise CheckpointError(f"checkpoint {str(path)!r} is corrupt: member {bad!r} fails its CRC-32 check")
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"refusing to load {str(path)!r}: its pickle would build objects other than tensors "
+            f"({_refusal_reason(e)}); only weights are ever loaded"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or truncated ({first})") from None
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{str(path)!r} does not hold a state_dict of tensors")
+    return state
+
+
+def reference_config(folder: str, curriculum: str, task: str, model: LeakyRNN, n_start: int) -> RunConfig:
+    """The configuration a run of the paper's code would have had: the paper preset, with task,
+    curriculum (and the sliding window W and forget F of ``sliding_W_F``), hidden size, heads and
+    tau training read from the folder name and the tensors."""
+    overrides = [
+        f"task.name={task}",
+        f"curriculum.kind={curriculum}",
+        f"curriculum.n_start={n_start}",
+        f"model.hidden_size={model.hidden_size}",
+        f"model.n_heads={model.n_heads}",
+        f"model.train_tau={'true' if model.train_tau else 'false'}",
+        "seed=0",
+    ]
+    if not model.train_tau:
+        overrides.append(f"model.tau_init={float(model.tau.reshape(-1)[0])}")
+    m = NETWORK_DIR.match(folder)
+    if m and m.group(2):
+        overrides += [f"curriculum.window={m.group(2)}", f"curriculum.forget={m.group(3)}"]
+    try:
+        return build_config("paper", overrides=overrides)
+    except ConfigError as e:
+        raise CheckpointError(f"reference folder {folder!r} does not describe a valid run: {e}") from None
+
+
+def initial_level(config: RunConfig) -> dict:
+    """The level a run of ``config`` starts at (what an untrained network is evaluated on)."""
+    return build_curriculum(config.curriculum, build_task(config.task)).level
+
+
+def load_reference_checkpoint(path: str | Path, data: bytes | None = None) -> LoadedCheckpoint:
+    """Load a checkpoint written by the paper's public code (SPEC section 9), safely."""
+    path = Path(path)
+    data = read_bytes(path) if data is None else data
+    curriculum, task, ns = parse_reference_name(path)
+    model = reference_state_dict_to_model(read_reference_state_dict(path, data))
+    config = reference_config(path.parent.name, curriculum, task, model, ns[0] if ns else 2)
+    level = {"ns": ns} if ns is not None else initial_level(config)
+    return LoadedCheckpoint(model=model, config=config, level=level, path=path, source="reference")
 
 
 @dataclass
@@ -123,29 +272,11 @@ def read_reference_network(folder: Path, files: list[Path]) -> ReferenceNetwork:
     return network
 
 
-def network_config(network: ReferenceNetwork):
+def network_config(network: ReferenceNetwork) -> RunConfig:
     """The configuration a run of the paper's code for ``network`` would have had."""
-    model = network.files[0].model
     trained = [f.ns for f in network.files if f.ns is not None]
     n_start = min((ns[0] for ns in trained), default=2)
-    overrides = [
-        f"task.name={network.task}",
-        f"curriculum.kind={network.curriculum}",
-        f"curriculum.n_start={n_start}",
-        f"model.hidden_size={model.hidden_size}",
-        f"model.n_heads={model.n_heads}",
-        f"model.train_tau={'true' if model.train_tau else 'false'}",
-        "seed=0",
-    ]
-    if not model.train_tau:
-        overrides.append(f"model.tau_init={float(model.tau.reshape(-1)[0])}")
-    m = NETWORK_DIR.match(network.folder.name)
-    if m and m.group(2):
-        overrides += [f"curriculum.window={m.group(2)}", f"curriculum.forget={m.group(3)}"]
-    try:
-        return build_config("paper", overrides=overrides)
-    except ConfigError as e:
-        raise CheckpointError(f"reference folder {str(network.folder)!r} does not describe a valid run: {e}") from None
+    return reference_config(network.folder.name, network.curriculum, network.task, network.files[0].model, n_start)
 
 
 def import_reference(paths: list[str | Path], out_root: str | Path = "runs") -> list[Path]:
@@ -185,12 +316,13 @@ def import_reference(paths: list[str | Path], out_root: str | Path = "runs") -> 
 def _write_run(network: ReferenceNetwork, config, run_dir: Path) -> None:
     atomic_write_text(run_dir / "config.yaml", config.to_yaml())
     (run_dir / "checkpoints").mkdir()
-    initial_ns = Curriculum.from_config(config.curriculum).ns
+    start = initial_level(config)
     written, solved = [], []
     for f in network.files:
-        path = run_dir / "checkpoints" / checkpoint_name(f.ns)
+        path = run_dir / "checkpoints" / checkpoint_name(f"N{f.ns[0]}_N{f.ns[-1]}" if f.ns else None)
         extra = {"source": "paper-code", "source_file": str(f.path.resolve()), "source_sha256": f.sha256}
-        save_checkpoint(path, f.model, config=config, ns=f.ns or initial_ns, epoch=None, extra=extra)
+        level = {"ns": f.ns} if f.ns is not None else start
+        save_checkpoint(path, f.model, config=config, level=level, epoch=None, extra=extra)
         written.append(path.name)
         if f.ns is not None:
             solved.append(f.ns)

@@ -1,10 +1,19 @@
-"""Writing files so that a reader never sees half of one: temporary file, fsync, rename."""
+"""Files a reader never sees half of (temporary file, fsync, rename), and the one safetensors
+format with a SHA-256 that checkpoints and training states share."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import struct
 import tempfile
 from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -48,3 +57,60 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# --- safetensors files with a digest --------------------------------------------------------------
+def tensors_digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
+    """SHA-256 over every tensor's name and bytes (in name order) and every metadata entry but
+    ``sha256`` itself: the fingerprint recorded in a file and checked when it is read."""
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().contiguous().cpu()
+        h.update(key.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    for key in sorted(metadata or {}):
+        if key != "sha256":
+            h.update(f"\0{key}\0{metadata[key]}".encode())
+    return h.hexdigest()
+
+
+def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """Write ``tensors`` and string ``metadata`` as one safetensors file, atomically, with the
+    SHA-256 of :func:`tensors_digest` recorded as ``metadata["sha256"]``."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    metadata = {**metadata, "sha256": tensors_digest(tensors, metadata)}
+    path = Path(path)
+    atomic_write_bytes(path, st_save(tensors, metadata=metadata))
+    return path
+
+
+def is_safetensors(data: bytes) -> bool:
+    """Whether ``data`` starts like a safetensors file (header length, then a JSON object)."""
+    if len(data) < 9:
+        return False
+    (header_len,) = struct.unpack("<Q", data[:8])
+    return 0 < header_len <= len(data) - 8 and data[8:9] == b"{"
+
+
+def read_safetensors(
+    path: str | Path, data: bytes, error: type[Exception], what: str, fmt: str, legacy_versions: tuple[str, ...] = ()
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and metadata of a file written by :func:`write_safetensors` whose
+    ``metadata["format"]`` is ``fmt``, its SHA-256 verified. ``what`` names the kind of file in the
+    messages (e.g. "checkpoint"); problems raise ``error`` with one line naming the file. Files of a
+    version in ``legacy_versions`` have a digest over the tensors only."""
+    name = str(path)
+    try:
+        if not is_safetensors(data):
+            raise ValueError("not a safetensors file")
+        (header_len,) = struct.unpack("<Q", data[:8])
+        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
+        tensors = st_load(data)
+    except (SafetensorError, ValueError, struct.error, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{what} {name!r} is corrupt or truncated ({str(e).splitlines()[0]})") from None
+    if metadata.get("format") != fmt:
+        raise error(f"{name!r} is a safetensors file but not an rnn-timescales {what}")
+    covered = None if metadata.get("version") in legacy_versions else metadata
+    if tensors_digest(tensors, covered) != metadata.get("sha256"):
+        raise error(f"{what} {name!r} is corrupt: it does not match the SHA-256 recorded when it was written")
+    return tensors, metadata

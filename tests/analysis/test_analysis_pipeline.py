@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from rnn_timescales.analysis.autocorrelation import autocorrelation
-from rnn_timescales.analysis.simulation import bernoulli_inputs, simulate_statistics
+from rnn_timescales.analysis.simulation import simulate_statistics
 from rnn_timescales.cli import main
 from rnn_timescales.models import LeakyRNN
 
@@ -18,11 +18,15 @@ def test_simulation_statistics_match_whole_activity():
     stats = simulate_statistics(model, trials, steps, burn, max_lag=20, chunk=100_000, seed=5, n_points=3)
     # the same draws, in the same order, simulated in one piece
     gen = torch.Generator().manual_seed(5)
-    p = torch.rand(trials, generator=gen)
+    p = torch.rand(trials, generator=gen)  # SPEC section 5: one p per trial, then Bernoulli(p) bits
+
+    def bits(n):
+        return (torch.rand(n, trials, generator=gen) < p).float().unsqueeze(-1)
+
     with torch.no_grad():
         h = model.init_state(trials, gen)
-        h = model.run(bernoulli_inputs(p, burn, gen), h)[-1]
-        states = model.run(bernoulli_inputs(p, steps, gen), h).numpy()
+        h = model.run(bits(burn), h)[-1]
+        states = model.run(bits(steps), h).numpy()
     direct = autocorrelation(states, 20, per_trial=True)
     scale = np.abs(direct).max()
     np.testing.assert_allclose(stats.ac, direct, atol=1e-5 * scale)

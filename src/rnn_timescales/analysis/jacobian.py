@@ -19,6 +19,7 @@ import torch
 
 from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.models.leaky_rnn import LeakyRNN
+from rnn_timescales.models.nonlinearities import nonlinearity
 
 
 def step_jacobian(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -27,12 +28,13 @@ def step_jacobian(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> to
     Parameters
     ----------
     model : RecurrentModel
-    h : tensor, shape (hidden,)
+    h : tensor, shape (state_size,)
+        The model's whole state (for an LSTM, h and c).
     x : tensor, shape (input,)
 
     Returns
     -------
-    tensor, shape (hidden, hidden): J[i, j] = d h'_i / d h_j
+    tensor, shape (state_size, state_size): J[i, j] = d h'_i / d h_j
     """
     if h.ndim != 1 or x.ndim != 1:
         raise ValueError(f"h must be (hidden,) and x (input,), got {tuple(h.shape)} and {tuple(x.shape)}")
@@ -44,22 +46,17 @@ def step_jacobian(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> to
     return torch.func.jacrev(lambda v: model64.step(v[None], x[None])[0])(h).detach()
 
 
-def _elementwise_derivative(phi, z: torch.Tensor) -> torch.Tensor:
-    z = z.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(phi(z).sum(), z)
-    return grad
-
-
 def _leaky_rnn_jacobian(model: LeakyRNN, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     # closed form (equal to autograd's, much cheaper than H backward passes)
     with torch.no_grad():
         inv = 1.0 / model.tau_hat()
         w = model.recurrent_weight()
         drive = w @ h + model.recurrent.bias + model.input(x[None])[0]
+    derivative = nonlinearity(model.nonlinearity).derivative
     if model.placement == "outside":
-        dphi = _elementwise_derivative(model.phi, (1 - inv) * h + drive * inv)
+        dphi = derivative((1 - inv) * h + drive * inv)
         return dphi[:, None] * (torch.diag(1 - inv) + inv[:, None] * w)
-    dphi = _elementwise_derivative(model.phi, drive)
+    dphi = derivative(drive)
     return torch.diag(1 - inv) + (inv * dphi)[:, None] * w
 
 
@@ -114,25 +111,3 @@ def jacobian_timescales(
         "mean_jacobian": timescales_from_eigenvalues(np.linalg.eigvals(mean_j))[:n_slowest],
         "spectral_radius": np.array(radius),
     }
-
-
-def find_fixed_point(
-    model: RecurrentModel, x: torch.Tensor, h0: torch.Tensor, n_steps: int = 5000, tol: float = 1e-6
-) -> tuple[torch.Tensor, float]:
-    """Iterate h <- F(h, x) under a constant input ``x: (input,)`` from ``h0: (hidden,)``.
-
-    Returns the final state (hidden,) and the final speed ||F(h) - h||; a speed below ``tol``
-    means a (stable) fixed point was reached.
-    """
-    h = h0.detach()[None].to(torch.float64)
-    xx = x.detach()[None].to(torch.float64)
-    model64 = _as_float64(model)
-    speed = float("inf")
-    with torch.no_grad():
-        for _ in range(n_steps):
-            nxt = model64.step(h, xx)
-            speed = float((nxt - h).norm())
-            h = nxt
-            if speed < tol:
-                break
-    return h[0], speed

@@ -89,11 +89,12 @@ def analyze_checkpoint(
     s = settings or AnalysisSettings()
     model = ckpt.model.cpu()
     stats = simulate_statistics(model, s.n_trials, s.n_steps, s.burn_in, s.max_lag, seed=s.seed,
-                                n_points=s.n_points, progress=progress)
+                                n_points=s.n_points, progress=progress, task=ckpt.make_task())
     table = fit_timescales(stats.ac, s.fit_lag, s.method, bias_correction=s.bias_correction, n_steps=s.n_steps)
     pop = fit_timescales(stats.population_ac[:, None, :], s.fit_lag, s.method,
                          bias_correction=s.bias_correction, n_steps=s.n_steps)
-    tau = model.tau_hat().detach().cpu().numpy().astype(np.float64) if hasattr(model, "tau_hat") else np.full(len(table), np.nan)
+    trained = model.timescales()
+    tau = trained.detach().cpu().numpy().astype(np.float64) if trained is not None else np.full(len(table), np.nan)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small eigenproblems: threads only add overhead on a busy machine
     try:

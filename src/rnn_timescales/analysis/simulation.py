@@ -1,4 +1,4 @@
-"""Simulate a trained network on Bernoulli input and collect what the analyses need, streaming.
+"""Simulate a trained network on its task's input and collect what the analyses need, streaming.
 
 The paper's setting (SPEC section 5): every trial draws p ~ U(0, 1) and then x_t ~ Bernoulli(p);
 10 trials of 10^5 steps after a burn-in of 500. Holding that activity (10 x 10^5 x 500 float32)
@@ -19,6 +19,7 @@ import torch
 from rnn_timescales.analysis.autocorrelation import StreamingAutocorrelation
 from rnn_timescales.analysis.dimensionality import StreamingCovariance
 from rnn_timescales.models.base import RecurrentModel
+from rnn_timescales.tasks import Task, get_task
 
 
 @dataclass
@@ -29,9 +30,10 @@ class SimulationStats:
     population_ac: (trials, max_lag + 1) per-trial autocorrelation of the summed activity.
     covariance: (units, units) covariance of the activity of trial ``pca_trial``.
     mean_activity: (units,) time- and trial-averaged activity.
-    states: (points, units) operating points sampled along the trajectories (for Jacobians).
-    inputs: (points, 1) the input applied at each of those points.
-    p: (trials,) Bernoulli probability of each trial.
+    states: (points, state_size) operating points (whole states) sampled along the trajectories,
+        for Jacobians.
+    inputs: (points, input_size) the input applied at each of those points.
+    p: (trials,) Bernoulli probability of each trial (binary tasks; None otherwise).
     n_steps, burn_in: steps analysed per trial, and steps discarded before them.
     """
 
@@ -41,15 +43,9 @@ class SimulationStats:
     mean_activity: np.ndarray
     states: torch.Tensor
     inputs: torch.Tensor
-    p: np.ndarray
+    p: np.ndarray | None
     n_steps: int
     burn_in: int
-
-
-def bernoulli_inputs(p: torch.Tensor, n_steps: int, generator: torch.Generator) -> torch.Tensor:
-    """x_t ~ Bernoulli(p_trial): (n_steps, trials, 1) float32 of 0/1."""
-    u = torch.rand(n_steps, p.shape[0], 1, generator=generator)
-    return (u < p.view(1, -1, 1)).to(torch.float32)
 
 
 def simulate_statistics(
@@ -63,8 +59,10 @@ def simulate_statistics(
     pca_trial: int = 0,
     n_points: int = 8,
     progress: Callable[[int], None] | None = None,
+    task: Task | None = None,
 ) -> SimulationStats:
-    """Run ``model`` on Bernoulli input and accumulate autocorrelations and the PCA covariance.
+    """Run ``model`` on the task's input and accumulate autocorrelations and the PCA covariance of
+    its activity (for an LSTM, h).
 
     Parameters
     ----------
@@ -84,6 +82,9 @@ def simulate_statistics(
         Operating points sampled for the Jacobian analysis (spread over time and trials).
     progress : callable, optional
         Called with the number of steps just simulated (e.g. ``tqdm.update``).
+    task : Task, optional
+        Whose input statistics drive the network (:meth:`Task.input_source`); default parity's,
+        the paper's setting: p ~ U(0, 1) per trial, then Bernoulli(p) bits.
 
     Returns
     -------
@@ -101,7 +102,7 @@ def simulate_statistics(
     if device.type != "cpu":
         raise ValueError("simulate_statistics runs on CPU; move the model with model.cpu()")
     gen = torch.Generator().manual_seed(seed)
-    p = torch.rand(n_trials, generator=gen)
+    source = (task if task is not None else get_task("parity")).input_source(n_trials, gen)
     acs = StreamingAutocorrelation(max_lag)
     cov = StreamingCovariance()
     mean_sum = torch.zeros(model.hidden_size, dtype=torch.float64)
@@ -129,15 +130,16 @@ def simulate_statistics(
             done = -burn_in
             while done < n_steps:
                 length = min(chunk, -done) if done < 0 else min(chunk, n_steps - done)
-                x = bernoulli_inputs(p, length, gen)
-                states = model.run(x, h)
-                h = states[-1]
+                x = source(length)
+                trajectory = model.run(x, h)
+                h = trajectory[-1]
+                states = model.activity(trajectory)
                 if done >= 0:
                     for t in point_steps:
                         # the state before step t + 1 and the input applied at it
                         if done <= t and t + 1 < done + length:
                             trial = len(states_pts) % n_trials
-                            states_pts.append(states[t - done, trial].clone())
+                            states_pts.append(trajectory[t - done, trial].clone())
                             inputs_pts.append(x[t + 1 - done, trial].clone())
                     if pending is not None:
                         pending.result()  # at most two chunks alive: bounded memory
@@ -152,8 +154,8 @@ def simulate_statistics(
         model.train(was_training)
     ac = acs.result(per_trial=True)
     hidden = ac.shape[1] - 1
-    states_t = torch.stack(states_pts) if states_pts else torch.zeros(0, hidden)
-    inputs_t = torch.stack(inputs_pts) if inputs_pts else torch.zeros(0, 1)
+    states_t = torch.stack(states_pts) if states_pts else torch.zeros(0, model.state_size)
+    inputs_t = torch.stack(inputs_pts) if inputs_pts else torch.zeros(0, model.input_size)
     return SimulationStats(
         ac=ac[:, :hidden],
         population_ac=ac[:, hidden],
@@ -161,7 +163,7 @@ def simulate_statistics(
         mean_activity=(mean_sum / (n_steps * n_trials)).numpy(),
         states=states_t,
         inputs=inputs_t,
-        p=p.numpy(),
+        p=source.p.numpy() if hasattr(source, "p") else None,
         n_steps=n_steps,
         burn_in=burn_in,
     )

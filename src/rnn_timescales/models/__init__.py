@@ -1,27 +1,41 @@
-"""Recurrent models: the leaky RNN of [K24] and the interface every model offers."""
+"""Recurrent models, registered by name: the leaky RNN of [K24] and the interface every model offers.
+
+Adding a model: subclass :class:`RecurrentModel` (``name``, ``from_config``, ``init_state``,
+``step``; ``run`` / ``run_final`` for speed) and register it with :func:`register_model`; its
+input size, heads and classes come from the task (:func:`build_model`).
+"""
+
+from __future__ import annotations
 
 from rnn_timescales.models.base import RecurrentModel, RNNOutput
-from rnn_timescales.models.leaky_rnn import LeakyRNN, activation
+from rnn_timescales.models.leaky_rnn import LeakyRNN
 from rnn_timescales.models.readout import MultiHeadReadout
+from rnn_timescales.registry import Registry
 
-__all__ = ["LeakyRNN", "MultiHeadReadout", "RNNOutput", "RecurrentModel", "activation"]
+MODELS: Registry[type[RecurrentModel]] = Registry("model", RecurrentModel)
+"""Model type -> class; ``model.type`` in a configuration must be one of these."""
 
-
-def build_model(cfg) -> RecurrentModel:
-    """The model described by a :class:`rnn_timescales.config.ModelConfig`."""
-    if cfg.type != "leaky_rnn":
-        raise ValueError(f"unknown model type {cfg.type!r}; choose one of leaky_rnn")
-    kwargs = dict(
-        hidden_size=cfg.hidden_size,
-        n_heads=cfg.n_heads,
-        nonlinearity=cfg.nonlinearity,
-        placement=cfg.placement,
-        train_tau=cfg.train_tau,
-        tau_init=cfg.tau_init,
-    )
-    if cfg.precision != "fp32":
-        kwargs["precision"] = cfg.precision
-    return LeakyRNN(**kwargs)
+register_model = MODELS.register
+register_model(LeakyRNN)
 
 
-__all__.append("build_model")
+def build_model(config, task=None) -> RecurrentModel:
+    """The untrained model of a :class:`rnn_timescales.config.RunConfig`, sized for its task
+    (input size, classes) with ``model.n_heads`` readout heads, initialised from ``config.seed``.
+
+    ``task``: the already built task (built from ``config.task`` when not given). The caller's
+    global random generators are left as they were.
+    """
+    import torch
+
+    from rnn_timescales.tasks import build_task
+
+    task = task if task is not None else build_task(config.task)
+    cls = MODELS.get(config.model.type)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return cls.from_config(config.model, input_size=task.input_size, n_heads=config.model.n_heads,
+                               n_classes=task.n_classes)
+
+
+__all__ = ["MODELS", "LeakyRNN", "MultiHeadReadout", "RNNOutput", "RecurrentModel", "build_model", "register_model"]

@@ -1,28 +1,37 @@
-"""The small interface every recurrent model offers to the trainer, checkpoints and analyses.
+"""The interface every recurrent model offers to the trainer, checkpoints and analyses.
 
 Conventions used throughout the package: tensors are **time-major**, ``inputs: (time, batch,
-input_size)``, hidden states ``(batch, hidden)``, trajectories ``(time, batch, hidden)`` and logits
-``(batch, heads, classes)`` (or ``(time, batch, heads, classes)`` per step).
+input_size)``; a model's *state* is one tensor ``(batch, state_size)``, trajectories ``(time, batch,
+state_size)``; logits ``(batch, heads, classes)`` (or ``(time, batch, heads, classes)`` per step).
+
+A state is not always the activity: an LSTM's state is its hidden state h and cell state c
+concatenated, ``[h, c]`` (``state_size = 2 H``). :meth:`RecurrentModel.activity` returns the part
+that the readout and the analyses read (the first ``hidden_size`` entries: h), so code that only
+needs "the neurons' activity" never has to know which model it holds, and code that needs the
+whole dynamical state (Jacobians, slow points) uses the state as it is.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from rnn_timescales.models.readout import MultiHeadReadout
+from rnn_timescales.registry import NoParams
 
 
 @dataclass
 class RNNOutput:
     """What a forward pass returns.
 
-    final_state: (batch, hidden), the state after the last input.
-    logits: (batch, heads, classes), the active heads read from ``final_state``.
-    trajectory: (time, batch, hidden) states after every input, when requested.
+    final_state: (batch, state_size), the state after the last input.
+    logits: (batch, heads, classes), the active heads read from the final activity.
+    trajectory: (time, batch, state_size) states after every input, when requested.
     step_logits: (time, batch, heads, classes) heads read at every step, when requested.
     """
 
@@ -33,35 +42,64 @@ class RNNOutput:
 
 
 class RecurrentModel(nn.Module, ABC):
-    """Base class: a recurrent core with a one-step update ``step(h, x)`` and a multi-head readout.
+    """Base class: a recurrent core with a one-step update ``step(state, x)`` and a multi-head readout.
 
-    Subclasses implement :meth:`step` and :meth:`init_state`, and may override :meth:`run` with a
-    faster whole-sequence implementation that computes the same states.
+    Subclasses set ``name`` (the registry name) and ``Params`` (settings of their own, validated
+    with the run configuration), implement :meth:`from_config`, :meth:`init_state` and
+    :meth:`step`, and may override :meth:`run` / :meth:`run_final` with faster whole-sequence
+    implementations that compute the same states.
     """
 
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
     hidden_size: int
     input_size: int
     readout: MultiHeadReadout
 
+    @classmethod
     @abstractmethod
-    def init_state(
-        self, batch_size: int, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Initial state h_0 for ``batch_size`` sequences: (batch, hidden)."""
+    def from_config(cls, config: Any, *, input_size: int, n_heads: int, n_classes: int) -> RecurrentModel:
+        """The model a :class:`rnn_timescales.config.ModelConfig` describes, sized for a task."""
+
+    @property
+    def state_size(self) -> int:
+        """Size of the state (``hidden_size`` unless the state holds more than the activity)."""
+        return self.hidden_size
+
+    @property
+    def n_heads(self) -> int:
+        return self.readout.n_heads
+
+    def activity(self, states: torch.Tensor) -> torch.Tensor:
+        """The part of states (..., state_size) that the readout and the analyses read: (..., hidden)."""
+        return states[..., : self.hidden_size]
+
+    def timescales(self) -> torch.Tensor | None:
+        """Trained per-unit timescales in time steps, (hidden,), or None for a model without them."""
+        return None
 
     @abstractmethod
-    def step(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The one-step update F(h, x): h (batch, hidden), x (batch, input) -> (batch, hidden)."""
+    def init_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Initial state for ``batch_size`` sequences: (batch, state_size)."""
 
-    def run(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-        """States after every input: inputs (time, batch, input), h0 (batch, hidden) ->
-        (time, batch, hidden)."""
+    @abstractmethod
+    def step(self, state: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The one-step update F(state, x): (batch, state_size), (batch, input) -> (batch, state_size)."""
+
+    def run(self, inputs: torch.Tensor, state0: torch.Tensor) -> torch.Tensor:
+        """States after every input: inputs (time, batch, input), state0 (batch, state_size) ->
+        (time, batch, state_size)."""
         states = []
-        h = h0
+        state = state0
         for x in inputs:
-            h = self.step(h, x)
-            states.append(h)
+            state = self.step(state, x)
+            states.append(state)
         return torch.stack(states)
+
+    def run_final(self, inputs: torch.Tensor, state0: torch.Tensor) -> torch.Tensor:
+        """The state after the last input only, (batch, state_size); a model may compute it
+        without keeping the trajectory."""
+        return self.run(inputs, state0)[-1]
 
     def forward(
         self,
@@ -75,19 +113,22 @@ class RecurrentModel(nn.Module, ABC):
     ) -> RNNOutput:
         """Run the network over ``inputs`` (time, batch, input) and read the first ``n_heads`` heads.
 
-        ``h0`` defaults to :meth:`init_state` drawn from ``generator``.
+        ``h0`` defaults to :meth:`init_state` drawn from ``generator``. When neither the
+        trajectory nor per-step logits are asked for, only the final state is computed
+        (:meth:`run_final`).
         """
         if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
-            raise ValueError(
-                f"inputs must have shape (time, batch, {self.input_size}), got {tuple(inputs.shape)}"
-            )
+            raise ValueError(f"inputs must have shape (time, batch, {self.input_size}), got {tuple(inputs.shape)}")
         if h0 is None:
             h0 = self.init_state(inputs.shape[1], generator)
+        if not (return_trajectory or return_step_logits):
+            final = self.run_final(inputs, h0)
+            return RNNOutput(final_state=final, logits=self.readout(self.activity(final), n_heads))
         trajectory = self.run(inputs, h0)
         final = trajectory[-1]
         return RNNOutput(
             final_state=final,
-            logits=self.readout(final, n_heads),
+            logits=self.readout(self.activity(final), n_heads),
             trajectory=trajectory if return_trajectory else None,
-            step_logits=self.readout(trajectory, n_heads) if return_step_logits else None,
+            step_logits=self.readout(self.activity(trajectory), n_heads) if return_step_logits else None,
         )

@@ -18,6 +18,26 @@ with inv = 1 / tau_hat, leak = 1 - inv, W the masked recurrent weight, b = b_W +
 For ``outside`` the leak is folded into the GEMM: p_t = c_t + h_{t-1} A with
 A = W^T diag(inv) + diag(leak), so one step is ``addmm`` then ``phi`` in place.
 
+Backward pass. With e_t = dL/dh_t (what the caller sends for h_t plus what flows back from step
+t + 1) and drive_t = h_{t-1} W^T + b + x_t U^T:
+
+    outside:  p_t = h_{t-1} + inv * (drive_t - h_{t-1}),  g_t = dL/dp_t = e_t * phi'(p_t)
+              dL/dh_{t-1} (through step t) = g_t A^T
+              M = sum_t g_t^T h_{t-1}            (H, H): one GEMM over all T * B rows
+              dL/dW = inv[:, None] * M,   dL/db = inv * sum_t g_t,   dL/dU = inv[:, None] * sum_t g_t^T x_t
+              dp_t,i / dinv_i = (drive_t - h_{t-1})_i, so
+              dL/dinv_i = sum_{t,b} g_i (drive - h)_i
+                        = sum_j W_ij M_ij - M_ii + b_i sum_t g_t,i + sum_d U_id (sum_t g_t^T x_t)_id
+              (read off M, so no drive is recomputed)
+
+    inside:   h_t = h_{t-1} + inv * (phi(a_t) - h_{t-1}),  d_t = dL/da_t = e_t * inv * phi'(a_t)
+              dL/dh_{t-1} (through step t) = leak * e_t + d_t W
+              dL/dW = sum_t d_t^T h_{t-1},   dL/db = sum_t d_t,   dL/dU = sum_t d_t^T x_t
+              dh_t,i / dinv_i = (phi(a_t) - h_{t-1})_i, so
+              dL/dinv_i = sum_{t,b} e_i (phi(a_t) - h_{t-1})_i
+
+The chain rule from inv to tau (inv = 1 / max(tau, 1)) is left to autograd outside the function.
+
 Every derivative phi' is computed from phi's output (leaky ReLU and ReLU: sign; tanh: 1 - y^2;
 sigmoid: y (1 - y)), exactly as PyTorch's own backward formulas do, so only the states (and,
 for ``inside``, phi(a_t)) are kept.
@@ -34,48 +54,14 @@ for the per-step products are kept and reused for the weight-gradient product.
 
 from __future__ import annotations
 
-import math
-import weakref
 from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 
-LEAKY_RELU_SLOPE = 0.01
+from rnn_timescales.models.nonlinearities import nonlinearity as _table
+from rnn_timescales.models.workspace import Call, Workspace, allocator
 
 Precision = str  # "fp32" | "bf16"
-
-
-# --- nonlinearities: in place, and their derivative from the output ---------------------------------
-_aten = torch.ops.aten
-
-
-def phi_(name: str, y: torch.Tensor) -> torch.Tensor:
-    """Apply the nonlinearity ``name`` to ``y`` in place."""
-    if name == "leaky_relu":
-        return F.leaky_relu_(y, LEAKY_RELU_SLOPE)
-    if name == "relu":
-        return y.relu_()
-    if name == "tanh":
-        return y.tanh_()
-    if name == "sigmoid":
-        return y.sigmoid_()
-    raise ValueError(f"unknown nonlinearity {name!r}")
-
-
-def phi_backward(name: str, grad: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """out = grad * phi'(p) given y = phi(p): PyTorch's own backward kernels, one fused op each
-    (leaky ReLU and ReLU test y > 0, which holds exactly when p > 0; tanh: 1 - y^2; sigmoid:
-    y (1 - y)). ``out`` may be ``grad``."""
-    if name == "leaky_relu":
-        return _aten.leaky_relu_backward.grad_input(grad, y, LEAKY_RELU_SLOPE, True, grad_input=out)
-    if name == "relu":
-        return _aten.threshold_backward.grad_input(grad, y, 0.0, grad_input=out)
-    if name == "tanh":
-        return _aten.tanh_backward.grad_input(grad, y, grad_input=out)
-    if name == "sigmoid":
-        return _aten.sigmoid_backward.grad_input(grad, y, grad_input=out)
-    raise ValueError(f"unknown nonlinearity {name!r}")
 
 
 # --- matrix products at the chosen precision ------------------------------------------------------
@@ -154,65 +140,6 @@ class _Products:
         return (a @ b).to(self.dtype)
 
 
-# --- memory reused from one call to the next ----------------------------------------------------
-class Workspace:
-    """Memory that successive calls of :func:`leaky_recurrence` reuse (a model keeps one).
-
-    Each role (the states, the gradients, ...) owns one flat buffer, grown to the largest size
-    asked for. A buffer is lent to one holder at a time (a call, or the autograd graph that saved
-    it for its backward pass) and a request while it is lent gets fresh memory, so reused memory
-    never aliases live data; a holder that is garbage-collected returns what it held. Reuse spares
-    the page faults of allocating tens of megabytes per training step (about 15 % of a step at
-    N = 50 on a 2-core CPU).
-    """
-
-    def __init__(self) -> None:
-        self._buffers: dict[tuple, torch.Tensor] = {}
-        self._holder: dict[tuple, weakref.ref] = {}  # who holds each buffer now (dead ref: free)
-        self._last: dict[tuple, weakref.ref] = {}  # who took each buffer last
-        self._taken: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # holder -> its keys
-
-    def take(self, role: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
-             holder: object) -> torch.Tensor:
-        """An uninitialised tensor of ``shape``, lent to ``holder`` until :meth:`release`."""
-        key = (role, dtype, torch.device(device))
-        current = self._holder.get(key)
-        if current is not None and current() is not None:
-            return torch.empty(shape, dtype=dtype, device=device)
-        n = math.prod(shape)
-        buf = self._buffers.get(key)
-        if buf is None or buf.numel() < n:
-            buf = self._buffers[key] = torch.empty(n, dtype=dtype, device=device)
-        self._holder[key] = self._last[key] = weakref.ref(holder)
-        self._taken.setdefault(holder, set()).add(key)
-        return buf[:n].view(shape)
-
-    def release(self, holder: object) -> None:
-        """Return everything lent to ``holder``."""
-        for key, ref in list(self._holder.items()):
-            if ref() is holder or ref() is None:
-                del self._holder[key]
-
-    def intact(self, holder: object) -> bool:
-        """Whether nobody has taken any of ``holder``'s buffers since it did (their contents are
-        still its own, e.g. for a second backward pass through a retained graph)."""
-        return all(self._last[key]() is holder for key in self._taken.get(holder, ()))
-
-    def clear(self) -> None:
-        self._buffers.clear()
-        self._holder.clear()
-        self._last.clear()
-
-    def __deepcopy__(self, memo: dict) -> Workspace:
-        return Workspace()  # a copy of a model starts with its own, empty workspace
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
-
-
 # --- forward -------------------------------------------------------------------------------------
 def _outside_matrix(w: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
     """A = W^T diag(inv) + diag(1 - inv), so that p_t = c_t + h_{t-1} A: (H, H)."""
@@ -221,61 +148,36 @@ def _outside_matrix(w: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
     return a
 
 
-class _Call:
-    """Holder of workspace memory for the duration of one call."""
-
-
-def _allocator(dtype: torch.dtype, device: torch.device, workspace: Workspace | None, holder: object):
-    """alloc(role, shape, dtype=None) -> an uninitialised tensor (of ``dtype`` unless given): lent
-    by ``workspace`` to ``holder``, or fresh memory without a workspace."""
-
-    def alloc(role: str, shape: tuple[int, ...], dt: torch.dtype | None = None) -> torch.Tensor:
-        dt = dt or dtype
-        if workspace is None:
-            return torch.empty(shape, dtype=dt, device=device)
-        return workspace.take(role, shape, dt, device, holder)
-
-    return alloc
-
-
-def _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, keep_phi, alloc, lhs=None):
+def _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, alloc, lhs=None):
     """Run the recurrence. Returns (buf, phis): buf (T + 1, B, H) with buf[0] = h0 and buf[t] = h_t;
-    phis (T, B, H) = phi(a_t) for ``inside`` when ``keep_phi``, else None. ``alloc`` provides the
-    memory (see :func:`_allocator`); ``lhs`` (T, B, H) of the products' operand dtype receives
-    each h_{t-1} as converted for its product."""
+    for ``inside``, phis (T, B, H) = phi(a_t) (the backward pass needs them), else None. ``alloc``
+    provides the memory (see :func:`~rnn_timescales.models.workspace.allocator`); ``lhs``
+    (T, B, H) of the products' operand dtype receives each h_{t-1} as converted for its product."""
     T, B, D = x.shape
     H = h0.shape[-1]
+    phi_ = _table(nonlinearity).phi_
     prod = _Products(precision, h0.device, h0.dtype)
     buf = alloc("states", (T + 1, B, H))
     buf[0].copy_(h0)
     x_flat = x.reshape(T * B, D)
     keep = (lambda t: lhs[t]) if lhs is not None else (lambda t: None)
+    # Every step's input term goes straight into the step's slot, and each step then adds its
+    # product in place: no per-step copy or allocation.
     if placement == "outside":
-        # Every step's input term inv * (U x_t + b) goes straight into the step's slot, and each
-        # step then adds its product in place: no per-step copy or allocation.
         torch.addmm(bias * inv, x_flat, (u * inv[:, None]).t(), out=buf[1:].view(T * B, H))
         a_mat = prod.weight(_outside_matrix(w, inv).contiguous())
         for t in range(T):
-            phi_(nonlinearity, prod.addmm_(buf[t + 1], buf[t], a_mat, keep(t)))
+            phi_(prod.addmm_(buf[t + 1], buf[t], a_mat, keep(t)))
         return buf, None
     leak = 1.0 - inv
     w_t = prod.weight(w.t().contiguous())
-    if keep_phi:
-        phis = alloc("activations", (T, B, H))
-        torch.addmm(bias, x_flat, u.t(), out=phis.view(T * B, H))
-        for t in range(T):
-            phi_(nonlinearity, prod.addmm_(phis[t], buf[t], w_t, keep(t)))
-            torch.mul(buf[t], leak, out=buf[t + 1])
-            buf[t + 1].addcmul_(phis[t], inv)
-        return buf, phis
-    c = F.linear(x, u, bias)
-    scratch = torch.empty(B, H, dtype=h0.dtype, device=h0.device)
+    phis = alloc("activations", (T, B, H))
+    torch.addmm(bias, x_flat, u.t(), out=phis.view(T * B, H))
     for t in range(T):
-        prod.addmm(c[t], buf[t], w_t, out=scratch)
-        phi_(nonlinearity, scratch)
+        phi_(prod.addmm_(phis[t], buf[t], w_t, keep(t)))
         torch.mul(buf[t], leak, out=buf[t + 1])
-        buf[t + 1].addcmul_(scratch, inv)
-    return buf, None
+        buf[t + 1].addcmul_(phis[t], inv)
+    return buf, phis
 
 
 class LeakyRecurrence(torch.autograd.Function):
@@ -293,10 +195,10 @@ class LeakyRecurrence(torch.autograd.Function):
         T, B, H = x.shape[0], h0.shape[0], h0.shape[1]
         # a trajectory is handed to the caller, so it never lives in reused memory
         ctx.workspace = workspace if final_only else None
-        alloc = _allocator(h0.dtype, h0.device, ctx.workspace, ctx)
+        alloc = allocator(h0.dtype, h0.device, ctx.workspace, ctx)
         prod = _Products(precision, h0.device, h0.dtype)
         lhs = alloc("operands", (T, B, H), prod.operand_dtype) if prod.bf16 else None
-        buf, phis = _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, True, alloc, lhs)
+        buf, phis = _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, alloc, lhs)
         ctx.placement, ctx.nonlinearity, ctx.precision, ctx.final_only = placement, nonlinearity, precision, final_only
         ctx.save_for_backward(x, w, bias, u, inv, buf, phis, lhs)
         if not final_only:
@@ -311,9 +213,9 @@ class LeakyRecurrence(torch.autograd.Function):
                 "the fused recurrence's saved states were reused by a later forward pass of the same model; "
                 "a second backward pass through this graph (retain_graph) needs LeakyRNN(fused=False)"
             )
-        call = _Call()
+        call = Call()
         try:
-            return LeakyRecurrence._backward(ctx, grad, _allocator(grad.dtype, grad.device, workspace, call))
+            return LeakyRecurrence._backward(ctx, grad, allocator(grad.dtype, grad.device, workspace, call))
         finally:
             if workspace is not None:
                 workspace.release(call)
@@ -322,7 +224,8 @@ class LeakyRecurrence(torch.autograd.Function):
     @staticmethod
     def _backward(ctx, grad, alloc):
         x, w, bias, u, inv, buf, phis, lhs = ctx.saved_tensors
-        final_only, name = ctx.final_only, ctx.nonlinearity
+        final_only = ctx.final_only
+        phi_backward = _table(ctx.nonlinearity).backward
         T, B, H = buf.shape[0] - 1, buf.shape[1], buf.shape[2]
         D = x.shape[-1]
         dtype, device = buf.dtype, buf.device
@@ -348,7 +251,7 @@ class LeakyRecurrence(torch.autograd.Function):
             a_t = prod.weight(_outside_matrix(w, inv).t().contiguous())
             g = alloc("gradients", (T, B, H))
             for t in range(T - 1, -1, -1):
-                phi_backward(name, total(t, g[t]), buf[t + 1], out=g[t])
+                phi_backward(total(t, g[t]), buf[t + 1], g[t])
                 prod.mm(g[t], a_t, out=carry, keep=keep(t))
             g_flat = g.view(T * B, H)
             g_op = g_flat if g_operand is None else g_operand.view(T * B, H)
@@ -370,7 +273,7 @@ class LeakyRecurrence(torch.autograd.Function):
                 e_t = total(t, e[t])
                 if final_only:
                     e_t = e[t].copy_(e_t)
-                phi_backward(name, e_t, phis[t], out=d[t]).mul_(inv)
+                phi_backward(e_t, phis[t], d[t]).mul_(inv)
                 torch.mul(e_t, leak, out=carry)
                 prod.addmm_(carry, d[t], w_p, keep=keep(t))
             d_flat = d.view(T * B, H)
@@ -417,12 +320,12 @@ def leaky_recurrence(
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return LeakyRecurrence.apply(x, h0, w, bias, u, inv, placement, nonlinearity, precision, final_only, workspace)
     if not final_only:
-        alloc = _allocator(h0.dtype, h0.device, None, None)
-        return _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, False, alloc)[0][1:]
-    call = _Call()
+        alloc = allocator(h0.dtype, h0.device, None, None)
+        return _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, alloc)[0][1:]
+    call = Call()
     try:
-        alloc = _allocator(h0.dtype, h0.device, workspace, call)
-        return _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, False, alloc)[0][-1].clone()
+        alloc = allocator(h0.dtype, h0.device, workspace, call)
+        return _forward(x, h0, w, bias, u, inv, placement, nonlinearity, precision, alloc)[0][-1].clone()
     finally:
         if workspace is not None:
             workspace.release(call)

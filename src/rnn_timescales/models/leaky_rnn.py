@@ -13,34 +13,21 @@ with tau_hat = max(tau, 1) elementwise and W's diagonal held at zero (no self-co
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnn_timescales.models.base import RecurrentModel, RNNOutput
-from rnn_timescales.models.fused import Workspace, leaky_recurrence
+from rnn_timescales.models.base import RecurrentModel
+from rnn_timescales.models.fused import leaky_recurrence
+from rnn_timescales.models.nonlinearities import nonlinearity as nonlinearity_entry
 from rnn_timescales.models.readout import MultiHeadReadout
+from rnn_timescales.models.workspace import Workspace
 
 Nonlinearity = Literal["leaky_relu", "relu", "tanh", "sigmoid"]
 Placement = Literal["outside", "inside"]
 Precision = Literal["fp32", "bf16"]
-
-LEAKY_RELU_SLOPE = 0.01
-
-
-def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The elementwise nonlinearity phi called ``name``."""
-    if name == "leaky_relu":
-        return lambda x: F.leaky_relu(x, LEAKY_RELU_SLOPE)
-    if name == "relu":
-        return torch.relu
-    if name == "tanh":
-        return torch.tanh
-    if name == "sigmoid":
-        return torch.sigmoid
-    raise ValueError(f"unknown nonlinearity {name!r}; choose one of leaky_relu, relu, tanh, sigmoid")
 
 
 class LeakyRNN(RecurrentModel):
@@ -80,6 +67,8 @@ class LeakyRNN(RecurrentModel):
     ``readout.bias`` (K, C). The stored ``tau`` is unclamped; the forward pass uses max(tau, 1).
     """
 
+    name = "leaky_rnn"
+
     def __init__(
         self,
         hidden_size: int = 500,
@@ -94,6 +83,7 @@ class LeakyRNN(RecurrentModel):
         fused: bool = True,
     ) -> None:
         super().__init__()
+        self.phi = nonlinearity_entry(nonlinearity).phi
         if placement not in ("outside", "inside"):
             raise ValueError(f"placement must be 'outside' or 'inside', got {placement!r}")
         if precision not in ("fp32", "bf16"):
@@ -104,7 +94,6 @@ class LeakyRNN(RecurrentModel):
         self.input_size = input_size
         self.nonlinearity = nonlinearity
         self.placement = placement
-        self.phi = activation(nonlinearity)
         tau = 1.0 + torch.rand(hidden_size) if tau_init is None else torch.full((hidden_size,), float(tau_init))
         self.tau = nn.Parameter(tau, requires_grad=train_tau)
         self.input = nn.Linear(input_size, hidden_size)
@@ -115,17 +104,32 @@ class LeakyRNN(RecurrentModel):
         with torch.no_grad():
             self.recurrent.weight.mul_(self.offdiag)
 
+    @classmethod
+    def from_config(cls, config: Any, *, input_size: int, n_heads: int, n_classes: int) -> LeakyRNN:
+        """The network a ``ModelConfig`` describes (``type: leaky_rnn``)."""
+        return cls(
+            hidden_size=config.hidden_size,
+            input_size=input_size,
+            n_heads=n_heads,
+            n_classes=n_classes,
+            nonlinearity=config.nonlinearity,
+            placement=config.placement,
+            train_tau=config.train_tau,
+            tau_init=config.tau_init,
+            precision=config.precision,
+        )
+
     @property
     def train_tau(self) -> bool:
         return self.tau.requires_grad
 
-    @property
-    def n_heads(self) -> int:
-        return self.readout.n_heads
-
     def tau_hat(self) -> torch.Tensor:
         """The timescales used in the forward pass, max(tau, 1): (H,), in time steps."""
         return torch.clamp(self.tau, min=1.0)
+
+    def timescales(self) -> torch.Tensor:
+        """The trained timescales tau_hat: (H,), in time steps."""
+        return self.tau_hat()
 
     def recurrent_weight(self) -> torch.Tensor:
         """W with its diagonal masked to zero: (H, H)."""
@@ -150,6 +154,14 @@ class LeakyRNN(RecurrentModel):
             return self.run_reference(inputs, h0)
         return self._fused(inputs, h0, final_only=False)
 
+    def run_final(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        """The state after the last input, (batch, H). The fast path computes just that state, so
+        its backward pass never forms a (time, batch, H) gradient that is zero everywhere but
+        the last step (training and end-of-sequence evaluation read only this state)."""
+        if not self.fused:
+            return self.run_reference(inputs, h0)[-1]
+        return self._fused(inputs, h0, final_only=True)
+
     def _fused(self, inputs: torch.Tensor, h0: torch.Tensor, final_only: bool) -> torch.Tensor:
         return leaky_recurrence(
             inputs,
@@ -168,33 +180,6 @@ class LeakyRNN(RecurrentModel):
     def _apply(self, fn, *args, **kwargs):
         self.workspace.clear()  # moved or cast: the old memory would never fit again
         return super()._apply(fn, *args, **kwargs)
-
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        h0: torch.Tensor | None = None,
-        *,
-        n_heads: int | None = None,
-        generator: torch.Generator | None = None,
-        return_trajectory: bool = False,
-        return_step_logits: bool = False,
-    ) -> RNNOutput:
-        """As :meth:`RecurrentModel.forward`. When only the final state is read (training and
-        end-of-sequence evaluation), the fast path returns just that state, so the backward pass
-        never forms a (time, batch, H) gradient that is zero everywhere but the last step."""
-        if not self.fused or return_trajectory or return_step_logits:
-            return super().forward(
-                inputs, h0, n_heads=n_heads, generator=generator,
-                return_trajectory=return_trajectory, return_step_logits=return_step_logits,
-            )
-        if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
-            raise ValueError(
-                f"inputs must have shape (time, batch, {self.input_size}), got {tuple(inputs.shape)}"
-            )
-        if h0 is None:
-            h0 = self.init_state(inputs.shape[1], generator)
-        final = self._fused(inputs, h0, final_only=True)
-        return RNNOutput(final_state=final, logits=self.readout(final, n_heads))
 
     def run_reference(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
         """The plain per-step loop over :meth:`step` (autograd records every step): the

@@ -1,20 +1,43 @@
-"""Memory tasks, registered by name. Adding a task means adding one module and one line below."""
+"""Memory tasks, registered by name.
+
+Adding a task: write one module with a :class:`~rnn_timescales.tasks.base.Task` subclass and add
+one line to the registrations below (or call :func:`register_task` from your own code: the
+configuration accepts every registered name). ``docs/contracts.md`` has a worked example.
+"""
 
 from __future__ import annotations
 
-from rnn_timescales.tasks.base import Batch, BinaryTask, sequence_length
+from typing import Any
+
+from rnn_timescales.registry import NoParams, Registry
+from rnn_timescales.tasks.base import IGNORE, Batch, Level, Task, final_step_targets
+from rnn_timescales.tasks.binary import BinaryTask, sequence_length
 from rnn_timescales.tasks.dms import DelayedMatch
+from rnn_timescales.tasks.flipflop import FlipFlop
 from rnn_timescales.tasks.parity import Parity
 
-TASKS: dict[str, type[BinaryTask]] = {"parity": Parity, "dms": DelayedMatch}
+TASKS: Registry[type[Task]] = Registry("task", Task)
+"""Task name -> class; ``task.name`` in a configuration must be one of these."""
+
+register_task = TASKS.register
+task_class = TASKS.get
 
 
-def get_task(name: str) -> BinaryTask:
-    """The task registered as ``name``."""
-    try:
-        return TASKS[name]()
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
+def get_task(name: str, **params: Any) -> Task:
+    """The task registered as ``name``, with its settings (defaults for those not given)."""
+    return TASKS.get(name)(**params)
 
 
-__all__ = ["TASKS", "Batch", "BinaryTask", "DelayedMatch", "Parity", "get_task", "sequence_length"]
+def build_task(config) -> Task:
+    """The task of a :class:`rnn_timescales.config.TaskConfig` (its name and settings)."""
+    return get_task(config.name, **config.params)
+
+
+register_task(Parity)
+register_task(DelayedMatch)
+register_task(FlipFlop)
+
+__all__ = [
+    "IGNORE", "TASKS", "Batch", "BinaryTask", "DelayedMatch", "FlipFlop", "Level", "NoParams", "Parity", "Task",
+    "build_task", "final_step_targets", "get_task", "register_task", "sequence_length", "task_class",
+]

@@ -1,89 +1,162 @@
-"""The interface every binary memory task offers, and the registry of tasks by name."""
+"""The contract every task offers: what a batch holds, what a task declares, what a curriculum may change.
+
+A task makes fresh batches on the device, vectorised over the batch. It declares
+
+- ``input_size`` (D) and ``n_classes`` (C, logits per head), and how many heads it uses at a
+  given *level*;
+- its *level*: the parameters a curriculum may change, as a plain JSON-serialisable dict (the N
+  of each head, ``{"ns": [2, 3, 4]}``, for parity and DMS; the number of classes and the maximum
+  delay for delayed recall; nothing, ``{}``, for the flip-flop);
+- its settings (``Params``, a pydantic model validated with the run configuration, under
+  ``task:`` in ``config.yaml``), and which curriculum and how many readout heads it takes when
+  the configuration does not say.
+
+A :class:`Batch` holds inputs for every step and a target for every step and head, with
+:data:`IGNORE` where nothing is scored; a task that scores only the last step says so
+(``final_only``), which lets the model return just its final state (the fast path of the leaky
+RNN never forms the (time, batch, hidden) gradient of states nobody reads).
+
+Tasks are registered by name (:data:`rnn_timescales.tasks.TASKS`); the configuration
+accepts exactly the registered names.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
+from pydantic import BaseModel
+
+from rnn_timescales.registry import NoParams
+
+IGNORE = -1
+"""Target marking a (step, sequence, head) that is not scored."""
+
+Level = dict[str, Any]
 
 
 @dataclass
 class Batch:
-    """One freshly generated batch.
+    """One freshly generated batch. Time-major.
 
-    inputs: (time, batch, 1) float, the binary input sequence.
-    targets: (batch, heads) long, the class each head must output at the last step.
+    inputs: (time, batch, input_size) float.
+    targets: (time, batch, heads) long, the class each head must output at each step;
+        :data:`IGNORE` where nothing is scored.
+    weights: (time, batch) float loss weight of each step, or None (all 1).
+    final_only: True when only the last step is scored, for every head (``targets[:-1]`` is all
+        :data:`IGNORE`, ``targets[-1]`` has none).
+    class_mask: (heads, classes) bool, the classes each head may output (the others are removed
+        from its softmax, e.g. classes not yet in a vocabulary curriculum); None: all of them.
     """
 
     inputs: torch.Tensor
     targets: torch.Tensor
+    weights: torch.Tensor | None = None
+    final_only: bool = False
+    class_mask: torch.Tensor | None = None
+
+    @property
+    def n_heads(self) -> int:
+        return self.targets.shape[-1]
+
+    @property
+    def final_targets(self) -> torch.Tensor:
+        """(batch, heads) targets of the last step."""
+        return self.targets[-1]
 
 
-def sequence_length(n_max: int, generator: torch.Generator | None = None) -> int:
-    """Draw the length M shared by a batch: M ~ UniformInteger[n_max + 2, n_max + 2 + 3 n_max)."""
-    low = n_max + 2
-    high = low + 3 * n_max
-    device = generator.device if generator is not None else None
-    return int(torch.randint(low, high, (1,), generator=generator, device=device).item())
+def final_step_targets(labels: torch.Tensor, length: int) -> torch.Tensor:
+    """Targets for a task scored at the last step only: labels (batch, heads) ->
+    (length, batch, heads), :data:`IGNORE` everywhere but the last step."""
+    targets = labels.new_full((length, *labels.shape), IGNORE)
+    targets[-1] = labels
+    return targets
 
 
-class BinaryTask(ABC):
-    """A task on binary input streams whose label for memory demand N depends on the last N inputs.
+class Task(ABC):
+    """Base class of every task. Subclasses set the class attributes and implement :meth:`sample`.
 
-    Subclasses say how inputs are drawn (:meth:`draw_inputs`) and how the label for each N is
-    computed, at the end of a sequence (:meth:`labels`) and at every step of a stream
-    (:meth:`stream_labels`). Everything is vectorised over the batch and over N.
+    Class attributes: ``name`` (the registry name), ``Params`` (its settings), ``default_curriculum``
+    (the curriculum kind used when the configuration names none), ``level_keys`` (what its level
+    holds). ``params`` is the validated instance of ``Params``.
     """
 
     name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
+    default_curriculum: ClassVar[str] = "none"
+    level_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params: Any) -> None:
+        self.params = self.Params(**params)
+
+    @property
+    @abstractmethod
+    def input_size(self) -> int:
+        """D, the size of each step's input."""
+
+    @property
+    def n_classes(self) -> int:
+        """C, logits per head."""
+        return 2
+
+    @property
+    def default_heads(self) -> int:
+        """Readout heads a model allocates for this task when the configuration does not say."""
+        return 1
+
+    def default_level(self) -> Level:
+        """The level trained when no curriculum changes it."""
+        return {}
+
+    def n_heads(self, level: Mapping[str, Any]) -> int:
+        """Heads in use at ``level`` (head k reads logits k of the readout)."""
+        return self.default_heads
+
+    def describe(self, level: Mapping[str, Any]) -> str:
+        """A short text for progress bars, e.g. ``N=2..11``."""
+        return ", ".join(f"{k}={v}" for k, v in level.items()) or self.name
 
     @abstractmethod
-    def draw_inputs(
-        self, length: int, batch_size: int, generator: torch.Generator | None, device: torch.device
-    ) -> torch.Tensor:
-        """Binary inputs for training: (length, batch) float in {0, 1}."""
-
-    @abstractmethod
-    def labels(self, x: torch.Tensor, ns: torch.Tensor) -> torch.Tensor:
-        """End-of-sequence labels: x (time, batch), ns (heads,) long -> (batch, heads) long."""
-
-    @abstractmethod
-    def stream_labels(self, x: torch.Tensor, ns: torch.Tensor) -> torch.Tensor:
-        """Label of the window ending at every step: x (time, batch), ns (heads,) ->
-        (time, batch, heads) long. Steps t < N - 1 have no complete window; their label is -1."""
-
     def sample(
         self,
-        ns: list[int] | torch.Tensor,
+        level: Mapping[str, Any],
         batch_size: int,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
-        length: int | None = None,
     ) -> Batch:
-        """A batch for the memory demands ``ns``, of length drawn by :func:`sequence_length`
-        for max(ns) unless ``length`` is given."""
-        ns_t = torch.as_tensor(ns, dtype=torch.long, device=device)
-        n_max = int(ns_t.max())
-        if length is None:
-            length = sequence_length(n_max, generator)
-        if length < n_max:
-            raise ValueError(f"sequence length {length} is shorter than N = {n_max}")
-        x = self.draw_inputs(length, batch_size, generator, torch.device(device))
-        return Batch(inputs=x.unsqueeze(-1), targets=self.labels(x, ns_t))
+        """A fresh batch at ``level``: every random draw from ``generator``, on ``device``."""
 
-    def stream(
-        self,
-        ns: list[int] | torch.Tensor,
-        length: int,
-        n_streams: int = 1,
-        generator: torch.Generator | None = None,
-        device: torch.device | str = "cpu",
-    ) -> Batch:
-        """Streaming evaluation input (SPEC section 2): Bernoulli(0.5) streams of ``length`` steps
-        with a label at every step. inputs: (length, streams, 1); targets: (length, streams, heads)."""
-        ns_t = torch.as_tensor(ns, dtype=torch.long, device=device)
-        x = (torch.rand(length, n_streams, generator=generator, device=device) < 0.5).float()
-        return Batch(inputs=x.unsqueeze(-1), targets=self.stream_labels(x, ns_t))
+    def input_source(
+        self, n_trials: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+    ) -> Callable[[int], torch.Tensor]:
+        """Endless input under the task's statistics, for the timescale analyses: a function that,
+        called with a number of steps, returns the next (steps, n_trials, input_size) of it.
 
+        The default strings together the inputs of fresh batches at :meth:`default_level`.
+        """
+        level = self.default_level()
+        pending: list[torch.Tensor] = []
+
+        def next_steps(length: int) -> torch.Tensor:
+            while sum(x.shape[0] for x in pending) < length:
+                pending.append(self.sample(level, n_trials, generator, device).inputs)
+            joined = torch.cat(pending)
+            pending[:] = [joined[length:]]
+            return joined[:length]
+
+        return next_steps
+
+    def score(self, logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Correct predictions and scored predictions per head: ((heads,), (heads,)) long.
+
+        ``logits``: (batch, heads, classes) read from the final state when ``batch.final_only``,
+        else (time, batch, heads, classes) read at every step. The default counts every target
+        that is not :data:`IGNORE`; a task whose accuracy is defined on fewer steps overrides it.
+        """
+        targets = batch.final_targets if batch.final_only else batch.targets
+        scored = targets != IGNORE
+        correct = (logits.argmax(-1) == targets) & scored
+        dims = tuple(range(targets.dim() - 1))
+        return correct.sum(dims), scored.sum(dims)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rnn_timescales.tasks.base import BinaryTask
+from rnn_timescales.tasks.binary import BinaryTask
 
 
 class DelayedMatch(BinaryTask):

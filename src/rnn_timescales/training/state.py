@@ -2,13 +2,16 @@
 
 A state holds everything the next training step depends on: the model, the optimiser (momentum
 buffers, learning rate), the curriculum, the epoch and the step inside it, the loss summed so far
-in that epoch, every random-number generator (the task generator, torch, numpy, Python), the
-metrics rows written so far and the wall time used (for the time budget).
+in that epoch, the run's random-number generator (every random draw of a run comes from it; the
+global generators of torch, numpy and Python are neither used nor touched, so resuming a run from
+Python leaves the caller's random state alone), the metrics rows written so far and the wall time
+used (for the time budget).
 
-It is one safetensors file (no pickle): every tensor and array is a safetensors tensor; the rest
-(nested dicts, lists, numbers) is a JSON *payload* in the file's metadata, in which a tensor is
-replaced by ``{"__tensor__": key}``. A SHA-256 over the tensors and the payload is recorded at
-write time, so a truncated or corrupt file is refused with its name.
+It is one safetensors file (no pickle; :func:`rnn_timescales.io.write_safetensors`): every tensor
+and array is a safetensors tensor; the rest (nested dicts, lists, numbers) is a JSON *payload* in
+the file's metadata, in which a tensor is replaced by ``{"__tensor__": key}``. The SHA-256 over the
+tensors and the metadata is checked on reading, so a truncated or corrupt file is refused with its
+name.
 
 Two files live in ``RUN_DIR/state/``:
 
@@ -21,28 +24,22 @@ Two files live in ``RUN_DIR/state/``:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
-from rnn_timescales.io import atomic_write_bytes
+from rnn_timescales.io import read_safetensors, write_safetensors
 from rnn_timescales.training.checkpoints import CheckpointError
 
 STATE_DIR = "state"
 EPOCH_STATE = "epoch.safetensors"
 STEP_STATE = "step.safetensors"
 FORMAT = "rnn-timescales-training-state"
-VERSION = "1"
+VERSION = "2"  # 2: digest of rnn_timescales.io; only the run's own generator
 
 
 class StateError(CheckpointError):
@@ -54,12 +51,13 @@ class TrainingState:
     """Everything needed to continue a run exactly where it stopped.
 
     epoch: epochs completed. step: training steps already done in epoch ``epoch + 1`` (0 at an
-    epoch boundary). loss_sum: () float tensor, the sum of those steps' losses.
+    epoch boundary). global_step: training steps done in the whole run. loss_sum: () float
+    tensor, the sum of the losses of the ``step`` steps of the current epoch.
     rows, head_rows: the metrics rows of the completed epochs.
     checkpoints: file names of the checkpoints written so far. events: roll-backs and the like.
     elapsed_s: wall time used by the run so far; epoch_elapsed_s: of it, inside the current epoch;
     last_epoch_s: duration of the last completed epoch (used by the time-budget rule).
-    rng: the random-number generators' states (see :func:`capture_rng`).
+    rng: ``{"generator": state}``, the run's random-number generator.
     """
 
     config: dict[str, Any]
@@ -68,6 +66,7 @@ class TrainingState:
     curriculum: dict[str, Any]
     epoch: int
     step: int
+    global_step: int
     loss_sum: torch.Tensor
     rng: dict[str, Any]
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -82,30 +81,6 @@ class TrainingState:
     def position(self) -> tuple[int, int]:
         """(epoch, step): a later position means a newer state."""
         return self.epoch, self.step
-
-
-# --- random-number generators ----------------------------------------------------------------
-def capture_rng(generator: torch.Generator) -> dict[str, Any]:
-    """The state of the task generator and of torch's, numpy's and Python's global generators."""
-    rng: dict[str, Any] = {
-        "generator": generator.get_state(),
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        rng["cuda"] = torch.cuda.get_rng_state_all()
-    return rng
-
-
-def restore_rng(rng: dict[str, Any], generator: torch.Generator) -> None:
-    """Put every generator back into the state :func:`capture_rng` recorded."""
-    generator.set_state(rng["generator"])
-    torch.set_rng_state(rng["torch"])
-    np.random.set_state(rng["numpy"])
-    random.setstate(rng["python"])
-    if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 # --- encoding nested objects as tensors + JSON -----------------------------------------------
@@ -146,18 +121,6 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
-def _digest(tensors: dict[str, torch.Tensor], payload: str) -> str:
-    h = hashlib.sha256()
-    for key in sorted(tensors):
-        t = tensors[key].contiguous()
-        h.update(key.encode())
-        h.update(str(t.dtype).encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    h.update(payload.encode())
-    return h.hexdigest()
-
-
 # --- saving and loading ----------------------------------------------------------------------
 def state_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / STATE_DIR
@@ -169,11 +132,9 @@ def save_state(path: str | Path, state: TrainingState) -> Path:
     body = {name: getattr(state, name) for name in state.__dataclass_fields__}
     encoded = _encode(body, "s", tensors)
     payload = json.dumps(encoded, allow_nan=True, separators=(",", ":"))
-    metadata = {"format": FORMAT, "version": VERSION, "payload": payload, "sha256": _digest(tensors, payload)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, st_save(tensors, metadata=metadata))
-    return path
+    return write_safetensors(path, tensors, {"format": FORMAT, "version": VERSION, "payload": payload})
 
 
 def load_state(path: str | Path) -> TrainingState:
@@ -181,23 +142,15 @@ def load_state(path: str | Path) -> TrainingState:
     path = Path(path)
     if not path.is_file():
         raise StateError(f"training state {str(path)!r} does not exist")
-    data = path.read_bytes()
+    tensors, metadata = read_safetensors(path, path.read_bytes(), StateError, "training state", FORMAT)
+    if metadata.get("version") != VERSION:
+        raise StateError(f"training state {str(path)!r} was written by another version of rnn-timescales "
+                         f"(format {metadata.get('version')!r}, this one reads {VERSION!r}); it cannot be resumed")
+    body = _decode(json.loads(metadata.get("payload", "{}")), tensors)
     try:
-        (header_len,) = struct.unpack("<Q", data[:8])
-        if not 0 < header_len <= len(data) - 8:
-            raise ValueError("header length out of range")
-        header = json.loads(data[8 : 8 + header_len])
-        metadata = header.get("__metadata__") or {}
-        tensors = st_load(data)
-    except (SafetensorError, ValueError, struct.error, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise StateError(f"training state {str(path)!r} is corrupt or truncated ({str(e).splitlines()[0]})") from None
-    if metadata.get("format") != FORMAT:
-        raise StateError(f"{str(path)!r} is not an rnn-timescales training state")
-    payload = metadata.get("payload", "")
-    if _digest(tensors, payload) != metadata.get("sha256"):
-        raise StateError(f"training state {str(path)!r} is corrupt: it does not match the SHA-256 recorded when it was written")
-    body = _decode(json.loads(payload), tensors)
-    return TrainingState(**body)
+        return TrainingState(**body)
+    except TypeError as e:
+        raise StateError(f"training state {str(path)!r} is incomplete ({e})") from None
 
 
 def load_latest_state(run_dir: str | Path) -> tuple[TrainingState | None, Path | None, list[str]]:

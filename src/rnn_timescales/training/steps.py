@@ -1,21 +1,60 @@
-"""One optimisation step and one evaluation pass: the inner loop of training, free of bookkeeping."""
+"""One optimisation step and one evaluation pass: the inner loop of training, free of bookkeeping.
+
+The loss of a batch is, for every head, the weighted mean cross-entropy over the (step, sequence)
+entries that head is scored on, summed over heads (SPEC section 4: "cross-entropy, summed over
+heads"). For a task scored at the last step only, that is each head's mean over the batch, and the
+model computes only its final state.
+"""
 
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 
 from rnn_timescales.models.base import RecurrentModel
-from rnn_timescales.tasks.base import Batch, BinaryTask
+from rnn_timescales.tasks.base import IGNORE, Batch, Task
 
 
-def multi_head_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Sum over heads of each head's mean cross-entropy over the batch.
+def batch_logits(model: RecurrentModel, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The logits the batch's targets are compared with: (batch, heads, classes) read from the final
+    state when ``batch.final_only``, else (time, batch, heads, classes) read at every step; classes
+    outside ``batch.class_mask`` are set to -inf."""
+    out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_step_logits=not batch.final_only)
+    logits = out.logits if batch.final_only else out.step_logits
+    if batch.class_mask is not None:
+        logits = logits.masked_fill(~batch.class_mask, float("-inf"))
+    return logits
 
-    logits: (batch, heads, classes); targets: (batch, heads) long. Returns a scalar.
+
+def multi_head_loss(
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None, all_scored: bool = False
+) -> torch.Tensor:
+    """Sum over heads of each head's weighted mean cross-entropy over its scored entries.
+
+    logits: (..., heads, classes); targets: (..., heads) long, :data:`IGNORE` where not scored;
+    weights: (...) per-entry weights, or None (all 1). ``all_scored``: the caller knows no target
+    is :data:`IGNORE` (the last step of a final-only task). Returns a scalar.
     """
-    batch = logits.shape[0]
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum") / batch
+    if all_scored and weights is None:
+        # plain means over the entries, in one kernel
+        return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), reduction="sum") / targets[..., 0].numel()
+    ce = F.cross_entropy(logits.flatten(0, -2), targets.flatten(), ignore_index=IGNORE, reduction="none")
+    ce = ce.view(targets.shape)  # (..., heads), 0 where not scored
+    scored = (targets != IGNORE).to(ce.dtype)
+    w = scored if weights is None else scored * weights.unsqueeze(-1)
+    dims = tuple(range(targets.dim() - 1))
+    return ((ce * w).sum(dims) / w.sum(dims).clamp(min=torch.finfo(ce.dtype).tiny)).sum()
+
+
+def batch_loss(model: RecurrentModel, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The training loss of ``batch`` (see the module docstring): a scalar."""
+    logits = batch_logits(model, batch, generator)
+    if batch.final_only:
+        weights = batch.weights[-1] if batch.weights is not None else None
+        return multi_head_loss(logits, batch.final_targets, weights, all_scored=True)
+    return multi_head_loss(logits, batch.targets, batch.weights)
 
 
 def train_step(
@@ -30,8 +69,7 @@ def train_step(
     Returns the (detached) loss, a scalar tensor, without forcing a device sync.
     """
     optimizer.zero_grad(set_to_none=True)
-    out = model(batch.inputs, n_heads=batch.targets.shape[1], generator=generator)
-    loss = multi_head_loss(out.logits, batch.targets)
+    loss = batch_loss(model, batch, generator)
     loss.backward()
     if grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=grad_clip)
@@ -40,34 +78,40 @@ def train_step(
 
 
 @torch.no_grad()
-def correct_counts(model: RecurrentModel, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Number of correct end-of-sequence predictions per head: (heads,) long."""
-    out = model(batch.inputs, n_heads=batch.targets.shape[1], generator=generator)
-    return (out.logits.argmax(-1) == batch.targets).sum(0)
+def correct_counts(
+    model: RecurrentModel, task: Task, batch: Batch, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Correct and scored predictions per head on ``batch``, as ``task.score`` defines them:
+    ((heads,), (heads,)) long."""
+    return task.score(batch_logits(model, batch, generator), batch)
 
 
 @torch.no_grad()
 def accuracy(
     model: RecurrentModel,
-    task: BinaryTask,
-    ns: list[int],
+    task: Task,
+    level: Mapping[str, Any],
     n_batches: int,
     batch_size: int,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """End-of-sequence accuracy of head k on N = ns[k], over ``n_batches`` fresh batches: (heads,)
-    fractions in [0, 1]."""
-    correct = torch.zeros(len(ns), dtype=torch.long, device=device)
+    """Accuracy of every head at ``level`` over ``n_batches`` fresh batches: (heads,) fractions in
+    [0, 1] (for parity and DMS, head k on N = ns[k] at the end of the sequence)."""
+    heads = task.n_heads(level)
+    correct = torch.zeros(heads, dtype=torch.long, device=device)
+    total = torch.zeros(heads, dtype=torch.long, device=device)
     for _ in range(n_batches):
-        correct += correct_counts(model, task.sample(ns, batch_size, generator, device), generator)
-    return correct.double() / (n_batches * batch_size)
+        c, n = correct_counts(model, task, task.sample(level, batch_size, generator, device), generator)
+        correct += c
+        total += n
+    return correct.double() / total.clamp(min=1)
 
 
 @torch.no_grad()
 def streaming_accuracy(
     model: RecurrentModel,
-    task: BinaryTask,
+    task,
     ns: list[int],
     warmup: int = 100,
     length: int = 1000,
@@ -75,8 +119,9 @@ def streaming_accuracy(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Streaming ("classify in time") accuracy (SPEC section 2): head k's prediction at every step
-    after ``warmup`` is compared with the label for N = ns[k] over the window ending there.
+    """Streaming ("classify in time") accuracy of a binary task (SPEC section 2): head k's
+    prediction at every step after ``warmup`` is compared with the label for N = ns[k] over the
+    window ending there.
 
     Each of ``n_streams`` independent Bernoulli(0.5) streams is the spec's single stream; averaging
     several only lowers the variance. Returns (heads,) fractions in [0, 1].

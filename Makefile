@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh machine (each sets up only what is missing, then runs):
+#   make run    the README's main job (rnn-timescales train)
+#   make test   the test suite
+# Set-up: a virtual environment in .venv with the package, its test tools and PyTorch. PyTorch is
+# installed only if the environment has none: TORCH names what to install (default the CPU build
+# 2.13.0; e.g. `make test TORCH=torch` for your platform's default build, CUDA included).
+
+VENV ?= .venv
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rnn-timescales-installed
+
+.PHONY: run test setup clean
+
+run: $(STAMP)
+	$(BIN)/rnn-timescales train
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH)"
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV)

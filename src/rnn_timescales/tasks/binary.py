@@ -1,0 +1,137 @@
+"""What N-parity and N-DMS share [K24]: binary input streams, one head per memory demand N,
+labelled at the last step of the sequence (SPEC section 2).
+
+Level: ``{"ns": [N_0, N_1, ...]}``; head k answers N = ns[k] (the reference's positional
+convention). Sequences of one batch share their length M ~ UniformInteger[N_max + 2,
+N_max + 2 + 3 N_max). Streaming evaluation (:meth:`BinaryTask.stream`) labels every step.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Literal, Mapping
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from rnn_timescales.tasks.base import Batch, Task, final_step_targets
+
+
+def sequence_length(n_max: int, generator: torch.Generator | None = None) -> int:
+    """Draw the length M shared by a batch: M ~ UniformInteger[n_max + 2, n_max + 2 + 3 n_max)."""
+    low = n_max + 2
+    high = low + 3 * n_max
+    device = generator.device if generator is not None else None
+    return int(torch.randint(low, high, (1,), generator=generator, device=device).item())
+
+
+class BernoulliTrials:
+    """Endless binary input, x_t ~ Bernoulli(p[trial]): called with a number of steps, returns the
+    next (steps, trials, 1), encoded as the task feeds it. p: (trials,)."""
+
+    def __init__(self, task: BinaryTask, p: torch.Tensor, generator: torch.Generator | None) -> None:
+        self.task, self.p, self.generator = task, p, generator
+
+    def __call__(self, length: int) -> torch.Tensor:
+        u = torch.rand(length, self.p.shape[0], generator=self.generator, device=self.p.device)
+        return self.task.encode((u < self.p).float())
+
+
+class BinaryParams(BaseModel):
+    """Settings of the binary tasks.
+
+    inputs: ``binary`` feeds x_t in {0, 1} (the paper's leaky RNN); ``signed`` feeds 2 x_t - 1 in
+    {-1, +1} (the paper code's LSTM runs). Labels are defined on the bits either way.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    inputs: Literal["binary", "signed"] = "binary"
+
+
+class BinaryTask(Task):
+    """A task on binary input streams whose label for memory demand N depends on the last N inputs.
+
+    Subclasses say how the bits are drawn (:meth:`draw_inputs`) and how the label for each N is
+    computed, at the end of a sequence (:meth:`labels`) and at every step of a stream
+    (:meth:`stream_labels`). Everything is vectorised over the batch and over N.
+    """
+
+    Params = BinaryParams
+    default_curriculum = "multi"
+    level_keys = ("ns",)
+
+    @property
+    def input_size(self) -> int:
+        return 1
+
+    @property
+    def default_heads(self) -> int:
+        return 100  # the reference allocates 100 heads up front
+
+    def default_level(self) -> dict[str, Any]:
+        return {"ns": [2]}
+
+    def n_heads(self, level: Mapping[str, Any]) -> int:
+        return len(level["ns"])
+
+    def describe(self, level: Mapping[str, Any]) -> str:
+        ns = level["ns"]
+        return f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}..{ns[-1]}"
+
+    @abstractmethod
+    def draw_inputs(
+        self, length: int, batch_size: int, generator: torch.Generator | None, device: torch.device
+    ) -> torch.Tensor:
+        """Bits for training: (length, batch) float in {0, 1}."""
+
+    @abstractmethod
+    def labels(self, x: torch.Tensor, ns: torch.Tensor) -> torch.Tensor:
+        """End-of-sequence labels: x (time, batch), ns (heads,) long -> (batch, heads) long."""
+
+    @abstractmethod
+    def stream_labels(self, x: torch.Tensor, ns: torch.Tensor) -> torch.Tensor:
+        """Label of the window ending at every step: x (time, batch), ns (heads,) ->
+        (time, batch, heads) long. Steps t < N - 1 have no complete window; their label is -1."""
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's input for bits x (time, batch): (time, batch, 1), as ``inputs`` says."""
+        x = x.unsqueeze(-1)
+        return 2.0 * x - 1.0 if self.params.inputs == "signed" else x
+
+    def input_source(self, n_trials, generator=None, device="cpu") -> BernoulliTrials:
+        """The analyses' input (SPEC section 5): each trial draws p ~ U(0, 1) once, then every bit
+        x_t ~ Bernoulli(p), for parity and DMS alike."""
+        return BernoulliTrials(self, torch.rand(n_trials, generator=generator, device=device), generator)
+
+    def sample(
+        self,
+        level: Mapping[str, Any],
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+        length: int | None = None,
+    ) -> Batch:
+        """A batch for the memory demands ``level["ns"]``, of length drawn by
+        :func:`sequence_length` for max(ns) unless ``length`` is given."""
+        ns_t = torch.as_tensor(level["ns"], dtype=torch.long, device=device)
+        n_max = int(ns_t.max())
+        if length is None:
+            length = sequence_length(n_max, generator)
+        if length < n_max:
+            raise ValueError(f"sequence length {length} is shorter than N = {n_max}")
+        x = self.draw_inputs(length, batch_size, generator, torch.device(device))
+        return Batch(inputs=self.encode(x), targets=final_step_targets(self.labels(x, ns_t), length), final_only=True)
+
+    def stream(
+        self,
+        ns: list[int] | torch.Tensor,
+        length: int,
+        n_streams: int = 1,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Batch:
+        """Streaming evaluation input (SPEC section 2): Bernoulli(0.5) streams of ``length`` steps
+        with a label at every step. inputs: (length, streams, 1); targets: (length, streams, heads)."""
+        ns_t = torch.as_tensor(ns, dtype=torch.long, device=device)
+        x = (torch.rand(length, n_streams, generator=generator, device=device) < 0.5).float()
+        return Batch(inputs=self.encode(x), targets=self.stream_labels(x, ns_t))

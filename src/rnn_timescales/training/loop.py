@@ -1,0 +1,108 @@
+"""The training loop, top to bottom.
+
+Each pass: stop? -> train steps -> evaluate -> record -> checkpoint / advance -> save state. The
+objects it works on (task, model, optimiser, curriculum, run directory, guards) are set up by
+:class:`rnn_timescales.training.trainer.Trainer`; everything here is the order of events.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from tqdm.auto import tqdm
+
+from rnn_timescales.training.guards import FiniteSteps
+from rnn_timescales.training.state import EPOCH_STATE, STEP_STATE
+from rnn_timescales.training.steps import accuracy, train_step
+
+if TYPE_CHECKING:
+    from rnn_timescales.training.trainer import Trainer
+
+
+def train_loop(t: Trainer) -> str:
+    """Train until a stopping rule, a divergence or a signal; returns why it stopped."""
+    cfg = t.config.training
+    with Progress(t) as bar:
+        while True:
+            reason = t.stop_reason()
+            if reason is not None:
+                if reason == "time_budget" and t.step == 0:
+                    t.save_state(EPOCH_STATE)  # the clock as it ran out, so a resumed run decides the same
+                return reason
+            level = t.curriculum.level
+            status = train_steps(t, level)
+            if status == "diverged":
+                if t.roll_back():
+                    continue
+                return "diverged"
+            if status != "done":  # a signal or the budget, inside the epoch
+                t.save_state(STEP_STATE)
+                return status
+            acc = accuracy(t.model, t.task, level, cfg.eval_batches, cfg.batch_size, t.generator, t.device).tolist()
+            solved = t.curriculum.solved(acc)
+            t.end_epoch(level, acc, solved)
+            if t.curriculum.should_advance(solved, t.global_step):
+                t.save_checkpoint(level, acc)
+                t.curriculum.advance()
+            t.save_state(EPOCH_STATE)
+            bar.update(level, acc)
+
+
+def train_steps(t: Trainer, level: dict[str, Any]) -> str:
+    """Training batches from ``t.step`` to the end of the epoch: returns ``done``, ``interrupted``,
+    ``time_budget`` or ``diverged``. The state is also saved every ``training.state_every_s``."""
+    cfg = t.config.training
+    if t.step == 0:
+        t.epoch_clock.start()
+    t.model.train()
+    finite = FiniteSteps(cfg.steps_per_epoch, t.device)
+    every = cfg.state_every_s
+    next_save = time.perf_counter() + every if every is not None else None
+    status = "done"
+    while t.step < cfg.steps_per_epoch:
+        if t.signals.received is not None:
+            status = "interrupted"
+            break
+        if t.over_budget():
+            status = "time_budget"
+            break
+        if next_save is not None and time.perf_counter() >= next_save:
+            if not t.all_finite(finite):
+                break
+            t.save_state(STEP_STATE)
+            next_save = time.perf_counter() + every
+        batch = t.task.sample(level, cfg.batch_size, t.generator, t.device)
+        loss = train_step(t.model, t.optimizer, batch, t.config.optimizer.grad_clip, t.generator)
+        finite.record(t.step, loss, t.model)
+        t.loss_sum += loss
+        t.step += 1
+        t.global_step += 1
+    t.model.eval()
+    return status if t.all_finite(finite) else "diverged"
+
+
+class Progress:
+    """The progress bar of a run: seconds of the time budget when there is one (that is what ends
+    such runs), otherwise epochs out of ``max_epochs``."""
+
+    def __init__(self, t: Trainer) -> None:
+        self.t = t
+        cfg = t.config.training
+        self.budget = cfg.time_budget_s
+        initial = min(t.clock.elapsed(), self.budget) if self.budget else t.epoch
+        self.bar = tqdm(total=self.budget or cfg.max_epochs, unit="s" if self.budget else "epoch", desc="train",
+                        initial=initial, disable=not t.progress, dynamic_ncols=True,
+                        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]")
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def update(self, level: dict[str, Any], acc: list[float]) -> None:
+        t = self.t
+        self.bar.update(min(t.clock.elapsed(), self.budget) - self.bar.n if self.budget else 1)
+        self.bar.set_postfix_str(f"epoch {t.epoch}, {t.task.describe(level)} acc={sum(acc) / len(acc):.3f} "
+                                 f"newest={acc[-1]:.3f} loss={t.rows[-1]['loss']:.3f}")
