@@ -54,7 +54,7 @@ class _Extensible(_Section):
 
 
 class ModelConfig(_Extensible):
-    """The recurrent network (SPEC section 1). ``type`` is a registered model; the settings from
+    """The recurrent network (docs/science.md, the model). ``type`` is a registered model; the settings from
     ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (other models ignore them)."""
 
     type: str = "leaky_rnn"
@@ -83,7 +83,7 @@ class ModelConfig(_Extensible):
 
 
 class TaskConfig(_Extensible):
-    """The memory task (SPEC section 2): a registered task name and that task's settings."""
+    """The memory task (docs/science.md, tasks): a registered task name and that task's settings."""
 
     name: str = "parity"
 
@@ -103,7 +103,7 @@ class TaskConfig(_Extensible):
 
 
 class CurriculumConfig(_Extensible):
-    """How the task's level changes (SPEC section 3). ``kind`` is a registered curriculum (null:
+    """How the task's level changes (docs/science.md, curricula). ``kind`` is a registered curriculum (null:
     the task's default, multi-head for parity and DMS); ``n_start`` to ``forget`` belong to the N
     curricula (single, multi, sliding, fixed)."""
 
@@ -149,7 +149,7 @@ class CurriculumConfig(_Extensible):
 
 
 class OptimizerConfig(_Section):
-    """Optimiser and gradient clipping (SPEC section 4)."""
+    """Optimiser and gradient clipping (docs/science.md, training)."""
 
     name: Literal["sgd", "adam"] = "sgd"
     lr: float = Field(0.05, gt=0)

@@ -1,5 +1,5 @@
 """Accuracy of a trained network on each of its heads: at the level it was trained at, and for the
-binary tasks also in streaming mode (SPEC section 2)."""
+binary tasks also in streaming mode (docs/science.md, tasks)."""
 
 from __future__ import annotations
 

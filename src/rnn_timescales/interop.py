@@ -1,4 +1,4 @@
-"""Everything about the paper code's checkpoint files (SPEC section 9), in one place: their names,
+"""Everything about the paper code's checkpoint files (docs/science.md, the paper's own networks), in one place: their names,
 their safe loading, and turning them into run directories.
 
 The paper's public repository (LevinaLab/rnn_timescale_public) keeps its trained networks in
@@ -185,7 +185,7 @@ def initial_level(config: RunConfig) -> dict:
 
 
 def load_reference_checkpoint(path: str | Path, data: bytes | None = None) -> LoadedCheckpoint:
-    """Load a checkpoint written by the paper's public code (SPEC section 9), safely."""
+    """Load a checkpoint written by the paper's public code (docs/science.md, the paper's own networks), safely."""
     path = Path(path)
     data = read_bytes(path) if data is None else data
     curriculum, task, ns = parse_reference_name(path)

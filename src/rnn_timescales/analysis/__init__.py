@@ -1,5 +1,5 @@
 """Where memory lives: trained tau, network-mediated tau_net, population autocorrelation,
-dimensionality and Jacobian timescales (SPEC section 5). Arrays are time-major."""
+dimensionality and Jacobian timescales (docs/science.md, timescales). Arrays are time-major."""
 
 from rnn_timescales.analysis.autocorrelation import StreamingAutocorrelation, autocorrelation
 from rnn_timescales.analysis.dimensionality import dimensionality_from_covariance, pca_dimensionality

@@ -1,4 +1,4 @@
-"""Autocorrelation of activity, as defined in SPEC section 5.
+"""Autocorrelation of activity, as defined in docs/science.md, timescales.
 
 For one trial x_0 ... x_{n-1} with trial mean m, the autocorrelation at lag k is
 
@@ -9,7 +9,7 @@ lagged sums accumulated chunk by chunk (:class:`StreamingAutocorrelation`), so t
 simulation never has to be held in memory. Trials are averaged after the per-trial estimate.
 
 The paper's code divides lag k by n - 1 - k instead of n - k; after normalising by C_0 the two
-differ by a relative k / n^2 (1e-8 at the paper's n = 10^5), so we follow the SPEC.
+differ by a relative k / n^2 (1e-8 at the paper's n = 10^5), so we follow the paper's definition.
 
 Arrays are time-major: ``activity: (time, trials, units)``.
 """

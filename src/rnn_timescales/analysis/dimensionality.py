@@ -1,4 +1,4 @@
-"""Dimensionality of activity: principal components needed for a share of the variance (SPEC §5).
+"""Dimensionality of activity: principal components needed for a share of the variance (docs/science.md, timescales).
 
 We report the *number* of components (one-based): the smallest d with the top d principal
 components explaining at least ``threshold`` of the variance. The paper's code reports the

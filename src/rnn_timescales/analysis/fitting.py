@@ -1,4 +1,4 @@
-"""Exponential fits to many autocorrelation curves at once (SPEC section 5).
+"""Exponential fits to many autocorrelation curves at once (docs/science.md, timescales).
 
 One bounded least-squares problem per unit, all solved together by a vectorised, projected
 Levenberg-Marquardt iteration in NumPy: each iteration forms the (units, P, P) normal equations,

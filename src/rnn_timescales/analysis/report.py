@@ -25,7 +25,7 @@ from rnn_timescales.io import file_in_the_way
 
 @dataclass
 class AnalysisSettings:
-    """The knobs of one analysis; defaults are the paper's (SPEC section 5)."""
+    """The knobs of one analysis; defaults are the paper's (docs/science.md, timescales)."""
 
     n_trials: int = 10
     n_steps: int = 100_000

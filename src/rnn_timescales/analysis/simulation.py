@@ -1,6 +1,6 @@
 """Simulate a trained network on its task's input and collect what the analyses need, streaming.
 
-The paper's setting (SPEC section 5): every trial draws p ~ U(0, 1) and then x_t ~ Bernoulli(p);
+The paper's setting (docs/science.md, timescales): every trial draws p ~ U(0, 1) and then x_t ~ Bernoulli(p);
 10 trials of 10^5 steps after a burn-in of 500. Holding that activity (10 x 10^5 x 500 float32)
 takes 2 GB; here the trials run together as one batch, chunk by chunk, and each chunk is folded
 into exact running statistics (:class:`StreamingAutocorrelation`, :class:`StreamingCovariance`)
@@ -77,7 +77,7 @@ def simulate_statistics(
     seed : int
         Seeds the input probabilities, the inputs and the initial states.
     pca_trial : int
-        Trial whose activity is used for PCA (SPEC: one trial).
+        Trial whose activity is used for PCA (the paper: one trial).
     n_points : int
         Operating points sampled for the Jacobian analysis (spread over time and trials).
     progress : callable, optional

@@ -1,4 +1,4 @@
-"""Network-mediated timescales tau_net from autocorrelations (SPEC section 5).
+"""Network-mediated timescales tau_net from autocorrelations (docs/science.md, timescales).
 
 Every unit's autocorrelation, normalised by its lag-0 value, is fitted at lags 0 ... ``fit_lag``
 with a single and a double exponential (:mod:`rnn_timescales.analysis.fitting`, all units at
@@ -262,7 +262,7 @@ def estimate_timescales(
     rule: SelectionRule | None = None,
     bias_correction: str | None = None,
 ) -> pd.DataFrame:
-    """tau_net of every unit of ``activity``: autocorrelation (SPEC section 5) then exponential fits.
+    """tau_net of every unit of ``activity``: autocorrelation (docs/science.md, timescales) then exponential fits.
 
     Parameters
     ----------

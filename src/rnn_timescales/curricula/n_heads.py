@@ -1,4 +1,4 @@
-"""The curricula over memory demand N [K24] (SPEC section 3): which N each readout head answers.
+"""The curricula over memory demand N [K24] (docs/science.md, curricula): which N each readout head answers.
 
 The level is ``{"ns": [N_0, N_1, ...]}``; head k answers ns[k] (the reference's positional
 convention: in a sliding window, head 0 always answers the smallest N of the window).

@@ -1,4 +1,4 @@
-"""The leaky RNN with trainable per-neuron timescales of [K24] (SPEC section 1).
+"""The leaky RNN with trainable per-neuron timescales of [K24] (docs/science.md, the model).
 
 Nonlinearity outside (the paper's main model)::
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 LEAKY_RELU_SLOPE = 0.01
-"""Negative slope of the default nonlinearity (SPEC section 1)."""
+"""Negative slope of the default nonlinearity (docs/science.md, the model)."""
 
 _aten = torch.ops.aten
 Tensor = torch.Tensor

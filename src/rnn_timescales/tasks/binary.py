@@ -1,5 +1,5 @@
 """What N-parity and N-DMS share [K24]: binary input streams, one head per memory demand N,
-labelled at the last step of the sequence (SPEC section 2).
+labelled at the last step of the sequence (docs/science.md, tasks).
 
 Level: ``{"ns": [N_0, N_1, ...]}``; head k answers N = ns[k] (the reference's positional
 convention). Sequences of one batch share their length M ~ UniformInteger[N_max + 2,
@@ -99,7 +99,7 @@ class BinaryTask(Task):
         return 2.0 * x - 1.0 if self.params.inputs == "signed" else x
 
     def input_source(self, n_trials, generator=None, device="cpu") -> BernoulliTrials:
-        """The analyses' input (SPEC section 5): each trial draws p ~ U(0, 1) once, then every bit
+        """The analyses' input (docs/science.md, timescales): each trial draws p ~ U(0, 1) once, then every bit
         x_t ~ Bernoulli(p), for parity and DMS alike."""
         return BernoulliTrials(self, torch.rand(n_trials, generator=generator, device=device), generator)
 
@@ -130,7 +130,7 @@ class BinaryTask(Task):
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
     ) -> Batch:
-        """Streaming evaluation input (SPEC section 2): Bernoulli(0.5) streams of ``length`` steps
+        """Streaming evaluation input (docs/science.md, tasks): Bernoulli(0.5) streams of ``length`` steps
         with a label at every step. inputs: (length, streams, 1); targets: (length, streams, heads)."""
         ns_t = torch.as_tensor(ns, dtype=torch.long, device=device)
         x = (torch.rand(length, n_streams, generator=generator, device=device) < 0.5).float()

@@ -1,7 +1,7 @@
 """One optimisation step and one evaluation pass: the inner loop of training, free of bookkeeping.
 
 The loss of a batch is, for every head, the weighted mean cross-entropy over the (step, sequence)
-entries that head is scored on, summed over heads (SPEC section 4: "cross-entropy, summed over
+entries that head is scored on, summed over heads (docs/science.md, training: "cross-entropy, summed over
 heads"). For a task scored at the last step only, that is each head's mean over the batch, and the
 model computes only its final state.
 """
@@ -119,7 +119,7 @@ def streaming_accuracy(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Streaming ("classify in time") accuracy of a binary task (SPEC section 2): head k's
+    """Streaming ("classify in time") accuracy of a binary task (docs/science.md, tasks): head k's
     prediction at every step after ``warmup`` is compared with the label for N = ns[k] over the
     window ending there.
 

@@ -74,7 +74,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(config: RunConfig, model: RecurrentModel) -> torch.optim.Optimizer:
-    """The optimiser of SPEC section 4 (SGD with Nesterov momentum by default, or Adam)."""
+    """The optimiser of docs/science.md, training (SGD with Nesterov momentum by default, or Adam)."""
     o = config.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     if o.name == "sgd":
