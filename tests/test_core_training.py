@@ -96,3 +96,16 @@ def test_cli_trains_the_flipflop_to_95_percent_on_every_head(tmp_path):
     assert report["task"] == "flipflop" and [h["head"] for h in report["heads"]] == [0, 1, 2]
     assert all(set(h) == {"head", "accuracy"} for h in report["heads"])
     assert min(h["accuracy"] for h in report["heads"]) >= 0.95, report
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["bf16-units", "no-bf16-units"])
+def test_precision_auto_is_resolved_and_recorded(tmp_path, monkeypatch, native):
+    from rnn_timescales.config import RunConfig
+    from rnn_timescales.models import fused
+    from rnn_timescales.training.checkpoints import load_any
+
+    monkeypatch.setattr(fused, "native_bf16", lambda device_type: native)
+    train(tiny(**{"model.precision": "auto", "training.max_epochs": 1}), tmp_path / "r", progress=False)
+    saved = RunConfig.load(tmp_path / "r" / "config.yaml")
+    assert saved.model.precision == ("bf16" if native else "fp32")
+    assert load_any(tmp_path / "r").model.precision == saved.model.precision

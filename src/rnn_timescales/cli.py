@@ -72,7 +72,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="stop once a level of this value is solved (the curriculum's level, e.g. max_delay)")
     p.add_argument("--time-budget", type=_positive_float, metavar="SECONDS", help="stop after this much wall time")
     p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--precision", help="fp32 or bf16 (bf16 matrix products, fp32 state)")
+    p.add_argument("--precision", help="fp32, bf16 (bf16 matrix products, fp32 state) or auto (bf16 where the "
+                   "device has bf16 matrix units)")
     p.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/<task>_<curriculum>_...)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--resume", metavar="RUN_DIR",
@@ -109,9 +110,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     run_dir = Path(args.out) if args.out else default_run_dir(config)
     trainer = Trainer(config, run_dir, progress=not args.no_progress, auto_name=not args.out)
-    print(f"training {config.model.type} (H={config.model.hidden_size}) on {config.task.name}, "
-          f"{config.curriculum.kind} curriculum, preset {config.preset}, seed {config.seed}, device {trainer.device} "
-          f"-> {run_dir}", file=sys.stderr)
+    c = trainer.config
+    print(f"training {c.model.type} (H={c.model.hidden_size}) on {c.task.name}, {c.curriculum.kind} curriculum, "
+          f"preset {c.preset}, seed {c.seed}, device {trainer.device}, {c.model.precision} -> {run_dir}", file=sys.stderr)
     return _report(trainer.run())
 
 

@@ -18,10 +18,10 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PRESETS = ("paper", "quick")
 
@@ -34,72 +34,69 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _registry(section: str):
+    """The registry of the classes a section names (imported late: they import this module)."""
+    if section == "model":
+        from rnn_timescales.models import MODELS as registry
+    elif section == "task":
+        from rnn_timescales.tasks import TASKS as registry
+    else:
+        from rnn_timescales.curricula import CURRICULA as registry
+    return registry
+
+
 class _Extensible(_Section):
-    """A section whose kind (task name, model type, curriculum kind) brings settings of its own:
-    they sit beside the common ones and are validated by the registered class's ``Params``."""
+    """A section whose kind (model type, task name, curriculum kind) names a registered class that
+    brings settings of its own: they sit beside the common ones and are validated by the class's
+    ``Params``. ``_section`` names the section, ``_kind`` the field naming the class."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
+    _section: ClassVar[str]
+    _kind: ClassVar[str]
 
     @property
     def params(self) -> dict[str, Any]:
         """The kind's own settings (validated, defaults filled in)."""
         return dict(self.model_extra or {})
 
-    def _check_params(self, section: str, cls: type) -> None:
+    @model_validator(mode="after")
+    def _registered_with_settings(self) -> _Extensible:
+        name = getattr(self, self._kind)
+        if name is None:  # decided later (the task's default curriculum)
+            return self
+        registry = _registry(self._section)
+        cls = registry.get(_registered_name(f"{self._section}.{self._kind}", name, registry))
         try:
             params = cls.Params.model_validate(self.model_extra or {})
         except ValidationError as e:
-            raise ValueError(_one_line(e, prefix=f"{section}.", model=cls.Params)) from None
+            raise ValueError(_one_line(e, prefix=f"{self._section}.", model=cls.Params)) from None
         self.__pydantic_extra__ = params.model_dump(mode="json")
+        return self
 
 
 class ModelConfig(_Extensible):
     """The recurrent network (docs/science.md, the model). ``type`` is a registered model; the settings from
     ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (other models ignore them)."""
 
+    _section, _kind = "model", "type"
     type: str = "leaky_rnn"
     hidden_size: int = Field(500, ge=1, description="H, number of neurons")
     n_heads: int | None = Field(
         None, ge=1, description="readout heads allocated (null: the task's default, 100 for parity and DMS)")
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="matrix products in fp32, or with bf16 operands (fp32 state and accumulation); "
+        "auto: bf16 where the device has bf16 matrix units, else fp32 (a run records what it used)")
     nonlinearity: Literal["leaky_relu", "relu", "tanh", "sigmoid"] = "leaky_relu"
     placement: Literal["outside", "inside"] = "outside"
     train_tau: bool = True
     tau_init: float | None = Field(None, gt=0, description="null: 1 + U(0,1) per neuron")
 
-    @field_validator("type")
-    @classmethod
-    def _registered(cls, value: str) -> str:
-        from rnn_timescales.models import MODELS
-
-        return _registered_name("model.type", value, MODELS)
-
-    @model_validator(mode="after")
-    def _own_settings(self) -> ModelConfig:
-        from rnn_timescales.models import MODELS
-
-        self._check_params("model", MODELS.get(self.type))
-        return self
-
 
 class TaskConfig(_Extensible):
     """The memory task (docs/science.md, tasks): a registered task name and that task's settings."""
 
+    _section, _kind = "task", "name"
     name: str = "parity"
-
-    @field_validator("name")
-    @classmethod
-    def _registered(cls, value: str) -> str:
-        from rnn_timescales.tasks import TASKS
-
-        return _registered_name("task.name", value, TASKS)
-
-    @model_validator(mode="after")
-    def _own_settings(self) -> TaskConfig:
-        from rnn_timescales.tasks import TASKS
-
-        self._check_params("task", TASKS.get(self.name))
-        return self
 
 
 class CurriculumConfig(_Extensible):
@@ -107,6 +104,7 @@ class CurriculumConfig(_Extensible):
     the task's default, multi-head for parity and DMS); ``n_start`` to ``forget`` belong to the N
     curricula (single, multi, sliding, fixed)."""
 
+    _section, _kind = "curriculum", "kind"
     kind: str | None = Field(None, description="null: the task's default curriculum")
     n_start: int = Field(2, ge=2, description="first N (the only N for 'fixed')")
     initial_heads: int = Field(1, ge=1, description="multi: heads N = n_start ... trained from the start")
@@ -126,13 +124,6 @@ class CurriculumConfig(_Extensible):
     )
     schedule: list[int] = Field(default_factory=list, description="advance: schedule: global training steps of the advances, ascending")
 
-    @field_validator("kind")
-    @classmethod
-    def _registered(cls, value: str | None) -> str | None:
-        from rnn_timescales.curricula import CURRICULA
-
-        return None if value is None else _registered_name("curriculum.kind", value, CURRICULA)
-
     @model_validator(mode="after")
     def _consistent(self) -> CurriculumConfig:
         if self.kind == "sliding" and self.forget > self.window:
@@ -141,10 +132,6 @@ class CurriculumConfig(_Extensible):
             raise ValueError(f"curriculum.schedule must be ascending positive step counts, got {self.schedule}")
         if self.advance == "schedule" and not self.schedule:
             raise ValueError("curriculum.advance is 'schedule' but curriculum.schedule is empty; give the steps of the advances")
-        if self.kind is not None:
-            from rnn_timescales.curricula import CURRICULA
-
-            self._check_params("curriculum", CURRICULA.get(self.kind))
         return self
 
 
@@ -187,11 +174,11 @@ class RunConfig(_Section):
     preset: Literal["paper", "quick", "custom"] = "paper"
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    model: ModelConfig = ModelConfig()
-    task: TaskConfig = TaskConfig()
-    curriculum: CurriculumConfig = CurriculumConfig()
-    optimizer: OptimizerConfig = OptimizerConfig()
-    training: TrainingConfig = TrainingConfig()
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @model_validator(mode="after")
     def _resolve(self) -> RunConfig:

@@ -84,11 +84,8 @@ class SlidingWindow(NCurriculum):
         return {"ns": self.ns[forget:] + self._after(forget)}
 
 
-class Fixed(NCurriculum):
+class Fixed(SingleHead):
     kind = "fixed"
-
-    def initial_level(self) -> Level:
-        return {"ns": [self.config.n_start]}
 
     def next_level(self) -> None:
         return None

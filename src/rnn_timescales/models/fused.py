@@ -67,15 +67,24 @@ Precision = str  # "fp32" | "bf16"
 # --- matrix products at the chosen precision ------------------------------------------------------
 @lru_cache(maxsize=None)
 def native_bf16(device_type: str) -> bool:
-    """Whether bf16 matrix products run on dedicated hardware on this device type."""
+    """Whether bf16 matrix products run on dedicated hardware on this device type (CUDA GPUs that
+    support bf16; CPUs with AVX512-BF16 or AMX, as oneDNN reports)."""
     if device_type == "cuda":
-        return True
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device_type == "cpu":
         try:
             return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
         except (AttributeError, RuntimeError):
             return False
     return False
+
+
+def resolve_precision(precision: str, device_type: str) -> str:
+    """``auto`` -> ``bf16`` where :func:`native_bf16` says the device has bf16 matrix units, else
+    ``fp32``; ``fp32`` and ``bf16`` are returned as they are."""
+    if precision == "auto":
+        return "bf16" if native_bf16(device_type) else "fp32"
+    return precision
 
 
 class _Products:

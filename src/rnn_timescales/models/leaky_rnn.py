@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnn_timescales.models.base import RecurrentModel
-from rnn_timescales.models.fused import leaky_recurrence
+from rnn_timescales.models.fused import leaky_recurrence, resolve_precision
 from rnn_timescales.models.nonlinearities import nonlinearity as nonlinearity_entry
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.models.workspace import Workspace
@@ -116,7 +116,7 @@ class LeakyRNN(RecurrentModel):
             placement=config.placement,
             train_tau=config.train_tau,
             tau_init=config.tau_init,
-            precision=config.precision,
+            precision=resolve_precision(config.precision, "cpu"),
         )
 
     @property

@@ -29,6 +29,23 @@ class Clock:
         return time.perf_counter() - self._t0
 
 
+class PhaseTimes:
+    """Wall time a run spends in each phase (``data``, ``step``, ``evaluate``, ``record``,
+    ``checkpoint``, ``state``, ``curriculum``), in seconds, summed over the run (resumes included).
+    On a GPU the phases are timed without synchronising, so ``step`` counts launches, not kernels."""
+
+    def __init__(self, totals: dict[str, float] | None = None) -> None:
+        self.totals: dict[str, float] = dict(totals or {})
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.totals[phase] = self.totals.get(phase, 0.0) + time.perf_counter() - start
+
+
 class Signals:
     """SIGINT and SIGTERM, caught while a run trains: the first one sets :attr:`received` (the loop
     saves the state after the current step and stops); a second one acts as usual (the state on

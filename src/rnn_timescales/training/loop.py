@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 def train_loop(t: Trainer) -> str:
     """Train until a stopping rule, a divergence or a signal; returns why it stopped."""
     cfg = t.config.training
+    phase = t.phases
     with Progress(t) as bar:
         while True:
             reason = t.stop_reason()
@@ -39,12 +40,16 @@ def train_loop(t: Trainer) -> str:
             if status != "done":  # a signal or the budget, inside the epoch
                 t.save_state(STEP_STATE)
                 return status
-            acc = accuracy(t.model, t.task, level, cfg.eval_batches, cfg.batch_size, t.generator, t.device).tolist()
-            solved = t.curriculum.solved(acc)
+            with phase("evaluate"):
+                acc = accuracy(t.model, t.task, level, cfg.eval_batches, cfg.batch_size, t.generator, t.device).tolist()
+            with phase("curriculum"):
+                solved = t.curriculum.solved(acc)
+                advance = t.curriculum.should_advance(solved, t.global_step)
             t.end_epoch(level, acc, solved)
-            if t.curriculum.should_advance(solved, t.global_step):
+            if advance:
                 t.save_checkpoint(level, acc)
-                t.curriculum.advance()
+                with phase("curriculum"):
+                    t.curriculum.advance()
             t.save_state(EPOCH_STATE)
             bar.update(level, acc)
 
@@ -72,10 +77,12 @@ def train_steps(t: Trainer, level: dict[str, Any]) -> str:
                 break
             t.save_state(STEP_STATE)
             next_save = time.perf_counter() + every
-        batch = t.task.sample(level, cfg.batch_size, t.generator, t.device)
-        loss = train_step(t.model, t.optimizer, batch, t.config.optimizer.grad_clip, t.generator)
-        finite.record(t.step, loss, t.model)
-        t.loss_sum += loss
+        with t.phases("data"):
+            batch = t.task.sample(level, cfg.batch_size, t.generator, t.device)
+        with t.phases("step"):
+            loss = train_step(t.model, t.optimizer, batch, t.config.optimizer.grad_clip, t.generator)
+            finite.record(t.step, loss, t.model)
+            t.loss_sum += loss
         t.step += 1
         t.global_step += 1
     t.model.eval()

@@ -57,6 +57,7 @@ class TrainingState:
     checkpoints: file names of the checkpoints written so far. events: roll-backs and the like.
     elapsed_s: wall time used by the run so far; epoch_elapsed_s: of it, inside the current epoch;
     last_epoch_s: duration of the last completed epoch (used by the time-budget rule).
+    phase_times: seconds spent so far in each phase of the loop (see ``guards.PhaseTimes``).
     rng: ``{"generator": state}``, the run's random-number generator.
     """
 
@@ -76,6 +77,7 @@ class TrainingState:
     elapsed_s: float = 0.0
     epoch_elapsed_s: float = 0.0
     last_epoch_s: float = 0.0
+    phase_times: dict[str, float] = field(default_factory=dict)
 
     @property
     def position(self) -> tuple[int, int]:

@@ -25,9 +25,10 @@ from tqdm.auto import tqdm
 from rnn_timescales.config import ConfigError, RunConfig, merge, parse_override, validate
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import RecurrentModel, build_model
+from rnn_timescales.models.fused import resolve_precision
 from rnn_timescales.tasks import build_task
 from rnn_timescales.training.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
-from rnn_timescales.training.guards import Clock, FiniteSteps, Signals, model_is_finite
+from rnn_timescales.training.guards import Clock, FiniteSteps, PhaseTimes, Signals, model_is_finite
 from rnn_timescales.training.loop import train_loop
 from rnn_timescales.training.rundir import (
     METRIC_COLUMNS,
@@ -167,12 +168,15 @@ class Trainer:
                 raise ConfigError(f"initial_state does not fit the configured model: {str(e).splitlines()[0]}") from None
 
     def _build(self, config: RunConfig, run_dir: Path, progress: bool) -> None:
+        self.device = resolve_device(config.device)
+        if config.model.precision == "auto":  # the run records the precision it used
+            precision = resolve_precision("auto", self.device.type)
+            config = validate(merge(config.to_dict(), {"model": {"precision": precision}}))
         self.config = config
         self.run_directory = RunDirectory(run_dir)
         self.progress = progress
         self.mode = "new"  # new | resume | restart (a run killed before its first state was saved)
         self.warnings: list[str] = []
-        self.device = resolve_device(config.device)
         self.task = build_task(config.task)
         self.model = build_model(config, self.task).to(self.device)
         self.optimizer = make_optimizer(config, self.model)
@@ -192,6 +196,7 @@ class Trainer:
         self.message = ""
         self.divergence_at: tuple[int, int] | None = None
         self.signals = Signals()
+        self.phases = PhaseTimes()
 
     @property
     def run_dir(self) -> Path:
@@ -341,8 +346,10 @@ class Trainer:
     def save_checkpoint(self, level: dict[str, Any] | None, accuracy: list[float] | None) -> None:
         """The checkpoint of a solved ``level`` (None: the untrained network, at the level it starts at)."""
         path = self.run_directory.checkpoint(None if level is None else self.curriculum.label(level))
-        save_checkpoint(path, self.model, config=self.config, level=level if level is not None else self.curriculum.level,
-                        epoch=self.epoch, accuracy=accuracy)
+        with self.phases("checkpoint"):
+            save_checkpoint(path, self.model, config=self.config,
+                            level=level if level is not None else self.curriculum.level, epoch=self.epoch,
+                            accuracy=accuracy)
         if path not in self.checkpoints:
             self.checkpoints.append(path)
 
@@ -366,12 +373,14 @@ class Trainer:
             elapsed_s=self.clock.elapsed(),
             epoch_elapsed_s=self.epoch_clock.elapsed() if self.step else 0.0,
             last_epoch_s=self.last_epoch_s,
+            phase_times=dict(self.phases.totals),
         )
 
     def save_state(self, name: str) -> None:
         if not model_is_finite(self.model):  # the loop checks first; this is the last line of defence
             raise RuntimeError("refusing to save a training state with a non-finite model")
-        save_state(self.run_directory.state / name, self.capture())
+        with self.phases("state"):
+            save_state(self.run_directory.state / name, self.capture())
         if name == EPOCH_STATE:
             (self.run_directory.state / STEP_STATE).unlink(missing_ok=True)
 
@@ -392,6 +401,7 @@ class Trainer:
         self.checkpoints = [self.run_directory.checkpoints / name for name in state.checkpoints]
         self.events = list(state.events)
         if clock:
+            self.phases = PhaseTimes(state.phase_times)
             self.clock.start(state.elapsed_s)
             self.elapsed_before = state.elapsed_s
             self.epoch_elapsed_before = state.epoch_elapsed_s
@@ -441,7 +451,8 @@ class Trainer:
         )
         self.head_rows.extend({"epoch": self.epoch, "head": k, "n": n, "accuracy": a}
                               for k, (n, a) in enumerate(zip(labels, acc)))
-        self.run_directory.write_metrics(self.rows, self.head_rows)
+        with self.phases("record"):
+            self.run_directory.write_metrics(self.rows, self.head_rows)
         self.step = 0
         self.loss_sum = torch.zeros((), device=self.device)
         self.last_epoch_s = epoch_s
@@ -471,6 +482,7 @@ class Trainer:
             "checkpoints": [p.name for p in self.checkpoints],
             "events": self.events,
             "message": self.message,
+            "phase_times_s": {k: round(v, 3) for k, v in sorted(self.phases.totals.items())},
             "resumable": stop_reason in ("interrupted", "time_budget", "max_epochs", "diverged"),
         }
         self.run_directory.write_summary(summary)
