@@ -129,11 +129,17 @@ def plot_perturbation(table: pd.DataFrame):
         rows = table[(table["network"] == key[0]) & (table["n"] == key[1]) & (table["epsilon"] > 0)]
         g = rows.groupby("epsilon")["relative_accuracy"]
         mean, sd = g.mean(), g.std().fillna(0.0)
-        ax.plot(mean.index, mean, "o-", ms=3, color=colors[key], label=_series_label(table, *key))
+        label = _series_label(table, *key)
+        if mean.isna().all():  # the unchanged network is at chance: relative accuracy is undefined
+            label += ": at chance, no relative accuracy"
+        ax.plot(mean.index, mean, "o-", ms=3, color=colors[key], label=label)
         ax.fill_between(mean.index, mean - sd, mean + sd, color=colors[key], alpha=0.2)
     ax.axhline(1.0, color="grey", lw=0.6, ls=":")
     ax.axhline(0.0, color="grey", lw=0.6, ls=":")
-    ax.set_xscale("log")
+    positive = table.loc[table["epsilon"] > 0, "epsilon"]
+    if len(positive):
+        ax.set_xscale("log")
+        ax.set_xlim(positive.min() / 1.5, positive.max() * 1.5)
     ax.set_ylim(-0.1, 1.1)
     ax.set_xlabel(rf"perturbation $\varepsilon$ of {target} ({table['mode'].iloc[0]})")
     ax.set_ylabel("relative accuracy")

@@ -129,12 +129,13 @@ def perturbed_copy(model: RecurrentModel, target: str, epsilon: float, generator
             noise = draw_noise("w", mode, w.shape, generator, w.device)
             out.recurrent.weight.copy_(perturb_w(w, epsilon, noise, mode, direction))
         else:
-            tau = _tau_of(model)
+            tau = tau_of(model)
             out.tau.copy_(perturb_tau(tau, epsilon, draw_noise("tau", mode, tau.shape, generator, tau.device), mode))
     return out
 
 
-def _tau_of(model: RecurrentModel) -> torch.Tensor:
+def tau_of(model: RecurrentModel) -> torch.Tensor:
+    """The stored (unclamped) timescales of ``model``, (H,), detached; ValueError if it has none."""
     tau = getattr(model, "tau", None)
     if not isinstance(tau, torch.Tensor) or tau.dim() != 1:
         raise ValueError(f"{type(model).__name__} has no per-neuron timescales tau to change")
@@ -215,7 +216,7 @@ def rescaled_copy(model: RecurrentModel, k: int) -> RecurrentModel:
     bit for bit. Feed it :func:`repeat_inputs` of the original input."""
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    tau = _tau_of(model)
+    tau = tau_of(model)
     out = copy.deepcopy(model)
     with torch.no_grad():
         out.tau.copy_(tau * k)

@@ -30,7 +30,7 @@ from rnn_timescales.analysis.robustness.sweeps import (
     CONTINUOUS_MODES,
     PAPER_KS,
     Progress,
-    _check_values,
+    check_values,
     ablation_groups,
     ablation_sweep,
     continuous_sweep,
@@ -40,7 +40,7 @@ from rnn_timescales.analysis.robustness.sweeps import (
     resolve_heads,
 )
 from rnn_timescales.analysis.robustness.changes import ABLATION_RULES, DIRECTIONS, check_mode
-from rnn_timescales.io import atomic_write_bytes, atomic_write_text, file_in_the_way
+from rnn_timescales.io import atomic_write_bytes, file_in_the_way
 from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir, list_run_checkpoints, load_any
 
 _N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
@@ -48,14 +48,17 @@ _N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
 
 @dataclass
 class Network:
-    """One PATH: ``name`` (its folder's name), ``files`` (its checkpoints, by largest N), and the
-    run directory when it is one of ours."""
+    """One network: ``name`` (its folder's name, or where it is when two share a name),
+    ``files`` (its checkpoints, by largest N), ``run_dir`` when it is one of our runs, and
+    ``where`` (the path it was found at)."""
 
     name: str
     files: list[Path]
     run_dir: Path | None = None
+    where: str = ""
 
-    def n_of(self, path: Path) -> int | None:
+    @staticmethod
+    def n_of(path: Path) -> int | None:
         m = _N_RANGE.match(path.name)
         return int(m.group(2)) if m else None
 
@@ -88,22 +91,22 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
                                   "the paper code's checkpoints")
         if p.is_file():
             run = p.parent.parent if p.parent.name == "checkpoints" and is_run_dir(p.parent.parent) else None
-            networks.append(Network((run or p.parent).resolve().name, [p], run))
+            networks.append(Network((run or p.parent).resolve().name, [p], run, str(p)))
         elif is_run_dir(p):
             files = list_run_checkpoints(p, include_init=False)
             if not files:
                 raise CheckpointError(f"run directory {str(p)!r} has no solved checkpoints yet")
-            networks.append(Network(p.resolve().name, files, p))
+            networks.append(Network(p.resolve().name, files, p, str(p)))
         else:
             for folder, files in find_reference_files([p]).items():
-                solved = [f for f in files if _N_RANGE.match(f.name)]
+                solved = sorted((f for f in files if _N_RANGE.match(f.name)), key=Network.n_of)
                 if not solved:
                     raise CheckpointError(f"{str(folder)!r} holds no solved checkpoints (rnn_N<min>_N<max> files)")
-                networks.append(Network(folder.name, solved))
+                networks.append(Network(folder.name, solved, None, str(folder)))
     names = [n.name for n in networks]
     for net in networks:
         if names.count(net.name) > 1:
-            net.name = f"{net.files[0].parent.parent.name}/{net.name}" if net.run_dir is None else str(net.run_dir)
+            net.name = net.where
     return networks
 
 
@@ -148,10 +151,10 @@ class RobustnessSettings:
         for name in ("n_ablate", "group_size", "n_sequences"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        _check_values(self.ks, "k values", integer=True)
+        check_values(self.ks, "k values", integer=True)
         for eps in (self.w_epsilons, self.tau_epsilons):
             if eps is not None:
-                _check_values(eps, "epsilons")
+                check_values(eps, "epsilons")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -251,27 +254,45 @@ def _prepare_continuous(net: Network, s: RobustnessSettings) -> Job:
         device=s.device, progress=progress), net, ckpt)
 
 
+def _plot(name: str) -> Callable[[pd.DataFrame], object]:
+    def plot(table: pd.DataFrame):
+        from rnn_timescales import plotting
+
+        return getattr(plotting, name)(table)
+
+    return plot
+
+
 @dataclass(frozen=True)
 class Kind:
-    """One analysis of ``rnn-timescales robustness``: its ``table`` (file ``OUT/<table>.csv``) and
-    ``prepare(network, settings)``, which checks the inputs and returns the computation."""
+    """One analysis of ``rnn-timescales robustness``.
+
+    table: its rows go to ``OUT/<table>.csv`` (kinds sharing a table are told apart by its
+    ``kind`` column); prepare(network, settings): checks the inputs and returns the computation;
+    figure, plot: ``OUT/<figure>.png`` drawn from its rows; derived: more tables computed from its
+    rows (file name -> function).
+    """
 
     name: str
     help: str
     table: str
     prepare: Callable[[Network, RobustnessSettings], Job]
+    figure: str
+    plot: Callable[[pd.DataFrame], object]
+    derived: dict = field(default_factory=dict)
 
 
 KINDS = MappingProxyType({k.name: k for k in (
     Kind("perturb-w", "relative accuracy against the strength of a perturbation of W", "perturbation",
-         _prepare_perturbation("w")),
+         _prepare_perturbation("w"), "perturbation_w", _plot("plot_perturbation")),
     Kind("perturb-tau", "relative accuracy against the strength of a perturbation of tau", "perturbation",
-         _prepare_perturbation("tau")),
+         _prepare_perturbation("tau"), "perturbation_tau", _plot("plot_perturbation")),
     Kind("ablation", "accuracy with single neurons (or groups) silenced, by tau, tau_net or at random", "ablation",
-         _prepare_ablation),
-    Kind("forgetting", "accuracy of every checkpoint on every N of its run", "forgetting", _prepare_forgetting),
+         _prepare_ablation, "ablation", _plot("plot_ablation")),
+    Kind("forgetting", "accuracy of every checkpoint on every N of its run", "forgetting", _prepare_forgetting,
+         "forgetting", _plot("plot_forgetting"), {"forgetting_scores": lambda t: summarize("forgetting", t)}),
     Kind("continuous", "accuracy with every input repeated k times and tau scaled by k", "continuous",
-         _prepare_continuous),
+         _prepare_continuous, "continuous", _plot("plot_continuous")),
 )})
 
 
@@ -314,14 +335,15 @@ def check_out_dir(out: str | Path) -> Path:
 
 
 def _merge(path: Path, new: pd.DataFrame, replaced: set[str]) -> pd.DataFrame:
-    """``new`` plus the rows of an earlier ``path`` whose kind is not in ``replaced``."""
-    if not path.is_file() or "kind" not in new:
+    """``new`` plus the rows of an earlier ``path`` whose ``kind`` is not in ``replaced`` (when
+    that file has the same columns)."""
+    if not path.is_file():
         return new
     try:
         old = pd.read_csv(path)
     except (ValueError, pd.errors.ParserError):
         return new
-    if list(old.columns) != list(new.columns) or "kind" not in old:
+    if list(old.columns) != list(new.columns):
         return new
     return pd.concat([old[~old["kind"].isin(replaced)], new], ignore_index=True)
 
@@ -336,34 +358,21 @@ def _png(fig) -> bytes:
 
 
 def write_report(tables: dict[str, pd.DataFrame], out: str | Path, settings: RobustnessSettings) -> list[Path]:
-    """Write the tables of the kinds in ``tables`` (kind -> DataFrame) and their figures into
-    ``out``; returns the paths written. ``summary.json`` keeps, per kind, the settings and the
-    summary of its latest run."""
-    from rnn_timescales import plotting
-
+    """Write the tables of the kinds in ``tables`` (kind name -> DataFrame), their derived tables
+    and their figures into ``out``; returns the paths written. Nothing is written until every file
+    is ready. ``summary.json`` keeps, per kind, the settings and the summary of its latest run."""
     out = check_out_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[Path, bytes]] = []
-
-    def add(name: str, data: bytes) -> None:
-        written.append((out / name, data))
-
-    perturb = [k for k in ("perturb-w", "perturb-tau") if k in tables]
-    if perturb:
-        table = _merge(out / "perturbation.csv", pd.concat([tables[k] for k in perturb], ignore_index=True), set(perturb))
-        add("perturbation.csv", table.to_csv(index=False).encode())
-        for k in perturb:
-            add(f"perturbation_{k.split('-')[1]}.png", _png(plotting.plot_perturbation(tables[k])))
-    if "ablation" in tables:
-        add("ablation.csv", tables["ablation"].to_csv(index=False).encode())
-        add("ablation.png", _png(plotting.plot_ablation(tables["ablation"])))
-    if "forgetting" in tables:
-        add("forgetting.csv", tables["forgetting"].to_csv(index=False).encode())
-        add("forgetting_scores.csv", summarize("forgetting", tables["forgetting"]).to_csv(index=False).encode())
-        add("forgetting.png", _png(plotting.plot_forgetting(tables["forgetting"])))
-    if "continuous" in tables:
-        add("continuous.csv", tables["continuous"].to_csv(index=False).encode())
-        add("continuous.png", _png(plotting.plot_continuous(tables["continuous"])))
+    files: dict[str, bytes] = {}
+    for name in dict.fromkeys(KINDS[k].table for k in tables):
+        kinds = [k for k in tables if KINDS[k].table == name]
+        table = pd.concat([tables[k] for k in kinds], ignore_index=True)
+        if any(k.table == name and k.name not in tables for k in KINDS.values()):
+            table = _merge(out / f"{name}.csv", table, set(kinds))
+        files[f"{name}.csv"] = table.to_csv(index=False).encode()
+    for k, table in tables.items():
+        for name, derive in KINDS[k].derived.items():
+            files[f"{name}.csv"] = derive(table).to_csv(index=False).encode()
+        files[f"{KINDS[k].figure}.png"] = _png(KINDS[k].plot(table))
     summary_path = out / "summary.json"
     try:
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
@@ -374,7 +383,8 @@ def write_report(tables: dict[str, pd.DataFrame], out: str | Path, settings: Rob
     for kind, table in tables.items():
         summary[kind] = {"settings": settings.to_dict(), "networks": sorted(table["network"].unique().tolist()),
                          "summary": json.loads(summarize(kind, table).to_json(orient="records"))}
-    for path, data in written:
-        atomic_write_bytes(path, data)
-    atomic_write_text(summary_path, json.dumps(summary, indent=2, default=str))
-    return [p for p, _ in written] + [summary_path]
+    files["summary.json"] = json.dumps(summary, indent=2, default=str).encode()
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+    return [out / name for name in files]

@@ -39,9 +39,9 @@ CHANCE = 0.5
 
 @contextmanager
 def one_thread() -> Iterator[None]:
-    """Run torch single-threaded inside the block. The streaming engines multiply at most a few
-    hundred states by one (H, H) matrix per step, where a second intra-op thread mostly waits
-    (measured 3x slower with two threads for single streams; see ``benchmarks/robustness.py``)."""
+    """Run torch single-threaded inside the block. Every engine here multiplies at most a few
+    hundred states by one (H, H) matrix per step, where a second intra-op thread mostly waits: on
+    the shared 2-core machine two threads were 3-10x slower (``benchmarks/robustness.py``)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

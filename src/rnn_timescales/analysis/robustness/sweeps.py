@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from rnn_timescales.analysis.robustness.changes import (
-    _tau_of,
+    tau_of,
     ablated_copy,
     check_mode,
     default_mode,
@@ -82,7 +82,8 @@ def _setup(ckpt, heads, protocol: StreamingProtocol, device) -> tuple:
     return model, head_idx, streams
 
 
-def _check_values(values: Sequence[float], what: str, integer: bool = False) -> list:
+def check_values(values: Sequence[float], what: str, integer: bool = False) -> list:
+    """``values`` as distinct floats >= 0 (or integers >= 1); ValueError naming ``what`` otherwise."""
     out = [int(v) for v in values] if integer else [float(v) for v in values]
     low = 1 if integer else 0.0
     if not out or any(not np.isfinite(v) or v < low for v in out) or len(set(out)) != len(out):
@@ -128,7 +129,7 @@ def perturbation_sweep(
     """
     protocol = protocol or StreamingProtocol()
     mode = check_mode(target, mode or default_mode(target))
-    eps = _check_values(epsilons if epsilons is not None else
+    eps = check_values(epsilons if epsilons is not None else
                         (PAPER_W_EPSILONS if target == "w" else PAPER_TAU_EPSILONS), "epsilons")
     model, head_idx, streams = _setup(ckpt, heads, protocol, device)
     n_active, repeats = len(ckpt.ns), protocol.repeats
@@ -178,7 +179,7 @@ def _perturb_tau_rows(model, epsilons, mode, gen, streams: Streams, head_idx, n_
     """Every (epsilon, repeat) variant as one row of a single batch sharing W."""
     if not epsilons:
         return {}
-    tau = _tau_of(model)
+    tau = tau_of(model)
     taus = torch.cat([perturb_tau(tau, e, draw_noise("tau", mode, (streams.repeats, *tau.shape), gen, tau.device), mode)
                       for e in epsilons])
     stream_of = torch.arange(streams.repeats).repeat(len(epsilons))
@@ -209,7 +210,7 @@ def ablation_groups(model, by: str = "tau", n_neurons: int = 20, group_size: int
                                  f"(got {None if tau_net is None else np.shape(tau_net)})")
             values = np.asarray(tau_net, dtype=np.float64)
         else:
-            values = _tau_of(model).cpu().numpy()
+            values = tau_of(model).cpu().numpy()
         chosen = rank_neurons(values, n_neurons)
     else:
         raise ValueError(f"unknown ablation order {by!r}; choose one of {', '.join(ABLATE_BY)}")
@@ -380,14 +381,14 @@ def continuous_sweep(
         raise ValueError(f"unknown continuous-time mode {mode!r}; choose one of {', '.join(CONTINUOUS_MODES)}")
     if n_sequences < 1:
         raise ValueError(f"n_sequences must be >= 1, got {n_sequences}")
-    ks = _check_values(ks, "k values", integer=True)
+    ks = check_values(ks, "k values", integer=True)
     model = ckpt.model.to(device).eval()
     task = get_task(ckpt.task)
     head_idx = resolve_heads(ckpt.ns, heads)
     n_active = len(ckpt.ns)
     streams = draw_streams(model, task, ckpt.ns, protocol, device) if mode == "streaming" else None
     rows = []
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for k in ks:
             variant = rescaled_copy(model, k)
             if mode == "sequence":
@@ -397,8 +398,7 @@ def continuous_sweep(
                 pred = variant.readout(h, n_active).argmax(-1)[:, head_idx]
                 acc = (pred == batch.targets[:, head_idx]).double().mean(0)
             else:
-                with one_thread():
-                    states = _bit_end_states(variant, streams.inputs, streams.h0, k, streams.warmup)
+                states = _bit_end_states(variant, streams.inputs, streams.h0, k, streams.warmup)
                 pred = variant.readout(states, n_active).argmax(-1)[..., head_idx]
                 acc = (pred == streams.scored_targets(head_idx)).double().mean((0, 1))
             rows += [{"k": k, "head": h, "n": ckpt.ns[h], "accuracy": float(acc[j])} for j, h in enumerate(head_idx)]
