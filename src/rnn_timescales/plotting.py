@@ -4,7 +4,7 @@ matplotlib Figure; saving is the caller's job."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
 
@@ -98,6 +98,7 @@ def plot_population_autocorrelation(n_max: np.ndarray, population_ac: np.ndarray
 
 # --- robustness (rnn-timescales robustness) ------------------------------------------------------------
 CURRICULUM_COLORS = {"single": "#D48A6A", "multi": "#489174"}  # the paper's colours for its two curricula
+PLAIN = FuncFormatter(lambda v, _: f"{v:g}")  # 1, 2, 10 on a log axis instead of 10^0, 2x10^0
 
 
 def _series_colors(table: pd.DataFrame, keys: list[tuple]) -> dict[tuple, str]:
@@ -164,8 +165,10 @@ def plot_ablation(table: pd.DataFrame):
             ax.scatter(per["tau"], per["accuracy"], s=14, marker=markers.get(group, "x"), color=colors[key],
                        label=f"{_series_label(table, *key)}: {group}")
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(ScalarFormatter())
+    ax.xaxis.set_major_formatter(PLAIN)
+    taus = table.loc[table["group"] != "none", "tau"]
+    if taus.max() < 10 * taus.min():  # less than a decade: label the minor ticks too
+        ax.xaxis.set_minor_formatter(PLAIN)
     ax.set_xlabel(r"trained $\tau$ of the silenced neuron(s) (steps)")
     ax.set_ylabel("accuracy")
     ax.legend(fontsize=6)
@@ -212,7 +215,7 @@ def plot_continuous(table: pd.DataFrame):
                     color=cmap(0.0 if n_hi == n_lo else (n - n_lo) / (n_hi - n_lo)), label=f"N = {n}")
         ax.axhline(0.5, color="grey", lw=0.6, ls=":")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_major_formatter(PLAIN)
         ax.set_xlabel("k (each input repeated k times)")
         curriculum = rows["curriculum"].iloc[0]
         ax.set_title(f"{net} ({curriculum})", fontsize=8)

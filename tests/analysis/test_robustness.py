@@ -367,3 +367,33 @@ def test_networks_from_run_dirs_files_and_reference_folders(reference_dir):
     assert nets[0].checkpoint().name == "rnn_N11_N11" and nets[0].checkpoint(7).name == "rnn_N7_N7"
     assert [f.name for f in nets[0].up_to(4)] == ["rnn_N2_N2", "rnn_N3_N3", "rnn_N4_N4"]
     assert len(resolve_networks([reference_dir])) == 3
+
+
+def test_ablation_sweep_rules_groups_and_random_on_a_small_network():
+    ckpt = _tiny(hidden=10)
+    spec = ablation_sweep(ckpt, "tau", 2, group_size=2, protocol=SMALL, heads="all")
+    groups = spec[spec["group"] != "none"]
+    assert set(groups["size"]) == {2} and set(groups["neuron"]) == {-1}
+    assert len(spec) == (1 + 2) * SMALL.repeats * 3
+    assert groups["neurons"].str.split().map(len).eq(2).all()
+    paper = ablation_sweep(ckpt, "tau", 2, group_size=2, rule="paper", protocol=SMALL, heads="all")
+    # head 0 reads neither rule's silenced neurons; the same network and streams give the same answers there
+    pd.testing.assert_series_equal(spec[spec["head"] == 0]["accuracy"].reset_index(drop=True),
+                                   paper[paper["head"] == 0]["accuracy"].reset_index(drop=True))
+    rand = ablation_sweep(ckpt, "random", 3, protocol=SMALL)
+    assert set(rand["group"]) == {"none", "random"} and rand["neuron"].nunique() == 4
+
+
+def test_ablation_by_tau_net_reads_the_analysis_beside_the_network(reference_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = reference_dir / "cumulative_parity_network_1"
+    assert main(["analyze", str(folder), "--n", "5", "--steps", "600", "--trials", "1", "--max-lag", "40",
+                 "--no-progress"]) == 0
+    assert main(["robustness", str(folder), "--n", "5", "--kind", "ablation", "--ablate", "tau-net",
+                 "--ablate-count", "2", "--repeats", "2", "--length", "100", "--no-progress"]) == 0
+    table = pd.read_csv(tmp_path / "robustness" / "cumulative_parity_network_1" / "ablation.csv")
+    neurons = pd.read_csv(tmp_path / "analysis" / "cumulative_parity_network_1" / "neurons.csv")
+    tau_net = neurons.set_index("neuron")["tau_net"]
+    longest = table.loc[table["group"] == "long", "neuron"].unique()
+    assert sorted(tau_net.loc[longest]) == sorted(tau_net.dropna().nlargest(2))
+    assert table.loc[table["group"] == "long", "tau_net"].notna().all()

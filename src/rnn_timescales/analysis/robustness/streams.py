@@ -13,7 +13,7 @@ Two engines, chosen by measurement (``benchmarks/robustness.py``):
 - :func:`copy_accuracy`: one network, all its streams as one batch, through the model's own
   ``run`` (the fused recurrence). Used where every variant has its own W (W perturbations,
   ablations): a product with a per-variant W is memory-bound, and one W at a time stays in cache,
-  which measured as fast as a batched product over variants and 6-20x faster than ``torch.vmap``
+  which measured as fast as a batched product over variants and 9-18x faster than ``torch.vmap``
   over the model's ``step``.
 - :func:`rows_accuracy`: many variants that share W but differ in a few parameters (tau), as rows
   of one batch, through ``torch.vmap`` of the model's ``step`` with only the differing parameters
