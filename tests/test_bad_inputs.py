@@ -234,6 +234,36 @@ CASES = [
 ]
 
 
+# --- robustness ----------------------------------------------------------------------------------
+R = ["robustness", "run", "--no-progress"]
+CASES += [
+    Case("robustness-missing", "robustness", "path missing", ["robustness", "nowhere", "--kind", "forgetting"],
+         "does not exist"),
+    Case("robustness-not-a-network", "robustness", "a directory that is neither a run nor reference checkpoints",
+         ["robustness", "empty", "--kind", "forgetting"], "holds no reference networks", lambda ws: (ws / "empty").mkdir()),
+    Case("robustness-no-kind", "robustness", "no --kind", R, "--kind"),
+    Case("robustness-unknown-kind", "robustness", "unknown kind", R + ["--kind", "perturb"], "invalid choice"),
+    Case("robustness-no-such-n", "robustness", "no checkpoint with the requested N", R + ["--kind", "perturb-w", "--n", "9"],
+         "no checkpoint for N = 9"),
+    Case("robustness-no-such-head", "robustness", "--head for an N the checkpoint has no head for",
+         R + ["--kind", "perturb-w", "--head", "5"], "none answers N = 5"),
+    Case("robustness-bad-head", "robustness", "--head neither newest, all nor N values",
+         R + ["--kind", "perturb-w", "--head", "newst"], "expected newest, all or N values"),
+    Case("robustness-warmup-short", "robustness", "--warmup shorter than N - 1",
+         R + ["--kind", "perturb-w", "--warmup", "0"], "shorter than N - 1"),
+    Case("robustness-negative-epsilon", "robustness", "negative perturbation strength",
+         R + ["--kind", "perturb-w", "--w-epsilons", "0", "-1"], "non-negative number"),
+    Case("robustness-unknown-mode", "robustness", "unknown perturbation mode",
+         R + ["--kind", "perturb-tau", "--tau-mode", "normalised"], "invalid choice"),
+    Case("robustness-no-tau-net", "robustness", "--ablate tau-net without an analysis",
+         R + ["--kind", "ablation", "--ablate", "tau-net"], "run analyze first"),
+    Case("robustness-too-many-neurons", "robustness", "more neurons to ablate than the network has",
+         R + ["--kind", "ablation", "--ablate-count", "50"], "cannot pick 50 neurons"),
+    Case("robustness-out-under-file", "robustness", "--out is a file",
+         R + ["--kind", "forgetting", "--out", "afile"], "which is a file", lambda ws: _write(ws / "afile", "x")),
+]
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
     """A run that solved N = 2 (threshold 0.5), with its training state."""

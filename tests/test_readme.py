@@ -32,6 +32,8 @@ SCALE = {
     "evaluate": ["--batches", "2", "--streams", "1", "--length", "100"],
     "analyze": ["--steps", "300", "--trials", "1", "--max-lag", "40", "--no-progress"],
     "import-reference": [],
+    "robustness": ["--repeats", "2", "--length", "100", "--w-epsilons", "0", "1", "--tau-epsilons", "0", "1",
+                   "--ablate-count", "2", "--no-progress"],
 }
 
 

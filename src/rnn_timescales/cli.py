@@ -305,6 +305,156 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- robustness ----------------------------------------------------------------------------------
+def _heads_option(text: str):
+    """--head: newest, all, or comma-separated N values."""
+    if text in ("newest", "all"):
+        return text
+    try:
+        ns = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected newest, all or N values like 5 or 2,5,8, got {text!r}") from None
+    if any(n < 1 for n in ns):
+        raise argparse.ArgumentTypeError(f"expected positive N values, got {text!r}")
+    return ns
+
+
+class _Choices:
+    """Allowed values read from ``module.name`` only when argparse needs them: the analysis modules
+    import torch, which building the parser (for every command) should not pay for."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def _values(self) -> list:
+        import importlib
+
+        return list(getattr(importlib.import_module(self.module), self.name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
+
+    def __iter__(self):
+        return iter(self._values())
+
+
+def _add_robustness(sub: argparse._SubParsersAction) -> None:
+    robustness = "rnn_timescales.analysis.robustness"
+    p = sub.add_parser(
+        "robustness",
+        help="perturbation, ablation, forgetting and continuous time of trained networks",
+        description="Robustness of trained networks (docs/science.md, robustness), with the paper's settings by default. "
+        "PATH: a run directory (its last checkpoint, or --n), a checkpoint, or a folder of the paper code's "
+        "checkpoints; several PATHs are compared (one curve each). What each kind computes: docs/robustness.md.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--kind", action="append", required=True, choices=_Choices(f"{robustness}.report", "KINDS"),
+                   metavar="KIND", help="analysis to run (repeatable): %(choices)s")
+    p.add_argument("--n", type=_positive_int, metavar="N",
+                   help="the checkpoint of this largest N (forgetting: the checkpoints up to it); default the last")
+    p.add_argument("--head", type=_heads_option, metavar="HEAD",
+                   help="heads scored: newest, all or N values (default: newest; continuous: all)")
+    p.add_argument("--repeats", type=_positive_int, default=10, help="streams (the paper's trials) per measurement (default 10)")
+    p.add_argument("--warmup", type=_non_negative_int, default=100, help="unscored steps per stream (default 100)")
+    p.add_argument("--length", type=_positive_int, default=1000, help="scored steps per stream (default 1000)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed for streams, perturbations and random choices")
+    p.add_argument("--baseline", choices=_Choices(f"{robustness}.streams", "BASELINES"), metavar="HOW", default="max",
+                   help="relative accuracy divides by the max (the paper's plots, default) or the mean of the "
+                   "unchanged network's accuracies: %(choices)s")
+    eps = _number(float, 0.0, False, "a non-negative number")
+    p.add_argument("--w-epsilons", type=eps, nargs="+", metavar="EPS",
+                   help="strengths for perturb-w (default: 0 and 10 log-spaced in [0.01, 10])")
+    p.add_argument("--w-mode", choices=_Choices(f"{robustness}.changes", "W_MODES"), metavar="MODE",
+                   default="normalized", help="perturbation of W: %(choices)s (default %(default)s)")
+    p.add_argument("--w-direction", choices=_Choices(f"{robustness}.changes", "DIRECTIONS"), metavar="HOW",
+                   default="offdiag", help="normalise W's noise off the diagonal (offdiag, default) or over all "
+                   "entries as the paper code (paper)")
+    p.add_argument("--tau-epsilons", type=eps, nargs="+", metavar="EPS",
+                   help="strengths for perturb-tau (default: 0 and 13 log-spaced in [0.001, 10])")
+    p.add_argument("--tau-mode", choices=_Choices(f"{robustness}.changes", "TAU_MODES"), metavar="MODE",
+                   default="normalized_abs", help="perturbation of tau: %(choices)s (default %(default)s)")
+    p.add_argument("--ablate", choices=("tau", "tau-net", "random"), default="tau",
+                   help="neurons silenced: smallest and largest trained tau (default), tau_net, or random")
+    p.add_argument("--ablate-count", type=_positive_int, default=20, help="neurons from each end, or at random (default 20)")
+    p.add_argument("--group-size", type=_positive_int, default=1, help="neurons silenced together (default 1: one at a time)")
+    p.add_argument("--readout-rule", choices=_Choices(f"{robustness}.changes", "ABLATION_RULES"), metavar="RULE",
+                   default="spec", help="spec: zero the neuron's column of every head (default); paper: of head 0 only")
+    p.add_argument("--neurons-csv", metavar="FILE", help="neurons.csv of `analyze` for --ablate tau-net "
+                   "(default: where analyze writes it for PATH)")
+    p.add_argument("--ks", type=_positive_int, nargs="+", metavar="K", help="repetitions k for continuous "
+                   "(default: 1..20, 25..50 step 5, 60..100 step 10, 150, 200)")
+    p.add_argument("--continuous-mode", choices=_Choices(f"{robustness}.sweeps", "CONTINUOUS_MODES"), metavar="MODE",
+                   default="sequence",
+                   help="sequence: training-style sequences read at the end, as the paper code (default); "
+                   "streaming: the streams, read at the last repeat of every input")
+    p.add_argument("--sequences", type=_positive_int, default=256, help="sequences per k in sequence mode (default 256)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--out", metavar="DIR", help="write into DIR/robustness (default RUN_DIR/robustness, else "
+                   "./robustness/<name>)")
+    p.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=cmd_robustness)
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from rnn_timescales.analysis.robustness.report import (
+        KINDS, RobustnessSettings, check_out_dir, default_out_dir, resolve_networks, summarize, write_report)
+    from rnn_timescales.analysis.robustness.streams import StreamingProtocol
+    from rnn_timescales.analysis.robustness.sweeps import PAPER_KS
+    from rnn_timescales.training.trainer import resolve_device
+
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    device = str(resolve_device(args.device))
+    try:
+        settings = RobustnessSettings(
+            protocol=StreamingProtocol(args.repeats, args.warmup, args.length, args.seed), heads=args.head,
+            baseline=args.baseline, n=args.n, w_epsilons=args.w_epsilons and tuple(args.w_epsilons),
+            w_mode=args.w_mode, direction=args.w_direction, tau_epsilons=args.tau_epsilons and tuple(args.tau_epsilons),
+            tau_mode=args.tau_mode, ablate_by=args.ablate.replace("-", "_"), n_ablate=args.ablate_count,
+            group_size=args.group_size, rule=args.readout_rule,
+            neurons_csv=Path(args.neurons_csv) if args.neurons_csv else None,
+            ks=tuple(args.ks) if args.ks else PAPER_KS, continuous_mode=args.continuous_mode,
+            n_sequences=args.sequences, device=device)
+        networks = resolve_networks(args.paths)
+        out = Path(args.out) / "robustness" if args.out else default_out_dir(networks)
+        check_out_dir(out)
+        # every checkpoint is loaded and every choice checked before any work starts
+        jobs = [(KINDS[k], net, KINDS[k].prepare(net, settings)) for k in dict.fromkeys(args.kind) for net in networks]
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    results: dict[str, list] = {}
+    for kind, net, job in jobs:
+        with tqdm(desc=f"{kind.name} {net.name}", disable=args.no_progress, file=sys.stderr) as bar:
+            def progress(done: int, total: int, bar=bar) -> None:
+                if bar.total != total:
+                    bar.total = total
+                    bar.refresh()
+                bar.update(done)
+
+            results.setdefault(kind.name, []).append(job(progress))
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in results.items()}
+    paths = write_report(tables, out, settings)
+    summaries = {k: summarize(k, t) for k, t in tables.items()}
+    if args.json:
+        print(json.dumps({"out": str(out), "networks": [n.name for n in networks],
+                          **{k: json.loads(s.to_json(orient="records")) for k, s in summaries.items()}}))
+        return 0
+    for kind, s in summaries.items():
+        print(f"== {kind}")
+        if kind.startswith("perturb"):
+            s = s.pivot(index="epsilon", columns=["network", "n"], values="relative_accuracy")
+            print("relative accuracy (mean over repeats)")
+        elif kind == "continuous":
+            s = s.pivot(index="k", columns=["network", "n"], values="accuracy")
+        print(s.to_string(float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote {', '.join(str(p.relative_to(out)) for p in paths)} in {out}")
+    return 0
+
+
 # --- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rnn-timescales", description="Train recurrent networks on memory tasks and "
@@ -315,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_analyze(sub)
     _add_import_reference(sub)
+    _add_robustness(sub)
     return parser
 
 
