@@ -37,6 +37,7 @@ from rnn_timescales.cli import main
 from rnn_timescales.models import LeakyRNN
 from rnn_timescales.tasks import get_task
 from rnn_timescales.training.checkpoints import LoadedCheckpoint, load_any
+from rnn_timescales.config import build_config
 from rnn_timescales.training.steps import streaming_accuracy
 
 SMALL = StreamingProtocol(repeats=3, warmup=20, length=150, seed=4)
@@ -47,7 +48,10 @@ def _tiny(hidden=12, heads=3, task="parity", curriculum="multi", ns=(2, 3, 4), s
     model = LeakyRNN(hidden, n_heads=heads, placement=placement).eval()
     with torch.no_grad():
         model.tau.copy_(1.0 + 3 * torch.rand(hidden))
-    return LoadedCheckpoint(model=model, ns=list(ns), task=task, curriculum=curriculum, path=Path("tiny"), source="ours")
+    config = build_config("paper", overrides=[f"task.name={task}", f"curriculum.kind={curriculum}",
+                                              f"model.hidden_size={hidden}", f"model.n_heads={heads}",
+                                              f"model.placement={placement}", f"curriculum.n_start={ns[0]}"])
+    return LoadedCheckpoint(model=model, config=config, level={"ns": list(ns)}, path=Path("tiny"), source="ours")
 
 
 def _streaming(ckpt, protocol):
@@ -249,10 +253,10 @@ def test_continuous_sequence_mode_at_k_one_is_the_end_of_sequence_accuracy(monke
     ckpt = _tiny()
     table = continuous_sweep(ckpt, [1, 2], mode="sequence", n_sequences=40, protocol=SMALL)
     gen = torch.Generator().manual_seed(SMALL.seed)
-    batch = get_task("parity").sample(ckpt.ns, 40, gen)
+    batch = get_task("parity").sample(ckpt.level, 40, gen)
     with torch.no_grad():
         out = ckpt.model(batch.inputs, n_heads=3, generator=gen)
-    expected = (out.logits.argmax(-1) == batch.targets).double().mean(0).tolist()
+    expected = (out.logits.argmax(-1) == batch.final_targets).double().mean(0).tolist()
     assert table[table["k"] == 1]["accuracy"].tolist() == expected
     # chunked runs (tiny state budget) give the same numbers
     monkeypatch.setattr(sweeps, "STATE_BUDGET", 12 * 40 * 3)

@@ -32,7 +32,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from rnn_timescales.models.base import RecurrentModel
-from rnn_timescales.tasks.base import BinaryTask
+from rnn_timescales.tasks import BinaryTask
 
 CHANCE = 0.5
 
