@@ -327,8 +327,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"unexpected argument {args.dir!r}; give the sweep directory with --out")
     if action != "run" and args.dir is None:
         raise UsageError(f"rnn-timescales sweep {action} needs the sweep directory: rnn-timescales sweep {action} DIR")
-    flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze}
-    allowed = {"status": {"--json"}, "analyze": set(), "run": {"--out", "--no-analyze"}}[action]
+    flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
+             "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
+             "--gpus": args.gpus is not None, "--address": args.address}
+    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address"}
+    allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
     if given:
         raise UsageError(f"{given[0]} cannot be given with sweep {'SPEC' if action == 'run' else action}")

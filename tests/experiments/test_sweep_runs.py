@@ -4,11 +4,11 @@ a dying worker is reported, and the report of the sweep is written."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 
+import pandas as pd
 from sweep_testing import TINY_ANALYSIS, train_directly, write_spec
 from test_resume import assert_same_run
 
@@ -19,8 +19,6 @@ from rnn_timescales.experiments.sweep import (
     load_spec,
     plan,
     prepare_sweep,
-    read_summary,
-    run_sweep,
     sweep_status,
 )
 
@@ -47,13 +45,14 @@ def test_a_sweep_trains_the_configured_runs_analyses_them_and_skips_what_is_done
     assert "2 done, 0 failed, 0 unfinished (0 runs worked on" in capsys.readouterr().out
     assert {p.name: _mtimes(root / p.name) for p in points} == before
 
-    # asking for more epochs extends the finished runs from their saved state, exactly
-    longer = dataclasses.replace(load_spec(root).with_overrides(["training.max_epochs=5"]), analyze={})
-    result = run_sweep(longer, root, workers=2, progress=False)
-    assert result.ran == 2 and result.counts["done"] == 2
-    for p in plan(longer):
-        assert read_summary(root / p.name)["epochs"] == 5
-        assert_same_run(train_directly(p.config, tmp_path / "direct5" / p.name), root / p.name, same_config=False)
+    # other analysis settings make the analyses stale: sweep analyze redoes them, and only once
+    argv = ["sweep", "analyze", str(root), "--set", "analyze.timescales.n_trials=2", "--no-progress"]
+    assert main(argv) == 0
+    assert "2 done, 0 failed, 0 unfinished (2 runs worked on" in capsys.readouterr().out
+    for p in points:
+        assert (pd.read_csv(root / p.name / "analysis" / "summary.csv")["n_trials"] == 2).all()
+    assert main(argv) == 0
+    assert "(0 runs worked on" in capsys.readouterr().out
 
     assert main(["report", str(root)]) == 0
     assert (root / "report" / "index.html").is_file() and (root / "report" / "tau_net_vs_n.png").is_file()

@@ -48,19 +48,34 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)  # unwinds, so temporary files are cleaned up on the way out
 
 
-def _watch_parent(parent: int) -> None:
+def _watch_parent(parent: int, main_thread: int, grace_s: float = 120.0) -> None:
     """Stop this worker when the driver is gone (e.g. killed with SIGKILL): SIGTERM makes a training
-    save its state and return 'interrupted', and ends anything else cleanly."""
+    save its state and return 'interrupted', and ends anything else cleanly. The signal is sent to
+    the main thread itself, so that a wait on the pool's queues is interrupted too (a signal that
+    lands on another thread would leave the main thread blocked). Whatever still runs after
+    ``grace_s`` is ended."""
     while os.getppid() == parent:
         time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGTERM)
+    signal.pthread_kill(main_thread, signal.SIGTERM)
+    time.sleep(grace_s)
+    os._exit(128 + signal.SIGTERM)
+
+
+def _guarded(fn: Callable[[Any], Any], task: Any, parent: int) -> Any:
+    """``fn(task)`` in a worker; if the driver died meanwhile, nobody will read the result or send
+    more work, so the worker ends instead of waiting on the pool's queue."""
+    try:
+        return fn(task)
+    finally:
+        if os.getppid() != parent:
+            os._exit(128 + signal.SIGTERM)
 
 
 def _init_worker(threads: int, parent: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(parent, threading.main_thread().ident), daemon=True).start()
 
 
 class LocalPool:
@@ -105,12 +120,12 @@ class LocalPool:
             if suspects:
                 if not running:
                     task = suspects.popleft()
-                    running[self._pool().submit(fn, task)] = task
+                    running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
                     alone = True
             else:
                 while queue and len(running) < self.workers:
                     task = queue.popleft()
-                    running[self._pool().submit(fn, task)] = task
+                    running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
                     alone = False
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             broken = []

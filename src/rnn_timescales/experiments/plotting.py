@@ -13,7 +13,7 @@ below the axis labelled "below one step".
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -48,6 +48,7 @@ def plot_progress(by_epoch: pd.DataFrame, by_time: pd.DataFrame, colors: dict[st
     axes[0].set_xlabel("epoch")
     axes[1].set_xlabel("wall time (min)")
     axes[0].set_ylabel("largest N solved")
+    axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_title(f"mean, band: {spread}", fontsize=8)
     _legend(axes[0], loc="upper left")
     if title:
@@ -65,6 +66,7 @@ def _timescale_axes(fig, spec):
     strip.set_yticks([])
     strip.set_ylim(0, 1)
     strip.set_ylabel("< 1\nstep", rotation=0, fontsize=7, ha="right", va="center")
+    strip.xaxis.set_major_locator(MaxNLocator(integer=True))
     plt.setp(ax.get_xticklabels(), visible=False)
     return ax, strip
 
@@ -162,6 +164,7 @@ def plot_dimensionality_vs_n(table: pd.DataFrame, colors: dict[str, str], spread
                     ms=4, capsize=2, label=f"{condition} (n={int(t['n'].max())})")
     ax.set_xlabel("N")
     ax.set_ylabel("dimensionality (PCs for 90 % variance)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"mean ± {spread} across networks", fontsize=8)
     _legend(ax)
     fig.tight_layout()
@@ -258,9 +261,10 @@ def plot_ablation(table: pd.DataFrame, colors: dict[str, str], spread: str):
     return fig
 
 
-def plot_forgetting(table: pd.DataFrame, colors: dict[str, str]):
-    """Accuracy of the network trained up to N_ckpt on every earlier N (mean across runs), one
-    panel per condition, one line per N_ckpt. ``table``: ``condition, checkpoint_n, n, mean``."""
+def plot_forgetting(table: pd.DataFrame, colors: dict[str, str], spread: str):
+    """Accuracy of the network trained up to N_ckpt on every earlier N (mean and ``spread`` across
+    runs), one panel per condition, one line per N_ckpt. ``table``: ``condition, checkpoint_n, n, mean,
+    lo, hi``."""
     conditions = list(dict.fromkeys(table["condition"]))
     fig, axes = plt.subplots(1, len(conditions), figsize=(4.6 * len(conditions), 3.6), squeeze=False)
     for ax, condition in zip(axes[0], conditions):
@@ -269,11 +273,12 @@ def plot_forgetting(table: pd.DataFrame, colors: dict[str, str]):
         cmap = plt.get_cmap("viridis")
         for k, ck in enumerate(ckpts):
             g = t[t["checkpoint_n"] == ck].sort_values("n")
-            ax.plot(g["n"], g["mean"], marker="o", ms=3, color=cmap(k / max(1, len(ckpts) - 1)),
-                    label=f"trained to N={ck}")
+            c = cmap(k / max(1, len(ckpts) - 1))
+            ax.plot(g["n"], g["mean"], marker="o", ms=3, color=c, label=f"trained to N={ck}")
+            ax.fill_between(g["n"], g["lo"], g["hi"], color=c, alpha=0.2, lw=0)
         ax.set_xlabel("N evaluated")
         ax.set_ylabel("accuracy")
-        ax.set_title(condition, fontsize=8, color=colors.get(condition, "k"))
+        ax.set_title(f"{condition} (mean ± {spread} across runs)", fontsize=8, color=colors.get(condition, "k"))
         _legend(ax)
     fig.tight_layout()
     return fig

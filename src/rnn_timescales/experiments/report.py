@@ -321,7 +321,9 @@ def _pivot_html(table: pd.DataFrame, x: str, spread: str, timescale: bool) -> st
     cells = table.assign(cell=[_fmt(r.mean, r.lo, r.hi, r.n, spread, timescale) for r in table.itertuples()])
     wide = cells.pivot(index=x, columns="condition", values="cell").fillna("")
     wide = wide[[c for c in dict.fromkeys(table["condition"]) if c in wide.columns]]
-    return wide.reset_index().to_html(index=False, escape=True, classes="data", border=0)
+    wide.columns.name = None
+    wide = wide.reset_index().rename(columns={"n_max": "N", "what": ""})
+    return wide.to_html(index=False, escape=True, classes="data", border=0)
 
 
 def _colors(conditions: list[str]) -> dict[str, str]:
@@ -429,42 +431,33 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
     return sec
 
 
+# name -> (settings a curve is drawn over, the value, the figure, its caption)
+ROBUSTNESS_PANELS = {
+    "perturbation": (["kind", "n", "epsilon"], "relative_accuracy", "plot_perturbation",
+                     "Relative accuracy (acc − 0.5)/(baseline − 0.5) after perturbing the recurrent weights W or the "
+                     "timescales τ by ε (mean over repeats per network, then across networks)."),
+    "ablation": (["n", "group"], "accuracy", "plot_ablation",
+                 "Accuracy after silencing single neurons, by ablation group (mean over a group's neurons per network, "
+                 "then across networks)."),
+    "forgetting": (["checkpoint_n", "n"], "accuracy", "plot_forgetting",
+                   "Forgetting: the network trained up to N_ckpt evaluated on every earlier N (mean across networks)."),
+    "continuous": (["n", "k"], "accuracy", "plot_continuous",
+                   "Continuous-time test: accuracy when every input is repeated k times and τ scaled by k."),
+}
+
+
 def _robustness_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
     from rnn_timescales.experiments import plotting
 
     sec = Section("Robustness and generalisation")
-    t = data.tables
-    missing = "No data: no run has {file} (written by the robustness analysis)."
-    if not t["perturbation"].empty:
-        per_run = t["perturbation"].groupby(["condition", "run", "kind", "n", "epsilon"], sort=False)[
-            "relative_accuracy"].mean().reset_index()
-        agg = _aggregate_keep_n(per_run, ["condition", "kind", "n", "epsilon"], "relative_accuracy", spread)
-        figs.add(sec, "perturbation", plotting.plot_perturbation(agg, colors, spread),
-                 "Relative accuracy (acc − 0.5)/(baseline − 0.5) after perturbing the recurrent weights W or the "
-                 "timescales τ by ε (mean over repeats per network, then across networks).")
-    else:
-        sec.items.append(("nodata", missing.format(file=TABLES["perturbation"][0])))
-    if not t["ablation"].empty:
-        per_run = t["ablation"].groupby(["condition", "run", "n", "group"], sort=False)["accuracy"].mean().reset_index()
-        agg = _aggregate_keep_n(per_run, ["condition", "n", "group"], "accuracy", spread)
-        figs.add(sec, "ablation", plotting.plot_ablation(agg, colors, spread),
-                 "Accuracy after silencing single neurons, by ablation group.")
-    else:
-        sec.items.append(("nodata", missing.format(file=TABLES["ablation"][0])))
-    if not t["forgetting"].empty:
-        agg = t["forgetting"].groupby(["condition", "checkpoint_n", "n"], sort=False)["accuracy"].mean().reset_index(
-            name="mean")
-        figs.add(sec, "forgetting", plotting.plot_forgetting(agg, colors),
-                 "Forgetting: the network trained up to N_ckpt evaluated on every earlier N (mean across runs).")
-    else:
-        sec.items.append(("nodata", missing.format(file=TABLES["forgetting"][0])))
-    if not t["continuous"].empty:
-        per_run = t["continuous"].groupby(["condition", "run", "n", "k"], sort=False)["accuracy"].mean().reset_index()
-        agg = _aggregate_keep_n(per_run, ["condition", "n", "k"], "accuracy", spread)
-        figs.add(sec, "continuous", plotting.plot_continuous(agg, colors, spread),
-                 "Continuous-time test: accuracy when every input is repeated k times and τ scaled by k.")
-    else:
-        sec.items.append(("nodata", missing.format(file=TABLES["continuous"][0])))
+    for name, (keys, value, figure, caption) in ROBUSTNESS_PANELS.items():
+        table = data.tables[name]
+        if table.empty:
+            sec.items.append(("nodata", f"No data: no run has {TABLES[name][0]} (written by the robustness analysis)."))
+            continue
+        per_run = table.groupby(["condition", "run", *keys], sort=False)[value].mean().reset_index()
+        agg = _aggregate_keep_n(per_run, ["condition", *keys], value, spread)
+        figs.add(sec, name, getattr(plotting, figure)(agg, colors, spread), caption)
     return sec
 
 

@@ -684,7 +684,8 @@ def run_sweep(
     """
     from rnn_timescales.experiments.backends import make_backend
 
-    root, points = prepare_sweep(spec, root)
+    pool = make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus)
+    root, points = prepare_sweep(spec, root)  # after the backend is known to be usable: nothing written otherwise
     say = log or (lambda line: None)
     analyses = tuple(spec.analyze.items())
     by_name = {p.name: p for p in points}
@@ -700,7 +701,7 @@ def run_sweep(
         bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in counts.items() if k != "done"))
 
     refresh()
-    with make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus) as pool:
+    with pool:
         while True:
             todo, waiting = [], 0
             for p in points:
