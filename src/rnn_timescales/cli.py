@@ -336,14 +336,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if given:
         raise UsageError(f"{given[0]} cannot be given with sweep {'SPEC' if action == 'run' else action}")
     if action == "status":
-        statuses = sweep_status(args.dir)
+        spec = load_spec(args.dir)
+        statuses = sweep_status(args.dir, spec)
         counts = status_counts(statuses)
         if args.json:
             print(json.dumps(counts))
             return 0
         width = max(len(s.name) for s in statuses)
         for s in statuses:
-            print(f"{s.name:<{width}}  {s.status:<8} {s.detail}")
+            analysed = [f"{name} {'done' if ANALYSES[name].is_current(Path(args.dir) / s.name, settings) else 'to do'}"
+                        for name, settings in spec.analyze.items()] if s.status == "done" else []
+            print(f"{s.name:<{width}}  {s.status:<8} {s.detail}" + (f"; {', '.join(analysed)}" if analysed else ""))
         print(", ".join(f"{v} {k}" for k, v in counts.items()))
         return 0
     if args.backend not in ("local", "ray"):
@@ -376,6 +379,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for s in result.statuses:
         if s.status == "failed":
             print(f"  failed: {s.name}: {s.detail} (see {root / 'errors'})")
+    if result.interrupted:
+        print(f"rnn-timescales: interrupted; runs in progress saved their state: rnn-timescales sweep {root} "
+              "continues", file=sys.stderr)
+        return 130
     return 0 if c["failed"] == 0 and c["pending"] + c["running"] == 0 else 1
 
 

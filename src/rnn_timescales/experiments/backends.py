@@ -1,7 +1,8 @@
 """Where a sweep's runs execute: a local process pool (the default) or a Ray cluster.
 
-Both offer ``run(fn, tasks)``: call ``fn(task)`` for every task, each in a worker process, and yield
-``(task, result)`` as they complete, in completion order. ``result`` is what ``fn`` returned, or an
+Both offer ``run(fn, tasks, stop)``: call ``fn(task)`` for every task, each in a worker process, and
+yield ``(task, result)`` as they complete, in completion order; once ``stop()`` is true no new task
+starts (those in flight are waited for, or cancelled on Ray). ``result`` is what ``fn`` returned, or an
 exception instance when the worker died under the task (killed, out of memory, a crash in native
 code); the driver never dies with a worker.
 
@@ -78,6 +79,20 @@ def _init_worker(threads: int, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent, threading.main_thread().ident), daemon=True).start()
 
 
+_BROKEN = object()
+
+
+def _result(future: Future) -> Any:
+    """The task's result; the exception it raised past its own handling; or _BROKEN when the pool
+    died under it."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return _BROKEN
+    except Exception as e:
+        return e
+
+
 class LocalPool:
     """``workers`` worker processes on this machine, started with ``spawn`` (a clean interpreter,
     not a fork of the driver), each using ``threads`` threads.
@@ -112,12 +127,18 @@ class LocalPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
+            stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[Any, Any]]:
         queue, suspects = deque(tasks), deque()
         running: dict[Future, Any] = {}
         alone = False  # the tasks in flight are one suspect, run by itself
         while queue or suspects or running:
-            if suspects:
+            if stop():
+                queue.clear()
+                suspects.clear()
+                if not running:
+                    return
+            elif suspects:
                 if not running:
                     task = suspects.popleft()
                     running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
@@ -127,22 +148,25 @@ class LocalPool:
                     task = queue.popleft()
                     running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
                     alone = False
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            # a timeout, so that the driver's signal handlers run while it waits
+            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             broken = []
             for future in done:
                 task = running.pop(future)
-                try:
-                    yield task, future.result()
-                except BrokenProcessPool:
+                result = _result(future)
+                if result is _BROKEN:
                     broken.append(task)
+                else:
+                    yield task, result
             if not broken:
                 continue
             # The pool is dead: the other tasks in flight fail the same way.
             for future, task in list(running.items()):
-                try:
-                    yield task, future.result()
-                except BrokenProcessPool:
+                result = _result(future)
+                if result is _BROKEN:
                     broken.append(task)
+                else:
+                    yield task, result
             running.clear()
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
@@ -192,7 +216,8 @@ class RayPool:
             self._ray.shutdown()
             self._started = False
 
-    def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
+            stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[Any, Any]]:
         ray = self._ray
         from ray.exceptions import RayError, RayTaskError
 
@@ -200,11 +225,20 @@ class RayPool:
         queue = deque(tasks)
         cap = self.workers or len(queue)
         running: dict[Any, Any] = {}
+        cancelled = False
         while queue or running:
+            if stop():
+                queue.clear()
+                if not cancelled:  # interrupts the tasks (KeyboardInterrupt): runs resume from their saved state
+                    for ref in running:
+                        ray.cancel(ref)
+                    cancelled = True
             while queue and len(running) < cap:
                 task = queue.popleft()
                 running[remote.remote(task)] = task
-            ready, _ = ray.wait(list(running), num_returns=1)
+            if not running:
+                return
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in ready:
                 task = running.pop(ref)
                 try:

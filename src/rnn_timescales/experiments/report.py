@@ -187,8 +187,9 @@ def _plain_status(run_dir: Path) -> tuple[str, str]:
     summary = read_summary(run_dir)
     if summary is None:
         return "unfinished", "no summary.json (interrupted, or still being written)"
-    solved = summary.get("n_max_solved")
-    return summary.get("stop_reason", "?"), f"{summary.get('epochs')} epochs, N = {solved}"
+    parts = [f"{summary['epochs']} epochs" if summary.get("epochs") is not None else None,
+             f"N = {summary['n_max_solved']}" if summary.get("n_max_solved") is not None else "nothing solved"]
+    return summary.get("stop_reason", "?"), ", ".join(p for p in parts if p)
 
 
 def find_runs(path: str | Path) -> tuple[str, str, str, list[str], list[RunInfo]]:
@@ -499,7 +500,8 @@ def _runs_table(data: ReportData) -> str:
                      "largest N solved": s.get("n_max_solved"), "epochs": s.get("epochs"),
                      "wall time (min)": f"{wall / 60:.1f}" if isinstance(wall, (int, float)) else "",
                      "analysed N": f"{min(analysed)}–{max(analysed)} ({len(analysed)})" if analysed else ""})
-    return pd.DataFrame(rows).to_html(index=False, escape=True, classes="data", border=0, na_rep="")
+    table = pd.DataFrame(rows).astype(object)
+    return table.where(table.notna(), "").to_html(index=False, escape=True, classes="data", border=0)
 
 
 _CSS = """

@@ -40,17 +40,20 @@ otherwise (not started, or interrupted: it resumes from its saved state).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import re
+import signal
+import threading
 import time
 import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
 import yaml
@@ -601,6 +604,8 @@ def execute(task: RunTask) -> dict[str, Any]:
             if not analysis.is_current(run_dir, settings):
                 analysis.run(run_dir, settings)
         return out
+    except KeyboardInterrupt:  # Ctrl-C during an analysis: nothing to record, the sweep is stopping
+        return {**out, "status": "interrupted"}
     except Exception as e:
         if is_locked(run_dir):  # another process took the run between our check and the trainer's lock
             return {"name": task.name, "status": "busy"}
@@ -619,6 +624,7 @@ class SweepResult:
     counts: dict[str, int]
     wall_time_s: float
     ran: int
+    interrupted: bool = False
 
 
 def check_root(root: str | Path) -> Path:
@@ -676,6 +682,10 @@ def run_sweep(
 ) -> SweepResult:
     """Train (``train=True``) and analyse every point of ``spec`` under ``root``; skip what is done.
 
+    SIGINT (Ctrl-C) stops the sweep: nothing new starts, runs in progress save their state and
+    stop (they receive the same Ctrl-C), and the result says ``interrupted``; a second SIGINT
+    raises KeyboardInterrupt at once.
+
     Finished runs are skipped, interrupted ones resumed from their saved state, failed ones retried;
     a run that fails is recorded in ``errors/`` and the others go on. Runs held by another process
     (their lock) are waited for. ``train=False`` only analyses the runs that are done.
@@ -701,8 +711,9 @@ def run_sweep(
         bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in counts.items() if k != "done"))
 
     refresh()
-    with pool:
-        while True:
+    stop = threading.Event()
+    with pool, _stop_on_sigint(stop):
+        while not stop.is_set():
             todo, waiting = [], 0
             for p in points:
                 if p.name in attempted:
@@ -721,10 +732,10 @@ def run_sweep(
                 break
             if not todo:
                 bar.set_postfix_str(f"waiting for {waiting} runs trained by another process")
-                time.sleep(poll_s)
+                stop.wait(poll_s)
                 continue
-            for task, outcome in pool.run(execute, todo):
-                if isinstance(outcome, BaseException):  # the worker died: its run is to blame
+            for task, outcome in pool.run(execute, todo, stop.is_set):
+                if isinstance(outcome, BaseException):  # the worker died (or the task could not be run)
                     message = f"{type(outcome).__name__}: {outcome}"
                     record_failure(root, task.name, "train" if task.train else "analyze", message)
                     outcome = {"name": task.name, "status": "failed", "error": message}
@@ -736,8 +747,27 @@ def run_sweep(
                 statuses[task.name] = run_status(root, by_name[task.name])
                 refresh()
     bar.close()
-    final = [statuses[p.name] for p in points]
-    return SweepResult(root, final, status_counts(final), time.monotonic() - t0, ran)
+    final = [run_status(root, p) for p in points]
+    return SweepResult(root, final, status_counts(final), time.monotonic() - t0, ran, stop.is_set())
+
+
+@contextlib.contextmanager
+def _stop_on_sigint(stop: threading.Event) -> Iterator[None]:
+    """The first SIGINT sets ``stop``; a second one acts as usual (KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _task_for(root: Path, point: SweepPoint, status: RunStatus, analyses: tuple[tuple[str, dict], ...],
