@@ -1,14 +1,14 @@
-"""Sweeps on the local process pool, end to end with tiny runs: the runs are the configured runs,
-finished ones are skipped and can be extended, a failing run is recorded while the others finish,
-a dying worker is reported, and the report of the sweep is written."""
+"""Sweeps on the local process pool, end to end with tiny runs: the runs are the configured runs and
+are analysed, finished ones and current analyses are skipped, a failing run is recorded while the
+others finish, a dying worker is reported, and the report of the sweep is written."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pandas as pd
+from dying import die_on_three
 from sweep_testing import TINY_ANALYSIS, train_directly, write_spec
 from test_resume import assert_same_run
 
@@ -94,14 +94,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path, capsys):
     assert not record.exists() and not trace.exists()
 
 
-def _die_on_three(x: int) -> int:
-    if x == 3:
-        os._exit(7)
-    return 2 * x
-
-
 def test_a_dying_worker_is_reported_and_the_other_tasks_complete():
     with LocalPool(2) as pool:
-        results = dict(pool.run(_die_on_three, [1, 2, 3, 4, 5]))
+        results = dict(pool.run(die_on_three, [1, 2, 3, 4, 5]))
     assert {k: v for k, v in results.items() if k != 3} == {1: 2, 2: 4, 4: 8, 5: 10}
     assert isinstance(results[3], WorkerDied)

@@ -38,10 +38,18 @@ def make_backend(name: str, *, workers: int | None = None, address: str | None =
     if name == "local":
         if address is not None:
             raise ConfigError("--address is for --backend ray; the local pool runs on this machine")
-        return LocalPool(workers or max(1, (os.cpu_count() or 1) // threads), threads)
+        return LocalPool(workers or max(1, _cores() // threads), threads)
     if name == "ray":
         return RayPool(address=address, workers=workers, threads=threads, gpus=gpus)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def _cores() -> int:
+    """CPU cores this process may use (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 # --- local process pool -------------------------------------------------------------------------
