@@ -190,7 +190,7 @@ def plot_accuracy_per_head(heads: pd.DataFrame, runs: list[str], max_panels: int
     runs = runs[:max_panels]
     cols = min(3, len(runs))
     rows = int(np.ceil(len(runs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False, layout="constrained")
     image = None
     for ax, run in zip(axes.flat, runs):
         h = heads[heads["run"] == run]
@@ -203,6 +203,7 @@ def plot_accuracy_per_head(heads: pd.DataFrame, runs: list[str], max_panels: int
         ax.set_title(run, fontsize=7)
         ax.set_xlabel("epoch", fontsize=7)
         ax.set_ylabel("head's N", fontsize=7)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(runs):]:
         ax.set_visible(False)
