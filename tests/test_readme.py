@@ -34,6 +34,12 @@ SCALE = {
     "import-reference": [],
     "robustness": ["--repeats", "2", "--length", "100", "--w-epsilons", "0", "1", "--tau-epsilons", "0", "1",
                    "--ablate-count", "2", "--no-progress"],
+    "sweep": ["--no-progress", "--workers", "2", "--set", "model.hidden_size=16", "--set", "training.steps_per_epoch=5",
+              "--set", "training.eval_batches=1", "--set", "training.batch_size=16", "--set", "training.max_epochs=2",
+              "--set", "analyze.timescales.n_trials=1", "--set", "analyze.timescales.n_steps=300",
+              "--set", "analyze.timescales.max_lag=40", "--set", "analyze.timescales.fit_lag=20"],
+    "sweep status": [],
+    "report": [],
 }
 
 
@@ -75,6 +81,7 @@ def workspace(tmp_path, monkeypatch):
     (tmp_path / "shared").symlink_to(REFERENCE_DIR.parent, target_is_directory=True)
     ws = tmp_path / "repo"
     ws.mkdir()
+    (ws / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
     monkeypatch.chdir(ws)
     config = build_config("paper", overrides=tiny_overrides(hidden=16, batch=16, steps=5)
                           + ["curriculum.threshold=0.5", "training.max_epochs=2"])
@@ -88,12 +95,13 @@ def test_every_rnn_timescales_command_of_the_readme_runs(workspace):
         if not line.startswith("rnn-timescales"):
             continue
         argv = [("run" if a == "RUN_DIR" else a) for a in shlex.split(line)[1:]]
-        kind = "resume" if "--resume" in argv else argv[0]
+        kind = "resume" if "--resume" in argv else " ".join(argv[:2]) if argv[:2] == ["sweep", "status"] else argv[0]
         assert main(argv + SCALE[kind]) == 0, line
         ran.add(kind)
     assert ran == set(SCALE)
     assert (workspace / "runs" / "reference" / "cumulative_parity_network_1" / "analysis" / "summary.csv").is_file()
     assert (workspace / "run" / "analysis" / "figures" / "tau_vs_n.png").is_file()
+    assert (workspace / "runs" / "quick" / "report" / "index.html").is_file()
 
 
 def test_the_python_example_of_the_readme_runs(workspace):

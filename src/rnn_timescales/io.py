@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import struct
 import tempfile
+import uuid
 from pathlib import Path
 
 import torch
@@ -35,6 +37,25 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:
+    """Rename directory ``tmp`` to ``out``, first moving what is at ``out`` aside (and deleting it): a
+    reader sees the old directory or the whole new one. Retries while other processes replace it too."""
+    for _ in range(attempts):
+        try:
+            os.rename(tmp, out)  # fails if ``out`` is a non-empty directory
+            return
+        except OSError:
+            if not out.exists():
+                raise
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        try:
+            os.rename(out, old)
+        except FileNotFoundError:  # another analysis moved it first
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+    raise OSError(f"could not move a directory into {str(out)!r}: other processes keep replacing it")
 
 
 def file_in_the_way(path: str | Path) -> Path | None:

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -20,7 +19,7 @@ from rnn_timescales.analysis.dimensionality import dimensionality_from_covarianc
 from rnn_timescales.analysis.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import fit_timescales
-from rnn_timescales.io import file_in_the_way
+from rnn_timescales.io import file_in_the_way, move_into_place
 
 
 @dataclass
@@ -224,29 +223,11 @@ def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings:
     try:
         names = _write_files(results, tmp, settings, n_examples)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an analysis is meant to be shared
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {key: out / name for key, name in names.items()}
-
-
-def _move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:
-    """Rename ``tmp`` to ``out``, first moving a previous analysis at ``out`` aside (and deleting it)."""
-    for _ in range(attempts):
-        try:
-            os.rename(tmp, out)  # fails if ``out`` is a non-empty directory
-            return
-        except OSError:
-            if not out.exists():
-                raise
-        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-        try:
-            os.rename(out, old)
-        except FileNotFoundError:  # another analysis moved it first
-            continue
-        shutil.rmtree(old, ignore_errors=True)
-    raise OSError(f"could not move the analysis into {str(out)!r}: other processes keep replacing it")
 
 
 def _write_files(results: list[CheckpointAnalysis], out: Path, settings: AnalysisSettings,

@@ -1,0 +1,590 @@
+"""Reports across runs: aggregate a sweep (or one run) into PNG figures and one HTML page.
+
+``rnn-timescales report DIR`` reads every run directory of DIR (a sweep root, a single run
+directory, or a directory holding run directories, such as ``import-reference``'s output) and
+writes ``DIR/report/index.html`` with its figures beside it. Every panel is drawn when some run
+has the data for it and is otherwise listed on the page as "no data", with what would make it.
+
+Runs are grouped into **conditions** by the settings that vary between them other than the seed;
+each curve is the mean across a condition's runs (seeds) with the spread chosen by ``spread``:
+``sem`` (mean ± standard error of the mean, the default) or ``bootstrap`` (95 % percentile
+interval of 2000 resampled means, seeded). tau_net is aggregated two ways, each labelled: ours (the
+median of the neurons' tau_net per network, then mean ± spread across networks) and the paper's
+figures' (neurons with tau_net <= 1 step dropped, mean per network, then mean ± s.d. across
+networks, s.d. with ddof 0 as the paper's notebooks compute it). Timescales below one step cannot
+be resolved at integer lags and are shown as "below one step", never as numbers on a log axis.
+
+Largest N solved against epochs and time: N solved is n_start - 1 before a run's first advance; a
+run that stopped because it reached its goal (target_n, solved, heads_exhausted) keeps its final N
+to the right of its end, any other run leaves the mean there (the count n says how many remain).
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnn_timescales.config import ConfigError, read_yaml
+from rnn_timescales.experiments.sweep import (
+    SPEC_FILE,
+    flatten,
+    is_locked,
+    load_spec,
+    plan,
+    read_summary,
+    run_status,
+    setting_labels,
+)
+from rnn_timescales.io import file_in_the_way
+
+SPREADS = ("sem", "bootstrap")
+CARRY_STOPS = ("target_n", "solved", "heads_exhausted")
+ONE_STEP = 1.0
+BOOTSTRAP_RESAMPLES = 2000
+# Tables other analyses write into a run directory, and the columns the report reads from them.
+TABLES = {
+    "perturbation": ("robustness/perturbation.csv", ["kind", "epsilon", "repeat", "n", "accuracy", "relative_accuracy"]),
+    "ablation": ("robustness/ablation.csv", ["neuron", "tau", "group", "n", "accuracy"]),
+    "forgetting": ("robustness/forgetting.csv", ["checkpoint_n", "n", "accuracy"]),
+    "continuous": ("robustness/continuous.csv", ["k", "n", "accuracy"]),
+    "extrapolation": ("extrapolation/extrapolation.csv", ["delay", "accuracy", "n_trials"]),
+}
+
+
+# --- statistics ---------------------------------------------------------------------------------
+def spread_interval(values: np.ndarray, spread: str, seed: int = 0) -> tuple[float, float, float, int]:
+    """(mean, lo, hi, n) of the finite ``values``. ``spread``: ``sem`` (mean ± s.e.m., ddof 1),
+    ``sd`` (mean ± s.d., ddof 0, as the paper's notebooks), ``bootstrap`` (95 % percentile interval
+    of the mean over 2000 resamples drawn with ``seed``). One value: lo = hi = mean."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    n = int(v.size)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    mean = float(v.mean())
+    if n == 1:
+        return mean, mean, mean, 1
+    if spread == "sem":
+        e = float(v.std(ddof=1) / np.sqrt(n))
+        return mean, mean - e, mean + e, n
+    if spread == "sd":
+        e = float(v.std(ddof=0))
+        return mean, mean - e, mean + e, n
+    if spread == "bootstrap":
+        rng = np.random.default_rng(seed)
+        means = v[rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))].mean(axis=1)
+        lo, hi = np.quantile(means, [0.025, 0.975])
+        return mean, float(lo), float(hi), n
+    raise ValueError(f"spread must be one of sem, sd, bootstrap, got {spread!r}")
+
+
+def aggregate(table: pd.DataFrame, by: list[str], value: str, spread: str) -> pd.DataFrame:
+    """One row per group of ``by``: ``by..., mean, lo, hi, n`` of ``value`` across the group's rows
+    (each row one network), in the order the groups first appear."""
+    rows = []
+    for key, g in table.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        mean, lo, hi, n = spread_interval(g[value].to_numpy(), spread)
+        if n:
+            rows.append({**dict(zip(by, key)), "mean": mean, "lo": lo, "hi": hi, "n": n})
+    return pd.DataFrame(rows, columns=[*by, "mean", "lo", "hi", "n"])
+
+
+def solved_curves(metrics: pd.DataFrame, n_start: dict[str, int]) -> pd.DataFrame:
+    """Largest N solved after each epoch, per run: ``run, epoch, wall_time_s, n_solved``, starting
+    with epoch 0 at time 0 and n_start - 1. ``metrics``: the runs' metrics.csv rows with ``run``."""
+    parts = []
+    for run, m in metrics.groupby("run", sort=False):
+        m = m.sort_values("epoch")
+        base = n_start.get(run, 2) - 1
+        solved = np.where(m["solved"].astype(bool), m["n_max"], base)
+        parts.append(pd.DataFrame({"run": run, "epoch": np.r_[0, m["epoch"]], "wall_time_s": np.r_[0.0, m["wall_time_s"]],
+                                   "n_solved": np.maximum.accumulate(np.r_[base, solved])}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run", "epoch", "wall_time_s", "n_solved"])
+
+
+def curve_on_grid(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[str]) -> pd.DataFrame:
+    """Each run's step curve of ``n_solved`` against ``x`` read at ``grid``: ``run, <x>, value``.
+    Past its last point a run in ``carry`` keeps its final value; any other run has none there."""
+    parts = []
+    for run, c in curves.groupby("run", sort=False):
+        xs, ys = c[x].to_numpy(float), c["n_solved"].to_numpy(float)
+        idx = np.searchsorted(xs, grid, side="right") - 1
+        value = np.where(idx >= 0, ys[np.clip(idx, 0, None)], np.nan)
+        if run not in carry:
+            value = np.where(grid > xs[-1], np.nan, value)
+        parts.append(pd.DataFrame({"run": run, x: grid, "value": value}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def paper_tau_net(neurons: pd.DataFrame) -> pd.DataFrame:
+    """The paper's per-network tau_net: for each checkpoint (``n_max``), the mean tau_net of the
+    neurons with tau_net > 1 step: ``n_max, value, kept, neurons`` (value NaN if none is kept)."""
+    rows = []
+    for n_max, g in neurons.groupby("n_max", sort=True):
+        t = g["tau_net"].to_numpy(float)
+        keep = t[np.isfinite(t) & (t > ONE_STEP)]
+        rows.append({"n_max": n_max, "value": float(keep.mean()) if keep.size else np.nan, "kept": int(keep.size),
+                     "neurons": int(t.size)})
+    return pd.DataFrame(rows, columns=["n_max", "value", "kept", "neurons"])
+
+
+# --- collecting the runs ------------------------------------------------------------------------
+@dataclass
+class RunInfo:
+    """One run directory in a report."""
+
+    name: str
+    path: Path
+    condition: str
+    seed: Any
+    status: str
+    detail: str
+    stop_reason: str | None = None
+    n_start: int = 2
+    model_type: str | None = None
+    curriculum: str | None = None
+
+
+@dataclass
+class ReportData:
+    """Everything a report draws, read from the run directories (one row per run and epoch, per
+    checkpoint, ...; every table has ``run`` and ``condition`` columns)."""
+
+    title: str
+    kind: str  # sweep | run | runs
+    description: str
+    varying: list[str]
+    runs: list[RunInfo]
+    metrics: pd.DataFrame
+    heads: pd.DataFrame
+    analysis: pd.DataFrame
+    paper: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def conditions(self) -> list[str]:
+        return list(dict.fromkeys(r.condition for r in self.runs))
+
+
+def _condition(values: dict[str, Any], labels: dict[str, str], default: str) -> str:
+    parts = [f"{labels[k]} {v}" for k, v in values.items() if k != "seed"]
+    return ", ".join(parts) or default
+
+
+def _plain_status(run_dir: Path) -> tuple[str, str]:
+    if is_locked(run_dir):
+        return "running", "training (its lock is held)"
+    summary = read_summary(run_dir)
+    if summary is None:
+        return "unfinished", "no summary.json (interrupted, or still being written)"
+    parts = [f"{summary['epochs']} epochs" if summary.get("epochs") is not None else None,
+             f"N = {summary['n_max_solved']}" if summary.get("n_max_solved") is not None else "nothing solved"]
+    return summary.get("stop_reason", "?"), ", ".join(p for p in parts if p)
+
+
+def find_runs(path: str | Path) -> tuple[str, str, str, list[str], list[RunInfo]]:
+    """(title, kind, description, varying settings, runs) of a sweep root, a run directory, or a
+    directory of run directories. ConfigError if ``path`` is none of these."""
+    p = Path(path)
+    if not p.is_dir():
+        raise ConfigError(f"{str(p)!r} is not a directory; give a sweep directory or a run directory")
+    if (p / SPEC_FILE).is_file():
+        spec = load_spec(p)
+        points = plan(spec)
+        varying = list(points[0].varying) if points else []
+        labels = setting_labels(varying)
+        runs = []
+        for point in points:
+            st = run_status(p, point)
+            c = point.config
+            runs.append(RunInfo(point.name, p / point.name, _condition(point.varying, labels, "all runs"), c.seed,
+                                st.status, st.detail, st.stop_reason, c.curriculum.n_start, c.model.type,
+                                c.curriculum.kind))
+        return p.name, "sweep", spec.description, varying, runs
+    if (p / "config.yaml").is_file():
+        dirs, kind = [p], "run"
+    else:
+        dirs, kind = sorted(q for q in p.iterdir() if (q / "config.yaml").is_file()), "runs"
+        if not dirs:
+            raise ConfigError(f"{str(p)!r} holds no run directories (no config.yaml in it or its subdirectories) "
+                              f"and is not a sweep (no {SPEC_FILE})")
+    configs = [flatten(read_yaml(d / "config.yaml")) for d in dirs]
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    varying = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    labels = setting_labels(varying)
+    runs = []
+    for d, c in zip(dirs, configs):
+        status, detail = _plain_status(d)
+        default = "all runs" if kind == "runs" else d.name
+        runs.append(RunInfo(d.name, d, _condition({k: c.get(k) for k in varying}, labels, default), c.get("seed"),
+                            status, detail, (read_summary(d) or {}).get("stop_reason"),
+                            int(c.get("curriculum.n_start", 2)), c.get("model.type"), c.get("curriculum.kind")))
+    return p.name, kind, "", varying, runs
+
+
+def _read_csv(path: Path, notes: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
+        notes.append(f"{path}: could not be read ({type(e).__name__}); left out")
+        return None
+    missing = [c for c in columns or [] if c not in table]
+    if missing:
+        notes.append(f"{path}: lacks the columns {', '.join(missing)}; left out")
+        return None
+    return table
+
+
+def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if p is not None and len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def load_report_data(path: str | Path) -> ReportData:
+    """Read every run under ``path`` (see :func:`find_runs`) into the tables a report draws."""
+    title, kind, description, varying, runs = find_runs(path)
+    notes: list[str] = []
+    metrics, heads, analysis, paper = [], [], [], []
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
+    for r in runs:
+        tag = {"run": r.name, "condition": r.condition}
+        m = _read_csv(r.path / "metrics.csv", notes, ["epoch", "n_max", "solved", "wall_time_s"])
+        if m is not None:
+            metrics.append(m.assign(**tag))
+        h = _read_csv(r.path / "head_metrics.csv", notes, ["epoch", "n", "accuracy"])
+        if h is not None:
+            heads.append(h.assign(**tag))
+        s = _read_csv(r.path / "analysis" / "summary.csv", notes, ["n_max"])
+        if s is not None:
+            analysis.append(s.assign(**tag))
+        neurons = _read_csv(r.path / "analysis" / "neurons.csv", notes, ["n_max", "tau_net"])
+        if neurons is not None:
+            paper.append(paper_tau_net(neurons).assign(**tag))
+        for name, (rel, cols) in TABLES.items():
+            t = _read_csv(r.path / rel, notes, cols)
+            if t is not None:
+                tables[name].append(t.assign(**tag))
+    return ReportData(title, kind, description, varying, runs, _stack(metrics), _stack(heads), _stack(analysis),
+                      _stack(paper), {k: _stack(v) for k, v in tables.items()}, notes)
+
+
+# --- the page -----------------------------------------------------------------------------------
+@dataclass
+class Section:
+    """A part of the page: figures (file name, caption), inline tables (HTML) and notes."""
+
+    title: str
+    items: list[tuple[str, str]] = field(default_factory=list)  # (kind: figure|table|note|nodata, content)
+
+
+class _Figures:
+    """Saves figures into the report directory and records them in the page's sections."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.files: list[str] = []
+
+    def add(self, section: Section, name: str, fig, caption: str) -> None:
+        import matplotlib.pyplot as plt
+
+        fig.savefig(self.out / f"{name}.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        self.files.append(f"{name}.png")
+        section.items.append(("figure", f"{name}.png|{caption}"))
+
+
+def _fmt(mean: float, lo: float, hi: float, n: int, spread: str, timescale: bool) -> str:
+    if not np.isfinite(mean):
+        return ""
+    if timescale and mean < ONE_STEP:
+        return f"below one step (n={n})"
+    digits = 3
+    if n <= 1:
+        return f"{mean:.{digits}g} (n=1)"
+    if spread == "bootstrap":
+        return f"{mean:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}] (n={n})"
+    return f"{mean:.{digits}g} ± {(hi - lo) / 2:.2g} (n={n})"
+
+
+def _pivot_html(table: pd.DataFrame, x: str, spread: str, timescale: bool) -> str:
+    cells = table.assign(cell=[_fmt(r.mean, r.lo, r.hi, r.n, spread, timescale) for r in table.itertuples()])
+    wide = cells.pivot(index=x, columns="condition", values="cell").fillna("")
+    wide = wide[[c for c in dict.fromkeys(table["condition"]) if c in wide.columns]]
+    wide.columns.name = None
+    wide = wide.reset_index().rename(columns={"n_max": "N", "what": ""})
+    return wide.to_html(index=False, escape=True, classes="data", border=0)
+
+
+def _colors(conditions: list[str]) -> dict[str, str]:
+    return {c: f"C{i % 10}" for i, c in enumerate(conditions)}
+
+
+def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
+    from rnn_timescales.experiments import plotting
+
+    sec = Section("Training")
+    if data.metrics.empty:
+        sec.items.append(("nodata", "No data: no run has a metrics.csv yet (runs imported from the paper's code "
+                                    "have none)."))
+        return sec
+    n_start = {r.name: r.n_start for r in data.runs}
+    carry = {r.name for r in data.runs if r.stop_reason in CARRY_STOPS}
+    cond = {r.name: r.condition for r in data.runs}
+    curves = solved_curves(data.metrics, n_start)
+    by_epoch = _curve_aggregate(curves, "epoch", np.arange(0, int(curves["epoch"].max()) + 1), carry, cond, spread)
+    by_time = _curve_aggregate(curves, "wall_time_s", np.linspace(0, float(curves["wall_time_s"].max()), 200), carry,
+                               cond, spread)
+    figs.add(sec, "progress", plotting.plot_progress(by_epoch, by_time, colors, spread),
+             "Largest N solved against epochs and wall time, per condition (band: spread across runs; "
+             "wall time is each run's own clock, which depends on the machine and how busy it was).")
+    finals = curves.groupby("run").tail(1).assign(condition=lambda t: t["run"].map(cond))
+    sec.items.append(("table", "<p>Largest N solved at the end of each run, per condition:</p>"
+                      + _pivot_html(aggregate(finals.assign(what="largest N solved"), ["what", "condition"],
+                                              "n_solved", spread), "what", spread, False)))
+    if "model.type" in data.varying:
+        info = {r.name: f"{r.model_type}, {r.curriculum}" for r in data.runs}
+        by_epoch_m = _curve_aggregate(curves, "epoch", np.arange(0, int(curves["epoch"].max()) + 1), carry, info, spread)
+        by_time_m = _curve_aggregate(curves, "wall_time_s", np.linspace(0, float(curves["wall_time_s"].max()), 200),
+                                     carry, info, spread)
+        figs.add(sec, "models_progress",
+                 plotting.plot_progress(by_epoch_m, by_time_m, _colors(list(dict.fromkeys(info.values()))), spread,
+                                        title="model comparison (model type, curriculum)"),
+                 "Gated-model comparison: largest N solved per model type and curriculum (other settings pooled).")
+    if "tau_mean" in data.metrics and data.metrics["tau_mean"].notna().any():
+        tau = aggregate(data.metrics.dropna(subset=["tau_mean"]), ["condition", "epoch"], "tau_mean", spread)
+        figs.add(sec, "tau_training", plotting.plot_tau_during_training(tau, colors, spread),
+                 "Mean trained τ of each network during training.")
+    if not data.heads.empty:
+        runs = [r.name for r in data.runs if r.name in set(data.heads["run"])]
+        more = f" (the first 12 of {len(runs)} runs)" if len(runs) > 12 else ""
+        figs.add(sec, "accuracy_per_head", plotting.plot_accuracy_per_head(data.heads, runs),
+                 f"Accuracy of every head (its N on the y axis) after each epoch{more}.")
+    return sec
+
+
+def _curve_aggregate(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[str], cond: dict[str, str],
+                     spread: str) -> pd.DataFrame:
+    on_grid = curve_on_grid(curves, x, grid, carry)
+    return aggregate(on_grid.assign(condition=on_grid["run"].map(cond)).dropna(subset=["value"]), ["condition", x],
+                     "value", spread)
+
+
+def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
+    from rnn_timescales.experiments import plotting
+
+    sec = Section("Timescales and dimensionality")
+    a = data.analysis
+    if a.empty:
+        sec.items.append(("nodata", "No data: no run has been analysed (rnn-timescales analyze RUN_DIR, or an "
+                                    "analyze: section in the sweep spec, or rnn-timescales sweep analyze DIR)."))
+        return sec
+    if "tau_mean" in a:
+        tau = aggregate(a, ["condition", "n_max"], "tau_mean", spread)
+        figs.add(sec, "tau_vs_n", plotting.plot_timescale_vs_n(tau, colors, r"mean trained $\tau$ (steps)",
+                                                               f"mean ± {spread} across networks"),
+                 f"Trained τ against N: the mean over a network's neurons, then mean ± {spread} across networks.")
+        sec.items.append(("table", _pivot_html(tau, "n_max", spread, True)))
+    if "tau_net_median" in a:
+        ours = aggregate(a, ["condition", "n_max"], "tau_net_median", spread)
+        paper = aggregate(data.paper, ["condition", "n_max"], "value", "sd") if not data.paper.empty else ours.iloc[:0]
+        figs.add(sec, "tau_net_vs_n", plotting.plot_tau_net_vs_n(ours, paper, colors, spread),
+                 f"τ_net against N, two aggregations. Left (ours): the median τ_net of a network's neurons, then "
+                 f"mean ± {spread} across networks. Right (the paper's figures): neurons with τ_net ≤ 1 step dropped, "
+                 "the mean of the rest per network, then mean ± s.d. across networks. Open markers in the grey strip: "
+                 "below one step.")
+        sec.items.append(("table", "<p>τ_net, ours:</p>" + _pivot_html(ours, "n_max", spread, True)))
+        if not paper.empty:
+            dropped = data.paper.assign(dropped=data.paper["neurons"] - data.paper["kept"])
+            share = 100 * dropped["dropped"].sum() / max(1, dropped["neurons"].sum())
+            sec.items.append(("table", f"<p>τ_net, the paper's aggregation ({share:.0f} % of all neurons had τ_net ≤ 1 "
+                                       "step and were dropped):</p>" + _pivot_html(paper, "n_max", "sd", True)))
+    if "jacobian_tau_max" in a or "population_tau_net" in a:
+        jac = aggregate(a, ["condition", "n_max"], "jacobian_tau_max", spread) if "jacobian_tau_max" in a else None
+        pop = aggregate(a, ["condition", "n_max"], "population_tau_net", spread) if "population_tau_net" in a else None
+        empty = pd.DataFrame(columns=["condition", "n_max", "mean", "lo", "hi", "n"])
+        figs.add(sec, "collective_vs_n",
+                 plotting.plot_collective_vs_n(jac if jac is not None else empty, pop if pop is not None else empty,
+                                               colors, spread),
+                 "Collective timescales against N: the slowest mode of the linearised dynamics (−1/ln|λ|, median over "
+                 "operating points per network) and τ_net of the summed population activity.")
+        if jac is not None:
+            sec.items.append(("table", "<p>Slowest Jacobian mode:</p>" + _pivot_html(jac, "n_max", spread, True)))
+        if pop is not None:
+            sec.items.append(("table", "<p>Population τ_net:</p>" + _pivot_html(pop, "n_max", spread, True)))
+    if "dimensionality" in a:
+        dim = aggregate(a, ["condition", "n_max"], "dimensionality", spread)
+        figs.add(sec, "dimensionality_vs_n", plotting.plot_dimensionality_vs_n(dim, colors, spread),
+                 "Dimensionality (principal components for 90 % of the variance, counted from 1; the paper's code "
+                 "reports one less) against N.")
+        sec.items.append(("table", _pivot_html(dim, "n_max", spread, False)))
+    return sec
+
+
+# name -> (settings a curve is drawn over, the value, the figure, its caption)
+ROBUSTNESS_PANELS = {
+    "perturbation": (["kind", "n", "epsilon"], "relative_accuracy", "plot_perturbation",
+                     "Relative accuracy (acc − 0.5)/(baseline − 0.5) after perturbing the recurrent weights W or the "
+                     "timescales τ by ε (mean over repeats per network, then across networks)."),
+    "ablation": (["n", "group"], "accuracy", "plot_ablation",
+                 "Accuracy after silencing single neurons, by ablation group (mean over a group's neurons per network, "
+                 "then across networks)."),
+    "forgetting": (["checkpoint_n", "n"], "accuracy", "plot_forgetting",
+                   "Forgetting: the network trained up to N_ckpt evaluated on every earlier N (mean across networks)."),
+    "continuous": (["n", "k"], "accuracy", "plot_continuous",
+                   "Continuous-time test: accuracy when every input is repeated k times and τ scaled by k."),
+}
+
+
+def _robustness_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
+    from rnn_timescales.experiments import plotting
+
+    sec = Section("Robustness and generalisation")
+    for name, (keys, value, figure, caption) in ROBUSTNESS_PANELS.items():
+        table = data.tables[name]
+        if table.empty:
+            sec.items.append(("nodata", f"No data: no run has {TABLES[name][0]} (written by the robustness analysis)."))
+            continue
+        per_run = table.groupby(["condition", "run", *keys], sort=False)[value].mean().reset_index()
+        agg = _aggregate_keep_n(per_run, ["condition", *keys], value, spread)
+        figs.add(sec, name, getattr(plotting, figure)(agg, colors, spread), caption)
+    return sec
+
+
+def _aggregate_keep_n(per_run: pd.DataFrame, by: list[str], value: str, spread: str) -> pd.DataFrame:
+    """:func:`aggregate` for tables that have their own ``n`` (the task's N): the count of runs is
+    returned as ``runs`` so that ``n`` keeps meaning N."""
+    renamed = per_run.rename(columns={"n": "task_n"})
+    by2 = ["task_n" if b == "n" else b for b in by]
+    out = aggregate(renamed, by2, value, spread).rename(columns={"n": "runs"})
+    return out.rename(columns={"task_n": "n"})
+
+
+def _recall_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
+    from rnn_timescales.experiments import plotting
+
+    sec = Section("Delayed recall")
+    ex = data.tables["extrapolation"]
+    if ex.empty:
+        sec.items.append(("nodata", f"No data: no run has {TABLES['extrapolation'][0]} (written by the delayed-recall "
+                                    "extrapolation analysis)."))
+        return sec
+    per_run = ex.groupby(["condition", "run", "delay"], sort=False)["accuracy"].mean().reset_index()
+    agg = aggregate(per_run, ["condition", "delay"], "accuracy", spread)
+    figs.add(sec, "extrapolation", plotting.plot_extrapolation(agg, colors, spread),
+             "Accuracy against delay, including delays longer than any trained (extrapolation), per condition.")
+    sec.items.append(("table", _pivot_html(agg, "delay", spread, False)))
+    return sec
+
+
+def _runs_table(data: ReportData) -> str:
+    rows = []
+    summaries = {}
+    for r in data.runs:
+        s = read_summary(r.path) or {}
+        summaries[r.name] = s
+        analysed = data.analysis[data.analysis["run"] == r.name]["n_max"].tolist() if not data.analysis.empty else []
+        wall = s.get("wall_time_s")
+        rows.append({"run": r.name, "condition": r.condition, "seed": r.seed, "status": r.status, "detail": r.detail,
+                     "largest N solved": s.get("n_max_solved"), "epochs": s.get("epochs"),
+                     "wall time (min)": f"{wall / 60:.1f}" if isinstance(wall, (int, float)) else "",
+                     "analysed N": f"{min(analysed)}–{max(analysed)} ({len(analysed)})" if analysed else ""})
+    table = pd.DataFrame(rows).astype(object)
+    return table.where(table.notna(), "").to_html(index=False, escape=True, classes="data", border=0)
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-top: 1em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #444; max-width: 900px; }
+table.data { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0 1em; }
+table.data td, table.data th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; }
+p.nodata { color: #885; font-style: italic; } .notes li { font-size: 0.85em; }
+"""
+
+
+def render_html(data: ReportData, sections: list[Section], spread: str) -> str:
+    """The report page: a header, the runs, then each section's figures (relative paths beside the
+    page), tables and notes."""
+    e = html.escape
+    what = {"sweep": "sweep", "run": "run", "runs": "collection of runs"}[data.kind]
+    varying = ", ".join(data.varying) or "nothing"
+    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(data.title)} report</title>",
+           f"<style>{_CSS}</style></head><body>",
+           f"<h1>rnn-timescales report: {e(data.title)}</h1>",
+           f"<p>A {what} of {len(data.runs)} run{'s' if len(data.runs) != 1 else ''} in {len(data.conditions)} "
+           f"condition{'s' if len(data.conditions) != 1 else ''}; settings that vary: {e(varying)}. "
+           f"Generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>"]
+    if data.description:
+        out.append(f"<p>{e(data.description)}</p>")
+    out.append(f"<p>Curves: mean across the runs (seeds) of a condition; spread: "
+               f"{'standard error of the mean' if spread == 'sem' else '95 % bootstrap interval of the mean'}, "
+               f"unless a caption says otherwise. Timescales are in steps; those below one step cannot be resolved "
+               f"at integer lags and are shown as \"below one step\".</p>")
+    out.append("<h2>Runs</h2>" + _runs_table(data))
+    for sec in sections:
+        out.append(f"<h2>{e(sec.title)}</h2>")
+        for kind, content in sec.items:
+            if kind == "figure":
+                src, caption = content.split("|", 1)
+                out.append(f"<figure><img src='{e(src)}' alt='{e(caption)}'><figcaption>{e(caption)}</figcaption></figure>")
+            elif kind == "table":
+                out.append(content)
+            else:
+                out.append(f"<p class='nodata'>{e(content)}</p>")
+    if data.notes:
+        out.append("<h2>Notes</h2><ul class='notes'>" + "".join(f"<li>{e(n)}</li>" for n in data.notes) + "</ul>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def check_report_dir(out: str | Path) -> Path:
+    """``out`` if a report may be written there: missing, empty, or an earlier report (replaced);
+    ConfigError otherwise."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the report")
+    if p.is_dir() and any(p.iterdir()) and not (p / "index.html").is_file():
+        raise ConfigError(f"output directory {str(p)!r} holds files that are not a report; choose another --out")
+    blocker = file_in_the_way(p)
+    if blocker is not None:
+        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
+    return p
+
+
+def write_report(path: str | Path, out: str | Path | None = None, spread: str = "sem") -> Path:
+    """Write the report of ``path`` (a sweep, a run, or a directory of runs) into ``out`` (default
+    ``path/report``): ``index.html`` and its PNG figures. Assembled in a temporary directory and
+    renamed into place, so a reader sees the old report or the new one, never a mix."""
+    from rnn_timescales.io import move_into_place
+
+    if spread not in SPREADS:
+        raise ConfigError(f"spread must be one of {', '.join(SPREADS)}, got {spread!r}")
+    data = load_report_data(path)
+    out = check_report_dir(Path(out) if out is not None else Path(path) / "report")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        figs = _Figures(tmp)
+        colors = _colors(data.conditions)
+        sections = [_training_section(data, figs, spread, colors), _timescales_section(data, figs, spread, colors),
+                    _robustness_section(data, figs, spread, colors), _recall_section(data, figs, spread, colors)]
+        (tmp / "index.html").write_text(render_html(data, sections, spread), encoding="utf-8")
+        tmp.chmod(0o755)
+        move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,111 @@
+"""Bad input to ``sweep``, ``sweep status``, ``sweep analyze`` and ``report``: one line on stderr,
+exit code 2, nothing written. Each case is a row of the "Sweeps and reports" table in
+``docs/errors.md``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+from sweep_testing import TINY_BASE
+from test_bad_inputs import _snapshot
+
+from rnn_timescales.cli import main
+from rnn_timescales.experiments.sweep import SweepSpec, plan, prepare_sweep
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
+
+
+def _spec(ws: Path, name: str, data: dict | str) -> None:
+    (ws / name).write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+
+
+def _workspace(ws: Path) -> None:
+    """A spec, a sweep made from it (nothing trained), a run directory and a folder of notes."""
+    _spec(ws, "spec.yaml", {"base": TINY_BASE, "grid": {"seed": [0, 1]}})
+    prepare_sweep(SweepSpec.from_mapping({"base": TINY_BASE, "grid": {"seed": [0, 1]}}), ws / "sweep")
+    (ws / "run").mkdir()
+    (ws / "run" / "config.yaml").write_text(yaml.safe_dump(TINY_BASE))
+    (ws / "notes").mkdir()
+    (ws / "notes" / "a.txt").write_text("mine")
+    (ws / "afile").write_text("a file")
+
+
+def _other_run(ws: Path) -> None:
+    """seed-1 of the sweep, trained (say) before its spec's hidden size was changed."""
+    spec = SweepSpec.from_mapping({"base": TINY_BASE, "grid": {"seed": [0, 1]}, "overrides": ["model.hidden_size=24"]})
+    (ws / "sweep" / "seed-1").mkdir()
+    plan(spec)[1].config.save(ws / "sweep" / "seed-1" / "config.yaml")
+
+
+@dataclass
+class Case:
+    id: str
+    argv: list[str]
+    expect: str
+    setup: Callable[[Path], object] | None = None
+
+
+S = ["sweep", "spec.yaml", "--no-progress"]
+CASES = [
+    Case("sweep-spec-missing", ["sweep", "missing.yaml"], "sweep spec 'missing.yaml' does not exist"),
+    Case("sweep-spec-unknown-key", ["sweep", "bad.yaml"], "unknown key 'gird'",
+         lambda ws: _spec(ws, "bad.yaml", {"base": {}, "gird": {"seed": [0]}})),
+    Case("sweep-grid-not-list", ["sweep", "bad.yaml"], "'seed' must map to a non-empty list",
+         lambda ws: _spec(ws, "bad.yaml", {"grid": {"seed": 3}})),
+    Case("sweep-python-tag", ["sweep", "bad.yaml"], "uses a YAML tag that is not allowed",
+         lambda ws: _spec(ws, "bad.yaml", "base: !!python/object/apply:os.system ['touch pwned']\n")),
+    Case("sweep-bad-point", ["sweep", "bad.yaml"], r"sweep point \(model.hidden_size=-3\): model.hidden_size",
+         lambda ws: _spec(ws, "bad.yaml", {"grid": {"model.hidden_size": [8, -3]}})),
+    Case("sweep-unknown-analysis", ["sweep", "bad.yaml"], "unknown analysis 'timescale'",
+         lambda ws: _spec(ws, "bad.yaml", {"analyze": {"timescale": {}}})),
+    Case("sweep-out-is-file", S + ["--out", "afile"], "output path 'afile' is a file"),
+    Case("sweep-out-not-sweep", S + ["--out", "notes"], "holds files that are not a sweep"),
+    Case("sweep-run-made-otherwise", S + ["--out", "sweep"],
+         r"was made with another configuration \(model.hidden_size: 24 there, 16 in the sweep\)", _other_run),
+    Case("sweep-bad-backend", S + ["--out", "new", "--backend", "slurm"], "--backend must be local or ray"),
+    Case("sweep-address-local", S + ["--out", "new", "--address", "auto"], "--address is for --backend ray"),
+    Case("sweep-zero-workers", S + ["--out", "new", "--workers", "0"], "expected a positive integer"),
+    Case("sweep-extra-argument", ["sweep", "spec.yaml", "sweep"], "unexpected argument 'sweep'"),
+    Case("sweep-bad-set", S + ["--out", "new", "--set", "training.batchsize=3"], "unknown setting 'training.batchsize'"),
+    Case("status-no-dir", ["sweep", "status"], "needs the sweep directory"),
+    Case("status-not-sweep", ["sweep", "status", "notes"], "'notes' is a directory but not a sweep"),
+    Case("status-with-out", ["sweep", "status", "sweep", "--out", "x"], "--out cannot be given with sweep status"),
+    Case("analyze-run-setting", ["sweep", "analyze", "sweep", "--set", "training.max_epochs=3"],
+         "only takes analysis settings"),
+    Case("analyze-bad-setting", ["sweep", "analyze", "sweep", "--set", "analyze.timescales.n_step=3"],
+         "unknown setting 'n_step'"),
+    Case("report-missing", ["report", "nowhere"], "'nowhere' is not a directory"),
+    Case("report-no-runs", ["report", "notes"], "holds no run directories"),
+    Case("report-bad-ci", ["report", "run", "--ci", "sd"], "--ci must be one of sem, bootstrap"),
+    Case("report-out-not-report", ["report", "run", "--out", "notes"], "holds files that are not a report"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeypatch, capsys):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _workspace(ws)
+    if case.setup is not None:
+        case.setup(ws)
+    monkeypatch.chdir(ws)
+    before = _snapshot(ws)
+    code = main(case.argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnn-timescales: error: "), err
+    assert re.search(case.expect, lines[0]), lines[0]
+    assert _snapshot(ws) == before
+    assert not (ws / "pwned").exists()
+
+
+def test_every_case_is_in_the_docs_table():
+    text = DOCS.read_text()
+    missing = [c.id for c in CASES if f"`{c.id}`" not in text]
+    assert not missing, f"add these cases to {DOCS}: {missing}"
