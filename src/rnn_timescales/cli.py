@@ -452,6 +452,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
             s = s.pivot(index="k", columns=["network", "n"], values="accuracy")
         print(s.to_string(float_format=lambda x: f"{x:.3g}"))
     print(f"wrote {', '.join(str(p.relative_to(out)) for p in paths)} in {out}")
+    return 0
 
 
 # --- sweep ---------------------------------------------------------------------------------------
