@@ -32,6 +32,8 @@ SCALE = {
     "evaluate": ["--batches", "2", "--streams", "1", "--length", "100"],
     "analyze": ["--steps", "300", "--trials", "1", "--max-lag", "40", "--no-progress"],
     "import-reference": [],
+    "slow-points": ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500",
+                    "--no-progress"],
 }
 
 

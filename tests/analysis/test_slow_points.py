@@ -96,6 +96,8 @@ def test_linear_rnn_fixed_point_and_stability(case):
     if case == "rotation":  # the complex pair shares the slowest timescale
         np.testing.assert_allclose(frame[["timescale_1", "timescale_2"]].iloc[0], -1 / math.log(0.9), rtol=1e-10)
         np.testing.assert_allclose(frame["timescale_3"].iloc[0], -1 / math.log(0.5), rtol=1e-10)
+        # each unit alone decays by J_ii = 0.9 cos 30 degrees: the slow mode is collective
+        np.testing.assert_allclose(frame["unit_timescale_max"].iloc[0], -1 / math.log(c), rtol=1e-10)
 
 
 def test_two_attractors_and_a_saddle():
@@ -258,7 +260,7 @@ def test_bad_hyperparameters_and_shapes():
     x0 = torch.zeros(3, 2)
     with pytest.raises(ValueError, match="did you mean 'tol_q'"):
         find_slow_points(model, x0, torch.zeros(1), tolq=1e-3)
-    with pytest.raises(ValueError, match="lr_init must be positive"):
+    with pytest.raises(ValueError, match="lr_init must be a positive number"):
         find_slow_points(model, x0, torch.zeros(1), lr_init=0)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         find_slow_points(model, x0, torch.zeros(1), optimizer="lbfgs")
@@ -315,3 +317,15 @@ def test_reference_network_slow_points_have_finite_timescales(reference_dir):
     stable = frame[frame["stable"]]
     assert len(stable) >= 1 and np.isfinite(stable["timescale_max"]).all() and (stable["timescale_max"] > 0).all()
     assert (frame["q"] < 1e-6).all()
+
+
+def test_near_duplicates_chain_into_one_point():
+    from rnn_timescales.analysis.slow_points import _unique
+
+    # a shallow minimum reached from many starts: ends spread along a line, 0.8e-3 apart
+    data = np.array([[0.0, 0.0], [8e-4, 0.0], [1.6e-3, 0.0], [2.4e-3, 0.0], [1.0, 0.0], [5.0, 5.0]])
+    q = np.array([0.3, 0.1, 0.2, 0.4, 0.05, 0.7])
+    keep = np.array([True, True, True, True, True, False])
+    assignment, reps = _unique(data, q, keep, tol=1e-3)
+    np.testing.assert_array_equal(reps, [4, 1])  # slowest group first, each by its slowest member
+    np.testing.assert_array_equal(assignment, [1, 1, 1, 1, 0, -1])

@@ -77,8 +77,9 @@ class SlowPointHyperparameters:
     exclude_distance_outliers, outlier_distance_scale : drop final states farther from the
         centroid of the initial states than ``outlier_distance_scale`` times the initial states'
         mean distance to it (True, 10), and any non-finite state.
-    tol_unique : final states (with their inputs) within this Euclidean distance of a slower one
-        are the same point (1e-3); the slowest of a group is kept.
+    tol_unique : final states (with their inputs) within this Euclidean distance of each other,
+        directly or through a chain of such states, are the same point (1e-3); the slowest of a
+        group represents it.
     compute_jacobians : Jacobians, eigenvalues, stability and timescales at the distinct points.
     keep_jacobians : keep the (points, state, state) Jacobians in the result (else only their
         eigenvalues).
@@ -110,25 +111,27 @@ class SlowPointHyperparameters:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, name)!r}")
-        positive = ("lr_init", "increase_factor", "adam_epsilon", "outlier_distance_scale")
-        non_negative = ("tol_q", "tol_dq", "tol_unique")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in non_negative:
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+        for name in ("exclude_distance_outliers", "compute_jacobians", "keep_jacobians"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        number = lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)  # noqa: E731
+        for name, low, strict in (("lr_init", 0, True), ("increase_factor", 1, False), ("adam_epsilon", 0, True),
+                                  ("outlier_distance_scale", 0, True), ("tol_q", 0, False), ("tol_dq", 0, False),
+                                  ("tol_unique", 0, False)):
+            value = getattr(self, name)
+            if not number(value) or not (value > low if strict else value >= low):
+                what = "positive" if strict and low == 0 else ("at least 1" if low == 1 else "non-negative")
+                raise ValueError(f"{name} must be a {what} number, got {value!r}")
+        if not number(self.decrease_factor) or not 0 < self.decrease_factor <= 1:
+            raise ValueError(f"decrease_factor must be a number in (0, 1], got {self.decrease_factor!r}")
         for name in ("min_steps_per_decrease", "min_steps_per_increase", "check_every", "max_iters"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (0 if name == "max_iters" else 1):
-                raise ValueError(f"{name} must be a {'non-negative' if name == 'max_iters' else 'positive'} integer, "
-                                 f"got {value!r}")
-        if not 0 < self.decrease_factor <= 1:
-            raise ValueError(f"decrease_factor must be in (0, 1], got {self.decrease_factor!r}")
-        if self.increase_factor < 1:
-            raise ValueError(f"increase_factor must be at least 1, got {self.increase_factor!r}")
-        if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
-            raise ValueError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas!r}")
+            low = 0 if name == "max_iters" else 1
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be a {'non-negative' if low == 0 else 'positive'} integer, got {value!r}")
+        betas = self.adam_betas
+        if len(betas) != 2 or not all(number(b) and 0 <= b < 1 for b in betas):
+            raise ValueError(f"adam_betas must be two numbers in [0, 1), got {list(betas)!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> "SlowPointHyperparameters":
@@ -140,7 +143,8 @@ class SlowPointHyperparameters:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(f"unknown slow-point hyperparameter {key!r}{hint}; choose from {', '.join(names)}")
         if "adam_betas" in kwargs:
-            kwargs["adam_betas"] = tuple(kwargs["adam_betas"])
+            betas = kwargs["adam_betas"]
+            kwargs["adam_betas"] = tuple(betas) if isinstance(betas, (list, tuple)) else (betas,)
         return cls(**kwargs)
 
 
@@ -160,6 +164,8 @@ class SlowPoints:
     n_initial : (points,) how many initial states ended at this point.
     eigenvalues : (points, state) complex eigenvalues of the Jacobian, largest modulus first
         (None without ``compute_jacobians``).
+    jacobian_diagonals : (points, state) J_ii, how each unit's own perturbation decays with the
+        others held (None without ``compute_jacobians``).
     jacobians : (points, state, state) dF/dh at each point (None unless kept).
 
     Per initial state (``n`` rows, in the order given):
@@ -187,6 +193,7 @@ class SlowPoints:
     assignment: np.ndarray
     hyperparameters: dict
     eigenvalues: np.ndarray | None = None
+    jacobian_diagonals: np.ndarray | None = None
     jacobians: np.ndarray | None = None
 
     @property
@@ -216,12 +223,14 @@ class SlowPoints:
 
     def to_frame(self, n_timescales: int = 5) -> pd.DataFrame:
         """One row per distinct point: ``point, q, speed, stable, n_unstable, spectral_radius,
-        timescale_max, timescale_max_decaying, timescale_1..n_timescales, iterations, converged,
-        initial_index, n_initial``.
+        timescale_max, timescale_max_decaying, unit_timescale_max, timescale_1..n_timescales,
+        iterations, converged, initial_index, n_initial``.
 
         ``speed`` is ||F(h) - h|| = sqrt(2 q). ``timescale_max`` is -1/ln of the spectral radius
         (inf at an unstable or marginal point); ``timescale_max_decaying`` the slowest mode with
-        |lambda| < 1; ``n_unstable`` the number of eigenvalues with |lambda| >= 1; timescales in
+        |lambda| < 1; ``n_unstable`` the number of eigenvalues with |lambda| >= 1;
+        ``unit_timescale_max`` the slowest -1/ln|J_ii|, the timescale of the slowest unit on its
+        own (the others held): a ``timescale_max`` far above it is a collective mode. Timescales in
         time steps, slowest first.
         """
         tau = self.timescales
@@ -238,6 +247,9 @@ class SlowPoints:
             "timescale_max_decaying": np.array([row[np.isfinite(row)][0] if np.isfinite(row).any() else np.nan
                                                 for row in tau]) if has_jac else np.full(self.n_points, np.nan),
         })
+        frame["unit_timescale_max"] = (
+            np.array([timescales_from_eigenvalues(d)[0] if len(d) else np.nan for d in self.jacobian_diagonals])
+            if self.jacobian_diagonals is not None else np.full(self.n_points, np.nan))
         for k in range(min(n_timescales, tau.shape[1])):
             frame[f"timescale_{k + 1}"] = tau[:, k]
         frame["iterations"] = self.iterations
@@ -288,7 +300,7 @@ class SlowPoints:
         if header.get("format") != FORMAT:
             raise ValueError(f"{str(path)!r} is not a slow-point file written by rnn-timescales")
         names = {f.name for f in fields(cls)} - {"hyperparameters"}
-        missing = names - set(content) - {"eigenvalues", "jacobians"}
+        missing = names - set(content) - {"eigenvalues", "jacobian_diagonals", "jacobians"}
         if missing:
             raise ValueError(f"{str(path)!r} lacks {', '.join(sorted(missing))}; the file is incomplete")
         return cls(hyperparameters=header.get("hyperparameters", {}),
@@ -364,12 +376,13 @@ def find_slow_points(
         if hp.exclude_distance_outliers and n > 1:
             keep &= _distance_inliers(final_cpu, h0.cpu().numpy(), hp.outlier_distance_scale)
         assignment, reps = _unique(np.concatenate([final_cpu, u.cpu().numpy()], axis=1), final_q, keep, hp.tol_unique)
-        eig = jac = None
+        eig = diag = jac = None
         if hp.compute_jacobians:
             jac_t = step_jacobians(work_model, final[reps], u[reps])
             eig_t = torch.linalg.eigvals(jac_t)
             order = torch.argsort(eig_t.abs(), dim=1, descending=True)
             eig = torch.gather(eig_t, 1, order).cpu().numpy()
+            diag = torch.diagonal(jac_t, dim1=1, dim2=2).cpu().numpy()
             jac = jac_t.cpu().numpy() if hp.keep_jacobians else None
     return SlowPoints(
         states=final_cpu[reps],
@@ -387,6 +400,7 @@ def find_slow_points(
         assignment=assignment,
         hyperparameters=_jsonable(asdict(hp)),
         eigenvalues=eig,
+        jacobian_diagonals=diag,
         jacobians=jac,
     )
 
@@ -513,25 +527,41 @@ def _distance_inliers(final: np.ndarray, initial: np.ndarray, scale: float) -> n
         return np.linalg.norm(final - centroid, axis=1) / mean_dist < scale
 
 
-def _unique(data: np.ndarray, q: np.ndarray, keep: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Group final states: the slowest unassigned state claims every unassigned one within ``tol``.
+def _unique(data: np.ndarray, q: np.ndarray, keep: np.ndarray, tol: float,
+            chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Group final states: two are the same point if they lie within ``tol`` of each other,
+    directly or through a chain of such states (single linkage); each group is represented by its
+    slowest member.
 
     Returns ``assignment`` (n,) group index or -1 for excluded states, and ``reps`` (groups,) the
     index of each group's slowest state, slowest group first."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    kept = np.flatnonzero(keep)
     assignment = np.full(len(q), -1, dtype=np.int64)
-    order = np.flatnonzero(keep)[np.argsort(q[keep], kind="stable")]
-    free = np.zeros(len(q), dtype=bool)
-    free[order] = True
-    reps = []
+    if kept.size == 0:
+        return assignment, np.zeros(0, dtype=np.int64)
+    x = data[kept].astype(np.float64)
+    rows, cols = [], []
+    for start in range(0, len(x), chunk):  # neighbour pairs, a block of rows at a time
+        block = x[start:start + chunk]
+        dist = np.sqrt(np.maximum((block**2).sum(1)[:, None] + (x**2).sum(1)[None] - 2 * block @ x.T, 0))
+        r, c = np.nonzero(dist <= tol)
+        rows.append(r + start)
+        cols.append(c)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(x), len(x)))
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(q[kept], kind="stable")
+    first = {}  # group -> its slowest member (the first met in order of q)
     for i in order:
-        if not free[i]:
-            continue
-        members = np.flatnonzero(free)
-        close = members[np.linalg.norm(data[members] - data[i], axis=1) <= tol]
-        assignment[close] = len(reps)
-        free[close] = False
-        reps.append(i)
-    return assignment, np.array(reps, dtype=np.int64)
+        first.setdefault(labels[i], i)
+    groups = sorted(first, key=lambda g: (q[kept][first[g]], first[g]))
+    rank = {g: k for k, g in enumerate(groups)}
+    assignment[kept] = np.array([rank[g] for g in labels], dtype=np.int64)
+    reps = np.array([kept[first[g]] for g in groups], dtype=np.int64)
+    return assignment, reps
 
 
 def _jsonable(d: dict) -> dict:
