@@ -329,3 +329,19 @@ def test_near_duplicates_chain_into_one_point():
     assignment, reps = _unique(data, q, keep, tol=1e-3)
     np.testing.assert_array_equal(reps, [4, 1])  # slowest group first, each by its slowest member
     np.testing.assert_array_equal(assignment, [1, 1, 1, 1, 0, -1])
+
+
+def test_a_search_that_blows_up_ends_unconverged_and_is_excluded():
+    class Blow(nn.Module):
+        """h' = h + exp(h): at h = 90, exp(h) overflows float32 and q is infinite."""
+
+        def __init__(self):
+            super().__init__()
+            self.k = nn.Parameter(torch.ones(1))
+
+        def step(self, h, x):
+            return h + self.k * torch.exp(h)
+
+    res = find_slow_points(Blow(), torch.tensor([[-5.0], [90.0]]), torch.zeros(1), max_iters=300)
+    assert not res.final_converged[1] and res.final_iterations[1] == 0 and res.assignment[1] == -1
+    assert res.n_points == 1 and res.initial_index[0] == 0

@@ -466,16 +466,16 @@ def _minimise(model: nn.Module, h0: torch.Tensor, u: torch.Tensor, hp: SlowPoint
             # it then keeps the state at which this q was measured
             stop = (q < hp.tol_q) | ((q - q_prev).abs() < hp.tol_dq * lr)
             conv = active & stop
-            active = active & ~stop
+            active = active & ~stop & torch.isfinite(q)  # a search that blew up ends, unconverged
             step_lr = torch.where(active, lr, torch.zeros_like(lr))
             iters += active
-            t = iters.clamp(min=1).to(dtype)[:, None]
             if hp.optimizer == "adam":
-                m = torch.where(active[:, None], beta1 * m + (1 - beta1) * grad, m)
-                v = torch.where(active[:, None], beta2 * v + (1 - beta2) * grad.square(), v)
-                m_hat = m / (1 - beta1 ** t)
-                v_hat = v / (1 - beta2 ** t)
-                x = x - step_lr[:, None] * m_hat / (v_hat.sqrt() + hp.adam_epsilon)
+                # stopped points never restart, so their moments may drift; only their step is zeroed
+                t = iters.clamp(min=1).to(dtype)
+                m.mul_(beta1).add_(grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denom = (v / (1 - beta2 ** t)[:, None]).sqrt_().add_(hp.adam_epsilon)
+                x = x.addcdiv(m * (step_lr / (1 - beta1 ** t))[:, None], denom, value=-1)
             else:
                 x = x - step_lr[:, None] * grad
             if hp.lr_schedule == "adaptive":
