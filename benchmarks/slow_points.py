@@ -27,16 +27,13 @@ from rnn_timescales.analysis.slow_points import find_slow_points, sample_states
 
 class MinimalGRU(nn.Module):
     """A GRU core with the model contract (``step``, ``init_state``, ``run``, ``hidden_size``,
-    ``input_size``), standing in for the toolkit's registered GRU. ``gain`` scales the recurrent
-    weights (PyTorch's default initialisation at gain 1) so that the dynamics have structure."""
+    ``input_size``), standing in for the toolkit's registered GRU."""
 
-    def __init__(self, hidden_size: int = 128, input_size: int = 1, gain: float = 1.0) -> None:
+    def __init__(self, hidden_size: int = 128, input_size: int = 1) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.input_size = input_size
         self.cell = nn.GRUCell(input_size, hidden_size)
-        with torch.no_grad():
-            self.cell.weight_hh.mul_(gain)
 
     def init_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.zeros(batch_size, self.hidden_size, device=self.cell.weight_hh.device)
@@ -53,8 +50,18 @@ class MinimalGRU(nn.Module):
 
 
 def build_gru(hidden: int, gain: float, seed: int) -> nn.Module:
+    """The benchmarked GRU: PyTorch's default initialisation with the recurrent weights (every
+    parameter named ``weight_hh*``, as in nn.GRU / nn.GRUCell) multiplied by ``gain``, which
+    slows its fixed point's slowest mode (under zero input: 2.9 steps at gain 1.5, 13 at gain 3)."""
     torch.manual_seed(seed)  # the stand-in model's initialisation only; the finder uses no global RNG
-    return MinimalGRU(hidden, 1, gain)
+    model = MinimalGRU(hidden, 1)  # the toolkit's registered GRU replaces this line
+    recurrent = [p for name, p in model.named_parameters() if name.split(".")[-1].startswith("weight_hh")]
+    if not recurrent:
+        raise ValueError("the GRU has no parameter named weight_hh*; cannot apply --gain")
+    with torch.no_grad():
+        for p in recurrent:
+            p.mul_(gain)
+    return model
 
 
 def main() -> None:
