@@ -352,11 +352,14 @@ def cmd_slow_points(args: argparse.Namespace) -> int:
 
     from rnn_timescales.analysis.slow_point_report import (
         SlowPointSettings, analyze_slow_points, check_slow_points_dir, default_slow_points_dir, write_slow_points)
+    from rnn_timescales.analysis.slow_points import SlowPointHyperparameters
     from rnn_timescales.training.checkpoints import load_any
     from rnn_timescales.training.trainer import resolve_device
 
     if args.device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    if not abs(args.input) < float("inf"):
+        raise UsageError(f"--input must be a finite number, got {args.input}")
     hyper = _finder_overrides(args.overrides)
     if args.max_iters is not None:
         hyper["max_iters"] = args.max_iters
@@ -376,7 +379,7 @@ def cmd_slow_points(args: argparse.Namespace) -> int:
             find_tau_net(ckpt, args.tau_net)  # a wrong --tau-net is refused before any work
     except ValueError as e:
         raise UsageError(str(e)) from None
-    max_iters = hyper.get("max_iters", 5000)
+    max_iters = hyper.get("max_iters", SlowPointHyperparameters().max_iters)
     with tqdm(total=max_iters, unit="it", disable=args.no_progress, file=sys.stderr,
               desc=f"slow points N={ckpt.n_max}") as bar:
         analysis = analyze_slow_points(ckpt, settings, device=device, tau_net=args.tau_net, progress=bar.update)

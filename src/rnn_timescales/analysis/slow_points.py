@@ -565,7 +565,8 @@ def _unique(data: np.ndarray, q: np.ndarray, keep: np.ndarray, tol: float,
 
 
 def _jsonable(d: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    plain = lambda v: v.item() if isinstance(v, np.generic) else v  # noqa: E731
+    return {k: [plain(x) for x in v] if isinstance(v, tuple) else plain(v) for k, v in d.items()}
 
 
 # --- initial states --------------------------------------------------------------------------
