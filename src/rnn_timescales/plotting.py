@@ -159,7 +159,11 @@ def plot_slow_point_spectra(eigenvalues: np.ndarray, points: pd.DataFrame, netwo
         if value is not None and np.isfinite(value):
             bx.axhline(value, ls=style, color="C1", lw=1, label=label)
     bx.set_yscale("log")
-    bx.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    bx.set_xlim(-0.5, max(len(points), 1) - 0.5)
+    if len(points) <= 12:
+        bx.set_xticks(x)
+    else:
+        bx.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     bx.set_xlabel("point (slowest q first; unstable modes not shown)")
     bx.set_ylabel("timescale (steps)")
     bx.legend(fontsize=7)
