@@ -112,6 +112,8 @@ def analyze_slow_points(
     from rnn_timescales.tasks import get_task
 
     s = settings or SlowPointSettings()
+    if s.hyperparameters.get("compute_jacobians", True) is not True:
+        raise ValueError("the slow-point analysis reports Jacobian timescales; keep compute_jacobians=True")
     model = ckpt.model
     device = torch.device(device)
     if next(model.parameters()).device != device:
