@@ -40,6 +40,8 @@ SCALE = {
               "--set", "analyze.timescales.max_lag=40", "--set", "analyze.timescales.fit_lag=20"],
     "sweep status": [],
     "report": [],
+    "slow-points": ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500",
+                    "--no-progress"],
 }
 
 

@@ -41,23 +41,63 @@ def step_jacobian(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> to
     h = h.detach().to(torch.float64)
     x = x.detach().to(torch.float64)
     model64 = model if next(model.parameters()).dtype == torch.float64 else _as_float64(model)
-    if isinstance(model64, LeakyRNN):
-        return _leaky_rnn_jacobian(model64, h, x)
-    return torch.func.jacrev(lambda v: model64.step(v[None], x[None])[0])(h).detach()
+    return _jacobians(model64, h[None], x[None])[0]
+
+
+def step_jacobians(
+    model: RecurrentModel, states: torch.Tensor, inputs: torch.Tensor, chunk_bytes: int = 2**28
+) -> torch.Tensor:
+    """dF/dh of the one-step update at many operating points at once, in float64.
+
+    Parameters
+    ----------
+    model : RecurrentModel
+        Any model whose ``step`` treats the rows of a batch independently (every model does).
+    states : tensor, shape (points, state)
+    inputs : tensor, shape (points, input)
+    chunk_bytes : int
+        Points are processed in chunks whose Jacobians take about this much memory.
+
+    Returns
+    -------
+    tensor, shape (points, state, state), float64, on the model's device:
+    ``J[p, i, j] = d h'_i / d h_j`` at point p. Closed form for the leaky RNN; otherwise one
+    reverse-mode pass per state dimension for all points of a chunk together.
+    """
+    if states.ndim != 2 or inputs.ndim != 2 or states.shape[0] != inputs.shape[0]:
+        raise ValueError("states must be (points, state) and inputs (points, input), with the same points, "
+                         f"got {tuple(states.shape)} and {tuple(inputs.shape)}")
+    model64 = model if next(model.parameters()).dtype == torch.float64 else _as_float64(model)
+    device = next(model64.parameters()).device
+    h = states.detach().to(device=device, dtype=torch.float64)
+    x = inputs.detach().to(device=device, dtype=torch.float64)
+    size = max(1, chunk_bytes // (8 * h.shape[1] * h.shape[1]))
+    if h.shape[0] == 0:
+        return h.new_zeros(0, h.shape[1], h.shape[1])
+    return torch.cat([_jacobians(model64, h[i:i + size], x[i:i + size]) for i in range(0, h.shape[0], size)])
+
+
+def _jacobians(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(points, state, state) Jacobians of a float64 model at float64 points ``h``, inputs ``x``."""
+    if isinstance(model, LeakyRNN):
+        return _leaky_rnn_jacobian(model, h, x)
+    # rows of a batch do not interact, so d(sum_p F(h)_p)/dh holds every point's Jacobian
+    jac = torch.func.jacrev(lambda v: model.step(v, x).sum(0))(h)  # (state, points, state)
+    return jac.permute(1, 0, 2).detach()
 
 
 def _leaky_rnn_jacobian(model: LeakyRNN, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    # closed form (equal to autograd's, much cheaper than H backward passes)
+    # closed form (equal to autograd's, much cheaper than H backward passes); h (points, H), x (points, D)
     with torch.no_grad():
         inv = 1.0 / model.tau_hat()
         w = model.recurrent_weight()
-        drive = w @ h + model.recurrent.bias + model.input(x[None])[0]
+        drive = h @ w.T + model.recurrent.bias + model.input(x)
     derivative = nonlinearity(model.nonlinearity).derivative
     if model.placement == "outside":
         dphi = derivative((1 - inv) * h + drive * inv)
-        return dphi[:, None] * (torch.diag(1 - inv) + inv[:, None] * w)
+        return dphi[:, :, None] * (torch.diag(1 - inv) + inv[:, None] * w)
     dphi = derivative(drive)
-    return torch.diag(1 - inv) + (inv * dphi)[:, None] * w
+    return torch.diag(1 - inv) + (inv * dphi)[:, :, None] * w
 
 
 def _as_float64(model: RecurrentModel) -> RecurrentModel:
