@@ -222,6 +222,9 @@ def plot_continuous(table: pd.DataFrame):
         if rows["n"].nunique() <= 12:
             ax.legend(fontsize=6)
     axes[0][0].set_ylabel("accuracy")
+    fig.tight_layout()
+    return fig
+
 
 # --- slow points -------------------------------------------------------------------------------
 def plot_slow_points_pca(trajectory_pcs: np.ndarray, point_pcs: np.ndarray, q: np.ndarray, stable: np.ndarray,
