@@ -93,3 +93,28 @@ def plot_population_autocorrelation(n_max: np.ndarray, population_ac: np.ndarray
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_extrapolation(table: pd.DataFrame):
+    """Delayed recall: accuracy against the delay t_a - t_s, one curve per run (column ``run``;
+    a single curve without it). A dotted vertical line marks the longest delay each run was
+    trained on (the last delay with ``trained`` true), a grey line the chance level of its
+    vocabulary when the table has ``n_classes``. ``table``: rows of :func:`recall_by_delay`."""
+    runs = table.groupby("run", sort=False) if "run" in table else [("", table)]
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for i, (name, rows) in enumerate(runs):
+        color = f"C{i % 10}"
+        rows = rows.sort_values("delay")
+        ax.plot(rows["delay"], rows["accuracy"], "-", color=color, lw=1.5, label=name or None)
+        trained = rows.loc[rows["trained"], "delay"]
+        if len(trained):
+            ax.axvline(trained.max(), color=color, ls=":", lw=1)
+        if "n_classes" in rows:
+            ax.axhline(1.0 / (rows["n_classes"].iloc[0] - 1), color="grey", ls="--", lw=0.6)
+    ax.set_xlabel(r"delay $t_a - t_s$ (steps)")
+    ax.set_ylabel("accuracy at $t_a$")
+    ax.set_ylim(0, 1.02)
+    if "run" in table:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,8 @@ from rnn_timescales.analysis.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import fit_timescales
 from rnn_timescales.io import file_in_the_way
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -194,14 +196,15 @@ def default_out_dir(path: str | Path) -> Path:
 SUMMARY = "summary.csv"
 
 
-def check_out_dir(out: str | Path) -> Path:
+def check_out_dir(out: str | Path, marker: str = SUMMARY, what: str = "analysis") -> Path:
     """``out`` if an analysis may be written there: missing, empty, or a previous analysis
-    (which is replaced); ValueError with a one-line message otherwise. Nothing is created."""
+    (recognised by its file ``marker``; it is replaced); ValueError with a one-line message
+    otherwise. Nothing is created. ``what`` names the kind of output in the messages."""
     p = Path(out)
     if p.exists() and not p.is_dir():
-        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the analysis")
-    if p.is_dir() and any(p.iterdir()) and not (p / SUMMARY).is_file():
-        raise ValueError(f"output directory {str(p)!r} holds files that are not an analysis; choose another --out")
+        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the {what}")
+    if p.is_dir() and any(p.iterdir()) and not (p / marker).is_file():
+        raise ValueError(f"output directory {str(p)!r} holds files that are not an {what}; choose another --out")
     blocker = file_in_the_way(p)
     if blocker is not None:
         raise ValueError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
@@ -218,17 +221,26 @@ def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings:
     never mix their files, and a failure leaves nothing behind. A previous analysis in ``out`` is
     replaced; a directory holding anything else is refused (see :func:`check_out_dir`).
     """
-    out = check_out_dir(out)
+    names = write_directory(out, lambda tmp: _write_files(results, tmp, settings, n_examples))
+    return {key: Path(out) / name for key, name in names.items()}
+
+
+def write_directory(out: str | Path, fill: Callable[[Path], T], marker: str = SUMMARY, what: str = "analysis") -> T:
+    """Make the output directory ``out`` at once: ``fill(tmp)`` writes its files into a temporary
+    directory beside it, which is then renamed to ``out`` (replacing a previous output recognised
+    by its file ``marker``; anything else is refused, see :func:`check_out_dir`). Returns what
+    ``fill`` returns; on any failure nothing is left behind."""
+    out = check_out_dir(out, marker, what)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
-        names = _write_files(results, tmp, settings, n_examples)
+        result = fill(tmp)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an analysis is meant to be shared
         _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {key: out / name for key, name in names.items()}
+    return result
 
 
 def _move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:

@@ -174,6 +174,7 @@ class Trainer:
         self.warnings: list[str] = []
         self.device = resolve_device(config.device)
         self.task = build_task(config.task)
+        self.task.check()  # data files are read now, before the run directory is written
         self.model = build_model(config, self.task).to(self.device)
         self.optimizer = make_optimizer(config, self.model)
         self.curriculum = build_curriculum(config.curriculum, self.task)
