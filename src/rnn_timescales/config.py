@@ -2,7 +2,8 @@
 
 A run's configuration is built in layers, each overriding the one before:
 
-1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU),
+1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU; ``gated``:
+   the paper code's LSTM setup),
 2. a YAML file (``--config``),
 3. ``key=value`` overrides with dotted keys (``--set training.batch_size=64``),
 4. the named command-line flags.
@@ -23,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PRESETS = ("paper", "quick")
+PRESETS = ("paper", "quick", "gated")
 
 
 class ConfigError(ValueError):
@@ -55,7 +56,9 @@ class _Extensible(_Section):
 
 class ModelConfig(_Extensible):
     """The recurrent network (SPEC section 1). ``type`` is a registered model; the settings from
-    ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (other models ignore them)."""
+    ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (the GRU and the LSTM refuse values
+    other than the defaults). A model's own settings (e.g. ``initial_state`` of the gated models)
+    sit beside these."""
 
     type: str = "leaky_rnn"
     hidden_size: int = Field(500, ge=1, description="H, number of neurons")
@@ -78,7 +81,9 @@ class ModelConfig(_Extensible):
     def _own_settings(self) -> ModelConfig:
         from rnn_timescales.models import MODELS
 
-        self._check_params("model", MODELS.get(self.type))
+        cls = MODELS.get(self.type)
+        self._check_params("model", cls)
+        cls.check_config(self)
         return self
 
 
@@ -184,7 +189,7 @@ class TrainingConfig(_Section):
 class RunConfig(_Section):
     """Everything that defines a training run; a run is a pure function of this object."""
 
-    preset: Literal["paper", "quick", "custom"] = "paper"
+    preset: Literal["paper", "quick", "gated", "custom"] = "paper"
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     model: ModelConfig = ModelConfig()
@@ -246,7 +251,8 @@ class RunConfig(_Section):
 
 # --- building a configuration ------------------------------------------------------------------
 def preset_dict(name: str) -> dict[str, Any]:
-    """The full configuration dictionary of preset ``name`` (``paper`` or ``quick``)."""
+    """The full configuration dictionary of preset ``name`` (one of :data:`PRESETS`): ``paper.yaml``
+    with the preset's own file layered over it."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}{_did_you_mean(name, PRESETS)}; choose one of {', '.join(PRESETS)}")
     base = yaml.safe_load(resources.files("rnn_timescales.presets").joinpath("paper.yaml").read_text())
