@@ -2,7 +2,9 @@
 
 A run's configuration is built in layers, each overriding the one before:
 
-1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU),
+1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU; ``gated``:
+   the paper code's LSTM setup; ``h19``: Haviv et al. 2019's delayed recall), with the task's own
+   layer for the preset where there is one (``quick.delayed-recall.yaml``),
 2. a YAML file (``--config``),
 3. ``key=value`` overrides with dotted keys (``--set training.batch_size=64``),
 4. the named command-line flags.
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rnn_timescales.errors import ConfigError
 
-PRESETS = ("paper", "quick", "h19")
+PRESETS = ("paper", "quick", "gated", "h19")
 
 
 class _Section(BaseModel):
@@ -53,7 +55,9 @@ class _Extensible(_Section):
 
 class ModelConfig(_Extensible):
     """The recurrent network (SPEC section 1). ``type`` is a registered model; the settings from
-    ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (other models ignore them)."""
+    ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (the GRU and the LSTM refuse values
+    other than the defaults). A model's own settings (e.g. ``initial_state`` of the gated models)
+    sit beside these."""
 
     type: str = "leaky_rnn"
     hidden_size: int = Field(500, ge=1, description="H, number of neurons")
@@ -79,7 +83,9 @@ class ModelConfig(_Extensible):
     def _own_settings(self) -> ModelConfig:
         from rnn_timescales.models import MODELS
 
-        self._check_params("model", MODELS.get(self.type))
+        cls = MODELS.get(self.type)
+        self._check_params("model", cls)
+        cls.check_config(self)
         return self
 
 
@@ -197,7 +203,7 @@ class TrainingConfig(_Section):
 class RunConfig(_Section):
     """Everything that defines a training run; a run is a pure function of this object."""
 
-    preset: Literal["paper", "quick", "h19", "custom"] = "paper"
+    preset: Literal["paper", "quick", "gated", "h19", "custom"] = "paper"
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     model: ModelConfig = ModelConfig()
@@ -264,7 +270,7 @@ class RunConfig(_Section):
 
 # --- building a configuration ------------------------------------------------------------------
 def preset_dict(name: str, task: str | None = None) -> dict[str, Any]:
-    """The full configuration dictionary of preset ``name`` (``paper``, ``quick`` or ``h19``).
+    """The full configuration dictionary of preset ``name`` (one of :data:`PRESETS`).
 
     Every preset is ``paper.yaml`` overlaid with ``<name>.yaml``. With ``task``, a task's own layer
     for the preset, ``<name>.<task>.yaml`` (e.g. ``quick.delayed-recall.yaml``: settings that suit

@@ -1,4 +1,5 @@
-"""Recurrent models, registered by name: the leaky RNN of [K24] and the interface every model offers.
+"""Recurrent models, registered by name: the leaky RNN of [K24], the GRU and the LSTM, and the
+interface every model offers.
 
 Adding a model: subclass :class:`RecurrentModel` (``name``, ``from_config``, ``init_state``,
 ``step``; ``run`` / ``run_final`` for speed) and register it with :func:`register_model`; its
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from rnn_timescales.models.base import RecurrentModel, RNNOutput
 from rnn_timescales.models.encoders import ConvEncoder, EncodedModel, build_encoded
+from rnn_timescales.models.gated import GRU, LSTM, GatedRNN
 from rnn_timescales.models.leaky_rnn import LeakyRNN
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.registry import Registry
@@ -18,6 +20,8 @@ MODELS: Registry[type[RecurrentModel]] = Registry("model", RecurrentModel)
 
 register_model = MODELS.register
 register_model(LeakyRNN)
+register_model(GRU)
+register_model(LSTM)
 
 
 def build_model(config, task=None) -> RecurrentModel:
@@ -39,5 +43,5 @@ def build_model(config, task=None) -> RecurrentModel:
         return build_encoded(cls, config.model, task, n_heads=config.model.n_heads)
 
 
-__all__ = ["MODELS", "ConvEncoder", "EncodedModel", "LeakyRNN", "MultiHeadReadout", "RNNOutput", "RecurrentModel",
-           "build_model", "register_model"]
+__all__ = ["GRU", "LSTM", "MODELS", "ConvEncoder", "EncodedModel", "GatedRNN", "LeakyRNN", "MultiHeadReadout",
+           "RNNOutput", "RecurrentModel", "build_model", "register_model"]

@@ -61,6 +61,11 @@ class RecurrentModel(nn.Module, ABC):
     def from_config(cls, config: Any, *, input_size: int, n_heads: int, n_classes: int) -> RecurrentModel:
         """The model a :class:`rnn_timescales.config.ModelConfig` describes, sized for a task."""
 
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        """Refuse a ``ModelConfig`` this model cannot honour (ValueError with a one-line message);
+        called when the run configuration is validated. Accepts everything by default."""
+
     @property
     def state_size(self) -> int:
         """Size of the state (``hidden_size`` unless the state holds more than the activity)."""

@@ -1,0 +1,1 @@
+"""Experiments across several runs: each trains a set of configurations and tabulates them."""
