@@ -32,6 +32,7 @@ SCALE = {
     "evaluate": ["--batches", "2", "--streams", "1", "--length", "100"],
     "analyze": ["--steps", "300", "--trials", "1", "--max-lag", "40", "--no-progress"],
     "import-reference": [],
+    "extrapolate": ["--trials", "2", "--max-delay", "8", "--no-progress"],
 }
 
 

@@ -110,16 +110,18 @@ def load_dataset(name: str, data_dir: str | Path | None = None) -> ImageDataset:
     if not folder.is_dir():
         what = "IDX files" if name == "mnist" else "binary batches (data_batch_1.bin ... test_batch.bin)"
         raise DatasetError(f"task.data_dir {str(data_dir)!r} is not a folder; give the folder holding the {name} {what}")
-    return _cached(name, str(folder.resolve()))
+    return _cached(name, str(folder.resolve()), str(folder))
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(name: str, folder: str | None) -> ImageDataset:
+def _cached(name: str, resolved: str | None, given: str | None = None) -> ImageDataset:
+    """The data set read from the folder ``resolved`` (the key: the same folder however it is
+    reached from the working directory), named in messages as the user gave it (``given``)."""
     if name == "digits":
         return _digits()
     if name == "mnist":
-        return _mnist(Path(folder))
-    return _cifar10(Path(folder))
+        return _mnist(Path(given))
+    return _cifar10(Path(given))
 
 
 def split_by_label(pixels: np.ndarray, labels: np.ndarray, where: str) -> ImageSplit:
