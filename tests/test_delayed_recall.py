@@ -39,6 +39,36 @@ def _on_grid(frame: torch.Tensor, scale: float) -> torch.Tensor:
     return ((k - k.round()).abs() < 1e-4).all(-1) & (frame >= 0).all(-1) & (frame <= 1).all(-1)
 
 
+class _Scripted(RecurrentModel):
+    """A stand-in network of 11 units read by an identity readout, so its states are its logits:
+    ``states(inputs)`` gives them. It keeps the inputs it was run on."""
+
+    name = "scripted-test"
+
+    def __init__(self, states):
+        super().__init__()
+        self.hidden_size, self.input_size, self.states = 11, 65, states
+        self.readout = MultiHeadReadout(11, 1, 11)
+        with torch.no_grad():
+            self.readout.weight.copy_(torch.eye(11).unsqueeze(0))
+            self.readout.bias.zero_()
+        self.seen: list[torch.Tensor] = []
+
+    @classmethod
+    def from_config(cls, config, **sizes):
+        raise NotImplementedError
+
+    def init_state(self, batch_size, generator=None):
+        return torch.zeros(batch_size, 11)
+
+    def step(self, state, x):
+        raise NotImplementedError
+
+    def run(self, inputs, state0):
+        self.seen.append(inputs)
+        return self.states(inputs)
+
+
 # --- the trial structure -------------------------------------------------------------------------
 def test_trials_hand_checked():
     """Two trials of 8 steps, T_max = 7: stimulus at 0 and 2, response at 4 and 6."""
@@ -150,34 +180,10 @@ def test_loss_weighs_the_response_step_twenty_to_one():
     task = get_task("delayed-recall", length=6, max_delay=5, min_gap=2)
     b = task.trials(torch.tensor([0]), torch.tensor([3]), torch.tensor([5]), 6, 11, G().manual_seed(4))
 
-    class Fixed(RecurrentModel):
-        name = "fixed-test"
-
-        def __init__(self, logits):
-            super().__init__()
-            self.hidden_size, self.input_size, self.logits = 11, 65, logits
-            self.readout = MultiHeadReadout(11, 1, 11)
-            with torch.no_grad():
-                self.readout.weight.copy_(torch.eye(11).unsqueeze(0))
-                self.readout.bias.zero_()
-
-        @classmethod
-        def from_config(cls, config, **sizes):
-            raise NotImplementedError
-
-        def init_state(self, batch_size, generator=None):
-            return torch.zeros(batch_size, 11)
-
-        def step(self, state, x):
-            raise NotImplementedError
-
-        def run(self, inputs, state0):
-            return self.logits
-
     logits = torch.randn(6, 1, 11, generator=G().manual_seed(8))
     ce = torch.nn.functional.cross_entropy(logits[:5, 0], b.targets[:5, 0, 0], reduction="none")
     w = torch.tensor([1.0, 1, 1, 20, 1])
-    assert torch.allclose(batch_loss(Fixed(logits), b), (w * ce).sum() / w.sum())
+    assert torch.allclose(batch_loss(_Scripted(lambda inputs: logits), b), (w * ce).sum() / w.sum())
 
 
 def test_input_source_strings_trials_together():
@@ -471,38 +477,9 @@ def test_cnn_encoder_is_part_of_the_model(tmp_path):
 
 
 # --- extrapolation -------------------------------------------------------------------------------
-class _Recorder(RecurrentModel):
-    """Says null everywhere and keeps the inputs it was given."""
-
-    name = "recorder-test"
-
-    def __init__(self):
-        super().__init__()
-        self.hidden_size, self.input_size = 11, 65
-        self.readout = MultiHeadReadout(11, 1, 11)
-        with torch.no_grad():
-            self.readout.weight.zero_()
-            self.readout.bias.copy_(torch.eye(11)[0])
-        self.seen: list[torch.Tensor] = []
-
-    @classmethod
-    def from_config(cls, config, **sizes):
-        raise NotImplementedError
-
-    def init_state(self, batch_size, generator=None):
-        return torch.zeros(batch_size, 11)
-
-    def step(self, state, x):
-        raise NotImplementedError
-
-    def run(self, inputs, state0):
-        self.seen.append(inputs)
-        return torch.zeros(inputs.shape[0], inputs.shape[1], 11)
-
-
 def test_extrapolation_trials_have_the_asked_delays():
     task = get_task("delayed-recall")
-    model = _Recorder()
+    model = _Scripted(lambda inputs: torch.eye(11)[0].expand(*inputs.shape[:2], 11))  # null everywhere
     level = {"n_classes": 11, "max_delay": 8}
     delays = extrapolation_delays(8, 4, factor=3)
     assert delays == list(range(4, 25))
