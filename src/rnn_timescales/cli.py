@@ -315,7 +315,8 @@ def _add_extrapolate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "extrapolate",
         help="delayed recall: accuracy against the delay, far beyond the delays trained",
-        description="For delayed-recall networks (run directories, at their last level, or checkpoint files): "
+        description="For delayed-recall networks (run directories, at their last level solved, or checkpoint files, "
+        "e.g. RUN_DIR/checkpoints/final.safetensors for the end of a run that advanced on a schedule): "
         "accuracy at the response step against the delay t_a - t_s, from the minimum gap up to --max-delay "
         "(default 5 times the trained T_max), on held-out images. Writes extrapolation.csv and extrapolation.png "
         "(all networks on one figure) and prints the table.",
