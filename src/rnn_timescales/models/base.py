@@ -106,6 +106,13 @@ class RecurrentModel(nn.Module, ABC):
         without keeping the trajectory."""
         return self.run(inputs, state0)[-1]
 
+    def run_activity(self, inputs: torch.Tensor, state0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The activity after every input and the last state: ((time, batch, hidden), (batch,
+        state_size)). Per-step readouts need only this; a model whose state holds more than its
+        activity may skip computing the rest at every step (the LSTM's c)."""
+        trajectory = self.run(inputs, state0)
+        return self.activity(trajectory), trajectory[-1]
+
     def forward(
         self,
         inputs: torch.Tensor,
@@ -129,6 +136,10 @@ class RecurrentModel(nn.Module, ABC):
         if not (return_trajectory or return_step_logits):
             final = self.run_final(inputs, h0)
             return RNNOutput(final_state=final, logits=self.readout(self.activity(final), n_heads))
+        if not return_trajectory:
+            activity, final = self.run_activity(inputs, h0)
+            return RNNOutput(final_state=final, logits=self.readout(self.activity(final), n_heads),
+                             step_logits=self.readout(activity, n_heads))
         trajectory = self.run(inputs, h0)
         final = trajectory[-1]
         return RNNOutput(

@@ -127,6 +127,9 @@ class EncodedModel(RecurrentModel):
     def run_final(self, inputs: torch.Tensor, state0: torch.Tensor) -> torch.Tensor:
         return self.core.run_final(self.encode(inputs), state0)
 
+    def run_activity(self, inputs: torch.Tensor, state0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.core.run_activity(self.encode(inputs), state0)
+
 
 def build_encoded(core: type[RecurrentModel], config: Any, task: Any, n_heads: int) -> RecurrentModel:
     """The model ``config`` (a ``ModelConfig``) describes for ``task``: the ``core`` class alone

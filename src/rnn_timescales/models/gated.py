@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from rnn_timescales.models.base import RecurrentModel, RNNOutput
+from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.models.readout import MultiHeadReadout
 
 InitialState = Literal["zero", "uniform"]
@@ -280,51 +280,44 @@ class LSTM(GatedRNN):
         """
         h0, c0 = self.split(state0)
         hs, _ = self._fused(inputs, state0)
-        return torch.cat([hs, self.cells(inputs, torch.cat([h0[None], hs[:-1]]), c0)], -1)
+        if torch.is_grad_enabled() and (state0.requires_grad or self.rnn.weight_hh_l0.requires_grad):
+            return torch.cat([hs, self.cells(inputs, hs, h0, c0)], -1)
+        out = hs.new_empty(*hs.shape[:2], self.state_size)  # no autograd: written in place, no copies
+        out[..., : self.hidden_size] = hs
+        self.cells(inputs, hs, h0, c0, out=out[..., self.hidden_size:])
+        return out
 
-    def cells(self, inputs: torch.Tensor, h_prev: torch.Tensor, c0: torch.Tensor, block: int = 256) -> torch.Tensor:
-        """The cell states c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t of a sequence whose h_{t−1} are known.
+    def cells(self, inputs: torch.Tensor, hs: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
+              out: torch.Tensor | None = None, block: int = 256) -> torch.Tensor:
+        """The cell states c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t of a sequence whose h are known.
 
-        inputs: (time, batch, D); h_prev: (time, batch, H), the h each step starts from; c0:
-        (batch, H). Returns (time, batch, H). The gates of ``block`` steps at a time come from one
-        matrix product ([h, x] against [W_h, W_i] for i, f, g), so intermediates stay small.
+        inputs: (time, batch, D); hs: (time, batch, H), h after every step; h0, c0: (batch, H), the
+        state before the first. Returns (time, batch, H), written into ``out`` when given (no
+        autograd). The gates i, f, g of ``block`` steps at a time come from one matrix product, so
+        the intermediates stay small; what is left per step is elementwise.
         """
         H = self.hidden_size
         rows = self._rows(("input", "forget", "cell"))
-        weight = torch.cat([self.rnn.weight_hh_l0[rows], self.rnn.weight_ih_l0[rows]], 1)  # (3H, H + D)
+        w_hh, w_ih = self.rnn.weight_hh_l0[rows], self.rnn.weight_ih_l0[rows]
         bias = self.rnn.bias_hh_l0[rows] + self.rnn.bias_ih_l0[rows]
         cs = []
         c = c0
         for start in range(0, inputs.shape[0], block):
-            hx = torch.cat([h_prev[start:start + block], inputs[start:start + block]], -1)
-            pre = torch.addmm(bias, hx.flatten(0, 1), weight.t()).view(*hx.shape[:2], 3 * H)
+            stop = min(start + block, inputs.shape[0])
+            h_prev = hs[start - 1:stop - 1] if start else torch.cat([h0[None], hs[: stop - 1]])
+            pre = torch.addmm(bias, h_prev.flatten(0, 1), w_hh.t())
+            pre = pre.addmm_(inputs[start:stop].flatten(0, 1), w_ih.t()).view(stop - start, -1, 3 * H)
             gates = torch.sigmoid(pre[..., : 2 * H])
             drive = gates[..., :H] * torch.tanh(pre[..., 2 * H:])
-            forget = gates[..., H:]
-            for f_t, u_t in zip(forget, drive):  # elementwise only: the products were done above
-                c = torch.addcmul(u_t, f_t, c)
-                cs.append(c)
-        return torch.stack(cs)
+            for t, (f_t, u_t) in enumerate(zip(gates[..., H:], drive), start):
+                if out is None:
+                    c = torch.addcmul(u_t, f_t, c)
+                    cs.append(c)
+                else:
+                    c = torch.addcmul(u_t, f_t, c, out=out[t])
+        return torch.stack(cs) if out is None else out
 
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        h0: torch.Tensor | None = None,
-        *,
-        n_heads: int | None = None,
-        generator: torch.Generator | None = None,
-        return_trajectory: bool = False,
-        return_step_logits: bool = False,
-    ) -> RNNOutput:
-        """As :meth:`RecurrentModel.forward`; per-step logits without the trajectory read the h the
-        fused layer returns and skip rebuilding c."""
-        if not (return_step_logits and not return_trajectory):
-            return super().forward(inputs, h0, n_heads=n_heads, generator=generator,
-                                   return_trajectory=return_trajectory, return_step_logits=return_step_logits)
-        if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
-            raise ValueError(f"inputs must have shape (time, batch, {self.input_size}), got {tuple(inputs.shape)}")
-        if h0 is None:
-            h0 = self.init_state(inputs.shape[1], generator)
-        hs, (h_n, c_n) = self._fused(inputs, h0)
-        final = torch.cat([h_n[0], c_n[0]], -1)
-        return RNNOutput(final_state=final, logits=self.readout(h_n[0], n_heads), step_logits=self.readout(hs, n_heads))
+    def run_activity(self, inputs: torch.Tensor, state0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h after every input and the last [h, c], from the fused layer alone (c is not rebuilt)."""
+        hs, (h_n, c_n) = self._fused(inputs, state0)
+        return hs, torch.cat([h_n[0], c_n[0]], -1)
