@@ -474,6 +474,13 @@ def test_cnn_encoder_is_part_of_the_model(tmp_path):
     save_checkpoint(tmp_path / "c.safetensors", model, config=config, level=task.default_level(), epoch=0)
     loaded = load_any(tmp_path / "c.safetensors").model
     assert torch.allclose(loaded.run(b.inputs[:5], h0), states, atol=1e-6)
+    lstm = build_model(build_config("quick", overrides=["task.name=delayed-recall", "model.type=lstm", "model.hidden_size=8",
+                                                        "model.encoder=cnn", "device=cpu"]))
+    h0 = lstm.init_state(3)
+    activity, final = lstm.run_activity(b.inputs[:5], h0)  # the per-step readouts' path
+    trajectory = lstm.run(b.inputs[:5], h0)
+    assert lstm.state_size == 16 and torch.allclose(activity, lstm.activity(trajectory), atol=1e-6)
+    assert torch.allclose(final, trajectory[-1], atol=1e-6)
 
 
 # --- extrapolation -------------------------------------------------------------------------------
