@@ -15,6 +15,15 @@ the ratios within each round. Timings on a shared machine are noisy: read the ra
 FLOPs counted per training step: the recurrent and input products of the forward pass,
 2 T B H (H + D), and twice that for the backward pass (state and weight gradients):
 6 T B H (H + D) in all. Nothing else (nonlinearities, readout, optimiser) is counted.
+
+GRU and LSTM cases (``gru_*``, ``lstm_*``) use the paper code's gated setup: hidden 500, batch 64,
+Adam lr 1e-3, clipping at 2. Ours (``GRU`` / ``LSTM``: the fused ``nn.GRU`` / ``nn.LSTM`` over the
+sequence) is timed against the same model with its whole-sequence paths replaced by the per-step
+loop over its one-step update (``run_reference``: explicit gate equations, autograd through every
+step) and against a (64 x 500) . (500 x G 500) matrix product, the shape of the gates' per-step
+product (G = 3 gates for the GRU, 4 for the LSTM). FLOPs: the gates' products, 2 T B G H (H + D)
+forward and twice that backward, 6 T B G H (H + D) in all; the gate nonlinearities, the products
+of the reset gate and the readout are not counted.
 """
 
 from __future__ import annotations
@@ -35,12 +44,14 @@ import torch
 # Run as a script, this file's folder is on the import path, so its sibling module is found.
 from paper_baseline import PaperStep
 
-from rnn_timescales.models import LeakyRNN
+from rnn_timescales.models import MODELS, LeakyRNN
 from rnn_timescales.models.fused import native_bf16
 from rnn_timescales.tasks import get_task
 from rnn_timescales.training.steps import train_step
 
 HIDDEN, BATCH = 500, 256
+GATED_BATCH = 64  # the paper code's GRU/LSTM runs
+GATES = {"gru": 3, "lstm": 4}
 
 
 @dataclass
@@ -49,6 +60,7 @@ class Case:
     curriculum: str  # "multi" (heads for N = 2..n_max) or "single" (one head, N = n_max)
     n_max: int
     precision: str = "fp32"
+    model: str = "leaky_rnn"
 
     @property
     def ns(self) -> list[int]:
@@ -69,6 +81,11 @@ CASES = [
     Case("single_50", "single", 50),
     Case("multi_20_bf16", "multi", 20, "bf16"),
     Case("multi_50_bf16", "multi", 50, "bf16"),
+    Case("gru_multi_10", "multi", 10, model="gru"),
+    Case("gru_multi_20", "multi", 20, model="gru"),
+    Case("gru_multi_20_bf16", "multi", 20, "bf16", model="gru"),
+    Case("lstm_multi_10", "multi", 10, model="lstm"),
+    Case("lstm_multi_20", "multi", 20, model="lstm"),
 ]
 
 
@@ -90,10 +107,12 @@ class Result:
     fraction_of_roofline: float
     threads: int
     rounds: int
+    model: str
+    baseline: str
 
 
-def step_flops(length: int, batch: int = BATCH, hidden: int = HIDDEN, inputs: int = 1) -> float:
-    return 6.0 * length * batch * hidden * (hidden + inputs)
+def step_flops(length: int, batch: int = BATCH, hidden: int = HIDDEN, inputs: int = 1, gates: int = 1) -> float:
+    return 6.0 * length * batch * gates * hidden * (hidden + inputs)
 
 
 # --- timers --------------------------------------------------------------------------------------
@@ -146,12 +165,44 @@ class OurStep:
         float(train_step(self.model, self.optimizer, batch, 2.0, self.generator))
 
 
+class GatedStep:
+    """One training step of the paper code's gated setup on our GRU or LSTM; ``per_step``: the same
+    model with ``run`` / ``run_final`` replaced by the per-step loop over its ``step``."""
+
+    def __init__(self, case: Case, per_step: bool = False, seed: int = 0):
+        torch.manual_seed(seed)
+        cls = MODELS.get(case.model)
+        if per_step:
+            cls = type(f"PerStep{cls.__name__}", (cls,), {
+                "run": lambda self, x, s: self.run_reference(x, s),
+                "run_final": lambda self, x, s: self.run_reference(x, s)[-1],
+            })
+        self.model = cls(HIDDEN, n_heads=100, precision=case.precision)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.task = get_task("parity")
+        self.generator = torch.Generator().manual_seed(seed)
+        self.ns, self.length = case.ns, case.length
+
+    def __call__(self) -> None:
+        batch = self.task.sample({"ns": self.ns}, GATED_BATCH, self.generator, length=self.length)
+        float(train_step(self.model, self.optimizer, batch, 2.0, self.generator))
+
+
 def bench_case(case: Case, rounds: int, threads: int) -> Result:
-    ours, baseline = OurStep(case), PaperStep(HIDDEN, case.ns, BATCH, case.length)
     # the roofline of the precision the step computes in (bf16 only where it runs natively)
-    gemm = Gemm(torch.bfloat16 if case.precision == "bf16" and native_bf16("cpu") else torch.float32)
-    # bf16 is judged against our own fp32 step, timed in the same rounds.
-    fp32 = OurStep(Case(case.case, case.curriculum, case.n_max)) if case.precision != "fp32" else None
+    dtype = torch.bfloat16 if case.precision == "bf16" and native_bf16("cpu") else torch.float32
+    fp32_case = Case(case.case, case.curriculum, case.n_max, model=case.model)
+    if case.model == "leaky_rnn":
+        ours, baseline = OurStep(case), PaperStep(HIDDEN, case.ns, BATCH, case.length)
+        gemm, batch, flops, what = Gemm(dtype), BATCH, step_flops(case.length), "paper's loop"
+        # bf16 is judged against our own fp32 step, timed in the same rounds.
+        fp32 = OurStep(fp32_case) if case.precision != "fp32" else None
+    else:
+        gates = GATES[case.model]
+        ours, baseline = GatedStep(case), GatedStep(case, per_step=True)
+        gemm, batch, what = Gemm(dtype, m=GATED_BATCH, n=gates * HIDDEN), GATED_BATCH, "per-step loop"
+        flops = step_flops(case.length, GATED_BATCH, gates=gates)
+        fp32 = GatedStep(fp32_case) if case.precision != "fp32" else None
     ours(), baseline()  # warm-up: allocator, first-call dispatch
     if fp32 is not None:
         fp32()
@@ -165,7 +216,6 @@ def bench_case(case: Case, rounds: int, threads: int) -> Result:
         if fp32 is not None:
             t_fp32.append(timed(fp32))
     o, b, r = statistics.median(t_ours), statistics.median(t_base), statistics.median(roof)
-    flops = step_flops(case.length)
     # Ratios are taken within each round (the load of a shared machine changes between rounds),
     # then the median over rounds is reported.
     extra = {
@@ -179,12 +229,12 @@ def bench_case(case: Case, rounds: int, threads: int) -> Result:
         extra["fp32_steps_per_s"] = 1 / statistics.median(t_fp32)
         extra["bf16_over_fp32"] = statistics.median(f / x for f, x in zip(t_fp32, t_ours))
     return extra, Result(
-        case=case.case, hidden=HIDDEN, batch=BATCH, curriculum=case.curriculum, n_max=case.n_max,
+        case=case.case, hidden=HIDDEN, batch=batch, curriculum=case.curriculum, n_max=case.n_max,
         precision=case.precision, seq_len=case.length, ours_steps_per_s=1 / o, baseline_steps_per_s=1 / b,
         speedup=statistics.median(y / x for x, y in zip(t_ours, t_base)),
         ours_gflops=flops / o / 1e9, baseline_gflops=flops / b / 1e9, roofline_gflops=r,
         fraction_of_roofline=statistics.median(flops / x / 1e9 / g for x, g in zip(t_ours, roof)),
-        threads=threads, rounds=rounds,
+        threads=threads, rounds=rounds, model=case.model, baseline=what,
     )
 
 
@@ -216,7 +266,38 @@ def bench_simulation(steps: int, trials: int, rounds: int, threads: int) -> dict
         "fraction_of_roofline": statistics.median(flops / x / 1e9 / g for x, g in zip(t_fast, roof)),
         "threads": threads, "rounds": rounds,
         "ours_neuron_steps_per_s": HIDDEN * trials * steps / o, "baseline_neuron_steps_per_s": HIDDEN * trials * steps / b,
-        "baseline": "per-step loop over model.step (LeakyRNN.run_reference)",
+        "baseline": "per-step loop over model.step (LeakyRNN.run_reference)", "model": "leaky_rnn",
+    }
+
+
+def bench_gated_simulation(steps: int, trials: int, rounds: int) -> dict:
+    """No-grad simulation of a 500-unit LSTM and GRU as the analysis runs them: the LSTM's ``run``
+    (h from the fused layer, c rebuilt: every state), its ``run_final`` (the fused layer alone:
+    the cost floor) and its per-step loop; the GRU's ``run`` (the fused layer)."""
+    torch.manual_seed(0)
+    lstm, gru = MODELS.get("lstm")(HIDDEN).eval(), MODELS.get("gru")(HIDDEN).eval()
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(steps, trials, generator=g) < 0.5).float().unsqueeze(-1)
+    s_lstm, s_gru = lstm.init_state(trials), gru.init_state(trials)
+    cases = {
+        "lstm run": lambda: lstm.run(x, s_lstm),
+        "lstm run_final": lambda: lstm.run_final(x, s_lstm),
+        "lstm per-step loop": lambda: lstm.run_reference(x, s_lstm),
+        "gru run": lambda: gru.run(x, s_gru),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    with torch.no_grad():
+        for fn in cases.values():
+            fn()
+        for _ in range(rounds):
+            for k, fn in cases.items():
+                times[k].append(timed(fn))
+    t = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "case": "gated_simulation", "hidden": HIDDEN, "trials": trials, "steps": steps, "rounds": rounds,
+        "seconds": t, "unit_steps_per_s": {k: HIDDEN * trials * steps / v for k, v in t.items()},
+        "lstm_run_over_run_final": statistics.median(a / b for a, b in zip(times["lstm run"], times["lstm run_final"])),
+        "lstm_loop_over_run": statistics.median(a / b for a, b in zip(times["lstm per-step loop"], times["lstm run"])),
     }
 
 
@@ -243,9 +324,10 @@ def table(results: list[dict], rooflines: dict) -> str:
         f"{'case':<15}{'N':>4}{'T':>5}{'prec':>6}{'ours step/s':>13}{'paper step/s':>14}{'speed-up':>10}"
         f"{'ours GF/s':>11}{'paper GF/s':>12}{'roofline':>10}{'of roof':>9}{'paper sys s':>13}"
     )
-    lines = [head, "-" * len(head)]
+    leaky = any(r["case"] not in ("simulation", "gated_simulation") and r["model"] == "leaky_rnn" for r in results)
+    lines = [head, "-" * len(head)] if leaky else []
     for r in results:
-        if r["case"] == "simulation":
+        if r["case"] in ("simulation", "gated_simulation") or r["model"] != "leaky_rnn":
             continue
         lines.append(
             f"{r['case']:<15}{r['n_max']:>4}{r['seq_len']:>5}{r['precision']:>6}{r['ours_steps_per_s']:>13.2f}"
@@ -253,7 +335,27 @@ def table(results: list[dict], rooflines: dict) -> str:
             f"{r['baseline_gflops']:>12.1f}{r['roofline_gflops']:>10.1f}{100 * r['fraction_of_roofline']:>8.0f}%"
             f"{r['baseline_kernel_s']:>13.2f}"
         )
+    gated = [r for r in results if r["case"] not in ("simulation", "gated_simulation") and r["model"] != "leaky_rnn"]
+    if gated:
+        head = (f"{'case':<18}{'N':>4}{'T':>5}{'prec':>6}{'ours step/s':>13}{'loop step/s':>13}{'speed-up':>10}"
+                f"{'ours GF/s':>11}{'loop GF/s':>11}{'roofline':>10}{'of roof':>9}")
+        lines += ["", head, "-" * len(head)]
+        for r in gated:
+            lines.append(
+                f"{r['case']:<18}{r['n_max']:>4}{r['seq_len']:>5}{r['precision']:>6}{r['ours_steps_per_s']:>13.2f}"
+                f"{r['baseline_steps_per_s']:>13.2f}{r['speedup']:>9.2f}x{r['ours_gflops']:>11.1f}"
+                f"{r['baseline_gflops']:>11.1f}{r['roofline_gflops']:>10.1f}{100 * r['fraction_of_roofline']:>8.0f}%"
+            )
+        lines.append("gru/lstm: batch 64, Adam; loop = the same model through its per-step update; roofline = "
+                     "(64 x 500) . (500 x G 500), G = 3 (gru) or 4 (lstm) gates; FLOPs 6 T B G H (H + 1)")
     for r in results:
+        if r["case"] == "gated_simulation":
+            lines.append(
+                f"\nLSTM/GRU simulation, {r['trials']} trials x {r['steps']} steps, H = {r['hidden']} (no grad), "
+                "M unit-steps/s: " + ", ".join(f"{k} {v / 1e6:.1f}" for k, v in r["unit_steps_per_s"].items())
+                + f"; LSTM run (h and c at every step) costs {r['lstm_run_over_run_final']:.2f}x run_final "
+                f"and is {r['lstm_loop_over_run']:.2f}x faster than the per-step loop"
+            )
         if "bf16_over_fp32" in r:
             lines.append(
                 f"\n{r['case']}: bf16 {r['ours_steps_per_s']:.2f} step/s vs our fp32 {r['fp32_steps_per_s']:.2f} step/s "
@@ -316,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sim:
         log(f"timing simulation (10 trials x {args.sim_steps} steps) ...")
         results.append(bench_simulation(args.sim_steps, 10, max(3, args.rounds // 2), threads))
+        log(f"timing the gated models' simulation (10 trials x {args.sim_steps // 4} steps) ...")
+        results.append(bench_gated_simulation(args.sim_steps // 4, 10, max(3, args.rounds // 2)))
     if args.json:
         print(json.dumps(results, indent=1))
     else:

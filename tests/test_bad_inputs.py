@@ -284,6 +284,26 @@ CASES += [
          R + ["--kind", "ablation", "--ablate-count", "50"], "cannot pick 50 neurons"),
     Case("robustness-out-under-file", "robustness", "--out is a file",
          R + ["--kind", "forgetting", "--out", "afile"], "which is a file", lambda ws: _write(ws / "afile", "x")),
+    # --- gated models and compare-models -------------------------------------------------------
+    Case("gated-leaky-setting", "train", "a leaky-RNN setting with a gated model",
+         T + ["--model", "lstm", "--set", "model.train_tau=false"], "belongs to the leaky RNN"),
+    Case("gated-lstm-bf16", "train", "bf16 with the LSTM", T + ["--model", "lstm", "--precision", "bf16"],
+         "not available for the lstm"),
+    Case("gated-initial-state", "train", "unknown initial state of a gated model",
+         T + ["--model", "gru", "--set", "model.initial_state=ones"], "model.initial_state"),
+    Case("compare-unknown-model", "compare-models", "unknown model", ["compare-models", "--models", "lstm", "grue",
+         "--out", "cmp"], "did you mean 'gru'"),
+    Case("compare-not-n-task", "compare-models", "a task without N", ["compare-models", "--task", "flipflop",
+         "--out", "cmp"], "changes the task's ns"),
+    Case("compare-out-not-comparison", "compare-models", "--out holds files that are not a comparison",
+         ["compare-models", "--out", "notes"], "not a comparison", lambda ws: _write(ws / "notes" / "todo.txt", "x")),
+    Case("compare-other-settings", "compare-models", "--out holds a comparison made with other settings",
+         ["compare-models", "--models", "gru", "--hidden", "8", "--out", "cmp"], "with other settings",
+         lambda ws: _write(ws / "cmp" / "runs" / "gru_single" / "config.yaml",
+                           build_config("gated", overrides=["model.type=gru", "model.hidden_size=16",
+                                                             "curriculum.kind=single"]).to_yaml())),
+    Case("compare-zero-workers", "compare-models", "zero workers", ["compare-models", "--workers", "0"],
+         "positive integer"),
 ]
 
 
@@ -335,4 +355,5 @@ def test_every_case_is_in_the_docs_table():
     text = DOCS.read_text()
     missing = [c.id for c in CASES if f"`{c.id}`" not in text]
     assert not missing, f"add these cases to {DOCS}: {missing}"
-    assert len(CASES) >= 20 and {c.command for c in CASES} >= {"train", "evaluate", "analyze", "import-reference"}
+    assert len(CASES) >= 20 and {c.command for c in CASES} >= {"train", "evaluate", "analyze", "import-reference",
+                                                                "compare-models"}

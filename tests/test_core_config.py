@@ -46,7 +46,7 @@ def test_override_parsing():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["task.name=parrity"], "choose one of 'parity', 'dms' or 'flipflop'"),
+        (["task.name=parrity"], "choose one of 'parity', 'dms', 'flipflop'"),
         (["curriculum.kind=multihead"], "curriculum.kind"),
         (["curriculum.n_start=1"], "curriculum.n_start"),
         (["model.hidden_size=-5"], "model.hidden_size"),

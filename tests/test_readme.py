@@ -42,6 +42,7 @@ SCALE = {
     "report": [],
     "slow-points": ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500",
                     "--no-progress"],
+    "extrapolate": ["--trials", "2", "--max-delay", "8", "--no-progress"],
 }
 
 

@@ -57,13 +57,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         description="Train a recurrent network on a memory task under a curriculum. With no options: a leaky RNN "
         "with trainable timescales on multi-head N-parity, 'quick' preset (about 9 minutes on a 2-core CPU).",
     )
-    p.add_argument("--preset", help="paper (the paper's exact setup) or quick (default)")
+    p.add_argument("--preset", help="paper (the paper's exact setup), quick (default), gated (the paper code's "
+                   "LSTM setup; --model gru for a GRU) or h19 (Haviv et al. 2019's delayed recall)")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings, applied over the preset")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. --set training.batch_size=64 (repeatable)")
     p.add_argument("--task", help=f"one of {', '.join(TASKS)}")
     p.add_argument("--curriculum", help=f"one of {', '.join(CURRICULA)} (default: the task's own)")
-    p.add_argument("--model", help=f"one of {', '.join(MODELS)}")
+    p.add_argument("--model", help=f"one of {', '.join(MODELS)} (gru and lstm have no trained tau: the leaky RNN's "
+                   "nonlinearity, placement, train_tau and tau_init do not apply to them; --preset gated is the "
+                   "paper code's LSTM setup, Adam lr 1e-3, batch 64)")
     p.add_argument("--hidden", type=_positive_int, help="number of neurons H")
     p.add_argument("--seed", type=_non_negative_int, help="seed for every random draw")
     p.add_argument("--max-epochs", type=_positive_int, help="stop after this many epochs")
@@ -72,8 +75,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="stop once a level of this value is solved (the curriculum's level, e.g. max_delay)")
     p.add_argument("--time-budget", type=_positive_float, metavar="SECONDS", help="stop after this much wall time")
     p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--precision", help="fp32, bf16 (bf16 matrix products, fp32 state) or auto (bf16 where the "
-                   "device has bf16 matrix units)")
+    p.add_argument("--precision", help="fp32, bf16 (bf16 matrix products, fp32 state; leaky_rnn and gru) or auto "
+                   "(bf16 where the device has bf16 matrix units and the model supports it)")
     p.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/<task>_<curriculum>_...)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--resume", metavar="RUN_DIR",
@@ -297,12 +300,172 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             bar.set_description(f"N={ckpt.n_max}")
             results.append(analyze_checkpoint(ckpt, settings, progress=bar.update))
     write_analysis(results, out, settings)
-    cols = ["n_max", "tau_median", "tau_net_median", "population_tau_net", "dimensionality", "jacobian_tau_max"]
     import pandas as pd
 
-    print(pd.DataFrame([r.summary for r in results])[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    summary = pd.DataFrame([r.summary for r in results])
+    cols = ["n_max", "tau_median", "tau_gate_median", "tau_net_median", "tau_net_cell_median", "population_tau_net",
+            "dimensionality", "jacobian_tau_max"]
+    cols = [c for c in cols if c in ("n_max", "tau_net_median") or summary[c].notna().any()]  # the model's own
+    print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"wrote {out}/summary.csv, neurons.csv, jacobian.csv, autocorrelations.npz, figures/")
     return 0
+
+
+# --- extrapolate ---------------------------------------------------------------------------------
+def _add_extrapolate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "extrapolate",
+        help="delayed recall: accuracy against the delay, far beyond the delays trained",
+        description="For delayed-recall networks (run directories, at their last level solved, or checkpoint files, "
+        "e.g. RUN_DIR/checkpoints/final.safetensors for the end of a run that advanced on a schedule): "
+        "accuracy at the response step against the delay t_a - t_s, from the minimum gap up to --max-delay "
+        "(default 5 times the trained T_max), on held-out images. Writes extrapolation.csv and extrapolation.png "
+        "(all networks on one figure) and prints the table.",
+    )
+    p.add_argument("paths", nargs="+", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--max-delay", type=_positive_int, metavar="D", help="largest delay (default: --factor x trained T_max)")
+    p.add_argument("--factor", type=_positive_int, default=5, help="default largest delay as a multiple of T_max (default 5)")
+    p.add_argument("--trials", type=_positive_int, default=256, help="trials per delay (default 256)")
+    p.add_argument("--labels", nargs="+", metavar="NAME", help="names of the networks in the table and figure "
+                   "(default: run directory names)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed for the trials")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/extrapolation for one run, "
+                   "else ./extrapolation/<names>)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"delays": [{"delay", "accuracy", "n_trials", ...}], ...} ({"runs": [...]} for several)')
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_extrapolate)
+
+
+def cmd_extrapolate(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from rnn_timescales.analysis.extrapolation import TABLE, extrapolation_delays, recall_by_delay, write_extrapolation
+    from rnn_timescales.analysis.report import check_out_dir
+    from rnn_timescales.tasks import DelayedRecall
+    from rnn_timescales.training.checkpoints import is_run_dir, load_any
+    from rnn_timescales.training.trainer import resolve_device
+
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    if args.labels is not None and len(args.labels) != len(args.paths):
+        raise UsageError(f"--labels names {len(args.labels)} networks but {len(args.paths)} were given")
+    device = resolve_device(args.device)
+    checkpoints = [load_any(path) for path in args.paths]  # every file is checked before any work starts
+    runs = []
+    for path, ckpt in zip(args.paths, checkpoints):
+        task = ckpt.make_task()
+        if not isinstance(task, DelayedRecall):
+            raise UsageError(f"{path!r} is a network trained on {ckpt.task}; extrapolate needs a delayed-recall network")
+        task.check()
+        t_max = ckpt.level["max_delay"]
+        try:
+            delays = extrapolation_delays(t_max, task.params.min_gap, args.max_delay, args.factor)
+        except ValueError as e:
+            raise UsageError(f"--max-delay: {e} of {path!r}") from None
+        run_dir = ckpt.path.parent.parent  # checkpoints sit in RUN_DIR/checkpoints/
+        name = run_dir.name if is_run_dir(run_dir) else ckpt.path.stem
+        runs.append((ckpt, task, delays, name))
+    names = args.labels or [name for *_, name in runs]
+    if args.out:
+        out = Path(args.out)
+    elif len(runs) == 1 and Path(args.paths[0]).is_dir():
+        out = Path(args.paths[0]) / "extrapolation"
+    else:
+        out = Path("extrapolation") / "_vs_".join(names)
+    try:
+        check_out_dir(out, marker=TABLE, what="extrapolation")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    tables = []
+    total = sum(len(delays) for _, _, delays, _ in runs) * args.trials
+    with tqdm(total=total, unit="trial", unit_scale=True, disable=args.no_progress, file=sys.stderr) as bar:
+        for (ckpt, task, delays, _), name in zip(runs, names):
+            bar.set_description(name)
+            generator = torch.Generator(device=device).manual_seed(args.seed)
+            table = recall_by_delay(ckpt.model, task, ckpt.level, delays, args.trials, generator, device, bar.update)
+            table.insert(0, "run", name)
+            table.insert(1, "checkpoint", str(ckpt.path))
+            table["trained_max_delay"] = ckpt.level["max_delay"]
+            table["n_classes"] = ckpt.level["n_classes"]
+            tables.append(table)
+    written = write_extrapolation(tables, out)
+    if args.json:
+        entries = [{"run": t["run"].iloc[0], "checkpoint": t["checkpoint"].iloc[0],
+                    "trained_max_delay": int(t["trained_max_delay"].iloc[0]), "n_classes": int(t["n_classes"].iloc[0]),
+                    "delays": [{"delay": int(r.delay), "accuracy": float(r.accuracy), "n_trials": int(r.n_trials),
+                                "null_accuracy": float(r.null_accuracy)} for r in t.itertuples()]}
+                   for t in tables]
+        print(json.dumps(entries[0] if len(entries) == 1 else {"runs": entries}))
+    else:
+        for t in tables:
+            print(f"{t['run'].iloc[0]}  ({t['checkpoint'].iloc[0]}, trained T_max {t['trained_max_delay'].iloc[0]}, "
+                  f"{t['n_classes'].iloc[0]} classes)")
+            print(t[["delay", "accuracy", "n_trials", "null_accuracy"]].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        print(f"wrote {written['table']} and {written['figure']}")
+    return 0
+
+
+# --- compare-models ------------------------------------------------------------------------------
+def _add_compare_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare-models",
+        help="leaky RNN, GRU and LSTM x single- and multi-head: largest N against epochs and wall time",
+        description="Train every (model, curriculum) pair on one task under the same budget (epochs by default; "
+        "wall time is recorded too) and write comparison.csv, comparison_curves.csv and figures of the largest N "
+        "solved against epochs and against wall time. The leaky RNN trains with the quick preset's optimiser, the "
+        "GRU and the LSTM with the gated preset's (Adam, lr 1e-3); all share the quick preset's epochs (100 "
+        "batches of 256, 10 evaluation batches) unless --set changes them. Running it again on the same --out "
+        "continues it (a larger --max-epochs or --time-budget extends the runs).",
+    )
+    p.add_argument("--models", nargs="+", default=["leaky_rnn", "gru", "lstm"], metavar="MODEL",
+                   help="models to compare (default: leaky_rnn gru lstm)")
+    p.add_argument("--curricula", nargs="+", default=["single", "multi"], metavar="KIND",
+                   help="N curricula to compare (default: single multi)")
+    p.add_argument("--task", default="parity", help="an N task: parity (default) or dms")
+    p.add_argument("--hidden", type=_positive_int, default=64, help="units H of every model (default 64)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of every run (default 0)")
+    p.add_argument("--max-epochs", type=_positive_int, default=30, help="epoch budget per run (default 30)")
+    p.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
+                   help="also stop each run after this much wall time (default: no time limit)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting for every run, e.g. --set training.batch_size=64 (repeatable)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="runs trained at once, one process each (default 1)")
+    p.add_argument("--threads", type=_positive_int, default=1, help="torch threads per run (default 1)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default comparisons/<task>_h<H>_seed<S>_<time>)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_compare_models)
+
+
+def cmd_compare_models(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from rnn_timescales.experiments.compare_models import check_comparison_dir, comparison_configs, run_comparison
+
+    configs = comparison_configs(args.models, args.curricula, task=args.task, hidden=args.hidden, seed=args.seed,
+                                 max_epochs=args.max_epochs, time_budget_s=args.time_budget, overrides=args.overrides)
+    out = Path(args.out) if args.out else Path("comparisons") / (
+        f"{args.task}_h{args.hidden}_seed{args.seed}_{time.strftime('%Y%m%d-%H%M%S')}")
+    check_comparison_dir(out, configs)
+    print(f"comparing {', '.join(configs)}: {args.max_epochs} epochs each"
+          + (f", at most {args.time_budget:g} s each" if args.time_budget else "")
+          + f", {args.workers} at a time -> {out}", file=sys.stderr)
+    with tqdm(total=len(configs), unit="run", disable=args.no_progress, file=sys.stderr) as bar:
+        def done(name: str, summary: dict) -> None:
+            bar.update(1)
+            bar.write(f"{name}: largest N {summary.get('n_max_solved')} after {summary.get('epochs')} epochs, "
+                      f"{summary.get('wall_time_s', 0):.0f} s ({summary.get('stop_reason')})", file=sys.stderr)
+
+        result = run_comparison(configs, out, workers=args.workers, threads=args.threads, on_done=done)
+    cols = ["model", "curriculum", "largest_n", "epochs", "wall_time_s", "epoch_largest_n", "time_largest_n_s"]
+    print(result.table[cols].to_string(index=False, float_format=lambda x: f"{x:.0f}"))
+    print(f"wrote {out}/comparison.csv, comparison_curves.csv, figures/")
+    return 0
+
 
 
 # --- robustness ----------------------------------------------------------------------------------
@@ -701,6 +864,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_analyze(sub)
     _add_import_reference(sub)
+    _add_extrapolate(sub)
+    _add_compare_models(sub)
     _add_robustness(sub)
     _add_slow_points(sub)
     _add_sweep(sub)

@@ -2,7 +2,9 @@
 
 A run's configuration is built in layers, each overriding the one before:
 
-1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU),
+1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU; ``gated``:
+   the paper code's LSTM setup; ``h19``: Haviv et al. 2019's delayed recall), with the task's own
+   layer for the preset where there is one (``quick.delayed-recall.yaml``),
 2. a YAML file (``--config``),
 3. ``key=value`` overrides with dotted keys (``--set training.batch_size=64``),
 4. the named command-line flags.
@@ -21,13 +23,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PRESETS = ("paper", "quick")
+from rnn_timescales.errors import ConfigError
 
-
-class ConfigError(ValueError):
-    """An invalid configuration; the message is one line saying what to fix."""
+PRESETS = ("paper", "quick", "gated", "h19")
 
 
 class _Section(BaseModel):
@@ -71,12 +71,17 @@ class _Extensible(_Section):
         except ValidationError as e:
             raise ValueError(_one_line(e, prefix=f"{self._section}.", model=cls.Params)) from None
         self.__pydantic_extra__ = params.model_dump(mode="json")
+        check = getattr(cls, "check_config", None)  # a class may refuse combinations it cannot honour
+        if check is not None:
+            check(self)
         return self
 
 
 class ModelConfig(_Extensible):
     """The recurrent network (docs/science.md, the model). ``type`` is a registered model; the settings from
-    ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (other models ignore them)."""
+    ``nonlinearity`` to ``tau_init`` belong to the leaky RNN (the GRU and the LSTM refuse values
+    other than the defaults). A model's own settings (e.g. ``initial_state`` of the gated models)
+    sit beside these."""
 
     _section, _kind = "model", "type"
     type: str = "leaky_rnn"
@@ -90,6 +95,9 @@ class ModelConfig(_Extensible):
     placement: Literal["outside", "inside"] = "outside"
     train_tau: bool = True
     tau_init: float | None = Field(None, gt=0, description="null: 1 + U(0,1) per neuron")
+    encoder: Literal["linear", "cnn"] = Field(
+        "linear", description="linear: the core's own input weights; cnn: the [H19] convolutional front end "
+        "applied to each frame of an image task, trained jointly")
 
 
 class TaskConfig(_Extensible):
@@ -130,8 +138,13 @@ class CurriculumConfig(_Extensible):
             raise ValueError(f"curriculum.forget ({self.forget}) must not exceed curriculum.window ({self.window})")
         if any(b <= a for a, b in zip(self.schedule, self.schedule[1:])) or any(s < 1 for s in self.schedule):
             raise ValueError(f"curriculum.schedule must be ascending positive step counts, got {self.schedule}")
-        if self.advance == "schedule" and not self.schedule:
-            raise ValueError("curriculum.advance is 'schedule' but curriculum.schedule is empty; give the steps of the advances")
+        if self.kind is not None:
+            from rnn_timescales.curricula import CURRICULA
+
+            cls = CURRICULA.get(self.kind)
+            if self.advance == "schedule" and not self.schedule and not cls.default_schedule and cls.level_name is not None:
+                raise ValueError(f"curriculum.advance is 'schedule' but curriculum.schedule is empty and {self.kind!r} "
+                                 "has no schedule of its own; give the steps of the advances")
         return self
 
 
@@ -143,6 +156,16 @@ class OptimizerConfig(_Section):
     momentum: float = Field(0.1, ge=0, description="sgd only")
     nesterov: bool = True
     grad_clip: float | None = Field(2.0, gt=0, description="global L2 norm; null disables clipping")
+    lr_decay_steps: list[int] = Field(
+        default_factory=list, description="global training steps after which the learning rate is multiplied by lr_decay_factor")
+    lr_decay_factor: float = Field(0.1, gt=0, description="factor applied at each of lr_decay_steps")
+
+    @field_validator("lr_decay_steps")
+    @classmethod
+    def _ascending(cls, value: list[int]) -> list[int]:
+        if any(b <= a for a, b in zip(value, value[1:])) or any(s < 1 for s in value):
+            raise ValueError(f"optimizer.lr_decay_steps must be ascending positive step counts, got {value}")
+        return value
 
 
 class TrainingConfig(_Section):
@@ -171,7 +194,7 @@ class TrainingConfig(_Section):
 class RunConfig(_Section):
     """Everything that defines a training run; a run is a pure function of this object."""
 
-    preset: Literal["paper", "quick", "custom"] = "paper"
+    preset: Literal["paper", "quick", "gated", "h19", "custom"] = "paper"
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -184,7 +207,7 @@ class RunConfig(_Section):
     def _resolve(self) -> RunConfig:
         """Fill in what the task decides (curriculum kind, readout heads) and check that task,
         curriculum and model fit together."""
-        from rnn_timescales.curricula import build_curriculum
+        from rnn_timescales.curricula import CURRICULA, build_curriculum
         from rnn_timescales.tasks import build_task
 
         task = build_task(self.task)
@@ -194,7 +217,12 @@ class RunConfig(_Section):
             self.__dict__["curriculum"] = CurriculumConfig.model_validate(data)
         if self.model.n_heads is None:
             self.__dict__["model"] = self.model.model_copy(update={"n_heads": task.default_heads})
+        default_schedule = CURRICULA.get(self.curriculum.kind).default_schedule
+        if self.curriculum.advance == "schedule" and not self.curriculum.schedule and default_schedule:
+            self.__dict__["curriculum"] = self.curriculum.model_copy(update={"schedule": list(default_schedule)})
         curriculum = build_curriculum(self.curriculum, task)
+        if self.model.encoder == "cnn" and getattr(task, "image_shape", None) is None:
+            raise ValueError(f"model.encoder 'cnn' needs a task whose input is images; task {task.name!r} has none (use 'linear')")
         if curriculum.n_heads > self.model.n_heads:
             raise ValueError(
                 f"the curriculum starts with {curriculum.n_heads} heads but model.n_heads is {self.model.n_heads}"
@@ -232,15 +260,27 @@ class RunConfig(_Section):
 
 
 # --- building a configuration ------------------------------------------------------------------
-def preset_dict(name: str) -> dict[str, Any]:
-    """The full configuration dictionary of preset ``name`` (``paper`` or ``quick``)."""
+def preset_dict(name: str, task: str | None = None) -> dict[str, Any]:
+    """The full configuration dictionary of preset ``name`` (one of :data:`PRESETS`).
+
+    Every preset is ``paper.yaml`` overlaid with ``<name>.yaml``. With ``task``, a task's own layer
+    for the preset, ``<name>.<task>.yaml`` (e.g. ``quick.delayed-recall.yaml``: settings that suit
+    that task on a small CPU), is overlaid too when it exists.
+    """
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}{_did_you_mean(name, PRESETS)}; choose one of {', '.join(PRESETS)}")
-    base = yaml.safe_load(resources.files("rnn_timescales.presets").joinpath("paper.yaml").read_text())
+    base = _preset_layer("paper")
     if name != "paper":
-        layer = yaml.safe_load(resources.files("rnn_timescales.presets").joinpath(f"{name}.yaml").read_text())
-        base = merge(base, layer)
+        base = merge(base, _preset_layer(name))
+    if task is not None:
+        base = merge(base, _preset_layer(f"{name}.{task}") or {})
     return base
+
+
+def _preset_layer(stem: str) -> dict[str, Any] | None:
+    """The mapping in ``presets/<stem>.yaml``, or None if there is no such file."""
+    path = resources.files("rnn_timescales.presets").joinpath(f"{stem}.yaml")
+    return yaml.safe_load(path.read_text()) if path.is_file() else None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -308,19 +348,25 @@ def build_config(
     **fields: Any,
 ) -> RunConfig:
     """Preset, then YAML file, then ``key=value`` overrides, then ``fields`` given as dotted keys
-    (``{"training.max_epochs": 5}``; ``None`` values are skipped). Validated; raises ConfigError."""
-    data = preset_dict(preset)
+    (``{"training.max_epochs": 5}``; ``None`` values are skipped). Validated; raises ConfigError.
+
+    The preset includes the task's own layer for it (see :func:`preset_dict`) for the task the
+    layers above end up naming."""
+    layers: list[dict[str, Any]] = []
     if config_file is not None:
         layer = read_yaml(config_file)
-        data = merge(data, layer)
-        if "preset" not in layer:
-            data["preset"] = "custom"
-    for text in overrides or []:
-        data = merge(data, parse_override(text))
-    for key, value in fields.items():
-        if value is not None:
-            data = merge(data, parse_override(f"{key}={json.dumps(value)}"))
-    return validate(data)
+        layers.append(layer if "preset" in layer else {**layer, "preset": "custom"})
+    layers += [parse_override(text) for text in overrides or []]
+    layers += [parse_override(f"{key}={json.dumps(value)}") for key, value in fields.items() if value is not None]
+
+    def assemble(data: dict[str, Any]) -> dict[str, Any]:
+        for layer in layers:
+            data = merge(data, layer)
+        return data
+
+    task = assemble(preset_dict(preset)).get("task")
+    name = task.get("name") if isinstance(task, dict) else None
+    return validate(assemble(preset_dict(preset, name if isinstance(name, str) else None)))
 
 
 def validate(data: dict[str, Any]) -> RunConfig:

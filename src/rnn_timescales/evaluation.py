@@ -1,12 +1,14 @@
-"""Accuracy of a trained network on each of its heads: at the level it was trained at, and for the
-binary tasks also in streaming mode (docs/science.md, tasks)."""
+"""Accuracy of a trained network on each of its heads: at the level it was trained at, for the
+binary tasks also in streaming mode (docs/science.md, tasks), for delayed recall also at the steps that
+call for no response."""
 
 from __future__ import annotations
 
 import pandas as pd
 import torch
 
-from rnn_timescales.tasks import BinaryTask
+from rnn_timescales.analysis.extrapolation import null_accuracy
+from rnn_timescales.tasks import BinaryTask, DelayedRecall
 from rnn_timescales.training.checkpoints import LoadedCheckpoint
 from rnn_timescales.training.steps import accuracy, streaming_accuracy
 
@@ -23,8 +25,10 @@ def evaluate_checkpoint(
 ) -> pd.DataFrame:
     """One row per head: ``head`` and ``accuracy`` over ``n_batches`` x ``batch_size`` fresh
     sequences at the checkpoint's level (as the task scores it: the last step for parity and DMS,
-    every scored step for the flip-flop). For the binary tasks also ``n`` (the N the head answers)
-    and ``streaming_accuracy`` over ``n_streams`` streams of ``warmup + length`` steps.
+    every scored step for the flip-flop, the response step for delayed recall, on held-out images).
+    For the binary tasks also ``n`` (the N the head answers) and ``streaming_accuracy`` over
+    ``n_streams`` streams of ``warmup + length`` steps; for delayed recall also ``null_accuracy``
+    (the other steps before T_max, where the answer is null, on as many fresh batches).
     Accuracies are fractions."""
     device = torch.device(device)
     model = ckpt.model.to(device).eval()
@@ -36,4 +40,6 @@ def evaluate_checkpoint(
         stream = streaming_accuracy(model, task, ckpt.ns, warmup, length, n_streams, generator, device)
         table.insert(1, "n", ckpt.ns)
         table["streaming_accuracy"] = stream.cpu().numpy()
+    if isinstance(task, DelayedRecall):
+        table["null_accuracy"] = null_accuracy(model, task, ckpt.level, n_batches, batch_size, generator, device)
     return table

@@ -141,13 +141,15 @@ def jacobian_timescales(
     per_point, radius, mean_j = [], [], None
     for h, x in zip(states, inputs):
         jac = step_jacobian(model64, h, x)
-        eig = np.linalg.eigvals(jac.numpy())
+        # torch's LAPACK keeps to torch's thread count (the analysis sets one); numpy's OpenBLAS
+        # starts threads of its own, 5-10x slower on a busy 2-core machine (measured)
+        eig = torch.linalg.eigvals(jac).numpy()
         per_point.append(timescales_from_eigenvalues(eig)[:n_slowest])
         radius.append(np.abs(eig).max())
         mean_j = jac if mean_j is None else mean_j + jac
-    mean_j = (mean_j / states.shape[0]).numpy()
+    mean_j = mean_j / states.shape[0]
     return {
         "per_point": np.array(per_point),
-        "mean_jacobian": timescales_from_eigenvalues(np.linalg.eigvals(mean_j))[:n_slowest],
+        "mean_jacobian": timescales_from_eigenvalues(torch.linalg.eigvals(mean_j).numpy())[:n_slowest],
         "spectral_radius": np.array(radius),
     }

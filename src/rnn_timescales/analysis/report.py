@@ -9,17 +9,21 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 import torch
 
 from rnn_timescales.analysis.dimensionality import dimensionality_from_covariance
+from rnn_timescales.analysis.gates import (
+    CELL, RETENTION, autocorrelated_signals, gate_signals, gate_timescales, retention_gate)
 from rnn_timescales.analysis.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import fit_timescales
 from rnn_timescales.io import file_in_the_way, move_into_place
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,7 +46,9 @@ class AnalysisSettings:
 class CheckpointAnalysis:
     """Everything measured on one checkpoint.
 
-    neurons: one row per neuron (``n_max, neuron, tau, tau_net, model, ...``).
+    neurons: one row per neuron (``n_max, neuron, tau, tau_gate, tau_gate_log, gate_mean, tau_net,
+        tau_net_cell, model, ...``); the gate columns are NaN for the leaky RNN, ``tau`` is NaN
+        for the gated models, ``tau_net_cell`` is the LSTM's.
     summary: one-row-per-checkpoint record (see :func:`summarize`).
     ac: (units, max_lag + 1) trial-averaged autocorrelation of every neuron.
     population_ac: (max_lag + 1,) trial-averaged autocorrelation of the summed activity.
@@ -73,7 +79,8 @@ def analyze_checkpoint(
     progress: Callable[[int], None] | None = None,
     keep_stats: bool = False,
 ) -> CheckpointAnalysis:
-    """Trained tau, tau_net, population autocorrelation, dimensionality and Jacobian timescales.
+    """Trained tau (leaky RNN), gate timescales (GRU, LSTM), tau_net (and the LSTM cell state's),
+    population autocorrelation, dimensionality and Jacobian timescales.
 
     Parameters
     ----------
@@ -88,12 +95,21 @@ def analyze_checkpoint(
     s = settings or AnalysisSettings()
     model = ckpt.model.cpu()
     stats = simulate_statistics(model, s.n_trials, s.n_steps, s.burn_in, s.max_lag, seed=s.seed,
-                                n_points=s.n_points, progress=progress, task=ckpt.make_task())
+                                n_points=s.n_points, progress=progress, task=ckpt.make_task(),
+                                signals=gate_signals(model), autocorrelate=autocorrelated_signals(model))
     table = fit_timescales(stats.ac, s.fit_lag, s.method, bias_correction=s.bias_correction, n_steps=s.n_steps)
     pop = fit_timescales(stats.population_ac[:, None, :], s.fit_lag, s.method,
                          bias_correction=s.bias_correction, n_steps=s.n_steps)
     trained = model.timescales()
     tau = trained.detach().cpu().numpy().astype(np.float64) if trained is not None else np.full(len(table), np.nan)
+    if RETENTION in stats.signal_means:
+        gates = gate_timescales(stats.signal_means[RETENTION])
+    else:
+        gates = pd.DataFrame(np.nan, index=range(len(table)), columns=["gate_mean", "tau_gate", "tau_gate_log"])
+    tau_net_cell = np.full(len(table), np.nan)
+    if CELL in stats.signal_ac:
+        tau_net_cell = fit_timescales(stats.signal_ac[CELL], s.fit_lag, s.method, bias_correction=s.bias_correction,
+                                      n_steps=s.n_steps)["tau_net"].to_numpy()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small eigenproblems: threads only add overhead on a busy machine
     try:
@@ -106,13 +122,18 @@ def analyze_checkpoint(
     neurons = table.rename(columns={"unit": "neuron"})
     neurons.insert(0, "n_max", ckpt.n_max)
     neurons.insert(2, "tau", tau)
+    for k, column in enumerate(("tau_gate", "tau_gate_log", "gate_mean")):
+        neurons.insert(3 + k, column, gates[column].to_numpy())
+    neurons.insert(neurons.columns.get_loc("tau_net") + 1, "tau_net_cell", tau_net_cell)
     dim = dimensionality_from_covariance(stats.covariance, 0.9)
-    summary = {"checkpoint": str(ckpt.path), "n_min": ckpt.n_min, "n_max": ckpt.n_max}
-    for name, values in (("tau", tau), ("tau_net", neurons["tau_net"].to_numpy())):
-        for stat, v in _spread(values).items():
+    summary = {"checkpoint": str(ckpt.path), "n_min": ckpt.n_min, "n_max": ckpt.n_max,
+               "model_type": ckpt.config.model.type, "gate": retention_gate(model)}
+    for name in ("tau", "tau_gate", "tau_net", "tau_net_cell"):
+        for stat, v in _spread(neurons[name].to_numpy()).items():
             summary[f"{name}_{stat}"] = float(v)
     summary.update(
-        tau_max=float(np.nanmax(tau)),
+        tau_gate_log_median=float(np.median(gates["tau_gate_log"])),
+        tau_max=float(np.nanmax(tau)) if np.isfinite(tau).any() else np.nan,
         tau_net_max=float(np.nanmax(neurons["tau_net"])) if neurons["tau_net"].notna().any() else np.nan,
         frac_double=float((neurons["model"] == 2).mean()),
         n_no_fit=int((neurons["model"] == 0).sum()),
@@ -193,14 +214,15 @@ def default_out_dir(path: str | Path) -> Path:
 SUMMARY = "summary.csv"
 
 
-def check_out_dir(out: str | Path) -> Path:
+def check_out_dir(out: str | Path, marker: str = SUMMARY, what: str = "analysis") -> Path:
     """``out`` if an analysis may be written there: missing, empty, or a previous analysis
-    (which is replaced); ValueError with a one-line message otherwise. Nothing is created."""
+    (recognised by its file ``marker``; it is replaced); ValueError with a one-line message
+    otherwise. Nothing is created. ``what`` names the kind of output in the messages."""
     p = Path(out)
     if p.exists() and not p.is_dir():
-        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the analysis")
-    if p.is_dir() and any(p.iterdir()) and not (p / SUMMARY).is_file():
-        raise ValueError(f"output directory {str(p)!r} holds files that are not an analysis; choose another --out")
+        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the {what}")
+    if p.is_dir() and any(p.iterdir()) and not (p / marker).is_file():
+        raise ValueError(f"output directory {str(p)!r} holds files that are not an {what}; choose another --out")
     blocker = file_in_the_way(p)
     if blocker is not None:
         raise ValueError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
@@ -217,17 +239,26 @@ def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings:
     never mix their files, and a failure leaves nothing behind. A previous analysis in ``out`` is
     replaced; a directory holding anything else is refused (see :func:`check_out_dir`).
     """
-    out = check_out_dir(out)
+    names = write_directory(out, lambda tmp: _write_files(results, tmp, settings, n_examples))
+    return {key: Path(out) / name for key, name in names.items()}
+
+
+def write_directory(out: str | Path, fill: Callable[[Path], T], marker: str = SUMMARY, what: str = "analysis") -> T:
+    """Make the output directory ``out`` at once: ``fill(tmp)`` writes its files into a temporary
+    directory beside it, which is then renamed to ``out`` (replacing a previous output recognised
+    by its file ``marker``; anything else is refused, see :func:`check_out_dir`). Returns what
+    ``fill`` returns; on any failure nothing is left behind."""
+    out = check_out_dir(out, marker, what)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
-        names = _write_files(results, tmp, settings, n_examples)
+        result = fill(tmp)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an analysis is meant to be shared
         move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {key: out / name for key, name in names.items()}
+    return result
 
 
 def _write_files(results: list[CheckpointAnalysis], out: Path, settings: AnalysisSettings,
@@ -256,7 +287,7 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
     )
     figs = {
         "tau_vs_n": plotting.plot_timescales_vs_n(summary),
-        "tau_scatter": plotting.plot_tau_vs_tau_net(neurons),
+        "tau_scatter": plotting.plot_tau_vs_tau_net(neurons, "tau" if neurons["tau"].notna().any() else "tau_gate"),
         "population_ac": plotting.plot_population_autocorrelation(
             summary["n_max"].to_numpy(), np.stack([r.population_ac for r in results])),
     }

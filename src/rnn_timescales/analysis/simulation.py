@@ -10,8 +10,8 @@ and then dropped, so memory stays at one chunk plus O(trials x units x max_lag).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +35,10 @@ class SimulationStats:
     inputs: (points, input_size) the input applied at each of those points.
     p: (trials,) Bernoulli probability of each trial (binary tasks; None otherwise).
     n_steps, burn_in: steps analysed per trial, and steps discarded before them.
+    signal_means: {name: (units,)} time- and trial-averaged value of every extra signal (see
+        :func:`simulate_statistics`'s ``signals``), e.g. a gate.
+    signal_ac: {name: (trials, units, max_lag + 1)} per-trial autocorrelation of the extra signals
+        named in ``autocorrelate``, e.g. an LSTM's cell state.
     """
 
     ac: np.ndarray
@@ -46,6 +50,8 @@ class SimulationStats:
     p: np.ndarray | None
     n_steps: int
     burn_in: int
+    signal_means: dict[str, np.ndarray] = field(default_factory=dict)
+    signal_ac: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def simulate_statistics(
@@ -60,6 +66,8 @@ def simulate_statistics(
     n_points: int = 8,
     progress: Callable[[int], None] | None = None,
     task: Task | None = None,
+    signals: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]] | None = None,
+    autocorrelate: Sequence[str] = (),
 ) -> SimulationStats:
     """Run ``model`` on the task's input and accumulate autocorrelations and the PCA covariance of
     its activity (for an LSTM, h).
@@ -85,6 +93,14 @@ def simulate_statistics(
     task : Task, optional
         Whose input statistics drive the network (:meth:`Task.input_source`); default parity's,
         the paper's setting: p ~ U(0, 1) per trial, then Bernoulli(p) bits.
+    signals : callable, optional
+        Extra quantities to measure along the analysed steps: called with each chunk's inputs
+        (steps, trials, D), its states (steps, trials, state_size) and the state before it
+        (trials, state_size), it returns ``{name: (steps, trials, units)}`` (e.g. a gate's value
+        at every step, :func:`rnn_timescales.analysis.gates.gate_signals`). Each signal's mean
+        goes into ``signal_means``.
+    autocorrelate : sequence of str
+        Signals whose autocorrelation is also accumulated (``signal_ac``).
 
     Returns
     -------
@@ -110,11 +126,25 @@ def simulate_statistics(
     # operating points: n_points step indices spread over the run, trials cycled
     point_steps = np.linspace(0, n_steps - 1, n_points + 2)[1:-1].astype(int).tolist() if n_points else []
     states_pts, inputs_pts = [], []
+    signal_acs = {name: StreamingAutocorrelation(max_lag) for name in autocorrelate}
+    signal_sums: dict[str, torch.Tensor] = {}
 
-    def fold(states: torch.Tensor) -> None:
+    def fold(states: torch.Tensor, x: torch.Tensor, trajectory: torch.Tensor, before: torch.Tensor) -> None:
         acs.update(torch.cat([states, states.sum(-1, keepdim=True)], dim=-1))
         cov.update(states[:, pca_trial])
         mean_sum.add_(states.sum((0, 1), dtype=torch.float64))
+        if signals is None:
+            return
+        with torch.no_grad():  # grad mode is per thread: the caller's no_grad does not reach this worker
+            values = signals(x, trajectory, before)
+        missing = set(signal_acs) - set(values)
+        if missing:
+            raise ValueError(f"autocorrelate names signals the signals function does not return: {sorted(missing)}")
+        for name, value in values.items():
+            total = value.sum((0, 1), dtype=torch.float64)
+            signal_sums[name] = total if name not in signal_sums else signal_sums[name] + total
+            if name in signal_acs:
+                signal_acs[name].update(value)
 
     was_training = model.training
     threads = torch.get_num_threads()
@@ -131,6 +161,7 @@ def simulate_statistics(
             while done < n_steps:
                 length = min(chunk, -done) if done < 0 else min(chunk, n_steps - done)
                 x = source(length)
+                before = h
                 trajectory = model.run(x, h)
                 h = trajectory[-1]
                 states = model.activity(trajectory)
@@ -143,7 +174,7 @@ def simulate_statistics(
                             inputs_pts.append(x[t + 1 - done, trial].clone())
                     if pending is not None:
                         pending.result()  # at most two chunks alive: bounded memory
-                    pending = pool.submit(fold, states)
+                    pending = pool.submit(fold, states, x, trajectory, before)
                     if progress is not None:
                         progress(length)
                 done += length
@@ -166,4 +197,6 @@ def simulate_statistics(
         p=source.p.numpy() if hasattr(source, "p") else None,
         n_steps=n_steps,
         burn_in=burn_in,
+        signal_means={name: (total / (n_steps * n_trials)).numpy() for name, total in signal_sums.items()},
+        signal_ac={name: acc.result(per_trial=True) for name, acc in signal_acs.items()},
     )

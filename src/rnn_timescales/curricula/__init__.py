@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from rnn_timescales.curricula.base import ADVANCE, RULES, Curriculum, NoCurriculum
+from rnn_timescales.curricula.delay import DelayCurriculum
 from rnn_timescales.curricula.n_heads import Fixed, MultiHead, NCurriculum, SingleHead, SlidingWindow
+from rnn_timescales.curricula.stepwise import StepwiseCurriculum
+from rnn_timescales.curricula.vocabulary import VocabularyCurriculum
 from rnn_timescales.registry import Registry
 
 CURRICULA: Registry[type[Curriculum]] = Registry("curriculum", Curriculum, key="kind")
@@ -15,6 +18,8 @@ register_curriculum(MultiHead)
 register_curriculum(SlidingWindow)
 register_curriculum(Fixed)
 register_curriculum(NoCurriculum)
+register_curriculum(VocabularyCurriculum)
+register_curriculum(DelayCurriculum)
 
 
 def build_curriculum(config, task) -> Curriculum:
@@ -23,6 +28,7 @@ def build_curriculum(config, task) -> Curriculum:
 
 
 __all__ = [
-    "ADVANCE", "CURRICULA", "RULES", "Curriculum", "Fixed", "MultiHead", "NCurriculum", "NoCurriculum",
-    "SingleHead", "SlidingWindow", "build_curriculum", "register_curriculum",
+    "ADVANCE", "CURRICULA", "RULES", "Curriculum", "DelayCurriculum", "Fixed", "MultiHead", "NCurriculum",
+    "NoCurriculum", "SingleHead", "SlidingWindow", "StepwiseCurriculum", "VocabularyCurriculum", "build_curriculum",
+    "register_curriculum",
 ]

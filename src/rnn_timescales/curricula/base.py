@@ -40,6 +40,9 @@ class Curriculum(ABC):
     level_name: ClassVar[str | None] = None
     requires: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[BaseModel]] = NoParams
+    default_schedule: ClassVar[tuple[int, ...]] = ()
+    """Global steps of the advances under ``advance: schedule`` when the configuration gives none
+    (the paper's own schedule, for a kind that has one); the configuration records it."""
 
     def __init__(self, config: Any, task: Task) -> None:
         missing = [k for k in self.requires if k not in task.level_keys]

@@ -1,2 +1,3 @@
-"""Experiments at scale: sweeps of many runs (:mod:`.sweep`, executed by :mod:`.backends`) and
-the report that aggregates them into figures and one HTML page (:mod:`.report`)."""
+"""Experiments at scale: sweeps of many runs (:mod:`.sweep`, executed by :mod:`.backends`), the
+report that aggregates them into figures and one HTML page (:mod:`.report`), and experiments that
+train a set of configurations and tabulate them (:mod:`.compare_models`)."""

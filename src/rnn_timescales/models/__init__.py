@@ -1,4 +1,5 @@
-"""Recurrent models, registered by name: the leaky RNN of [K24] and the interface every model offers.
+"""Recurrent models, registered by name: the leaky RNN of [K24], the GRU and the LSTM, and the
+interface every model offers.
 
 Adding a model: subclass :class:`RecurrentModel` (``name``, ``from_config``, ``init_state``,
 ``step``; ``run`` / ``run_final`` for speed) and register it with :func:`register_model`; its
@@ -8,6 +9,8 @@ input size, heads and classes come from the task (:func:`build_model`).
 from __future__ import annotations
 
 from rnn_timescales.models.base import RecurrentModel, RNNOutput
+from rnn_timescales.models.encoders import ConvEncoder, EncodedModel, build_encoded
+from rnn_timescales.models.gated import GRU, LSTM, GatedRNN
 from rnn_timescales.models.leaky_rnn import LeakyRNN
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.registry import Registry
@@ -17,11 +20,14 @@ MODELS: Registry[type[RecurrentModel]] = Registry("model", RecurrentModel)
 
 register_model = MODELS.register
 register_model(LeakyRNN)
+register_model(GRU)
+register_model(LSTM)
 
 
 def build_model(config, task=None) -> RecurrentModel:
     """The untrained model of a :class:`rnn_timescales.config.RunConfig`, sized for its task
-    (input size, classes) with ``model.n_heads`` readout heads, initialised from ``config.seed``.
+    (input size, classes) with ``model.n_heads`` readout heads, initialised from ``config.seed``;
+    behind the encoder ``model.encoder`` names, if any (:mod:`rnn_timescales.models.encoders`).
 
     ``task``: the already built task (built from ``config.task`` when not given). The caller's
     global random generators are left as they were.
@@ -34,8 +40,8 @@ def build_model(config, task=None) -> RecurrentModel:
     cls = MODELS.get(config.model.type)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return cls.from_config(config.model, input_size=task.input_size, n_heads=config.model.n_heads,
-                               n_classes=task.n_classes)
+        return build_encoded(cls, config.model, task, n_heads=config.model.n_heads)
 
 
-__all__ = ["MODELS", "LeakyRNN", "MultiHeadReadout", "RNNOutput", "RecurrentModel", "build_model", "register_model"]
+__all__ = ["GRU", "LSTM", "MODELS", "ConvEncoder", "EncodedModel", "GatedRNN", "LeakyRNN", "MultiHeadReadout",
+           "RNNOutput", "RecurrentModel", "build_model", "register_model"]

@@ -52,6 +52,7 @@ class RecurrentModel(nn.Module, ABC):
 
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]] = NoParams
+    bf16_supported: ClassVar[bool] = True  # whether ``model.precision: bf16`` (and ``auto``'s bf16) applies
     hidden_size: int
     input_size: int
     readout: MultiHeadReadout
@@ -60,6 +61,11 @@ class RecurrentModel(nn.Module, ABC):
     @abstractmethod
     def from_config(cls, config: Any, *, input_size: int, n_heads: int, n_classes: int) -> RecurrentModel:
         """The model a :class:`rnn_timescales.config.ModelConfig` describes, sized for a task."""
+
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        """Refuse a ``ModelConfig`` this model cannot honour (ValueError with a one-line message);
+        called when the run configuration is validated. Accepts everything by default."""
 
     @property
     def state_size(self) -> int:
@@ -101,6 +107,13 @@ class RecurrentModel(nn.Module, ABC):
         without keeping the trajectory."""
         return self.run(inputs, state0)[-1]
 
+    def run_activity(self, inputs: torch.Tensor, state0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The activity after every input and the last state: ((time, batch, hidden), (batch,
+        state_size)). Per-step readouts need only this; a model whose state holds more than its
+        activity may skip computing the rest at every step (the LSTM's c)."""
+        trajectory = self.run(inputs, state0)
+        return self.activity(trajectory), trajectory[-1]
+
     def forward(
         self,
         inputs: torch.Tensor,
@@ -124,6 +137,10 @@ class RecurrentModel(nn.Module, ABC):
         if not (return_trajectory or return_step_logits):
             final = self.run_final(inputs, h0)
             return RNNOutput(final_state=final, logits=self.readout(self.activity(final), n_heads))
+        if not return_trajectory:
+            activity, final = self.run_activity(inputs, h0)
+            return RNNOutput(final_state=final, logits=self.readout(self.activity(final), n_heads),
+                             step_logits=self.readout(activity, n_heads))
         trajectory = self.run(inputs, h0)
         final = trajectory[-1]
         return RNNOutput(

@@ -12,6 +12,7 @@ from typing import Any
 from rnn_timescales.registry import NoParams, Registry
 from rnn_timescales.tasks.base import IGNORE, Batch, Level, Task, final_step_targets
 from rnn_timescales.tasks.binary import BinaryTask, sequence_length
+from rnn_timescales.tasks.delayed_recall import DelayedRecall, RecallBatch
 from rnn_timescales.tasks.dms import DelayedMatch
 from rnn_timescales.tasks.flipflop import FlipFlop
 from rnn_timescales.tasks.parity import Parity
@@ -36,8 +37,10 @@ def build_task(config) -> Task:
 register_task(Parity)
 register_task(DelayedMatch)
 register_task(FlipFlop)
+register_task(DelayedRecall)
 
 __all__ = [
-    "IGNORE", "TASKS", "Batch", "BinaryTask", "DelayedMatch", "FlipFlop", "Level", "NoParams", "Parity", "Task",
+    "IGNORE", "TASKS", "Batch", "BinaryTask", "DelayedMatch", "DelayedRecall", "FlipFlop", "Level", "NoParams", "Parity",
+    "RecallBatch", "Task",
     "build_task", "final_step_targets", "get_task", "register_task", "sequence_length", "task_class",
 ]

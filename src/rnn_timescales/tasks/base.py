@@ -128,6 +128,22 @@ class Task(ABC):
     ) -> Batch:
         """A fresh batch at ``level``: every random draw from ``generator``, on ``device``."""
 
+    def sample_held_out(
+        self,
+        level: Mapping[str, Any],
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Batch:
+        """A fresh batch for measuring accuracy: like :meth:`sample`, but drawn from held-out data
+        where the task has any (the test images of delayed recall). By default, :meth:`sample`."""
+        return self.sample(level, batch_size, generator, device)
+
+    def check(self) -> None:
+        """Check that everything the task reads (data files) is there and well formed, so a run
+        is refused before it writes anything; ConfigError with a one-line message otherwise.
+        Constructing a task never reads files; this does (a task without files: nothing to do)."""
+
     def input_source(
         self, n_trials: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
     ) -> Callable[[int], torch.Tensor]:

@@ -64,6 +64,8 @@ def train_steps(t: Trainer, level: dict[str, Any]) -> str:
     finite = FiniteSteps(cfg.steps_per_epoch, t.device)
     every = cfg.state_every_s
     next_save = time.perf_counter() + every if every is not None else None
+    # no state of its own: the lowered rate is saved with the optimiser, so a resumed run keeps it
+    decay_steps = set(t.config.optimizer.lr_decay_steps)
     status = "done"
     while t.step < cfg.steps_per_epoch:
         if t.signals.received is not None:
@@ -85,6 +87,9 @@ def train_steps(t: Trainer, level: dict[str, Any]) -> str:
             t.loss_sum += loss
         t.step += 1
         t.global_step += 1
+        if t.global_step in decay_steps:
+            for group in t.optimizer.param_groups:
+                group["lr"] *= t.config.optimizer.lr_decay_factor
     t.model.eval()
     return status if t.all_finite(finite) else "diverged"
 

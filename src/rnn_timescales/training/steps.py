@@ -96,13 +96,14 @@ def accuracy(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Accuracy of every head at ``level`` over ``n_batches`` fresh batches: (heads,) fractions in
-    [0, 1] (for parity and DMS, head k on N = ns[k] at the end of the sequence)."""
+    """Accuracy of every head at ``level`` over ``n_batches`` fresh batches (held-out data where
+    the task has any, :meth:`Task.sample_held_out`): (heads,) fractions in [0, 1] (for parity and
+    DMS, head k on N = ns[k] at the end of the sequence)."""
     heads = task.n_heads(level)
     correct = torch.zeros(heads, dtype=torch.long, device=device)
     total = torch.zeros(heads, dtype=torch.long, device=device)
     for _ in range(n_batches):
-        c, n = correct_counts(model, task, task.sample(level, batch_size, generator, device), generator)
+        c, n = correct_counts(model, task, task.sample_held_out(level, batch_size, generator, device), generator)
         correct += c
         total += n
     return correct.double() / total.clamp(min=1)

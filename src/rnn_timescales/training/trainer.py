@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from rnn_timescales.config import ConfigError, RunConfig, merge, parse_override, validate
 from rnn_timescales.curricula import build_curriculum
-from rnn_timescales.models import RecurrentModel, build_model
+from rnn_timescales.models import MODELS, RecurrentModel, build_model
 from rnn_timescales.models.fused import resolve_precision
 from rnn_timescales.tasks import build_task
 from rnn_timescales.training.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
@@ -170,7 +170,7 @@ class Trainer:
     def _build(self, config: RunConfig, run_dir: Path, progress: bool) -> None:
         self.device = resolve_device(config.device)
         if config.model.precision == "auto":  # the run records the precision it used
-            precision = resolve_precision("auto", self.device.type)
+            precision = resolve_precision("auto", self.device.type) if MODELS.get(config.model.type).bf16_supported else "fp32"
             config = validate(merge(config.to_dict(), {"model": {"precision": precision}}))
         self.config = config
         self.run_directory = RunDirectory(run_dir)
@@ -178,6 +178,7 @@ class Trainer:
         self.mode = "new"  # new | resume | restart (a run killed before its first state was saved)
         self.warnings: list[str] = []
         self.task = build_task(config.task)
+        self.task.check()  # data files are read now, before the run directory is written
         self.model = build_model(config, self.task).to(self.device)
         self.optimizer = make_optimizer(config, self.model)
         self.curriculum = build_curriculum(config.curriculum, self.task)
