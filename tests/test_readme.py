@@ -32,6 +32,9 @@ SCALE = {
     "evaluate": ["--batches", "2", "--streams", "1", "--length", "100"],
     "analyze": ["--steps", "300", "--trials", "1", "--max-lag", "40", "--no-progress"],
     "import-reference": [],
+    "compare-models": ["--hidden", "8", "--max-epochs", "1", "--workers", "1", "--models", "gru", "--curricula", "multi",
+                       "--set", "training.steps_per_epoch=2", "--set", "training.eval_batches=1",
+                       "--set", "training.batch_size=8", "--no-progress"],
 }
 
 
