@@ -43,6 +43,9 @@ SCALE = {
     "slow-points": ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500",
                     "--no-progress"],
     "extrapolate": ["--trials", "2", "--max-delay", "8", "--no-progress"],
+    "compare-models": ["--hidden", "8", "--max-epochs", "1", "--workers", "1", "--models", "gru", "--curricula", "multi",
+                       "--set", "training.steps_per_epoch=2", "--set", "training.eval_batches=1",
+                       "--set", "training.batch_size=8", "--no-progress"],
 }
 
 

@@ -144,10 +144,6 @@ class GatedRNN(RecurrentModel):
             raise ValueError(cls.bf16_refusal)
 
     # --- state ---------------------------------------------------------------------------------
-    @property
-    def n_gates(self) -> int:
-        return len(self.gate_names)
-
     def init_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Zeros, or 0.1 · U(0, 1) per entry (``initial_state``): (batch, state_size)."""
         w = self.rnn.weight_hh_l0
@@ -283,7 +279,7 @@ class LSTM(GatedRNN):
         """
         h0, c0 = self.split(state0)
         hs, _ = self._fused(inputs, state0)
-        if torch.is_grad_enabled() and (state0.requires_grad or self.rnn.weight_hh_l0.requires_grad):
+        if hs.requires_grad:  # autograd needs out-of-place results
             return torch.cat([hs, self.cells(inputs, hs, h0, c0)], -1)
         out = hs.new_empty(*hs.shape[:2], self.state_size)  # no autograd: written in place, no copies
         out[..., : self.hidden_size] = hs
