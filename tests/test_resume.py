@@ -208,3 +208,18 @@ def test_readers_never_list_a_checkpoint_being_written(tmp_path):
     (run / "checkpoints" / ".rnn_N2_N9.safetensors.x1y2.tmp").write_bytes(b"half")
     listed = [p.name for p in list_run_checkpoints(run)]
     assert listed[0] == "init.safetensors" and not any(name.endswith(".tmp") for name in listed)
+
+
+def test_resuming_a_finished_run_without_its_summary_writes_it(tmp_path):
+    """Killed after its last training state but before summary.json: --resume trains nothing and
+    writes the summary (and the final weights) the run would have written."""
+    run = tmp_path / "run"
+    train(tiny(**{"training.max_epochs": 2}), run, progress=False)
+    expected = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").unlink()
+    (run / "checkpoints" / "final.safetensors").unlink()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    again = json.loads((run / "summary.json").read_text())
+    for j in (expected, again):
+        j.pop("wall_time_s"), j.pop("phase_times_s")
+    assert again == expected and (run / "checkpoints" / "final.safetensors").is_file()

@@ -136,8 +136,11 @@ def _resume_training(args: argparse.Namespace) -> int:
     trainer = Trainer.resume(args.resume, overrides, progress=not args.no_progress)
     pending = trainer.pending_stop_reason()
     if pending is not None:
-        print(f"run {args.resume} already stopped ({pending}) after {trainer.epoch} epochs; nothing to do "
+        print(f"run {args.resume} already stopped ({pending}) after {trainer.epoch} epochs; nothing to train "
               "(extend it with --max-epochs, --target-n or --time-budget)", file=sys.stderr)
+        # a run killed after its last state but before its summary gets its summary and final weights now
+        trainer.progress = False
+        trainer.run()
         return 0
     where = f"epoch {trainer.epoch + 1}, step {trainer.step}" if trainer.mode == "resume" else "the start"
     print(f"resuming {args.resume} at {where}", file=sys.stderr)
@@ -306,6 +309,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     cols = ["n_max", "tau_median", "tau_gate_median", "tau_net_median", "tau_net_cell_median", "population_tau_net",
             "dimensionality", "jacobian_tau_max"]
     cols = [c for c in cols if c in ("n_max", "tau_net_median") or summary[c].notna().any()]  # the model's own
+    if summary["n_max"].isna().all():  # a task without N: the curriculum's level names the checkpoint
+        summary[summary["level_name"].iloc[0]] = summary["level"]
+        cols[0] = summary["level_name"].iloc[0]
     print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"wrote {out}/summary.csv, neurons.csv, jacobian.csv, autocorrelations.npz, figures/")
     return 0

@@ -11,12 +11,25 @@ import pandas as pd
 from rnn_timescales.analysis.fitting import double_exp, single_exp
 
 
+def _by_level(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """The rows ordered by the level each checkpoint was trained at, the x values and the axis
+    name: N for the N curricula, the curriculum's level otherwise, the checkpoint's position when
+    the curriculum has no levels."""
+    if "level" not in summary:  # an analysis written before levels were recorded
+        s = summary.sort_values("n_max")
+        return s, s["n_max"].to_numpy(), "N"
+    s = summary.sort_values("level", kind="stable")
+    name = s["level_name"].iloc[0]
+    if s["level"].isna().all():
+        return s, np.arange(len(s)), "checkpoint"
+    return s, s["level"].to_numpy(), "N" if name == "n_max" else name
+
+
 def plot_timescales_vs_n(summary: pd.DataFrame):
     """Median trained tau (leaky RNN) or gate tau (GRU, LSTM), tau_net (and the LSTM cell state's),
     each with its interquartile band, and the slowest Jacobian timescale against N. ``summary``:
     the per-checkpoint table of ``rnn-timescales analyze``; timescales it lacks are left out."""
-    s = summary.sort_values("n_max")
-    n = s["n_max"].to_numpy()
+    s, n, axis = _by_level(summary)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, label, color in (("tau", r"trained $\tau$", "C0"), ("tau_gate", r"gate $\tau = 1/(1-\bar a)$", "C4"),
                                ("tau_net", r"$\tau_{net}$", "C1"), ("tau_net_cell", r"cell-state $\tau_{net}$", "C5")):
@@ -28,7 +41,7 @@ def plot_timescales_vs_n(summary: pd.DataFrame):
         ax.plot(n, s["jacobian_tau_max"], "s--", color="C2", label="slowest Jacobian mode")
     if "population_tau_net" in s:
         ax.plot(n, s["population_tau_net"], "^:", color="C3", label=r"population $\tau_{net}$")
-    ax.set_xlabel("N")
+    ax.set_xlabel(axis)
     ax.set_ylabel("timescale (steps)")
     ax.set_yscale("log")
     ax.legend(fontsize=7)
@@ -41,7 +54,8 @@ def plot_tau_vs_tau_net(neurons: pd.DataFrame, x: str = "tau"):
     tau_net = x. ``x``: ``tau`` (trained, leaky RNN) or ``tau_gate`` (gate timescale, GRU and LSTM)."""
     fig, ax = plt.subplots(figsize=(4.2, 4))
     ok = neurons["tau_net"].notna() & (neurons["tau_net"] > 0) & np.isfinite(neurons[x])
-    sc = ax.scatter(neurons.loc[ok, x], neurons.loc[ok, "tau_net"], c=neurons.loc[ok, "n_max"], s=6,
+    color = "level" if "level" in neurons and neurons["level"].notna().any() else "n_max"
+    sc = ax.scatter(neurons.loc[ok, x], neurons.loc[ok, "tau_net"], c=neurons.loc[ok, color], s=6,
                     cmap="viridis", alpha=0.6)
     lim = [max(1e-2, float(np.nanmin(neurons.loc[ok, [x, "tau_net"]].to_numpy())) if ok.any() else 0.1), 100]
     ax.plot(lim, lim, "k--", lw=0.8)
@@ -49,7 +63,7 @@ def plot_tau_vs_tau_net(neurons: pd.DataFrame, x: str = "tau"):
     ax.set_yscale("log")
     ax.set_xlabel(r"trained $\tau$ (steps)" if x == "tau" else r"gate $\tau = 1/(1-\bar a)$ (steps)")
     ax.set_ylabel(r"$\tau_{net}$ (steps)")
-    fig.colorbar(sc, ax=ax, label="N")
+    fig.colorbar(sc, ax=ax, label="N" if neurons["n_max"].notna().any() else "level")
     fig.tight_layout()
     return fig
 
@@ -87,13 +101,14 @@ def plot_autocorrelation_fits(ac: np.ndarray, neurons: pd.DataFrame, fit_lag: in
     return fig
 
 
-def plot_population_autocorrelation(n_max: np.ndarray, population_ac: np.ndarray):
-    """Normalised autocorrelation of the summed activity, one curve per N.
-    ``population_ac: (checkpoints, lags)``."""
+def plot_population_autocorrelation(levels: np.ndarray, population_ac: np.ndarray, level_name: str = "N"):
+    """Normalised autocorrelation of the summed activity, one curve per checkpoint, labelled by the
+    level it was trained at (N for the N curricula). ``population_ac: (checkpoints, lags)``."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
     cmap = plt.get_cmap("viridis")
-    for i, (n, ac) in enumerate(zip(n_max, population_ac)):
-        ax.plot(np.arange(ac.size), ac / ac[0], color=cmap(i / max(1, len(n_max) - 1)), label=f"N = {n}")
+    for i, (n, ac) in enumerate(zip(levels, population_ac)):
+        label = f"{level_name} = {n:g}" if np.isfinite(n) else f"checkpoint {i}"
+        ax.plot(np.arange(ac.size), ac / ac[0], color=cmap(i / max(1, len(levels) - 1)), label=label)
     ax.set_xlabel("lag (steps)")
     ax.set_ylabel("population AC / AC(0)")
     ax.legend(fontsize=7)

@@ -119,15 +119,17 @@ def analyze_checkpoint(
     per_point = jac["per_point"] if jac else np.zeros((0, s.n_slowest))
     mean_j = jac["mean_jacobian"] if jac else np.full(s.n_slowest, np.nan)
 
+    level_name, level = checkpoint_level(ckpt)
     neurons = table.rename(columns={"unit": "neuron"})
     neurons.insert(0, "n_max", ckpt.n_max)
+    neurons.insert(1, "level", level)
     neurons.insert(2, "tau", tau)
     for k, column in enumerate(("tau_gate", "tau_gate_log", "gate_mean")):
         neurons.insert(3 + k, column, gates[column].to_numpy())
     neurons.insert(neurons.columns.get_loc("tau_net") + 1, "tau_net_cell", tau_net_cell)
     dim = dimensionality_from_covariance(stats.covariance, 0.9)
-    summary = {"checkpoint": str(ckpt.path), "n_min": ckpt.n_min, "n_max": ckpt.n_max,
-               "model_type": ckpt.config.model.type, "gate": retention_gate(model)}
+    summary = {"checkpoint": str(ckpt.path), "n_min": ckpt.n_min, "n_max": ckpt.n_max, "level_name": level_name,
+               "level": level, "model_type": ckpt.config.model.type, "gate": retention_gate(model)}
     for name in ("tau", "tau_gate", "tau_net", "tau_net_cell"):
         for stat, v in _spread(neurons[name].to_numpy()).items():
             summary[f"{name}_{stat}"] = float(v)
@@ -162,15 +164,38 @@ def analyze_checkpoint(
     )
 
 
+def checkpoint_level(ckpt) -> tuple[str, float]:
+    """(name, value) of the level a checkpoint was trained at, as its curriculum counts it (``n_max``
+    and N for the N curricula, e.g. ``max_delay`` for delayed recall); NaN for a curriculum
+    without levels. The analyses order and label checkpoints by it."""
+    from rnn_timescales.curricula import build_curriculum
+
+    curriculum = build_curriculum(ckpt.config.curriculum, ckpt.make_task())
+    value = curriculum.level_value(ckpt.level)
+    return curriculum.level_name or "level", float("nan") if value is None else value
+
+
 # --- files ----------------------------------------------------------------------------------------
 _NAME = re.compile(r"rnn_N(\d+)_N(\d+)")
+
+
+def run_checkpoints_to_analyze(run_dir: Path, include_init: bool) -> list[Path]:
+    """A run's checkpoints of solved levels (after the untrained network with ``include_init``);
+    for a run that solved none, its final weights."""
+    from rnn_timescales.training.checkpoints import FINAL_NAME, SUFFIX, list_run_checkpoints
+
+    found = list_run_checkpoints(run_dir, include_init)
+    final = run_dir / "checkpoints" / (FINAL_NAME + SUFFIX)
+    if not [q for q in found if not q.name.startswith("init")] and final.is_file():
+        found.append(final)
+    return found
 
 
 def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None = None,
                            include_init: bool = False) -> list[Path]:
     """Checkpoint files from run directories, directories of checkpoints, or files; filtered to
     the given N (largest N of each checkpoint), ordered by N."""
-    from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir, list_run_checkpoints
+    from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir
 
     files: list[Path] = []
     for raw in paths:
@@ -178,7 +203,7 @@ def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None
         if not p.exists():
             raise CheckpointError(f"{str(p)!r} does not exist; give a run directory or a checkpoint file")
         if p.is_dir():
-            found = list_run_checkpoints(p, include_init) if is_run_dir(p) else [
+            found = run_checkpoints_to_analyze(p, include_init) if is_run_dir(p) else [
                 q for q in p.iterdir() if q.is_file() and (_NAME.match(q.name) or (include_init and q.name.startswith("rnn_init")))
             ]
             if not found:
@@ -261,6 +286,20 @@ def write_directory(out: str | Path, fill: Callable[[Path], T], marker: str = SU
     return result
 
 
+def _axis_name(summary: pd.DataFrame) -> str:
+    name = summary["level_name"].iloc[0]
+    return "N" if name == "n_max" else name
+
+
+def _level_label(summary: dict) -> str:
+    """``N = 11`` for the N curricula, ``max_delay = 8`` for others, the file name without a level."""
+    if summary["level_name"] == "n_max":
+        return f"N = {summary['n_max']}"
+    if np.isfinite(summary["level"]):
+        return f"{summary['level_name']} = {int(summary['level'])}"
+    return Path(summary["checkpoint"]).stem
+
+
 def _write_files(results: list[CheckpointAnalysis], out: Path, settings: AnalysisSettings,
                  n_examples: int) -> dict[str, str]:
     from rnn_timescales import plotting
@@ -270,17 +309,18 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
     summary = pd.DataFrame([r.summary for r in results])
     neurons = pd.concat([r.neurons for r in results], ignore_index=True)
     jac_rows = [
-        {"n_max": r.summary["n_max"], "point": i, "rank": k + 1, "tau": float(v)}
+        {"n_max": r.summary["n_max"], "level": r.summary["level"], "point": i, "rank": k + 1, "tau": float(v)}
         for r in results for i, row in enumerate(r.jacobian) for k, v in enumerate(row)
     ]
     names = {"summary": SUMMARY, "neurons": "neurons.csv", "jacobian": "jacobian.csv",
              "autocorrelations": "autocorrelations.npz"}
     summary.to_csv(out / names["summary"], index=False)
     neurons.to_csv(out / names["neurons"], index=False)
-    pd.DataFrame(jac_rows, columns=["n_max", "point", "rank", "tau"]).to_csv(out / names["jacobian"], index=False)
+    pd.DataFrame(jac_rows, columns=["n_max", "level", "point", "rank", "tau"]).to_csv(out / names["jacobian"], index=False)
     np.savez_compressed(
         out / names["autocorrelations"],
         n_max=np.array([r.summary["n_max"] for r in results]),
+        level=np.array([r.summary["level"] for r in results], dtype=float),
         lags=np.arange(settings.max_lag + 1),
         neuron_ac=np.stack([r.ac for r in results]),
         population_ac=np.stack([r.population_ac for r in results]),
@@ -289,11 +329,12 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
         "tau_vs_n": plotting.plot_timescales_vs_n(summary),
         "tau_scatter": plotting.plot_tau_vs_tau_net(neurons, "tau" if neurons["tau"].notna().any() else "tau_gate"),
         "population_ac": plotting.plot_population_autocorrelation(
-            summary["n_max"].to_numpy(), np.stack([r.population_ac for r in results])),
+            summary["level"].to_numpy(), np.stack([r.population_ac for r in results]), _axis_name(summary)),
     }
     for r in results:
-        figs[f"ac_fits_N{r.summary['n_max']}"] = plotting.plot_autocorrelation_fits(
-            r.ac, r.neurons, settings.fit_lag, n_examples=n_examples, title=f"N = {r.summary['n_max']}")
+        label = _level_label(r.summary)
+        figs[f"ac_fits_{label.replace(' = ', '')}"] = plotting.plot_autocorrelation_fits(
+            r.ac, r.neurons, settings.fit_lag, n_examples=n_examples, title=label)
     import matplotlib.pyplot as plt
 
     for name, fig in figs.items():
