@@ -195,6 +195,9 @@ class RunConfig(_Section):
         if self.model.n_heads is None:
             self.__dict__["model"] = self.model.model_copy(update={"n_heads": task.default_heads})
         curriculum = build_curriculum(self.curriculum, task)
+        if task.time_scales != (1,) and not _registry("model").get(self.model.type).time_scalable:
+            raise ValueError(f"task.time_scale {task.params.time_scale} needs a model whose timescales can be "
+                             f"rescaled (leaky_rnn); model.type {self.model.type!r} has none")
         if curriculum.n_heads > self.model.n_heads:
             raise ValueError(
                 f"the curriculum starts with {curriculum.n_heads} heads but model.n_heads is {self.model.n_heads}"

@@ -247,8 +247,8 @@ def _prepare_forgetting(net: Network, s: RobustnessSettings) -> Job:
 def _prepare_continuous(net: Network, s: RobustnessSettings) -> Job:
     ckpt = _load(net.checkpoint(s.n), s)
     heads = _heads(ckpt, s.heads or "all")
-    if not hasattr(ckpt.model, "tau"):
-        raise ValueError(f"{net.name}: continuous-time rescaling needs per-neuron timescales tau")
+    if not ckpt.model.time_scalable:
+        raise ValueError(f"{net.name}: continuous-time rescaling needs a model with per-neuron timescales tau")
     return lambda progress: _with_network(continuous_sweep(
         ckpt, s.ks, mode=s.continuous_mode, heads=heads, n_sequences=s.n_sequences, protocol=s.protocol,
         device=s.device, progress=progress), net, ckpt)
