@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import tiny_overrides
 from safetensors.torch import load_file
-from test_fast_path import make_net, rel_err
+from test_fast_path import gradients, make_net, rel_err
 
 from rnn_timescales.analysis.robustness import rescaled_copy
 from rnn_timescales.config import ConfigError, build_config
@@ -24,24 +24,6 @@ from rnn_timescales.training.trainer import train
 PLACEMENTS = ["outside", "inside"]
 
 
-def _grads_at(net, k, fused, seed=1, batch=8, ns=(2, 3, 4), read="trajectory"):
-    """States and gradients of one batch of parity made for time scale k (see test_fast_path.gradients)."""
-    net.fused = fused
-    net.zero_grad(set_to_none=True)
-    g = torch.Generator().manual_seed(seed)
-    data = get_task("parity").sample({"ns": list(ns)}, batch, g, time_scale=k)
-    assert data.time_scale == k
-    h0 = net.init_state(batch, g).requires_grad_()
-    out = net(data.inputs.to(h0.dtype), h0, n_heads=len(ns), return_trajectory=read == "trajectory", time_scale=k)
-    loss = multi_head_loss(out.logits, data.final_targets)
-    if read == "trajectory":
-        loss = loss + 0.1 * out.trajectory.square().mean()
-    loss.backward()
-    grads = {name: p.grad.detach().clone() for name, p in net.named_parameters() if p.grad is not None}
-    grads["h0"] = h0.grad.detach().clone()
-    return out.final_state.detach(), grads
-
-
 @pytest.mark.parametrize("read", ["final", "trajectory"])
 @pytest.mark.parametrize("nonlinearity", ["leaky_relu", "tanh"])
 @pytest.mark.parametrize("placement", PLACEMENTS)
@@ -49,8 +31,8 @@ def test_time_scale_is_the_same_in_the_fused_and_the_per_step_path(placement, no
     net = make_net(nonlinearity, placement, True, dtype=torch.float64, hidden=24)
     with torch.no_grad():  # tau k on both sides of the clamp at 1 for k = 3
         net.tau.copy_(torch.linspace(0.1, 4.0, 24)[torch.randperm(24, generator=torch.Generator().manual_seed(0))])
-    s_fast, fast = _grads_at(net, 3, fused=True, read=read)
-    s_ref, ref = _grads_at(net, 3, fused=False, read=read)
+    s_fast, fast = gradients(net, "parity", [2, 3, 4], True, torch.float64, read=read, time_scale=3)
+    s_ref, ref = gradients(net, "parity", [2, 3, 4], False, torch.float64, read=read, time_scale=3)
     torch.testing.assert_close(s_fast, s_ref, rtol=1e-12, atol=1e-12)
     assert fast.keys() == ref.keys() and "tau" in ref
     for name in ref:
@@ -65,11 +47,11 @@ def test_time_scale_k_is_the_network_with_tau_times_k(placement):
     gradient reaching the stored tau carries the chain factor k."""
     net = make_net("leaky_relu", placement, True, hidden=20)
     copy = rescaled_copy(net, 4)
-    s_k, g_k = _grads_at(net, 4, fused=True)
+    s_k, g_k = gradients(net, "parity", [2, 3, 4], True, torch.float32, time_scale=4)
     copy.zero_grad(set_to_none=True)
     g = torch.Generator().manual_seed(1)
-    data = get_task("parity").sample({"ns": [2, 3, 4]}, 8, g, time_scale=4)
-    h0 = copy.init_state(8, g).requires_grad_()
+    data = get_task("parity").sample({"ns": [2, 3, 4]}, 16, g, time_scale=4)
+    h0 = copy.init_state(16, g).requires_grad_()
     out = copy(data.inputs, h0, n_heads=3, return_trajectory=True)  # the same inputs, the copy at k = 1
     loss = multi_head_loss(out.logits, data.final_targets) + 0.1 * out.trajectory.square().mean()
     loss.backward()
