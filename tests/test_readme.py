@@ -33,7 +33,8 @@ SCALE = {
     "analyze": ["--steps", "300", "--trials", "1", "--max-lag", "40", "--no-progress"],
     "import-reference": [],
     "robustness": ["--repeats", "2", "--length", "100", "--w-epsilons", "0", "1", "--tau-epsilons", "0", "1",
-                   "--ablate-count", "2", "--no-progress"],
+                   "--ablate-count", "2", "--no-progress", "--epochs", "1", "--new-n", "1", "--set",
+                   "training.steps_per_epoch=2", "--set", "training.eval_batches=1", "--set", "training.batch_size=16"],
 }
 
 
