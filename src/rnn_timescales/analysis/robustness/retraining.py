@@ -235,8 +235,17 @@ class PlannedRun:
             if not _same_tensors(started, expected):
                 raise ValueError(f"{str(self.run_dir)!r} holds a run that started from another network; remove it or "
                                  "choose another --out")
+        self._resumed(progress=False)  # its training state must be readable and fit its configuration
         self.status = "existing"
         return self
+
+    def _resumed(self, progress: bool) -> Trainer:
+        """A trainer continuing the run in ``run_dir`` with this configuration's stopping rules."""
+        c = self.config.training
+        stops = [f"training.max_epochs={c.max_epochs}",
+                 f"training.target_n={'null' if c.target_n is None else c.target_n}",
+                 f"training.time_budget_s={'null' if c.time_budget_s is None else c.time_budget_s}"]
+        return Trainer.resume(self.run_dir, stops, progress=progress)
 
     def run(self, progress: bool = False) -> pd.DataFrame:
         """Train (or resume, or reuse) the run; returns its ``metrics.csv`` up to where this
@@ -245,11 +254,7 @@ class PlannedRun:
         if self.status == "new":
             train(self.config, self.run_dir, progress=progress, initial_state=self.initial_state)
         else:
-            c = self.config.training
-            stops = [f"training.max_epochs={c.max_epochs}",
-                     f"training.target_n={'null' if c.target_n is None else c.target_n}",
-                     f"training.time_budget_s={'null' if c.time_budget_s is None else c.time_budget_s}"]
-            trainer = Trainer.resume(self.run_dir, stops, progress=progress)
+            trainer = self._resumed(progress)
             if trainer.mode == "restart" and self.initial_state is not None:
                 # killed before its first state was saved: it starts again, from the same network
                 trainer.model.load_state_dict(self.initial_state)
