@@ -397,10 +397,11 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrain-ablate", nargs="+", metavar="GROUP", choices=("short", "long", "random"),
                    help="retrain: silence a group at once: short, long (the --ablate-count neurons of smallest or "
                    "largest tau, or tau_net with --ablate tau-net) or random")
-    p.add_argument("--retrain-draws", type=_positive_int, default=1, help="retrain: perturbations per strength (default 1)")
+    p.add_argument("--retrain-draws", type=_positive_int, default=1, metavar="R", help="retrain: perturbations per strength (default 1)")
     p.add_argument("--transfer-task", metavar="TASK", help="transfer: the task to train on (default: parity <-> dms)")
-    p.add_argument("--new-n", type=_positive_int, default=5,
-                   help="continuation: train until N_max + NEW_N is solved; transfer: NEW_N levels from N = 2 (default 5)")
+    p.add_argument("--new-n", type=_positive_int, default=5, metavar="K",
+                   help="continuation: train until N_max + K is solved; transfer: until N = K + 1 (one N per level; "
+                   "a sliding window: its first N_max + K - 1) (default 5)")
     p.add_argument("--preset", choices=("quick", "paper"), default="quick",
                    help="retrain, continuation, transfer: the epoch structure of this preset (quick: 100 training and "
                    "10 evaluation batches; paper: 600 and 50)")
