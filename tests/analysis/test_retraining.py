@@ -14,7 +14,6 @@ import torch
 from safetensors.torch import load_file
 
 from rnn_timescales.analysis.robustness.retraining import (
-    Change,
     PlannedRun,
     TrainingPlan,
     continuation_config,
