@@ -304,6 +304,22 @@ CASES += [
                                                              "curriculum.kind=single"]).to_yaml())),
     Case("compare-zero-workers", "compare-models", "zero workers", ["compare-models", "--workers", "0"],
          "positive integer"),
+    Case("bad-time-scale", "train", "continuous-time repetition k below 1",
+         T + ["--set", "task.time_scale=[0,7]"], "task.time_scale must be an integer k >= 1"),
+    Case("robustness-transfer-task", "robustness", "transfer to a task that is not parity or dms",
+         R + ["--kind", "transfer", "--transfer-task", "flipflop"], "transfer is between parity and dms"),
+    Case("robustness-retrain-zero-epsilon", "robustness", "retraining from a perturbation of strength 0",
+         R + ["--kind", "retrain", "--retrain-w", "0"], "expected a positive number"),
+    Case("robustness-retrain-ablate-unranked", "robustness", "retraining after ablating the long-tau group with --ablate random",
+         R + ["--kind", "retrain", "--retrain-ablate", "long", "--ablate", "random"], "rank neurons by tau or tau_net"),
+    Case("robustness-train-bad-setting", "robustness", "an invalid setting for the training runs",
+         R + ["--kind", "continuation", "--set", "optimizer.lr=-1"], "optimizer.lr: Input should be greater than 0"),
+    Case("robustness-train-bad-preset", "robustness", "unknown preset for the training runs",
+         R + ["--kind", "retrain", "--preset", "papr"], "invalid choice"),
+    Case("robustness-runs-other-settings", "robustness", "a run directory of the analysis holding another run",
+         R + ["--kind", "retrain"], "holds a run with other settings",
+         lambda ws: _write(ws / "run" / "robustness" / "runs" / "retrain_run_N2_none" / "config.yaml",
+                           build_config("paper", overrides=["model.hidden_size=8"]).to_yaml())),
 ]
 
 

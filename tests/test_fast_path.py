@@ -32,19 +32,20 @@ def make_net(nonlinearity, placement, train_tau, dtype=torch.float32, hidden=48,
     return net.to(dtype)
 
 
-def gradients(net, task_name, ns, fused, dtype, seed=1, batch=16, read="trajectory"):
+def gradients(net, task_name, ns, fused, dtype, seed=1, batch=16, read="trajectory", time_scale=1):
     """Final states and gradients (parameters, h0, inputs) of one batch with the fast or plain path.
 
     read="final": the training loss only (the fast path then returns just the final state);
     read="trajectory": plus a term on every step's state, so each step's state gradient is used.
+    time_scale: k of the batch (every bit held k steps) and of the network (tau replaced by max(tau k, 1)).
     """
     net.fused = fused
     net.zero_grad(set_to_none=True)
     g = torch.Generator().manual_seed(seed)
-    data = get_task(task_name).sample({"ns": ns}, batch, g)
+    data = get_task(task_name).sample({"ns": ns}, batch, g, time_scale=time_scale)
     inputs = data.inputs.to(dtype).requires_grad_()
     h0 = net.init_state(batch, g).requires_grad_()
-    out = net(inputs, h0, n_heads=len(ns), return_trajectory=read == "trajectory")
+    out = net(inputs, h0, n_heads=len(ns), return_trajectory=read == "trajectory", time_scale=data.time_scale)
     loss = multi_head_loss(out.logits, data.final_targets)
     if read == "trajectory":
         loss = loss + 0.1 * out.trajectory.square().mean()

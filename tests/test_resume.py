@@ -223,3 +223,26 @@ def test_resuming_a_finished_run_without_its_summary_writes_it(tmp_path):
     for j in (expected, again):
         j.pop("wall_time_s"), j.pop("phase_times_s")
     assert again == expected and (run / "checkpoints" / "final.safetensors").is_file()
+
+
+def test_a_run_drawing_its_time_scale_per_batch_resumes_exactly_after_a_kill(tmp_path, fork):
+    """k drawn per batch from task.time_scale comes from the run's generator, which the training
+    state holds: a run killed mid-way ends exactly like the uninterrupted one."""
+    argv = ARGS + ["--set", "task.time_scale=[2,3,4]"]
+    ref = tmp_path / "ref"
+    p = fork(argv + ["--out", ref])
+    p.join(120)
+    reference = json.loads((ref / "summary.json").read_text())
+    assert reference["stop_reason"] == "max_epochs" and reference["solved"], reference
+    out = tmp_path / "killed"
+    p = fork(argv + ["--out", out])
+    _wait_for(out / "state" / "epoch.safetensors", p)
+    time.sleep(random.Random(7).uniform(0.2, 0.6) * reference["wall_time_s"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(p.pid, signal.SIGKILL)
+    p.join(60)
+    assert not (out / "summary.json").exists()  # killed before it finished
+    p = fork(["train", "--resume", out, "--no-progress"])
+    p.join(120)
+    assert json.loads((out / "summary.json").read_text())["stop_reason"] == "max_epochs"
+    assert_same_run(ref, out)

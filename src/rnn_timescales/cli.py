@@ -511,10 +511,13 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
     robustness = "rnn_timescales.analysis.robustness"
     p = sub.add_parser(
         "robustness",
-        help="perturbation, ablation, forgetting and continuous time of trained networks",
+        help="perturbation, ablation, retraining, forgetting, continuation, transfer and continuous time of trained "
+        "networks",
         description="Robustness of trained networks (docs/science.md, robustness), with the paper's settings by default. "
         "PATH: a run directory (its last checkpoint, or --n), a checkpoint, or a folder of the paper code's "
-        "checkpoints; several PATHs are compared (one curve each). What each kind computes: docs/robustness.md.",
+        "checkpoints; several PATHs are compared (one curve each). retrain, continuation and transfer train runs "
+        "into DIR/robustness/runs/ (a second call reuses finished runs and resumes interrupted ones). What each kind "
+        "computes: docs/robustness.md.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--kind", action="append", required=True, choices=_Choices(f"{robustness}.report", "KINDS"),
@@ -557,6 +560,25 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
                    help="sequence: training-style sequences read at the end, as the paper code (default); "
                    "streaming: the streams, read at the last repeat of every input")
     p.add_argument("--sequences", type=_positive_int, default=256, help="sequences per k in sequence mode (default 256)")
+    p.add_argument("--retrain-w", type=_positive_float, nargs="+", metavar="EPS",
+                   help="retrain: perturbations of W to retrain from (default, with none of --retrain-*: W 0.464, tau 0.1)")
+    p.add_argument("--retrain-tau", type=_positive_float, nargs="+", metavar="EPS", help="retrain: perturbations of tau")
+    p.add_argument("--retrain-ablate", nargs="+", metavar="GROUP", choices=("short", "long", "random"),
+                   help="retrain: silence a group at once: short, long (the --ablate-count neurons of smallest or "
+                   "largest tau, or tau_net with --ablate tau-net) or random")
+    p.add_argument("--retrain-draws", type=_positive_int, default=1, metavar="R", help="retrain: perturbations per strength (default 1)")
+    p.add_argument("--transfer-task", metavar="TASK", help="transfer: the task to train on (default: parity <-> dms)")
+    p.add_argument("--new-n", type=_positive_int, default=5, metavar="K",
+                   help="continuation: train until N_max + K is solved; transfer: until N = K + 1 (one N per level; "
+                   "a sliding window: its first N_max + K - 1) (default 5)")
+    p.add_argument("--preset", choices=("quick", "paper"), default="quick",
+                   help="retrain, continuation, transfer: the epoch structure of this preset (quick: 100 training and "
+                   "10 evaluation batches; paper: 600 and 50)")
+    p.add_argument("--epochs", type=_positive_int, help="retrain: epochs of retraining (default 20, the paper's); "
+                   "continuation, transfer: most epochs per run (default 100)")
+    p.add_argument("--time-budget", type=_positive_float, metavar="SECONDS", help="wall-clock limit of each training run")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of every training run, e.g. --set optimizer.lr=0.01 (repeatable)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--out", metavar="DIR", help="write into DIR/robustness (default RUN_DIR/robustness, else "
                    "./robustness/<name>)")
@@ -571,6 +593,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
     from rnn_timescales.analysis.robustness.report import (
         KINDS, RobustnessSettings, check_out_dir, default_out_dir, resolve_networks, summarize, write_report)
+    from rnn_timescales.analysis.robustness.retraining import TrainingPlan
     from rnn_timescales.analysis.robustness.streams import StreamingProtocol
     from rnn_timescales.analysis.robustness.sweeps import PAPER_KS
     from rnn_timescales.training.trainer import resolve_device
@@ -587,10 +610,17 @@ def cmd_robustness(args: argparse.Namespace) -> int:
             group_size=args.group_size, rule=args.readout_rule,
             neurons_csv=Path(args.neurons_csv) if args.neurons_csv else None,
             ks=tuple(args.ks) if args.ks else PAPER_KS, continuous_mode=args.continuous_mode,
-            n_sequences=args.sequences, device=device)
+            n_sequences=args.sequences, device=device,
+            training=TrainingPlan(preset=args.preset, epochs=args.epochs, time_budget_s=args.time_budget,
+                                  new_n=args.new_n, overrides=tuple(args.overrides), device=device,
+                                  progress=not args.no_progress),
+            retrain_w=args.retrain_w and tuple(args.retrain_w), retrain_tau=args.retrain_tau and tuple(args.retrain_tau),
+            retrain_ablate=tuple(args.retrain_ablate or ()), retrain_draws=args.retrain_draws,
+            transfer_task=args.transfer_task)
         networks = resolve_networks(args.paths)
         out = Path(args.out) / "robustness" if args.out else default_out_dir(networks)
         check_out_dir(out)
+        settings.runs_dir = out / "runs"
         # every checkpoint is loaded and every choice checked before any work starts
         jobs = [(KINDS[k], net, KINDS[k].prepare(net, settings)) for k in dict.fromkeys(args.kind) for net in networks]
     except ValueError as e:

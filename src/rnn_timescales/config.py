@@ -223,6 +223,9 @@ class RunConfig(_Section):
         curriculum = build_curriculum(self.curriculum, task)
         if self.model.encoder == "cnn" and getattr(task, "image_shape", None) is None:
             raise ValueError(f"model.encoder 'cnn' needs a task whose input is images; task {task.name!r} has none (use 'linear')")
+        if task.time_scales != (1,) and not _registry("model").get(self.model.type).time_scalable:
+            raise ValueError(f"task.time_scale {task.params.time_scale} needs a model whose timescales can be "
+                             f"rescaled (leaky_rnn); model.type {self.model.type!r} has none")
         if curriculum.n_heads > self.model.n_heads:
             raise ValueError(
                 f"the curriculum starts with {curriculum.n_heads} heads but model.n_heads is {self.model.n_heads}"

@@ -4,7 +4,7 @@ matplotlib Figure; saving is the caller's job."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 import numpy as np
 import pandas as pd
 
@@ -363,5 +363,69 @@ def plot_largest_n(curves: pd.DataFrame, x: str = "epoch"):
     ax.set_xlabel("epoch" if x == "epoch" else "wall time (s)")
     ax.set_ylabel("largest N solved")
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _change_label(row) -> str:
+    if row.change == "none":
+        return "unchanged"
+    if row.change == "ablation":
+        return f"ablation: {row.group} ({len(str(row.neurons).split())} neurons)"
+    target = "W" if row.change == "w" else r"$\tau$"
+    return rf"{target}, $\varepsilon$ = {row.epsilon:g}" + (f" (draw {row.draw})" if row.draw else "")
+
+
+def plot_retrain(table: pd.DataFrame):
+    """Accuracy (mean over heads) against retraining epochs, epoch 0 being the changed network
+    before retraining; one line per change, one panel per network. The legend says when each run
+    first solved its level. ``table``: ``retrain.csv``."""
+    networks = list(dict.fromkeys(table["network"]))
+    fig, axes = plt.subplots(1, len(networks), figsize=(4.8 * len(networks), 3.6), squeeze=False, sharey=True)
+    for ax, net in zip(axes[0], networks):
+        rows = table[table["network"] == net]
+        groups = rows.groupby(["change", "epsilon", "group", "draw"], sort=False, dropna=False)
+        for i, (_, g) in enumerate(groups):
+            g = g.sort_values("epoch")
+            solved = g.loc[g["solved"].astype(bool), "epoch"]
+            when = f"solved at epoch {int(solved.iloc[0])}" if len(solved) else f"not solved in {int(g['epoch'].max())}"
+            style = dict(color="black", lw=1.6) if g["change"].iloc[0] == "none" else dict(color=f"C{i % 10}", lw=1)
+            ax.plot(g["epoch"], g["accuracy_mean"], "o-", ms=3, label=f"{_change_label(g.iloc[0])}: {when}", **style)
+        ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+        ax.set_xlabel("retraining epoch (0: before)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"{net} ({rows['curriculum'].iloc[0]}, N = {rows['n_max'].iloc[0]})", fontsize=8)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("accuracy (mean over heads)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_epochs_to_solve(table: pd.DataFrame):
+    """Epochs each level took against its largest N: one colour per network, solid for the
+    continued (or transferred) run, dashed for the original run (or the fresh network); an open
+    marker is a level the run stopped at unsolved (a lower bound). ``table``: ``continuation.csv``
+    or ``transfer.csv``."""
+    series = "source" if "source" in table else "start"
+    dashed = {"original", "fresh"}
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    colors = _series_colors(table, [(net,) for net in dict.fromkeys(table["network"])])
+    for (net, label), g in table.groupby(["network", series], sort=False):
+        g = g.sort_values("n")
+        color = colors[(net,)]
+        ls = "--" if label in dashed else "-"
+        task = f" on {g['target_task'].iloc[0]}" if "target_task" in g else ""
+        ax.plot(g["n"], g["epochs"], ls, color=color, lw=1, label=f"{net} ({g['curriculum'].iloc[0]}): {label}{task}")
+        ok = g["solved"].astype(bool)
+        ax.scatter(g.loc[ok, "n"], g.loc[ok, "epochs"], s=14, color=color)
+        ax.scatter(g.loc[~ok, "n"], g.loc[~ok, "epochs"], s=22, facecolors="white", edgecolors=color, zorder=3)
+    epochs = table["epochs"][table["epochs"] > 0]
+    if len(epochs) and epochs.max() > 20 * epochs.min():
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(PLAIN)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("N (largest N of the level)")
+    ax.set_ylabel("epochs to solve")
+    ax.legend(fontsize=6)
     fig.tight_layout()
     return fig

@@ -21,6 +21,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
+from rnn_timescales.config import ConfigError
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.registry import NoParams
 
@@ -48,11 +49,17 @@ class RecurrentModel(nn.Module, ABC):
     with the run configuration), implement :meth:`from_config`, :meth:`init_state` and
     :meth:`step`, and may override :meth:`run` / :meth:`run_final` with faster whole-sequence
     implementations that compute the same states.
+
+    ``time_scalable``: whether the model can run k times finer in time (docs/science.md, the
+    model): then :meth:`step`, :meth:`run` and :meth:`run_final` accept ``time_scale=k`` (every
+    timescale tau replaced by max(tau k, 1)). Other models are never passed it, and
+    :meth:`forward` refuses k != 1 for them.
     """
 
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]] = NoParams
     bf16_supported: ClassVar[bool] = True  # whether ``model.precision: bf16`` (and ``auto``'s bf16) applies
+    time_scalable: ClassVar[bool] = False  # whether it can run with time_scale k (inputs held k steps)
     hidden_size: int
     input_size: int
     readout: MultiHeadReadout
@@ -92,26 +99,38 @@ class RecurrentModel(nn.Module, ABC):
     def step(self, state: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The one-step update F(state, x): (batch, state_size), (batch, input) -> (batch, state_size)."""
 
-    def run(self, inputs: torch.Tensor, state0: torch.Tensor) -> torch.Tensor:
+    def run(self, inputs: torch.Tensor, state0: torch.Tensor, **step_options: Any) -> torch.Tensor:
         """States after every input: inputs (time, batch, input), state0 (batch, state_size) ->
-        (time, batch, state_size)."""
+        (time, batch, state_size). ``step_options`` go to every :meth:`step` (``time_scale``)."""
         states = []
         state = state0
         for x in inputs:
-            state = self.step(state, x)
+            state = self.step(state, x, **step_options)
             states.append(state)
         return torch.stack(states)
 
-    def run_final(self, inputs: torch.Tensor, state0: torch.Tensor) -> torch.Tensor:
+    def run_final(self, inputs: torch.Tensor, state0: torch.Tensor, **step_options: Any) -> torch.Tensor:
         """The state after the last input only, (batch, state_size); a model may compute it
         without keeping the trajectory."""
-        return self.run(inputs, state0)[-1]
+        return self.run(inputs, state0, **step_options)[-1]
 
-    def run_activity(self, inputs: torch.Tensor, state0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def time_scale_options(self, time_scale: int) -> dict[str, int]:
+        """What :meth:`run` / :meth:`run_final` are passed for inputs made for ``time_scale``: nothing
+        for k = 1 (every model runs as it always did), ``{"time_scale": k}`` for a
+        :attr:`time_scalable` model, ConfigError for one that is not."""
+        if time_scale == 1:
+            return {}
+        if not self.time_scalable:
+            raise ConfigError(f"model {self.name!r} has no timescales to rescale, so it cannot run with "
+                              f"time_scale {time_scale} (continuous-time inputs need model.type leaky_rnn)")
+        return {"time_scale": int(time_scale)}
+
+    def run_activity(self, inputs: torch.Tensor, state0: torch.Tensor,
+                     **step_options: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """The activity after every input and the last state: ((time, batch, hidden), (batch,
         state_size)). Per-step readouts need only this; a model whose state holds more than its
         activity may skip computing the rest at every step (the LSTM's c)."""
-        trajectory = self.run(inputs, state0)
+        trajectory = self.run(inputs, state0, **step_options)
         return self.activity(trajectory), trajectory[-1]
 
     def forward(
@@ -123,25 +142,28 @@ class RecurrentModel(nn.Module, ABC):
         generator: torch.Generator | None = None,
         return_trajectory: bool = False,
         return_step_logits: bool = False,
+        time_scale: int = 1,
     ) -> RNNOutput:
         """Run the network over ``inputs`` (time, batch, input) and read the first ``n_heads`` heads.
 
         ``h0`` defaults to :meth:`init_state` drawn from ``generator``. When neither the
         trajectory nor per-step logits are asked for, only the final state is computed
-        (:meth:`run_final`).
+        (:meth:`run_final`). ``time_scale``: k of the inputs (``Batch.time_scale``); k != 1 needs
+        a :attr:`time_scalable` model (ConfigError otherwise).
         """
         if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
             raise ValueError(f"inputs must have shape (time, batch, {self.input_size}), got {tuple(inputs.shape)}")
         if h0 is None:
             h0 = self.init_state(inputs.shape[1], generator)
+        options = self.time_scale_options(time_scale)
         if not (return_trajectory or return_step_logits):
-            final = self.run_final(inputs, h0)
+            final = self.run_final(inputs, h0, **options)
             return RNNOutput(final_state=final, logits=self.readout(self.activity(final), n_heads))
         if not return_trajectory:
-            activity, final = self.run_activity(inputs, h0)
+            activity, final = self.run_activity(inputs, h0, **options)
             return RNNOutput(final_state=final, logits=self.readout(self.activity(final), n_heads),
                              step_logits=self.readout(activity, n_heads))
-        trajectory = self.run(inputs, h0)
+        trajectory = self.run(inputs, h0, **options)
         final = trajectory[-1]
         return RNNOutput(
             final_state=final,

@@ -9,6 +9,9 @@ Nonlinearity inside::
     h_t = (1 - 1/tau_hat) * h_{t-1} + phi(W h_{t-1} + b_W + U x_t + b_U) / tau_hat
 
 with tau_hat = max(tau, 1) elementwise and W's diagonal held at zero (no self-connections).
+
+Continuous-time rescaling by k (``time_scale=k``): tau_hat = max(tau k, 1), for inputs held k
+steps each (:func:`rescaled_tau`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from rnn_timescales.models.workspace import Workspace
 Nonlinearity = Literal["leaky_relu", "relu", "tanh", "sigmoid"]
 Placement = Literal["outside", "inside"]
 Precision = Literal["fp32", "bf16"]
+
+
+def rescaled_tau(tau: torch.Tensor, k: int) -> torch.Tensor:
+    """The stored timescales of the same network discretised k times finer: tau k, in steps of the
+    finer grid (the forward pass then uses max(tau k, 1)). The one definition shared by training
+    with ``time_scale=k`` and the continuous-time analyses; k = 1 returns ``tau`` itself, so the
+    plain model is untouched bit for bit."""
+    return tau if k == 1 else tau * k
 
 
 class LeakyRNN(RecurrentModel):
@@ -65,9 +76,13 @@ class LeakyRNN(RecurrentModel):
     Parameters (state-dict keys): ``tau`` (H,), ``input.weight`` (H, D), ``input.bias`` (H,),
     ``recurrent.weight`` (H, H), ``recurrent.bias`` (H,), ``readout.weight`` (K, C, H),
     ``readout.bias`` (K, C). The stored ``tau`` is unclamped; the forward pass uses max(tau, 1).
+
+    :meth:`step`, :meth:`run` and :meth:`run_final` take ``time_scale=k`` (default 1): the network
+    run k times finer in time, every tau_hat = max(tau k, 1) (docs/science.md, the model).
     """
 
     name = "leaky_rnn"
+    time_scalable = True
 
     def __init__(
         self,
@@ -123,9 +138,10 @@ class LeakyRNN(RecurrentModel):
     def train_tau(self) -> bool:
         return self.tau.requires_grad
 
-    def tau_hat(self) -> torch.Tensor:
-        """The timescales used in the forward pass, max(tau, 1): (H,), in time steps."""
-        return torch.clamp(self.tau, min=1.0)
+    def tau_hat(self, time_scale: int = 1) -> torch.Tensor:
+        """The timescales used in the forward pass, max(tau, 1): (H,), in time steps; with
+        ``time_scale=k``, max(tau k, 1)."""
+        return torch.clamp(rescaled_tau(self.tau, time_scale), min=1.0)
 
     def timescales(self) -> torch.Tensor:
         """The trained timescales tau_hat: (H,), in time steps."""
@@ -141,35 +157,35 @@ class LeakyRNN(RecurrentModel):
             batch_size, self.hidden_size, generator=generator, device=self.tau.device, dtype=self.tau.dtype
         )
 
-    def step(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        inv = 1.0 / self.tau_hat()
+    def step(self, h: torch.Tensor, x: torch.Tensor, time_scale: int = 1) -> torch.Tensor:
+        inv = 1.0 / self.tau_hat(time_scale)
         drive = F.linear(h, self.recurrent_weight(), self.recurrent.bias) + self.input(x)
         if self.placement == "outside":
             return self.phi((1.0 - inv) * h + drive * inv)
         return (1.0 - inv) * h + self.phi(drive) * inv
 
-    def run(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    def run(self, inputs: torch.Tensor, h0: torch.Tensor, time_scale: int = 1) -> torch.Tensor:
         """States after every input: inputs (time, batch, input), h0 (batch, H) -> (time, batch, H)."""
         if not self.fused:
-            return self.run_reference(inputs, h0)
-        return self._fused(inputs, h0, final_only=False)
+            return self.run_reference(inputs, h0, time_scale)
+        return self._fused(inputs, h0, final_only=False, time_scale=time_scale)
 
-    def run_final(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    def run_final(self, inputs: torch.Tensor, h0: torch.Tensor, time_scale: int = 1) -> torch.Tensor:
         """The state after the last input, (batch, H). The fast path computes just that state, so
         its backward pass never forms a (time, batch, H) gradient that is zero everywhere but
         the last step (training and end-of-sequence evaluation read only this state)."""
         if not self.fused:
-            return self.run_reference(inputs, h0)[-1]
-        return self._fused(inputs, h0, final_only=True)
+            return self.run_reference(inputs, h0, time_scale)[-1]
+        return self._fused(inputs, h0, final_only=True, time_scale=time_scale)
 
-    def _fused(self, inputs: torch.Tensor, h0: torch.Tensor, final_only: bool) -> torch.Tensor:
+    def _fused(self, inputs: torch.Tensor, h0: torch.Tensor, final_only: bool, time_scale: int = 1) -> torch.Tensor:
         return leaky_recurrence(
             inputs,
             h0,
             self.recurrent_weight(),
             self.input.bias + self.recurrent.bias,
             self.input.weight,
-            1.0 / self.tau_hat(),
+            1.0 / self.tau_hat(time_scale),
             self.placement,
             self.nonlinearity,
             self.precision,
@@ -181,8 +197,8 @@ class LeakyRNN(RecurrentModel):
         self.workspace.clear()  # moved or cast: the old memory would never fit again
         return super()._apply(fn, *args, **kwargs)
 
-    def run_reference(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    def run_reference(self, inputs: torch.Tensor, h0: torch.Tensor, time_scale: int = 1) -> torch.Tensor:
         """The plain per-step loop over :meth:`step` (autograd records every step): the
         definition the fast path of :meth:`run` is tested against. Its products are always in the
         parameters' dtype, whatever ``precision`` says."""
-        return RecurrentModel.run(self, inputs, h0)
+        return RecurrentModel.run(self, inputs, h0, time_scale=time_scale)

@@ -22,6 +22,7 @@ accepts exactly the registered names.
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
@@ -49,6 +50,9 @@ class Batch:
         :data:`IGNORE`, ``targets[-1]`` has none).
     class_mask: (heads, classes) bool, the classes each head may output (the others are removed
         from its softmax, e.g. classes not yet in a vocabulary curriculum); None: all of them.
+    time_scale: k >= 1, the continuous-time rescaling the batch was made for (docs/science.md, the
+        model): every input is already held for k steps, and the model must run with every
+        timescale tau replaced by max(tau k, 1). 1 (the default) is the plain discrete-time task.
     """
 
     inputs: torch.Tensor
@@ -56,6 +60,7 @@ class Batch:
     weights: torch.Tensor | None = None
     final_only: bool = False
     class_mask: torch.Tensor | None = None
+    time_scale: int = 1
 
     @property
     def n_heads(self) -> int:
@@ -65,6 +70,14 @@ class Batch:
     def final_targets(self) -> torch.Tensor:
         """(batch, heads) targets of the last step."""
         return self.targets[-1]
+
+
+def repeat_steps(inputs: torch.Tensor, k: int) -> torch.Tensor:
+    """Every time step of ``inputs`` (time, ...) held for k steps: (time * k, ...). The input of a
+    network discretised k times finer (docs/science.md, the model); k = 1 returns ``inputs`` itself."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    return inputs if k == 1 else inputs.repeat_interleave(int(k), dim=0)
 
 
 def final_step_targets(labels: torch.Tensor, length: int) -> torch.Tensor:
@@ -113,6 +126,12 @@ class Task(ABC):
     def n_heads(self, level: Mapping[str, Any]) -> int:
         """Heads in use at ``level`` (head k reads logits k of the readout)."""
         return self.default_heads
+
+    @property
+    def time_scales(self) -> tuple[int, ...]:
+        """The continuous-time rescalings k its batches are made for (``Batch.time_scale``):
+        ``(1,)`` unless the task's settings say otherwise."""
+        return (1,)
 
     def describe(self, level: Mapping[str, Any]) -> str:
         """A short text for progress bars, e.g. ``N=2..11``."""

@@ -12,9 +12,9 @@ from abc import abstractmethod
 from typing import Any, Literal, Mapping
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from rnn_timescales.tasks.base import Batch, Task, final_step_targets
+from rnn_timescales.tasks.base import Batch, Task, final_step_targets, repeat_steps
 
 
 def sequence_length(n_max: int, generator: torch.Generator | None = None) -> int:
@@ -42,10 +42,26 @@ class BinaryParams(BaseModel):
 
     inputs: ``binary`` feeds x_t in {0, 1} (the paper's leaky RNN); ``signed`` feeds 2 x_t - 1 in
     {-1, +1} (the paper code's LSTM runs). Labels are defined on the bits either way.
+    time_scale: continuous-time training (docs/science.md, the model): every bit is held for k
+    steps and the model runs with every tau replaced by max(tau k, 1); the labels are on the bits
+    and the heads read after the last repeat of the last bit. An integer k, or a list from which
+    each batch draws its k uniformly with the run's generator (the paper trains with
+    [7, 8, 9, 10]). 1: the plain task.
     """
 
     model_config = ConfigDict(extra="forbid")
     inputs: Literal["binary", "signed"] = "binary"
+    time_scale: int | list[int] = 1
+
+    @field_validator("time_scale", mode="before")
+    @classmethod
+    def _time_scale(cls, value: Any) -> int | list[int]:
+        def k(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+        if k(value) or (isinstance(value, list) and value and all(map(k, value)) and len(set(value)) == len(value)):
+            return value
+        raise ValueError(f"task.time_scale must be an integer k >= 1 or a list of distinct ones, got {value!r}")
 
 
 class BinaryTask(Task):
@@ -77,6 +93,20 @@ class BinaryTask(Task):
     def describe(self, level: Mapping[str, Any]) -> str:
         ns = level["ns"]
         return f"N={ns[0]}" if len(ns) == 1 else f"N={ns[0]}..{ns[-1]}"
+
+    @property
+    def time_scales(self) -> tuple[int, ...]:
+        k = self.params.time_scale
+        return tuple(k) if isinstance(k, list) else (k,)
+
+    def draw_time_scale(self, generator: torch.Generator | None = None) -> int:
+        """The k of the next batch: the configured one, or one drawn uniformly from the list (one
+        draw from ``generator``; none when there is a single k, so k = 1 leaves every draw as it was)."""
+        ks = self.time_scales
+        if len(ks) == 1:
+            return ks[0]
+        device = generator.device if generator is not None else None
+        return ks[int(torch.randint(len(ks), (1,), generator=generator, device=device).item())]
 
     @abstractmethod
     def draw_inputs(
@@ -110,9 +140,16 @@ class BinaryTask(Task):
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
         length: int | None = None,
+        time_scale: int | None = None,
     ) -> Batch:
         """A batch for the memory demands ``level["ns"]``, of length drawn by
-        :func:`sequence_length` for max(ns) unless ``length`` is given."""
+        :func:`sequence_length` for max(ns) unless ``length`` is given (in bits).
+
+        ``time_scale``: k for this batch instead of the configured one(s) (the continuous-time
+        evaluation asks for each k in turn). With k > 1 every bit is held for k steps, the inputs
+        are (length * k, batch, 1), the labels are those of the bits, scored after the last step.
+        """
+        k = self.draw_time_scale(generator) if time_scale is None else time_scale
         ns_t = torch.as_tensor(level["ns"], dtype=torch.long, device=device)
         n_max = int(ns_t.max())
         if length is None:
@@ -120,7 +157,9 @@ class BinaryTask(Task):
         if length < n_max:
             raise ValueError(f"sequence length {length} is shorter than N = {n_max}")
         x = self.draw_inputs(length, batch_size, generator, torch.device(device))
-        return Batch(inputs=self.encode(x), targets=final_step_targets(self.labels(x, ns_t), length), final_only=True)
+        inputs = repeat_steps(self.encode(x), k)
+        return Batch(inputs=inputs, targets=final_step_targets(self.labels(x, ns_t), inputs.shape[0]), final_only=True,
+                     time_scale=k)
 
     def stream(
         self,
@@ -131,7 +170,8 @@ class BinaryTask(Task):
         device: torch.device | str = "cpu",
     ) -> Batch:
         """Streaming evaluation input (docs/science.md, tasks): Bernoulli(0.5) streams of ``length`` steps
-        with a label at every step. inputs: (length, streams, 1); targets: (length, streams, heads)."""
+        with a label at every step. inputs: (length, streams, 1); targets: (length, streams, heads).
+        Always k = 1 (the continuous-time analysis repeats the stream's inputs itself)."""
         ns_t = torch.as_tensor(ns, dtype=torch.long, device=device)
         x = (torch.rand(length, n_streams, generator=generator, device=device) < 0.5).float()
         return Batch(inputs=self.encode(x), targets=self.stream_labels(x, ns_t))

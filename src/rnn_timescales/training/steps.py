@@ -20,8 +20,10 @@ from rnn_timescales.tasks.base import IGNORE, Batch, Task
 def batch_logits(model: RecurrentModel, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
     """The logits the batch's targets are compared with: (batch, heads, classes) read from the final
     state when ``batch.final_only``, else (time, batch, heads, classes) read at every step; classes
-    outside ``batch.class_mask`` are set to -inf."""
-    out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_step_logits=not batch.final_only)
+    outside ``batch.class_mask`` are set to -inf. A batch made for ``time_scale`` k runs the model k
+    times finer in time (every tau replaced by max(tau k, 1))."""
+    out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_step_logits=not batch.final_only,
+                time_scale=batch.time_scale)
     logits = out.logits if batch.final_only else out.step_logits
     if batch.class_mask is not None:
         logits = logits.masked_fill(~batch.class_mask, float("-inf"))

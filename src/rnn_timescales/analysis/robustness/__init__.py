@@ -3,6 +3,8 @@
 - :mod:`.changes`: changed copies of a network (perturbed W or tau, silenced neurons, rescaled time).
 - :mod:`.streams`: streaming accuracy of many variants of one network on shared streams.
 - :mod:`.sweeps`: the analyses as DataFrames (perturbation, ablation, forgetting, continuous time).
+- :mod:`.retraining`: the analyses that train (retraining a changed network, continuing a
+  curriculum, transfer between parity and DMS), each run an ordinary run directory.
 - :mod:`.report`: what ``rnn-timescales robustness`` runs (the registry of kinds) and writes.
 """
 
@@ -14,6 +16,16 @@ from rnn_timescales.analysis.robustness.changes import (
     repeat_inputs,
     rescaled_copy,
     silence_mask,
+)
+from rnn_timescales.analysis.robustness.retraining import (
+    Change,
+    TrainingPlan,
+    continuation_sweep,
+    epochs_per_level,
+    retrain_changes,
+    retrain_summary,
+    retrain_sweep,
+    transfer_sweep,
 )
 from rnn_timescales.analysis.robustness.streams import StreamingProtocol, baseline_accuracy, relative_accuracy
 from rnn_timescales.analysis.robustness.sweeps import (
@@ -29,6 +41,14 @@ from rnn_timescales.analysis.robustness.sweeps import (
 )
 
 __all__ = [
+    "Change",
+    "TrainingPlan",
+    "continuation_sweep",
+    "epochs_per_level",
+    "retrain_changes",
+    "retrain_summary",
+    "retrain_sweep",
+    "transfer_sweep",
     "PAPER_KS",
     "PAPER_TAU_EPSILONS",
     "PAPER_W_EPSILONS",

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from rnn_timescales.models.base import RecurrentModel
+from rnn_timescales.models.leaky_rnn import rescaled_tau
+from rnn_timescales.tasks.base import repeat_steps
 
 W_MODES = ("normalized", "multiplicative")
 TAU_MODES = ("normalized_abs", "normalized", "additive", "multiplicative")
@@ -211,20 +213,21 @@ def groups_of(neurons: np.ndarray, size: int) -> list[np.ndarray]:
 
 # --- continuous time -----------------------------------------------------------------------------
 def rescaled_copy(model: RecurrentModel, k: int) -> RecurrentModel:
-    """A copy of ``model`` as a discretisation k times finer (docs/science.md, the model): stored tau times k,
-    so the forward pass uses max(tau k, 1). For k = 1 the copy's parameters equal the original's
-    bit for bit. Feed it :func:`repeat_inputs` of the original input."""
-    if not isinstance(k, (int, np.integer)) or k < 1:
+    """A copy of ``model`` as a discretisation k times finer (docs/science.md, the model): stored tau
+    replaced by :func:`~rnn_timescales.models.leaky_rnn.rescaled_tau` (tau k), so its forward pass
+    uses max(tau k, 1) -- the same network as ``model`` run with ``time_scale=k``, which is what
+    training with repeated inputs and :func:`~.sweeps.continuous_sweep` use. For k = 1 the copy's
+    parameters equal the original's bit for bit. Feed it :func:`repeat_inputs` of the original input."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     tau = tau_of(model)
     out = copy.deepcopy(model)
     with torch.no_grad():
-        out.tau.copy_(tau * k)
+        out.tau.copy_(rescaled_tau(tau, int(k)))
     return out
 
 
 def repeat_inputs(inputs: torch.Tensor, k: int) -> torch.Tensor:
-    """Every time step of ``inputs`` (time, batch, input) repeated k times: (time * k, batch, input)."""
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    return inputs if k == 1 else inputs.repeat_interleave(int(k), dim=0)
+    """Every time step of ``inputs`` (time, batch, input) repeated k times: (time * k, batch, input)
+    (:func:`rnn_timescales.tasks.base.repeat_steps`, which the tasks use for ``time_scale``)."""
+    return repeat_steps(inputs, k)

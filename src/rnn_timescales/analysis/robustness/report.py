@@ -40,6 +40,15 @@ from rnn_timescales.analysis.robustness.sweeps import (
     resolve_heads,
 )
 from rnn_timescales.analysis.robustness.changes import ABLATION_RULES, DIRECTIONS, check_mode
+from rnn_timescales.analysis.robustness.retraining import (
+    TrainingPlan,
+    plan_continuation,
+    plan_retraining,
+    plan_transfer,
+    read_metrics,
+    retrain_changes,
+    retrain_summary,
+)
 from rnn_timescales.io import atomic_write_bytes, file_in_the_way
 from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir, list_run_checkpoints, load_any
 
@@ -110,6 +119,11 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
     return networks
 
 
+DEFAULT_RETRAIN_W = (0.464,)  # the strengths at which the paper's single- and multi-head networks differ most
+DEFAULT_RETRAIN_TAU = (0.1,)
+RETRAIN_GROUPS = ("short", "long", "random")
+
+
 @dataclass
 class RobustnessSettings:
     """Every knob of ``rnn-timescales robustness``; defaults are the paper's (docs/science.md, robustness).
@@ -119,6 +133,12 @@ class RobustnessSettings:
     n: the checkpoint to analyse (its largest N); None: each network's last one.
     neurons_csv: the ``analyze`` table with tau_net, for ``ablate_by="tau_net"`` (default: the
     analysis beside the network, where ``rnn-timescales analyze`` writes it).
+    training: how the training kinds (retrain, continuation, transfer) train; runs_dir: where their
+    run directories go (``OUT/runs`` from the command line).
+    retrain_w, retrain_tau: perturbation strengths to retrain from; retrain_ablate: neuron groups
+    (``short``, ``long`` by ``ablate_by``; ``random``) silenced at once (``n_ablate`` neurons each);
+    none of the three given: W at 0.464 and tau at 0.1. retrain_draws: perturbations per strength.
+    transfer_task: the task to transfer to (default: parity <-> DMS).
     """
 
     protocol: StreamingProtocol = field(default_factory=StreamingProtocol)
@@ -139,6 +159,13 @@ class RobustnessSettings:
     continuous_mode: str = "sequence"
     n_sequences: int = 256
     device: str = "cpu"
+    training: TrainingPlan = field(default_factory=TrainingPlan)
+    runs_dir: Path | None = None
+    retrain_w: tuple[float, ...] | None = None
+    retrain_tau: tuple[float, ...] | None = None
+    retrain_ablate: tuple[str, ...] = ()
+    retrain_draws: int = 1
+    transfer_task: str | None = None
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("baseline", self.baseline, BASELINES), ("direction", self.direction, DIRECTIONS),
@@ -155,10 +182,21 @@ class RobustnessSettings:
         for eps in (self.w_epsilons, self.tau_epsilons):
             if eps is not None:
                 check_values(eps, "epsilons")
+        unknown = sorted(set(self.retrain_ablate) - set(RETRAIN_GROUPS))
+        if unknown:
+            raise ValueError(f"retrain ablation groups must be among {', '.join(RETRAIN_GROUPS)}, got {unknown}")
+        self.retrain_changes()
+
+    def retrain_changes(self) -> list:
+        """The changes ``retrain`` retrains from (the unchanged network first)."""
+        if self.retrain_w is None and self.retrain_tau is None and not self.retrain_ablate:
+            return retrain_changes(DEFAULT_RETRAIN_W, DEFAULT_RETRAIN_TAU, (), self.retrain_draws)
+        return retrain_changes(self.retrain_w or (), self.retrain_tau or (), self.retrain_ablate, self.retrain_draws)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["neurons_csv"] = None if self.neurons_csv is None else str(self.neurons_csv)
+        for name in ("neurons_csv", "runs_dir"):
+            d[name] = None if getattr(self, name) is None else str(getattr(self, name))
         return d
 
 
@@ -247,11 +285,60 @@ def _prepare_forgetting(net: Network, s: RobustnessSettings) -> Job:
 def _prepare_continuous(net: Network, s: RobustnessSettings) -> Job:
     ckpt = _load(net.checkpoint(s.n), s)
     heads = _heads(ckpt, s.heads or "all")
-    if not hasattr(ckpt.model, "tau"):
-        raise ValueError(f"{net.name}: continuous-time rescaling needs per-neuron timescales tau")
+    if not ckpt.model.time_scalable:
+        raise ValueError(f"{net.name}: continuous-time rescaling needs a model with per-neuron timescales tau")
     return lambda progress: _with_network(continuous_sweep(
         ckpt, s.ks, mode=s.continuous_mode, heads=heads, n_sequences=s.n_sequences, protocol=s.protocol,
         device=s.device, progress=progress), net, ckpt)
+
+
+def _runs_dir(s: RobustnessSettings) -> Path:
+    if s.runs_dir is None:
+        raise ValueError("the training kinds need a directory for their runs (settings.runs_dir)")
+    return Path(s.runs_dir)
+
+
+def _trained(net: Network, s: RobustnessSettings):
+    """The checkpoint a training kind starts from (no streaming protocol to check)."""
+    return load_any(net.checkpoint(s.n))
+
+
+def _retrain_ablation(net: Network, ckpt, s: RobustnessSettings) -> dict[str, np.ndarray]:
+    """The neurons of each requested ablation group, all ``n_ablate`` of a group silenced at once."""
+    groups: dict[str, np.ndarray] = {}
+    ranked = [g for g in s.retrain_ablate if g != "random"]
+    if ranked:
+        if s.ablate_by == "random":
+            raise ValueError(f"retrain ablation groups {', '.join(ranked)} rank neurons by tau or tau_net, not --ablate random")
+        tau_net = None
+        if s.ablate_by == "tau_net":
+            tau_net = load_tau_net(s.neurons_csv or _default_neurons_csv(net), ckpt.n_max, ckpt.model.hidden_size)
+        chosen = dict(ablation_groups(ckpt.model, s.ablate_by, s.n_ablate, s.n_ablate, tau_net, s.protocol.seed))
+        groups.update({g: chosen[g] for g in ranked})
+    if "random" in s.retrain_ablate:
+        groups.update(ablation_groups(ckpt.model, "random", s.n_ablate, s.n_ablate, None, s.protocol.seed))
+    return groups
+
+
+def _prepare_retrain(net: Network, s: RobustnessSettings) -> Job:
+    ckpt = _trained(net, s)
+    job = plan_retraining(ckpt, net.name, _runs_dir(s), s.training, s.retrain_changes(), seed=s.protocol.seed,
+                          ablation=_retrain_ablation(net, ckpt, s), w_mode=s.w_mode, tau_mode=s.tau_mode,
+                          direction=s.direction, rule=s.rule)
+    return lambda progress: _with_network(job(progress, s.training.progress), net, ckpt)
+
+
+def _prepare_continuation(net: Network, s: RobustnessSettings) -> Job:
+    ckpt = _trained(net, s)
+    metrics = read_metrics(net.run_dir) if net.run_dir is not None else None
+    job = plan_continuation(ckpt, net.name, _runs_dir(s), s.training, metrics)
+    return lambda progress: _with_network(job(progress, s.training.progress).assign(n_start=ckpt.n_max), net, ckpt)
+
+
+def _prepare_transfer(net: Network, s: RobustnessSettings) -> Job:
+    ckpt = _trained(net, s)
+    job = plan_transfer(ckpt, net.name, _runs_dir(s), s.training, s.transfer_task)
+    return lambda progress: _with_network(job(progress, s.training.progress).assign(n_source=ckpt.n_max), net, ckpt)
 
 
 def _plot(name: str) -> Callable[[pd.DataFrame], object]:
@@ -293,6 +380,13 @@ KINDS = MappingProxyType({k.name: k for k in (
          "forgetting", _plot("plot_forgetting"), {"forgetting_scores": lambda t: summarize("forgetting", t)}),
     Kind("continuous", "accuracy with every input repeated k times and tau scaled by k", "continuous",
          _prepare_continuous, "continuous", _plot("plot_continuous")),
+    Kind("retrain", "accuracy after retraining a perturbed or ablated network for a fixed budget, and epochs to "
+         "recover", "retrain", _prepare_retrain, "retrain", _plot("plot_retrain"),
+         {"retrain_summary": lambda t: summarize("retrain", t)}),
+    Kind("continuation", "epochs per new N when the curriculum continues beyond its last N", "continuation",
+         _prepare_continuation, "continuation", _plot("plot_epochs_to_solve")),
+    Kind("transfer", "epochs per N on the other task (parity <-> DMS), against a fresh network of the same seed",
+         "transfer", _prepare_transfer, "transfer", _plot("plot_epochs_to_solve")),
 )})
 
 
@@ -312,6 +406,12 @@ def summarize(kind: str, table: pd.DataFrame) -> pd.DataFrame:
                          ignore_index=True)[["network", "checkpoint_n", "n_earlier", "retained", "forgetting"]]
     if kind == "continuous":
         return table[["network", "k", "n", "accuracy"]]
+    if kind == "retrain":
+        return retrain_summary(table)
+    if kind == "continuation":
+        return table[["network", "curriculum", "source", "n", "epochs", "solved"]]
+    if kind == "transfer":
+        return table[["network", "curriculum", "task", "target_task", "start", "n", "epochs", "solved"]]
     raise ValueError(f"unknown kind {kind!r}")
 
 

@@ -27,7 +27,6 @@ from rnn_timescales.analysis.robustness.changes import (
     perturb_w,
     rank_neurons,
     repeat_inputs,
-    rescaled_copy,
     silence_mask,
 )
 from rnn_timescales.analysis.robustness.streams import (
@@ -329,22 +328,26 @@ def forgetting_scores(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- continuous time ------------------------------------------------------------------------------
-def _final_state(model, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-    """The state after ``inputs`` (time, batch, 1), run in chunks so memory stays bounded."""
+def _final_state(model, inputs: torch.Tensor, h0: torch.Tensor, k: int) -> torch.Tensor:
+    """The state after ``inputs`` (time, batch, 1) with the model run at ``time_scale`` k, run in
+    chunks so memory stays bounded."""
     chunk = max(1, STATE_BUDGET // (inputs.shape[1] * h0.shape[-1]))
+    options = model.time_scale_options(k)
     h = h0
     for start in range(0, inputs.shape[0], chunk):
-        h = model.run(inputs[start:start + chunk], h)[-1]
+        h = model.run_final(inputs[start:start + chunk], h, **options)
     return h
 
 
 def _bit_end_states(model, bits: torch.Tensor, h0: torch.Tensor, k: int, first: int) -> torch.Tensor:
     """States at the last repeat of every bit from ``first`` on: bits (bits, streams, 1), each fed
-    k times -> (bits - first, streams, H). Run in chunks of whole bits."""
+    k times to the model run at ``time_scale`` k -> (bits - first, streams, H). Run in chunks of
+    whole bits."""
     chunk = max(1, STATE_BUDGET // (k * bits.shape[1] * h0.shape[-1]))
+    options = model.time_scale_options(k)
     h, kept = h0, []
     for start in range(0, bits.shape[0], chunk):
-        states = model.run(repeat_inputs(bits[start:start + chunk], k), h)
+        states = model.run(repeat_inputs(bits[start:start + chunk], k), h, **options)
         h = states[-1]
         ends = states[k - 1::k]
         lo = max(0, first - start)
@@ -364,8 +367,9 @@ def continuous_sweep(
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Accuracy of the network run k times finer in time (docs/science.md, the model): a copy with tau times k
-    (:func:`~rnn_timescales.analysis.robustness.changes.rescaled_copy`) fed every input k times.
+    """Accuracy of the network run k times finer in time (docs/science.md, the model): every input fed
+    k times to the model run with ``time_scale=k`` (every tau replaced by max(tau k, 1); the same
+    network as :func:`~rnn_timescales.analysis.robustness.changes.rescaled_copy`).
 
     ``mode="sequence"`` (the paper code): ``n_sequences`` fresh training-style sequences (length
     and labels as in training, one length for the batch), read once after the last repeat of the
@@ -390,16 +394,15 @@ def continuous_sweep(
     rows = []
     with torch.no_grad(), one_thread():
         for k in ks:
-            variant = rescaled_copy(model, k)
             if mode == "sequence":
                 gen = torch.Generator(device=device).manual_seed(protocol.seed)
-                batch = task.sample(ckpt.level, n_sequences, gen, device)
-                h = _final_state(variant, repeat_inputs(batch.inputs, k), model.init_state(n_sequences, gen))
-                pred = variant.readout(h, n_active).argmax(-1)[:, head_idx]
+                batch = task.sample(ckpt.level, n_sequences, gen, device, time_scale=k)
+                h = _final_state(model, batch.inputs, model.init_state(n_sequences, gen), k)
+                pred = model.readout(h, n_active).argmax(-1)[:, head_idx]
                 acc = (pred == batch.final_targets[:, head_idx]).double().mean(0)
             else:
-                states = _bit_end_states(variant, streams.inputs, streams.h0, k, streams.warmup)
-                pred = variant.readout(states, n_active).argmax(-1)[..., head_idx]
+                states = _bit_end_states(model, streams.inputs, streams.h0, k, streams.warmup)
+                pred = model.readout(states, n_active).argmax(-1)[..., head_idx]
                 acc = (pred == streams.scored_targets(head_idx)).double().mean((0, 1))
             rows += [{"k": k, "head": h, "n": ckpt.ns[h], "accuracy": float(acc[j])} for j, h in enumerate(head_idx)]
             _tick(progress, 1, len(ks))
