@@ -315,3 +315,21 @@ def test_compare_models_end_to_end_and_continues(tmp_path, capsys):
     capsys.readouterr()
     assert main([*base, "--max-epochs", "3", "--models", "gru", "--seed", "1"]) == 2
     assert "holds a comparison with other settings (run gru_single, seed: 0 there, 1 now)" in capsys.readouterr().err
+
+
+def test_robustness_analyses_of_w_and_tau_refuse_a_gated_network_in_one_line(tmp_path, capsys):
+    """Perturbations and ablations act on the leaky RNN's W and tau; a GRU gets one line saying so."""
+    from rnn_timescales.cli import main
+    from rnn_timescales.config import build_config
+    from rnn_timescales.training.trainer import train
+
+    config = build_config("quick", overrides=["model.type=gru", "model.hidden_size=8", "training.max_epochs=1",
+                                               "training.steps_per_epoch=2", "training.eval_batches=1",
+                                               "training.batch_size=8", "device=cpu", "curriculum.threshold=0.01"])
+    train(config, tmp_path / "gru", progress=False)  # solves N = 2 at once: a checkpoint to analyse
+    for kind in ("perturb-w", "perturb-tau", "ablation", "continuous", "retrain"):
+        capsys.readouterr()
+        assert main(["robustness", str(tmp_path / "gru"), "--kind", kind, "--no-progress"]) == 2, kind
+        err = capsys.readouterr().err.strip()
+        assert "needs a leaky RNN" in err and "gru" in err and "\n" not in err, err
+    assert not (tmp_path / "gru" / "robustness").exists()

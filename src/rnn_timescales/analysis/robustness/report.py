@@ -50,6 +50,7 @@ from rnn_timescales.analysis.robustness.retraining import (
     retrain_summary,
 )
 from rnn_timescales.io import atomic_write_bytes, file_in_the_way
+from rnn_timescales.models.capabilities import require_leaky_rnn
 from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir, list_run_checkpoints, load_any
 
 _N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
@@ -203,8 +204,12 @@ class RobustnessSettings:
 Job = Callable[[Progress | None], pd.DataFrame]
 
 
-def _load(path: Path, settings: RobustnessSettings):
+def _load(path: Path, settings: RobustnessSettings, analysis: str | None = None, instead: str | None = None):
+    """The checkpoint at ``path``; with ``analysis``, refused in one line unless it is a leaky RNN
+    (the perturbations and ablations act on its W, U and tau)."""
     ckpt = load_any(path)
+    if analysis is not None:
+        require_leaky_rnn(ckpt.model, analysis, instead)
     settings.protocol.check_n(ckpt.n_max)
     return ckpt
 
@@ -218,7 +223,8 @@ def _with_network(table: pd.DataFrame, net: Network, ckpt) -> pd.DataFrame:
 
 def _prepare_perturbation(target: str) -> Callable[[Network, RobustnessSettings], Job]:
     def prepare(net: Network, s: RobustnessSettings) -> Job:
-        ckpt = _load(net.checkpoint(s.n), s)
+        ckpt = _load(net.checkpoint(s.n), s, f"perturbation of {'W' if target == 'w' else 'tau'}",
+                     "slow-points and analyze (Jacobian and gate timescales) apply")
         heads = _heads(ckpt, s.heads or "newest")
         eps, mode = (s.w_epsilons, s.w_mode) if target == "w" else (s.tau_epsilons, s.tau_mode)
         return lambda progress: _with_network(perturbation_sweep(
@@ -264,7 +270,8 @@ def _heads(ckpt, heads) -> str | tuple[int, ...]:
 
 
 def _prepare_ablation(net: Network, s: RobustnessSettings) -> Job:
-    ckpt = _load(net.checkpoint(s.n), s)
+    ckpt = _load(net.checkpoint(s.n), s, "ablation (zeroing a neuron's row and column of W)",
+                 "order units by tau_gate from rnn-timescales analyze")
     heads = _heads(ckpt, s.heads or "newest")
     tau_net = None
     if s.ablate_by == "tau_net":
@@ -283,10 +290,8 @@ def _prepare_forgetting(net: Network, s: RobustnessSettings) -> Job:
 
 
 def _prepare_continuous(net: Network, s: RobustnessSettings) -> Job:
-    ckpt = _load(net.checkpoint(s.n), s)
+    ckpt = _load(net.checkpoint(s.n), s, "continuous-time rescaling (tau times k)")
     heads = _heads(ckpt, s.heads or "all")
-    if not ckpt.model.time_scalable:
-        raise ValueError(f"{net.name}: continuous-time rescaling needs a model with per-neuron timescales tau")
     return lambda progress: _with_network(continuous_sweep(
         ckpt, s.ks, mode=s.continuous_mode, heads=heads, n_sequences=s.n_sequences, protocol=s.protocol,
         device=s.device, progress=progress), net, ckpt)
@@ -322,6 +327,7 @@ def _retrain_ablation(net: Network, ckpt, s: RobustnessSettings) -> dict[str, np
 
 def _prepare_retrain(net: Network, s: RobustnessSettings) -> Job:
     ckpt = _trained(net, s)
+    require_leaky_rnn(ckpt.model, "retraining after a perturbation or ablation of W or tau")
     job = plan_retraining(ckpt, net.name, _runs_dir(s), s.training, s.retrain_changes(), seed=s.protocol.seed,
                           ablation=_retrain_ablation(net, ckpt, s), w_mode=s.w_mode, tau_mode=s.tau_mode,
                           direction=s.direction, rule=s.rule)
