@@ -91,7 +91,9 @@ def comparison_configs(
     for model in models:
         for curriculum in curricula:
             name = f"{model}_{curriculum}"
-            settings = [*common, f"model.type={model}", f"curriculum.kind={curriculum}", f"task.name={task}",
+            # one precision for every model (fp32 unless overridden), so wall times compare like for like
+            settings = [*common, "model.precision=fp32", f"model.type={model}", f"curriculum.kind={curriculum}",
+                        f"task.name={task}",
                         f"model.hidden_size={hidden}", f"seed={seed}", f"training.max_epochs={max_epochs}",
                         f"training.time_budget_s={budget}", "training.target_n=null", *overrides]
             try:
