@@ -18,11 +18,12 @@ def test_paper_preset_is_the_spec_table():
     assert c == RunConfig()  # the code defaults are the paper's too
 
 
-def test_quick_preset_changes_only_epoch_size_and_budget():
+def test_quick_preset_changes_only_epoch_size_budget_and_precision():
     paper, quick = build_config("paper").to_dict(), build_config("quick").to_dict()
     diff = {(s, k) for s in paper if isinstance(paper[s], dict) for k in paper[s] if paper[s][k] != quick[s][k]}
-    assert diff <= {("training", "steps_per_epoch"), ("training", "eval_batches"), ("training", "time_budget_s"),
-                    ("training", "batch_size"), ("model", "hidden_size")}
+    assert diff == {("training", "steps_per_epoch"), ("training", "eval_batches"), ("training", "time_budget_s"),
+                    ("model", "precision")}
+    assert paper["model"]["precision"] == "fp32" and quick["model"]["precision"] == "auto"
     assert quick["preset"] == "quick" and quick["training"]["time_budget_s"] is not None
 
 
