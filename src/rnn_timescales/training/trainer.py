@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import ConfigError, RunConfig, merge, parse_override, validate
+from rnn_timescales.config import ConfigError, RunConfig, flatten, merge, parse_override, validate
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import MODELS, RecurrentModel, build_model
 from rnn_timescales.models.fused import resolve_precision
@@ -89,7 +89,7 @@ def resume_config(saved: RunConfig, overrides: list[str] | None) -> RunConfig:
     data = saved.to_dict()
     for text in overrides or []:
         layer = parse_override(text)
-        for key in _flatten(layer):
+        for key in flatten(layer):
             if key not in RESUMABLE:
                 raise ConfigError(
                     f"a resumed run keeps its configuration; {key!r} cannot change "
@@ -99,20 +99,10 @@ def resume_config(saved: RunConfig, overrides: list[str] | None) -> RunConfig:
     return validate(data)
 
 
-def _flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in nested.items():
-        if isinstance(v, dict) and v:
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _config_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     """The first setting (outside RESUMABLE) on which two configuration dicts differ."""
-    flat_a = {k: v for k, v in _flatten(a).items() if k not in RESUMABLE}
-    flat_b = {k: v for k, v in _flatten(b).items() if k not in RESUMABLE}
+    flat_a = {k: v for k, v in flatten(a).items() if k not in RESUMABLE}
+    flat_b = {k: v for k, v in flatten(b).items() if k not in RESUMABLE}
     for key in sorted(set(flat_a) | set(flat_b)):
         if flat_a.get(key) != flat_b.get(key):
             return f"{key}: {flat_a.get(key)!r} in the state, {flat_b.get(key)!r} in config.yaml"
