@@ -32,10 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnn_timescales.config import ConfigError, read_yaml
+from rnn_timescales.config import ConfigError, flatten, read_yaml
 from rnn_timescales.experiments.sweep import (
     SPEC_FILE,
-    flatten,
     is_locked,
     load_spec,
     plan,

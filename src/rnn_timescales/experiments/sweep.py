@@ -59,7 +59,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import PRESETS, ConfigError, RunConfig, build_config, read_yaml
+from rnn_timescales.config import PRESETS, ConfigError, RunConfig, build_config, flatten, read_yaml
 from rnn_timescales.io import atomic_write_text, file_in_the_way
 
 SPEC_FILE = "sweep.yaml"
