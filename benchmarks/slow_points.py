@@ -23,38 +23,16 @@ import torch
 from torch import nn
 
 from rnn_timescales.analysis.slow_points import find_slow_points, sample_states
-
-
-class MinimalGRU(nn.Module):
-    """A GRU core with the model contract (``step``, ``init_state``, ``run``, ``hidden_size``,
-    ``input_size``), standing in for the toolkit's registered GRU."""
-
-    def __init__(self, hidden_size: int = 128, input_size: int = 1) -> None:
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.input_size = input_size
-        self.cell = nn.GRUCell(input_size, hidden_size)
-
-    def init_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.zeros(batch_size, self.hidden_size, device=self.cell.weight_hh.device)
-
-    def step(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.cell(x, h)
-
-    def run(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-        states, h = [], h0
-        for x in inputs:
-            h = self.step(h, x)
-            states.append(h)
-        return torch.stack(states)
+from rnn_timescales.models import MODELS
 
 
 def build_gru(hidden: int, gain: float, seed: int) -> nn.Module:
     """The benchmarked GRU: PyTorch's default initialisation with the recurrent weights (every
-    parameter named ``weight_hh*``, as in nn.GRU / nn.GRUCell) multiplied by ``gain``, which
+    parameter named ``weight_hh*``) of the toolkit's registered GRU (``models.MODELS``, ``gru``) multiplied by ``gain``, which
     slows its fixed point's slowest mode (under zero input: 2.9 steps at gain 1.5, 13 at gain 3)."""
-    torch.manual_seed(seed)  # the stand-in model's initialisation only; the finder uses no global RNG
-    model = MinimalGRU(hidden, 1)  # the toolkit's registered GRU replaces this line
+    with torch.random.fork_rng():  # the initialisation only; the caller's global generator is left alone
+        torch.manual_seed(seed)
+        model = MODELS.get("gru")(hidden_size=hidden, input_size=1, n_heads=1, n_classes=2)
     recurrent = [p for name, p in model.named_parameters() if name.split(".")[-1].startswith("weight_hh")]
     if not recurrent:
         raise ValueError("the GRU has no parameter named weight_hh*; cannot apply --gain")

@@ -95,6 +95,13 @@ def _other_hidden(ws: Path) -> None:
     p.write_text(p.read_text().replace("hidden_size: 16", "hidden_size: 24"))
 
 
+def _recall_run(ws: Path) -> None:
+    """A tiny delayed-recall run in ``ws/recall`` (2 training steps)."""
+    config = build_config("quick", overrides=tiny_overrides(hidden=4, batch=8, steps=2, eval_batches=1)
+                          + ["task.name=delayed-recall", "training.max_epochs=1"])
+    train(config, ws / "recall", progress=False)
+
+
 @dataclass
 class Case:
     id: str
@@ -254,6 +261,33 @@ CASES = [
     Case("slow-points-out-not-slow-points", "slow-points", "--out holds files that are not a slow-point analysis",
          ["slow-points", "run", "--out", "notes"], "not a slow-point analysis",
          lambda ws: _write(ws / "notes" / "todo.txt", "x")),
+    Case("slow-points-recall", "slow-points", "a delayed-recall network", ["slow-points", "recall"],
+         "its per-class slow points come from `rnn-timescales recall-memory`", _recall_run),
+    # --- recall-memory and speed-regularization ---------------------------------------------------
+    Case("recall-memory-not-recall", "recall-memory", "a network of another task", ["recall-memory", "run"],
+         "needs a delayed-recall network"),
+    Case("recall-memory-track-two", "recall-memory", "--track with two networks",
+         ["recall-memory", "recall", "recall", "--labels", "a", "b", "--track"], "give exactly one", _recall_run),
+    Case("recall-memory-bad-clip", "recall-memory", "finder setting out of range",
+         ["recall-memory", "recall", "--set", "clip=-1"], "clip must be a positive number"),
+    Case("recall-memory-same-names", "recall-memory", "two networks with one name",
+         ["recall-memory", "recall", "recall"], "share the name", _recall_run),
+    Case("recall-memory-out-not-analysis", "recall-memory", "--out holds other files",
+         ["recall-memory", "recall", "--out", "notes"], "not an analysis of recall memory",
+         lambda ws: (_recall_run(ws), _write(ws / "notes" / "todo.txt", "x"))),
+    Case("speed-reg-not-recall", "speed-regularization", "a network of another task",
+         ["speed-regularization", "run"], "needs a delayed-recall network"),
+    Case("speed-reg-negative-lambda", "speed-regularization", "lambda not positive",
+         ["speed-regularization", "recall", "--lambda", "-1"], "expected a positive number"),
+    Case("speed-reg-steps-not-multiple", "speed-regularization", "--steps not a multiple of --epoch-steps",
+         ["speed-regularization", "recall", "--steps", "150"], "positive multiple of the epoch length", _recall_run),
+    Case("speed-reg-bad-set", "speed-regularization", "a run setting out of range",
+         ["speed-regularization", "recall", "--set", "training.batch_size=0"], "training.batch_size", _recall_run),
+    Case("speed-reg-out-not-empty", "speed-regularization", "--out holds files",
+         ["speed-regularization", "recall", "--out", "notes"], "is not empty",
+         lambda ws: (_recall_run(ws), _write(ws / "notes" / "todo.txt", "x"))),
+    Case("speed-reg-not-recall-task", "train", "speed regularisation on another task",
+         T + ["--set", "training.speed_regularization.weight=0.1"], "needs the delayed-recall task"),
 ]
 
 

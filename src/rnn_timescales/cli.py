@@ -859,6 +859,9 @@ def cmd_slow_points(args: argparse.Namespace) -> int:
         raise UsageError("--set compute_jacobians=false: slow-points reports Jacobian timescales; keep it true")
     device = resolve_device(args.device)
     ckpt = load_any(args.path)
+    if ckpt.task == "delayed-recall":
+        raise UsageError(f"{args.path!r} is a delayed-recall network: its per-class slow points come from "
+                         "`rnn-timescales recall-memory`")
     out = Path(args.out) if args.out else default_slow_points_dir(args.path, ckpt.path)
     try:
         check_slow_points_dir(out)
@@ -890,6 +893,227 @@ def cmd_slow_points(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- recall-memory -------------------------------------------------------------------------------
+def _add_recall_memory(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "recall-memory",
+        help="delayed recall: per-class seeds, slow points, speeds and extrapolation [H19]",
+        description="For delayed-recall networks (run directories at their last level, or checkpoint files): each "
+        "class's seed (mean state 15 steps after its image over correctly read-out trials, one fixed noise "
+        "sequence), the slow point reached from it under the rest input (noise mean, trigger off), the readout's "
+        "class there (one step with the trigger on), the speeds q at seed, slow point and class centre of mass, "
+        "and each class's accuracy over the untrained delays; correlations of speed with that accuracy across "
+        "classes and networks. --track follows a vocabulary-curriculum run's checkpoints: which earlier class's "
+        "slow point each new class grew out of. Writes recall_slow_points.csv, recall_extrapolation.csv, "
+        "recall_correlations.csv (recall_tracking*.csv) and figures/.",
+    )
+    p.add_argument("paths", nargs="+", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--labels", nargs="+", metavar="NAME", help="names of the networks (default: run directory names)")
+    p.add_argument("--track", action="store_true", help="also analyse every checkpoint of the (one) run directory "
+                   "given and write recall_tracking.csv")
+    p.add_argument("--seed-steps", type=_positive_int, default=15, help="inputs from the image to the seed (default 15)")
+    p.add_argument("--trials-per-class", type=_positive_int, default=100, help="seed trials per class (default 100)")
+    p.add_argument("--centre-trials", type=_positive_int, default=1024,
+                   help="held-out trials for the class centres of mass (default 1024)")
+    p.add_argument("--max-delay", type=_positive_int, metavar="D", help="largest delay (default: --factor x trained T_max)")
+    p.add_argument("--factor", type=_positive_int, default=5, help="default largest delay as a multiple of T_max (default 5)")
+    p.add_argument("--trials", type=_positive_int, default=256, help="extrapolation trials per delay (default 256)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                   help="a finder setting over [H19]'s (Adam 1e-3 constant, 100000 steps, clip 1), e.g. --set max_iters=5000")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed for the trials and noise")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/recall_memory for one run, "
+                   "else ./recall_memory/<names>)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_recall_memory)
+
+
+def _recall_networks(paths: list[str]) -> list:
+    """The checkpoints of ``paths``, each checked to be a delayed-recall network with readable data."""
+    from rnn_timescales.tasks import DelayedRecall
+    from rnn_timescales.training.checkpoints import load_any
+
+    loaded = []
+    for path in paths:
+        ckpt = load_any(path)
+        task = ckpt.make_task()
+        if not isinstance(task, DelayedRecall):
+            raise UsageError(f"{path!r} is a network trained on {ckpt.task}; this command needs a delayed-recall network")
+        task.check()
+        loaded.append((ckpt, task))
+    return loaded
+
+
+def _network_name(path: str, ckpt) -> str:
+    from rnn_timescales.training.checkpoints import is_run_dir
+
+    run_dir = ckpt.path.parent.parent
+    return run_dir.name if is_run_dir(run_dir) else ckpt.path.stem
+
+
+def cmd_recall_memory(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import torch
+    from tqdm import tqdm
+
+    from rnn_timescales.analysis import recall_memory as rm
+    from rnn_timescales.analysis.report import check_out_dir, write_directory
+    from rnn_timescales.training.checkpoints import FINAL_NAME, SUFFIX, is_run_dir, list_run_checkpoints, load_any
+    from rnn_timescales.training.trainer import resolve_device
+
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    if args.labels is not None and len(args.labels) != len(args.paths):
+        raise UsageError(f"--labels names {len(args.labels)} networks but {len(args.paths)} were given")
+    if args.track and (len(args.paths) != 1 or not is_run_dir(args.paths[0])):
+        raise UsageError("--track follows the checkpoints of one run directory; give exactly one")
+    hyper = _finder_overrides(args.overrides)
+    device = resolve_device(args.device)
+    networks = _recall_networks(args.paths)
+    names = args.labels or [_network_name(p, c) for p, (c, _) in zip(args.paths, networks)]
+    if len(set(names)) != len(names):
+        raise UsageError(f"two networks share the name {next(n for n in names if names.count(n) > 1)!r}; give --labels")
+    for (ckpt, task), path in zip(networks, args.paths):
+        try:
+            rm.extrapolation_delays_for(task, ckpt.level, args.max_delay, args.factor)
+        except ValueError as e:
+            raise UsageError(f"--max-delay: {e} of {path!r}") from None
+    tracked = []
+    if args.track:
+        files = list_run_checkpoints(args.paths[0], include_init=False)
+        final = Path(args.paths[0]) / "checkpoints" / (FINAL_NAME + SUFFIX)
+        files += [final] if final.exists() else []
+        tracked = sorted((load_any(f) for f in files), key=lambda c: (c.epoch or 0, c.path.name == FINAL_NAME + SUFFIX))
+    out = Path(args.out) if args.out else (Path(args.paths[0]) / "recall_memory" if len(args.paths) == 1 and
+                                          Path(args.paths[0]).is_dir() else Path("recall_memory") / "_vs_".join(names))
+    try:
+        check_out_dir(out, marker=rm.CLASSES, what="analysis of recall memory")
+        settings = rm.RecallMemorySettings(seed_steps=args.seed_steps, trials_per_class=args.trials_per_class,
+                                           centre_trials=args.centre_trials, max_delay=args.max_delay,
+                                           factor=args.factor, extrapolation_trials=args.trials, seed=args.seed,
+                                           hyperparameters=hyper)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    torch_device = torch.device(device)
+    analyses, tracking = {}, []
+    with tqdm(total=len(networks) + len(tracked), unit="network", disable=args.no_progress, file=sys.stderr) as bar:
+        for (ckpt, task), name in zip(networks, names):
+            bar.set_description(name)
+            analyses[name] = rm.analyze_recall_memory(ckpt.model.to(torch_device), task, ckpt.level, settings)
+            bar.update(1)
+        quick = rm.RecallMemorySettings(**{**settings.__dict__, "extrapolation": False})
+        for ckpt in tracked:
+            bar.set_description(ckpt.path.stem)
+            tracking.append((ckpt.path.stem, rm.analyze_recall_memory(ckpt.model.to(torch_device), ckpt.make_task(),
+                                                                      ckpt.level, quick)))
+            bar.update(1)
+    classes = pd.concat([a.classes.assign(network=n, checkpoint=str(c.path), n_classes=c.level["n_classes"],
+                                          max_delay=c.level["max_delay"])
+                         for (n, a), (c, _) in zip(analyses.items(), networks)], ignore_index=True)
+    curves = pd.concat([a.extrapolation.assign(network=n) for n, a in analyses.items()], ignore_index=True)
+    correlations = rm.speed_correlations(classes, "network")
+
+    def fill(tmp: Path) -> None:
+        import matplotlib.pyplot as plt
+
+        from rnn_timescales import plotting
+
+        classes.to_csv(tmp / rm.CLASSES, index=False)
+        curves.to_csv(tmp / rm.EXTRAPOLATION, index=False)
+        correlations.to_csv(tmp / rm.CORRELATIONS, index=False)
+        if tracking:
+            rm.track_classes(tracking).to_csv(tmp / rm.TRACKING, index=False)
+            pd.concat([a.classes.assign(checkpoint=n) for n, a in tracking], ignore_index=True).to_csv(
+                tmp / rm.TRACKING_POINTS, index=False)
+        (tmp / "figures").mkdir()
+        figs = {"recall_slow_points_pca": plotting.plot_recall_memory_pca({n: rm.projection(a) for n, a in analyses.items()}),
+                "speed_vs_extrapolation": plotting.plot_speed_vs_extrapolation(classes)}
+        for name, fig in figs.items():
+            fig.savefig(tmp / "figures" / f"{name}.png", dpi=130, bbox_inches="tight")
+            plt.close(fig)
+
+    write_directory(out, fill, marker=rm.CLASSES, what="analysis of recall memory")
+    cols = ["network", "digit", "n_correct", "seed_q", "slow_point_q", "slow_point_readout", "centre_q",
+            "extrapolation_accuracy"]
+    print(classes[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(correlations[correlations["speed"] != "seed_q"].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    if tracking:
+        print(rm.track_classes(tracking).to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote {out}/{rm.CLASSES}, {rm.EXTRAPOLATION}, {rm.CORRELATIONS}" + (f", {rm.TRACKING}" if tracking else "")
+          + ", figures/")
+    return 0
+
+
+# --- speed-regularization ------------------------------------------------------------------------
+def _add_speed_regularization(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "speed-regularization",
+        help="delayed recall: fine-tune with and without the speed term, compare speeds and extrapolation [H19]",
+        description="Fine-tune a trained delayed-recall network twice from the same weights and seed (the same "
+        "batches): with lambda * sum_k q(c_k) added to the loss, and with lambda = 0 (the control); at its own level, "
+        "Adam at --lr without clipping (the paper code's fine-tuning). Then measure the speeds q at the class centres "
+        "of mass and at the seeds, and the extrapolation curves, of the starting network and both fine-tuned ones on "
+        "the same trials. Writes OUT/regularized and OUT/control (run directories), speed_regularization*.csv and "
+        "figures/.",
+    )
+    p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--lambda", dest="weight", type=_positive_float, default=1e-3, help="lambda (default 1e-3)")
+    p.add_argument("--steps", type=_positive_int, default=5000, help="fine-tuning steps (default 5000, the paper's)")
+    p.add_argument("--epoch-steps", type=_positive_int, default=100, help="steps per epoch (default 100; --steps "
+                   "must be a multiple)")
+    p.add_argument("--lr", type=_positive_float, default=1e-5, help="Adam's learning rate (default 1e-5, the paper's)")
+    p.add_argument("--at", choices=("centres", "seeds", "slow_points"), default="centres",
+                   help="where the speed is taken (default centres: the batch's class centres of mass)")
+    p.add_argument("--input", choices=("mean", "noise"), default="mean",
+                   help="the input of q: the noise mean (default) or fresh noise frames (the paper code's)")
+    p.add_argument("--seed", type=_non_negative_int, help="seed of both fine-tunings (default: the network's run seed)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="a run setting for both fine-tunings, e.g. --set training.batch_size=64 (repeatable)")
+    p.add_argument("--centre-trials", type=_positive_int, default=1024, help="trials for the class centres (default 1024)")
+    p.add_argument("--max-delay", type=_positive_int, metavar="D", help="largest delay (default: 5 x trained T_max)")
+    p.add_argument("--trials", type=_positive_int, default=256, help="extrapolation trials per delay (default 256)")
+    p.add_argument("--measure-seed", type=_non_negative_int, default=0, help="seed of the measurement trials")
+    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/speed_regularization, "
+                   "else ./speed_regularization/<name>)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=cmd_speed_regularization)
+
+
+def cmd_speed_regularization(args: argparse.Namespace) -> int:
+    from rnn_timescales.analysis import recall_memory as rm
+    from rnn_timescales.experiments import speed_regularization as sr
+    from rnn_timescales.training.checkpoints import load_checkpoint
+    from rnn_timescales.training.trainer import resolve_device
+
+    ((ckpt, task),) = _recall_networks([args.path])
+    try:
+        tuning = sr.FineTuning(weight=args.weight, at=args.at, input=args.input, steps=args.steps,
+                               epoch_steps=args.epoch_steps, lr=args.lr, seed=args.seed, overrides=tuple(args.overrides))
+        rm.extrapolation_delays_for(task, ckpt.level, args.max_delay)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for weight in (args.weight, 0.0):  # both configurations are checked before any training
+        sr.fine_tune_config(ckpt.config, ckpt.level, tuning, weight)
+    name = _network_name(args.path, ckpt)
+    out = Path(args.out) if args.out else (Path(args.path) / "speed_regularization" if Path(args.path).is_dir()
+                                          else Path("speed_regularization") / name)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"output directory {str(out)!r} exists and is not empty; choose another --out")
+    runs = sr.fine_tune_pair(ckpt, out, tuning, progress=not args.no_progress)
+    device = resolve_device(ckpt.config.device)
+    models = {"start": ckpt.model.to(device)}
+    for label in ("control", "regularized"):
+        models[label] = load_checkpoint(runs[label] / "checkpoints" / "final.safetensors").model.to(device)
+    speeds, curves, summary = sr.compare_networks(models, task, ckpt.level, centre_trials=args.centre_trials,
+                                                  extrapolation_trials=args.trials, max_delay=args.max_delay,
+                                                  seed=args.measure_seed)
+    sr.write_comparison(speeds, curves, summary, out)
+    print(summary.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"wrote {out}/{sr.SPEEDS_TABLE}, {sr.SUMMARY_TABLE}, {sr.EXTRAPOLATION_TABLE}, figures/ "
+          f"(runs: {runs['regularized']}, {runs['control']})")
+    return 0
+
+
 # --- entry point ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rnn-timescales", description="Train recurrent networks on memory tasks and "
@@ -904,6 +1128,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_models(sub)
     _add_robustness(sub)
     _add_slow_points(sub)
+    _add_recall_memory(sub)
+    _add_speed_regularization(sub)
     _add_sweep(sub)
     _add_report(sub)
     return parser

@@ -168,6 +168,39 @@ class OptimizerConfig(_Section):
         return value
 
 
+class SpeedRegularization(_Section):
+    """``training.speed_regularization`` (null: off): λ Σ_k q(c_k) added to the loss of a delayed-recall
+    run (:mod:`rnn_timescales.training.regularizers`, docs/slow_points.md).
+
+    weight: λ. at: ``centres`` | ``seeds`` | ``slow_points``. input: ``mean`` (ū) or ``noise``
+    (fresh noise frames, ``noise_samples`` per point: the paper code's). recompute_every: steps
+    between recomputations of ``seeds`` / ``slow_points`` (null: once, before the first step, as
+    the paper code). seed_steps, trials_per_class, seed_noise_factor: the seeds' recipe
+    (:class:`~rnn_timescales.analysis.recall_memory.RecallMemorySettings`). finder: slow-point
+    finder settings over [H19]'s (``recall_memory.H19_FINDER``; :class:`~rnn_timescales.analysis.slow_points.SlowPointHyperparameters`).
+    """
+
+    weight: float = Field(1e-3, ge=0, description="lambda, the weight of the speed term in the loss")
+    at: Literal["centres", "seeds", "slow_points"] = "centres"
+    input: Literal["mean", "noise"] = "mean"
+    noise_samples: int = Field(10, ge=1, description="input: noise: noise frames per point")
+    recompute_every: int | None = Field(None, ge=1, description="seeds, slow_points: steps between recomputations")
+    seed_steps: int = Field(15, ge=1)
+    trials_per_class: int = Field(100, ge=1)
+    seed_noise_factor: float = Field(1 / 3, ge=0)
+    finder: dict[str, Any] = Field(default_factory=dict, description="slow-point finder settings")
+
+    @model_validator(mode="after")
+    def _finder_settings(self) -> SpeedRegularization:
+        from rnn_timescales.analysis.slow_points import SlowPointHyperparameters
+
+        try:
+            SlowPointHyperparameters.from_kwargs(**self.finder)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"training.speed_regularization.finder: {e}") from None
+        return self
+
+
 class TrainingConfig(_Section):
     """Epoch structure and stopping rules."""
 
@@ -189,6 +222,8 @@ class TrainingConfig(_Section):
     state_every_s: float | None = Field(
         600.0, gt=0, description="also save the training state inside an epoch this often (s); null: epoch ends only"
     )
+    speed_regularization: SpeedRegularization | None = Field(
+        None, description="[H19] speed regularisation (delayed recall): lambda * sum_k q(c_k) added to the loss; null: off")
 
 
 class RunConfig(_Section):
@@ -230,6 +265,9 @@ class RunConfig(_Section):
             raise ValueError(
                 f"the curriculum starts with {curriculum.n_heads} heads but model.n_heads is {self.model.n_heads}"
             )
+        if self.training.speed_regularization is not None and not hasattr(task, "noise_stats"):
+            raise ValueError(f"training.speed_regularization needs the delayed-recall task (its classes, response time "
+                             f"and rest input); task {task.name!r} has none (remove the section)")
         c = self.curriculum
         if self.training.target_n is not None and self.training.target_n < c.n_start:
             raise ValueError(

@@ -429,3 +429,79 @@ def plot_epochs_to_solve(table: pd.DataFrame):
     ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
+
+
+def plot_recall_memory_pca(projections: dict[str, dict], title: str = ""):
+    """Delayed recall [H19]: each class's mean trajectory of the seed trials (from the image to
+    the seed), its seed (circle), slow point (star) and centre of mass (square) on the top two
+    principal components of the trajectories, one panel per network. ``projections``: network
+    name -> :func:`rnn_timescales.analysis.recall_memory.projection`."""
+    n = len(projections)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.2), squeeze=False)
+    for ax, (name, p) in zip(axes[0], projections.items()):
+        k = p["seeds"].shape[0]
+        for j in range(k):
+            color = f"C{j % 10}"
+            traj = p["trajectories"][:, j]
+            ax.plot(traj[:, 0], traj[:, 1], "-", color=color, lw=0.8, alpha=0.6)
+            ax.plot(*p["seeds"][j, :2], "o", color=color, ms=5)
+            ax.plot(*p["points"][j, :2], "*", color=color, ms=11, mec="k", mew=0.5, label=str(j))
+            ax.plot(*p["centres"][j, :2], "s", color=color, ms=5, mfc="none")
+        ev = p["explained"]
+        ax.set_xlabel(f"PC1 ({100 * ev[0]:.0f} %)")
+        ax.set_ylabel(f"PC2 ({100 * ev[1]:.0f} %)" if len(ev) > 1 else "PC2")
+        ax.set_title(f"{title} {name}".strip(), fontsize=9)
+    axes[0][-1].legend(title="digit", fontsize=7, title_fontsize=7, loc="best", ncol=2)
+    fig.text(0.5, 0.0, "line: mean seed trial, o seed, * slow point, □ class centre of mass", ha="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_speed_vs_extrapolation(classes: pd.DataFrame, speeds: tuple[str, ...] = ("slow_point_q", "centre_q")):
+    """Delayed recall [H19]: each class's extrapolation accuracy against its speed (log scale),
+    one panel per speed, one colour per network (column ``network``), digits written beside the
+    points. ``classes``: rows of ``recall_slow_points.csv``."""
+    fig, axes = plt.subplots(1, len(speeds), figsize=(4.6 * len(speeds), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], speeds):
+        for i, (net, rows) in enumerate(classes.groupby("network", sort=False)):
+            ax.scatter(rows[name], rows["extrapolation_accuracy"], s=18, color=f"C{i % 10}", label=str(net))
+            for _, r in rows.iterrows():
+                if np.isfinite(r[name]) and np.isfinite(r["extrapolation_accuracy"]):
+                    ax.annotate(str(int(r["digit"])), (r[name], r["extrapolation_accuracy"]), fontsize=6,
+                                xytext=(2, 2), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel({"slow_point_q": "q at the slow point", "centre_q": "q at the class centre",
+                       "seed_q": "q at the seed"}.get(name, name))
+        ax.set_ylabel("accuracy over untrained delays")
+        ax.set_ylim(0, 1.02)
+    if classes["network"].nunique() > 1:
+        axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_regularization_extrapolation(curves: pd.DataFrame):
+    """Speed regularisation [H19]: accuracy against the delay of the starting network and of its
+    fine-tunings with and without the speed term (column ``network``); :func:`plot_extrapolation`."""
+    fig = plot_extrapolation(curves.rename(columns={"network": "run"}))
+    fig.axes[0].set_title("extrapolation with and without speed regularisation", fontsize=9)
+    return fig
+
+
+def plot_regularization_speeds(speeds: pd.DataFrame):
+    """Speed regularisation [H19]: q at each class's centre of mass (log scale), one group of bars
+    per class, one bar per network (column ``network``)."""
+    nets = list(dict.fromkeys(speeds["network"]))
+    classes = sorted(speeds["class"].unique())
+    fig, ax = plt.subplots(figsize=(6.0, 3.5))
+    width = 0.8 / len(nets)
+    for i, net in enumerate(nets):
+        rows = speeds[speeds["network"] == net].set_index("class").reindex(classes)
+        ax.bar(np.arange(len(classes)) + (i - (len(nets) - 1) / 2) * width, rows["centre_q"], width, label=net)
+    ax.set_xticks(np.arange(len(classes)), [str(c - 1) for c in classes])
+    ax.set_xlabel("digit")
+    ax.set_ylabel("q at the class centre of mass")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

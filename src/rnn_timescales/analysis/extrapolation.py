@@ -49,6 +49,7 @@ def recall_by_delay(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     progress: Callable[[int], None] | None = None,
+    by_class: bool = False,
 ) -> pd.DataFrame:
     """Accuracy at each delay, ``n_trials`` held-out trials per delay (see the module docstring).
 
@@ -56,6 +57,8 @@ def recall_by_delay(
     are run together, in chunks that bound memory. ``progress`` is called with the number of
     trials done after each chunk. Returns one row per delay: ``delay`` (steps), ``accuracy`` and
     ``null_accuracy`` (fractions), ``n_trials``, ``trained`` (whether training asked for it).
+    ``by_class``: one row per delay and class instead, with a ``class`` column (1 ... C - 1) after
+    ``delay`` (each trial's class is drawn uniformly, so each class gets about n_trials / (C - 1)).
     """
     n_classes, t_max = task.check_level(level)
     g = task.params.min_gap
@@ -72,6 +75,7 @@ def recall_by_delay(
     hits = torch.zeros(per_trial.numel(), dtype=torch.long, device=device)
     null_hits = torch.zeros_like(hits)
     null_scored = torch.zeros_like(hits)
+    labels = torch.zeros_like(hits)
     for start in range(0, per_trial.numel(), chunk):
         delay = per_trial[start:start + chunk]
         t_s = torch.randint(0, t_max - g, delay.shape, generator=generator, device=device)
@@ -80,19 +84,22 @@ def recall_by_delay(
         prediction = batch_logits(model, batch, generator)[:, :, 0].argmax(-1)  # (time, trials)
         rows = torch.arange(delay.numel(), device=device)
         hits[start:start + chunk] = (prediction[t_a, rows] == batch.labels).long()
+        labels[start:start + chunk] = batch.labels
         before = torch.arange(prediction.shape[0], device=device).unsqueeze(1) < t_a
         null_hits[start:start + chunk] = ((prediction == 0) & before).sum(0)
         null_scored[start:start + chunk] = before.sum(0)
         if progress is not None:
             progress(delay.numel())
-    grouped = pd.DataFrame({"delay": per_trial.cpu().numpy(), "hit": hits.cpu().numpy(),
+    grouped = pd.DataFrame({"delay": per_trial.cpu().numpy(), "class": labels.cpu().numpy(), "hit": hits.cpu().numpy(),
                             "null_hit": null_hits.cpu().numpy(), "null_scored": null_scored.cpu().numpy()})
-    table = grouped.groupby("delay", sort=True).agg(accuracy=("hit", "mean"), n_trials=("hit", "size"),
+    keys = ["delay", "class"] if by_class else "delay"
+    table = grouped.groupby(keys, sort=True).agg(accuracy=("hit", "mean"), n_trials=("hit", "size"),
                                                     null_hits=("null_hit", "sum"), null_scored=("null_scored", "sum"))
     table["null_accuracy"] = table["null_hits"] / table["null_scored"]
     table = table.reset_index()
     table["trained"] = table["delay"] <= t_max - 1
-    return table[EXTRAPOLATION_COLUMNS]
+    columns = EXTRAPOLATION_COLUMNS[:1] + ["class"] + EXTRAPOLATION_COLUMNS[1:] if by_class else EXTRAPOLATION_COLUMNS
+    return table[columns]
 
 
 @torch.no_grad()

@@ -71,6 +71,10 @@ class SlowPointHyperparameters:
         compaction of the batch to the points still running); q never leaves the device otherwise.
     dtype : ``"float32"``, ``"float64"`` or None (default: the model's parameter dtype). A model of
         another dtype is copied, never cast in place.
+    clip : None (default) or c > 0: after every step, clamp the activity part of each state (the
+        first ``model.hidden_size`` entries: a GRU's h, an LSTM's h but not c) to [-c, c]. [H19]
+        clips a GRU's and an LSTM's h to [-1, 1], the box their dynamics never leave; without it a
+        search can run out of the box to where a saturated update gate makes q small.
 
     After optimisation:
 
@@ -99,6 +103,7 @@ class SlowPointHyperparameters:
     tol_dq: float = 1e-20
     check_every: int = 100
     dtype: str | None = None
+    clip: float | None = None
     exclude_distance_outliers: bool = True
     outlier_distance_scale: float = 10.0
     tol_unique: float = 1e-3
@@ -129,6 +134,8 @@ class SlowPointHyperparameters:
             low = 0 if name == "max_iters" else 1
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{name} must be a {'non-negative' if low == 0 else 'positive'} integer, got {value!r}")
+        if self.clip is not None and not (number(self.clip) and self.clip > 0):
+            raise ValueError(f"clip must be a positive number or null, got {self.clip!r}")
         betas = self.adam_betas
         if len(betas) != 2 or not all(number(b) and 0 <= b < 1 for b in betas):
             raise ValueError(f"adam_betas must be two numbers in [0, 1), got {list(betas)!r}")
@@ -370,7 +377,8 @@ def find_slow_points(
     n, size = h0.shape
     work_model = model if param.dtype == dtype else copy.deepcopy(model).to(dtype)
     with _evaluation_mode(work_model):
-        final, final_q, iters, converged = _minimise(work_model, h0, u, hp, progress)
+        clip_units = min(int(getattr(model, "hidden_size", size)), size)
+        final, final_q, iters, converged = _minimise(work_model, h0, u, hp, progress, clip_units)
         final_cpu = final.cpu().numpy()
         keep = np.isfinite(final_cpu).all(axis=1) & np.isfinite(final_q)
         if hp.exclude_distance_outliers and n > 1:
@@ -432,9 +440,11 @@ def _evaluation_mode(model: nn.Module) -> Iterator[None]:
 
 
 def _minimise(model: nn.Module, h0: torch.Tensor, u: torch.Tensor, hp: SlowPointHyperparameters,
-              progress: Callable[[int], None] | None) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+              progress: Callable[[int], None] | None,
+              clip_units: int = 0) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
     """Per-point Adam/SGD with a per-point adaptive rate; returns final states (device), and
-    q, iterations, converged as numpy arrays (n,)."""
+    q, iterations, converged as numpy arrays (n,). With ``hp.clip``, the first ``clip_units``
+    entries of every state are clamped after each step."""
     n = h0.shape[0]
     device, dtype = h0.device, h0.dtype
     final = h0.clone()
@@ -478,6 +488,8 @@ def _minimise(model: nn.Module, h0: torch.Tensor, u: torch.Tensor, hp: SlowPoint
                 x = x.addcdiv(m * (step_lr / (1 - beta1 ** t))[:, None], denom, value=-1)
             else:
                 x = x - step_lr[:, None] * grad
+            if hp.clip is not None:
+                x[:, :clip_units].clamp_(-hp.clip, hp.clip)
             if hp.lr_schedule == "adaptive":
                 history = torch.cat([history[:, 1:], q[:, None]], dim=1)
                 lr, last_change = _adapt_rate(lr, history, last_change, iters, active, hp)

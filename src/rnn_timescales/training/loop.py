@@ -82,7 +82,9 @@ def train_steps(t: Trainer, level: dict[str, Any]) -> str:
         with t.phases("data"):
             batch = t.task.sample(level, cfg.batch_size, t.generator, t.device)
         with t.phases("step"):
-            loss = train_step(t.model, t.optimizer, batch, t.config.optimizer.grad_clip, t.generator)
+            if t.regularizer is not None:
+                t.regularizer.prepare(t.model, level, t.global_step)
+            loss = train_step(t.model, t.optimizer, batch, t.config.optimizer.grad_clip, t.generator, t.regularizer)
             finite.record(t.step, loss, t.model)
             t.loss_sum += loss
         t.step += 1

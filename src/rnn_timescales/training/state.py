@@ -59,6 +59,7 @@ class TrainingState:
     last_epoch_s: duration of the last completed epoch (used by the time-budget rule).
     phase_times: seconds spent so far in each phase of the loop (see ``guards.PhaseTimes``).
     rng: ``{"generator": state}``, the run's random-number generator.
+    regularizer: the speed regulariser's state (its points and generator), empty without one.
     """
 
     config: dict[str, Any]
@@ -78,6 +79,7 @@ class TrainingState:
     epoch_elapsed_s: float = 0.0
     last_epoch_s: float = 0.0
     phase_times: dict[str, float] = field(default_factory=dict)
+    regularizer: dict[str, Any] = field(default_factory=dict)
 
     @property
     def position(self) -> tuple[int, int]:

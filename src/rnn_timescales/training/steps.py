@@ -24,10 +24,11 @@ def batch_logits(model: RecurrentModel, batch: Batch, generator: torch.Generator
     times finer in time (every tau replaced by max(tau k, 1))."""
     out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_step_logits=not batch.final_only,
                 time_scale=batch.time_scale)
-    logits = out.logits if batch.final_only else out.step_logits
-    if batch.class_mask is not None:
-        logits = logits.masked_fill(~batch.class_mask, float("-inf"))
-    return logits
+    return _mask_classes(out.logits if batch.final_only else out.step_logits, batch)
+
+
+def _mask_classes(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    return logits if batch.class_mask is None else logits.masked_fill(~batch.class_mask, float("-inf"))
 
 
 def multi_head_loss(
@@ -59,19 +60,32 @@ def batch_loss(model: RecurrentModel, batch: Batch, generator: torch.Generator |
     return multi_head_loss(logits, batch.targets, batch.weights)
 
 
+def trajectory_loss(model: RecurrentModel, batch: Batch,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training loss of a batch scored at every step (as :func:`batch_loss`, with the same
+    logits) and the states it went through: (scalar, (time, batch, state)), for losses that also
+    need the states (:mod:`rnn_timescales.training.regularizers`)."""
+    out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_trajectory=True,
+                return_step_logits=True, time_scale=batch.time_scale)
+    return multi_head_loss(_mask_classes(out.step_logits, batch), batch.targets, batch.weights), out.trajectory
+
+
 def train_step(
     model: RecurrentModel,
     optimizer: torch.optim.Optimizer,
     batch: Batch,
     grad_clip: float | None = 2.0,
     generator: torch.Generator | None = None,
+    regularizer=None,
 ) -> torch.Tensor:
     """Forward, backward, clip the global gradient L2 norm to ``grad_clip``, and step.
 
+    ``regularizer``: an object whose ``loss(model, batch, generator)`` replaces the plain loss
+    (e.g. :class:`~rnn_timescales.training.regularizers.SpeedRegularizer`), or None.
     Returns the (detached) loss, a scalar tensor, without forcing a device sync.
     """
     optimizer.zero_grad(set_to_none=True)
-    loss = batch_loss(model, batch, generator)
+    loss = batch_loss(model, batch, generator) if regularizer is None else regularizer.loss(model, batch, generator)
     loss.backward()
     if grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=grad_clip)

@@ -30,6 +30,7 @@ from rnn_timescales.tasks import build_task
 from rnn_timescales.training.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
 from rnn_timescales.training.guards import Clock, FiniteSteps, PhaseTimes, Signals, model_is_finite
 from rnn_timescales.training.loop import train_loop
+from rnn_timescales.training.regularizers import build_regularizer
 from rnn_timescales.training.rundir import (
     METRIC_COLUMNS,
     TIMING_COLUMNS,
@@ -172,6 +173,7 @@ class Trainer:
         self.model = build_model(config, self.task).to(self.device)
         self.optimizer = make_optimizer(config, self.model)
         self.curriculum = build_curriculum(config.curriculum, self.task)
+        self.regularizer = build_regularizer(config, self.task, self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.epoch = 0  # epochs completed
         self.step = 0  # training steps done in epoch self.epoch + 1
@@ -365,6 +367,7 @@ class Trainer:
             epoch_elapsed_s=self.epoch_clock.elapsed() if self.step else 0.0,
             last_epoch_s=self.last_epoch_s,
             phase_times=dict(self.phases.totals),
+            regularizer=self.regularizer.state_dict() if self.regularizer is not None else {},
         )
 
     def save_state(self, name: str) -> None:
@@ -382,6 +385,8 @@ class Trainer:
             self.optimizer.load_state_dict(state.optimizer)
             self.curriculum.load_state_dict(state.curriculum)
             self.generator.set_state(state.rng["generator"])
+            if self.regularizer is not None:
+                self.regularizer.load_state_dict(state.regularizer)
         except (RuntimeError, ValueError, KeyError, TypeError) as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise StateError(f"the training state of {str(self.run_dir)!r} does not fit its configuration: {first}") from None
