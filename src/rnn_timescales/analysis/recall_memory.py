@@ -37,7 +37,7 @@ import torch
 
 from rnn_timescales.analysis.slow_points import SlowPoints, find_slow_points, speed
 from rnn_timescales.models.base import RecurrentModel
-from rnn_timescales.tasks.delayed_recall import NULL, DelayedRecall
+from rnn_timescales.tasks.delayed_recall import DelayedRecall
 
 CLASSES = "recall_slow_points.csv"
 EXTRAPOLATION = "recall_extrapolation.csv"
