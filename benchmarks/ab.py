@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
     rows = []
-    for case in [row["case"] for row in results["head"][0]]:
+    # a case only one side knows (a benchmark added after the base revision) has nothing to compare
+    base_cases = {row["case"] for row in results["base"][0]}
+    for case in [row["case"] for row in results["head"][0] if row["case"] in base_cases]:
         per_round = [({x["case"]: x for x in b}[case], {x["case"]: x for x in h}[case])
                      for b, h in zip(results["base"], results["head"])]
         for field, value in per_round[0][1].items():
