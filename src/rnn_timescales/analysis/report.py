@@ -325,20 +325,19 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
         neuron_ac=np.stack([r.ac for r in results]),
         population_ac=np.stack([r.population_ac for r in results]),
     )
-    figs = {
-        "tau_vs_n": plotting.plot_timescales_vs_n(summary),
-        "tau_scatter": plotting.plot_tau_vs_tau_net(neurons, "tau" if neurons["tau"].notna().any() else "tau_gate"),
-        "population_ac": plotting.plot_population_autocorrelation(
-            summary["level"].to_numpy(), np.stack([r.population_ac for r in results]), _axis_name(summary)),
-    }
-    for r in results:
-        label = _level_label(r.summary)
-        figs[f"ac_fits_{label.replace(' = ', '')}"] = plotting.plot_autocorrelation_fits(
-            r.ac, r.neurons, settings.fit_lag, n_examples=n_examples, title=label)
     import matplotlib.pyplot as plt
 
-    for name, fig in figs.items():
+    def save(name: str, fig) -> None:  # one figure open at a time, however many checkpoints
         fig.savefig(fig_dir / f"{name}.png", dpi=120, bbox_inches="tight")
         plt.close(fig)
         names[name] = f"figures/{name}.png"
+
+    save("tau_vs_n", plotting.plot_timescales_vs_n(summary))
+    save("tau_scatter", plotting.plot_tau_vs_tau_net(neurons, "tau" if neurons["tau"].notna().any() else "tau_gate"))
+    save("population_ac", plotting.plot_population_autocorrelation(
+        summary["level"].to_numpy(), np.stack([r.population_ac for r in results]), _axis_name(summary)))
+    for r in results:
+        label = _level_label(r.summary)
+        save(f"ac_fits_{label.replace(' = ', '')}",
+             plotting.plot_autocorrelation_fits(r.ac, r.neurons, settings.fit_lag, n_examples=n_examples, title=label))
     return names
