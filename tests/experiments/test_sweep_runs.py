@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
+import pytest
 from dying import die_on_three
 from sweep_testing import TINY_ANALYSIS, train_directly, write_spec
 from test_resume import assert_same_run
@@ -99,3 +101,11 @@ def test_a_dying_worker_is_reported_and_the_other_tasks_complete():
         results = dict(pool.run(die_on_three, [1, 2, 3, 4, 5]))
     assert {k: v for k, v in results.items() if k != 3} == {1: 2, 2: 4, 4: 8, 5: 10}
     assert isinstance(results[3], WorkerDied)
+
+
+def test_a_pool_whose_worker_died_while_idle_is_replaced():
+    with LocalPool(1) as pool:
+        killed = pool._pool().submit(die_on_three, 3)  # outside run(): no task of its own was in flight
+        with pytest.raises(BrokenProcessPool):
+            killed.result()
+        assert dict(pool.run(die_on_three, [1, 2])) == {1: 2, 2: 4}

@@ -135,6 +135,21 @@ class LocalPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
+    def _submit(self, running: dict[Future, Any], fn: Callable[[Any], Any], task: Any) -> bool:
+        """Start ``task``; False when the pool broke since the driver last looked (a worker died
+        under a task in flight: ``running`` holds its future, which the next wait collects)."""
+        try:
+            running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
+            return True
+        except BrokenProcessPool:
+            if running:
+                return False
+            # nothing in flight died with it (a worker killed while idle): a fresh pool
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+            running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
+            return True
+
     def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
             stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[Any, Any]]:
         queue, suspects = deque(tasks), deque()
@@ -147,14 +162,12 @@ class LocalPool:
                 if not running:
                     return
             elif suspects:
-                if not running:
-                    task = suspects.popleft()
-                    running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
+                if not running and self._submit(running, fn, suspects[0]):
+                    suspects.popleft()
                     alone = True
             else:
-                while queue and len(running) < self.workers:
-                    task = queue.popleft()
-                    running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
+                while queue and len(running) < self.workers and self._submit(running, fn, queue[0]):
+                    queue.popleft()
                     alone = False
             # a timeout, so that the driver's signal handlers run while it waits
             done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
