@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 import pandas as pd
 import torch
 
-from rnn_timescales.config import ConfigError, RunConfig, build_config, preset_dict, validate
+from rnn_timescales.config import RESUMABLE, ConfigError, RunConfig, build_config, config_difference, preset_dict, validate
 from rnn_timescales.io import atomic_write_bytes, atomic_write_text, file_in_the_way
 
 MODEL_PRESETS = {"leaky_rnn": "quick", "gru": "gated", "lstm": "gated"}
@@ -110,8 +110,6 @@ def comparison_configs(
 def check_comparison_dir(out: str | Path, configs: dict[str, RunConfig]) -> Path:
     """``out`` if this comparison may write there: missing, empty, or an earlier run of the same
     comparison (whose runs may differ only in their budget); ConfigError otherwise."""
-    from rnn_timescales.training.trainer import RESUMABLE
-
     p = Path(out)
     if p.exists() and not p.is_dir():
         raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the comparison")
@@ -128,7 +126,7 @@ def check_comparison_dir(out: str | Path, configs: dict[str, RunConfig]) -> Path
             saved = RunConfig.load(saved_path)
         except ConfigError as e:
             raise ConfigError(f"{str(saved_path)!r} is not a valid run configuration ({e})") from None
-        difference = _first_difference(saved.to_dict(), config.to_dict(), skip=RESUMABLE)
+        difference = config_difference(saved, config)
         if difference is not None:
             raise ConfigError(f"{str(p)!r} holds a comparison with other settings (run {name}, {difference}); "
                               "choose another --out")
@@ -182,7 +180,7 @@ def run_comparison(
 def _train_one(config: dict, run_dir: str, threads: int) -> dict:
     """Train one run (or continue it, if its directory holds one) with ``threads`` torch threads;
     returns its ``summary.json``. Top-level so that worker processes can run it."""
-    from rnn_timescales.training.trainer import RESUMABLE, Trainer
+    from rnn_timescales.training.trainer import Trainer
 
     torch.set_num_threads(threads)
     path = Path(run_dir)
@@ -272,18 +270,3 @@ def _get(nested: dict, dotted: str):
     for part in dotted.split("."):
         nested = nested.get(part) if isinstance(nested, dict) else None
     return nested
-
-
-def _first_difference(a: dict, b: dict, skip: Sequence[str] = (), prefix: str = "") -> str | None:
-    """The first setting, by dotted name, on which two nested configuration dicts differ (ignoring
-    ``skip``), as text; None if they agree."""
-    for key in sorted(set(a) | set(b)):
-        name = f"{prefix}{key}"
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, dict) and isinstance(y, dict):
-            found = _first_difference(x, y, skip, f"{name}.")
-            if found is not None:
-                return found
-        elif name not in skip and x != y:
-            return f"{name}: {x!r} there, {y!r} now"
-    return None

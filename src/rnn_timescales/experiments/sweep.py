@@ -59,7 +59,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import PRESETS, ConfigError, RunConfig, build_config, flatten, read_yaml
+from rnn_timescales.config import PRESETS, RESUMABLE, ConfigError, RunConfig, build_config, config_difference, flatten, read_yaml
 from rnn_timescales.io import atomic_write_text, file_in_the_way
 
 SPEC_FILE = "sweep.yaml"
@@ -423,8 +423,6 @@ def is_locked(run_dir: str | Path) -> bool:
 def stopping_differences(run_dir: Path, planned: RunConfig) -> dict[str, Any]:
     """Settings a resumed run may change (training.max_epochs, target_n, time_budget_s, ...) on
     which the run's config.yaml and the planned configuration differ: setting -> planned value."""
-    from rnn_timescales.training.trainer import RESUMABLE
-
     saved = flatten(read_yaml(run_dir / "config.yaml"))
     want = flatten(planned.to_dict())
     return {k: want[k] for k in RESUMABLE if saved.get(k) != want.get(k)}
@@ -432,15 +430,9 @@ def stopping_differences(run_dir: Path, planned: RunConfig) -> dict[str, Any]:
 
 def configuration_mismatch(run_dir: Path, planned: RunConfig) -> str | None:
     """The first setting (other than those a resumed run may change) on which an existing run
-    directory's config.yaml differs from the planned configuration, or None."""
-    from rnn_timescales.training.trainer import RESUMABLE
-
-    saved = flatten(read_yaml(run_dir / "config.yaml"))
-    want = flatten(planned.to_dict())
-    for key in sorted(set(saved) | set(want)):
-        if key not in RESUMABLE and saved.get(key) != want.get(key):
-            return f"{key}: {saved.get(key)!r} there, {want.get(key)!r} in the sweep"
-    return None
+    directory's config.yaml differs from the planned configuration, or None
+    (:func:`~rnn_timescales.config.config_difference`)."""
+    return config_difference(read_yaml(run_dir / "config.yaml"), planned, where=("there", "in the sweep"))
 
 
 def error_files(root: Path, name: str) -> tuple[Path, Path]:

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import ConfigError, RunConfig, flatten, merge, parse_override, validate
+from rnn_timescales.config import RESUMABLE, ConfigError, RunConfig, config_difference, flatten, merge, parse_override, validate
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import MODELS, RecurrentModel, build_model
 from rnn_timescales.models.fused import resolve_precision
@@ -51,19 +51,6 @@ from rnn_timescales.training.state import (
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "RESUMABLE", "TrainResult", "Trainer", "default_run_dir",
            "resolve_device", "resume", "train"]
-
-# Settings a resumed run may change: they decide when to stop and what to do on divergence,
-# never what a step computes, so the resumed run stays the run its config describes.
-RESUMABLE = (
-    "training.max_epochs",
-    "training.target_n",
-    "training.target_level",
-    "training.time_budget_s",
-    "training.divergence",
-    "training.rollback_lr_factor",
-    "training.max_rollbacks",
-    "training.state_every_s",
-)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -98,16 +85,6 @@ def resume_config(saved: RunConfig, overrides: list[str] | None) -> RunConfig:
                 )
         data = merge(data, layer)
     return validate(data)
-
-
-def _config_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    """The first setting (outside RESUMABLE) on which two configuration dicts differ."""
-    flat_a = {k: v for k, v in flatten(a).items() if k not in RESUMABLE}
-    flat_b = {k: v for k, v in flatten(b).items() if k not in RESUMABLE}
-    for key in sorted(set(flat_a) | set(flat_b)):
-        if flat_a.get(key) != flat_b.get(key):
-            return f"{key}: {flat_a.get(key)!r} in the state, {flat_b.get(key)!r} in config.yaml"
-    return None
 
 
 @dataclass
@@ -222,7 +199,7 @@ class Trainer:
             trainer._build(config, p, progress)
             trainer.mode = "restart"
             return trainer
-        difference = _config_difference(state.config, config.to_dict())
+        difference = config_difference(state.config, config, where=("in the state", "in config.yaml"))
         if difference is not None:
             raise StateError(f"the training state {str(state_path)!r} does not belong to this run's config.yaml ({difference})")
         trainer._build(config, p, progress)

@@ -32,15 +32,14 @@ import torch
 
 from rnn_timescales.analysis.robustness.changes import ablated_copy, perturbed_copy
 from rnn_timescales.analysis.robustness.streams import derived_seed
-from rnn_timescales.config import ConfigError, RunConfig, merge, parse_override, preset_dict, validate
+from rnn_timescales.config import ConfigError, RunConfig, config_difference, merge, parse_override, preset_dict, validate
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import build_model
-from rnn_timescales.models.fused import resolve_precision
 from rnn_timescales.tasks import build_task
 from rnn_timescales.training.checkpoints import CheckpointError, load_checkpoint
 from rnn_timescales.training.rundir import prepare_run_dir
 from rnn_timescales.training.steps import accuracy
-from rnn_timescales.training.trainer import RESUMABLE, Trainer, train
+from rnn_timescales.training.trainer import Trainer, train
 
 Progress = Callable[[int, int], None]
 
@@ -137,9 +136,6 @@ def _training(data: dict, plan: TrainingPlan, epochs: int, target_n: int | None)
     data = merge(data, layer)
     for text in plan.overrides:
         data = merge(data, parse_override(text))
-    precision = data.get("model", {}).get("precision")
-    if precision == "auto":  # what the trainer would resolve it to, so the run directory's config matches
-        data = merge(data, {"model": {"precision": resolve_precision("auto", torch.device(plan.device).type)}})
     return validate(data)
 
 
@@ -186,11 +182,6 @@ def transfer_config(ckpt, plan: TrainingPlan, task: str | None = None) -> RunCon
 
 
 # --- runs --------------------------------------------------------------------------------------------
-def _flat(config: RunConfig) -> dict[str, Any]:
-    row = pd.json_normalize(config.to_dict(), sep=".").iloc[0].to_dict()
-    return {k: v for k, v in row.items() if k not in RESUMABLE}
-
-
 def _same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
 
@@ -220,11 +211,10 @@ class PlannedRun:
         except ConfigError as e:
             raise ValueError(f"{str(self.run_dir)!r} holds a run whose configuration cannot be read ({e}); remove it "
                              "or choose another --out") from None
-        mine, theirs = _flat(self.config), _flat(saved)
-        diff = next((k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)), None)
+        diff = config_difference(saved, self.config)
         if diff is not None:
-            raise ValueError(f"{str(self.run_dir)!r} holds a run with other settings ({diff}: {theirs.get(diff)!r} "
-                             f"there, {mine.get(diff)!r} now); remove it or choose another --out")
+            raise ValueError(f"{str(self.run_dir)!r} holds a run with other settings ({diff}); remove it or choose "
+                             "another --out")
         init = self.run_dir / "checkpoints" / "init.safetensors"
         if init.is_file():
             try:
