@@ -17,7 +17,9 @@ from sweep_testing import TINY_BASE
 from rnn_timescales.config import ConfigError, build_config
 from rnn_timescales.experiments.report import (
     curve_on_grid,
+    neuron_quantiles,
     paper_tau_net,
+    share_below_one_step,
     solved_curves,
     spread_interval,
     write_report,
@@ -93,6 +95,16 @@ def test_the_papers_tau_net_drops_neurons_at_or_below_one_step():
     assert np.isnan(table["value"].iloc[1]) and table["kept"].iloc[1] == 0
 
 
+def test_neuron_distributions_and_the_share_below_one_step():
+    neurons = pd.DataFrame({"condition": "c", "run": ["a"] * 4 + ["b"] * 4, "n_max": 3,
+                            "tau_net": [0.5, 1.0, 2.0, 4.0, 0.2, 3.0, 6.0, np.nan]})
+    q = neuron_quantiles(neurons, "tau_net", above=1.0)  # pooled: 2, 3, 4, 6
+    assert q[["q50", "neurons"]].iloc[0].tolist() == [3.5, 4] and q["q25"].iloc[0] == pytest.approx(2.75)
+    share = share_below_one_step(neurons)
+    assert share["share"].tolist() == [0.5, pytest.approx(1 / 3)]  # a: 0.5 and 1.0; b: 0.2 of 3 finite
+    assert neuron_quantiles(neurons.drop(columns="tau_net"), "tau_net").empty
+
+
 # --- pages --------------------------------------------------------------------------------------
 def fake_run(run_dir: Path, config, seed: int, tau_net_median: float, neurons_tau_net: list[float],
              robustness: bool = True, stop_reason: str = "target_n") -> None:
@@ -148,8 +160,10 @@ def test_a_sweep_report_draws_every_panel_its_data_allows(tmp_path):
     assert "No data" not in text
     # single-head: our tau_net (median per network 0.5, 0.7) is below one step; the paper's drops
     # tau_net <= 1 per neuron: network means 3 and 6, so 4.5 ± 1.5 (s.d., ddof 0)
-    assert "below one step (n=2)" in text
-    assert "4.5 ± 1.5 (n=2)" in text
+    assert "below one step (0.6)" in text
+    assert "4.5 ± 1.5" in text
+    # one neuron in three at or below one step in each single-head network
+    assert "33 %" in text and "Timescales per N, curriculum single" in text
     assert "curriculum single" in text and "curriculum multi" in text
 
 

@@ -13,6 +13,9 @@ median of the neurons' tau_net per network, then mean ± spread across networks)
 figures' (neurons with tau_net <= 1 step dropped, mean per network, then mean ± s.d. across
 networks, s.d. with ddof 0 as the paper's notebooks compute it). Timescales below one step cannot
 be resolved at integer lags and are shown as "below one step", never as numbers on a log axis.
+Distributions over neurons (per-neuron trained tau, and tau_net of the neurons above one step) are
+quantile bands per condition and N, pooled over the condition's networks, beside the share of
+neurons below one step per network.
 
 Largest N solved against epochs and time: N solved is n_start - 1 before a run's first advance; a
 run that stopped because it reached its goal (target_n, solved, heads_exhausted) keeps its final N
@@ -124,6 +127,36 @@ def curve_on_grid(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[str
     return pd.concat(parts, ignore_index=True)
 
 
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def neuron_quantiles(neurons: pd.DataFrame, value: str, above: float | None = None) -> pd.DataFrame:
+    """The distribution of ``value`` over neurons per condition and N, pooled over the condition's
+    networks: ``condition, n_max, q10, q25, q50, q75, q90, neurons`` (the count used). ``above``:
+    keep only neurons whose value exceeds it (e.g. tau_net > 1 step). ``neurons``: one row per
+    neuron with ``condition, n_max`` and ``value``."""
+    cols = ["condition", "n_max", *(f"q{round(100 * q)}" for q in QUANTILES), "neurons"]
+    if neurons.empty or value not in neurons:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (condition, n_max), g in neurons.groupby(["condition", "n_max"], sort=False):
+        v = g[value].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if above is not None:
+            v = v[v > above]
+        if v.size:
+            rows.append([condition, n_max, *np.quantile(v, QUANTILES), int(v.size)])
+    return pd.DataFrame(rows, columns=cols).sort_values(["condition", "n_max"], kind="stable").reset_index(drop=True)
+
+
+def share_below_one_step(neurons: pd.DataFrame) -> pd.DataFrame:
+    """Per network (run) and N: the share of neurons with tau_net <= 1 step among those with a
+    finite tau_net: ``condition, run, n_max, share``."""
+    t = neurons.dropna(subset=["tau_net"])
+    share = (t["tau_net"] <= ONE_STEP).groupby([t["condition"], t["run"], t["n_max"]], sort=False).mean()
+    return share.rename("share").reset_index()
+
+
 def paper_tau_net(neurons: pd.DataFrame) -> pd.DataFrame:
     """The paper's per-network tau_net: for each checkpoint (``n_max``), the mean tau_net of the
     neurons with tau_net > 1 step: ``n_max, value, kept, neurons`` (value NaN if none is kept)."""
@@ -169,6 +202,7 @@ class ReportData:
     paper: pd.DataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    neurons: pd.DataFrame = field(default_factory=pd.DataFrame)  # n_max, tau, tau_net per neuron
 
     @property
     def conditions(self) -> list[str]:
@@ -255,7 +289,7 @@ def load_report_data(path: str | Path) -> ReportData:
     """Read every run under ``path`` (see :func:`find_runs`) into the tables a report draws."""
     title, kind, description, varying, runs = find_runs(path)
     notes: list[str] = []
-    metrics, heads, analysis, paper = [], [], [], []
+    metrics, heads, analysis, paper, cells = [], [], [], [], []
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for r in runs:
         tag = {"run": r.name, "condition": r.condition}
@@ -271,12 +305,13 @@ def load_report_data(path: str | Path) -> ReportData:
         neurons = _read_csv(r.path / "analysis" / "neurons.csv", notes, ["n_max", "tau_net"])
         if neurons is not None:
             paper.append(paper_tau_net(neurons).assign(**tag))
+            cells.append(neurons[[c for c in ("n_max", "tau", "tau_net") if c in neurons]].assign(**tag))
         for name, (rel, cols) in TABLES.items():
             t = _read_csv(r.path / rel, notes, cols)
             if t is not None:
                 tables[name].append(t.assign(**tag))
     return ReportData(title, kind, description, varying, runs, _stack(metrics), _stack(heads), _stack(analysis),
-                      _stack(paper), {k: _stack(v) for k, v in tables.items()}, notes)
+                      _stack(paper), {k: _stack(v) for k, v in tables.items()}, notes, _stack(cells))
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -349,9 +384,10 @@ def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dic
              "Largest N solved against epochs and wall time, per condition (band: spread across runs; "
              "wall time is each run's own clock, which depends on the machine and how busy it was).")
     finals = curves.groupby("run").tail(1).assign(condition=lambda t: t["run"].map(cond))
-    sec.items.append(("table", "<p>Largest N solved at the end of each run, per condition:</p>"
-                      + _pivot_html(aggregate(finals.assign(what="largest N solved"), ["what", "condition"],
-                                              "n_solved", spread), "what", spread, False)))
+    if finals.groupby("condition").size().max() > 1:  # with one run per condition, the runs table says it
+        sec.items.append(("table", "<p>Largest N solved at the end of each run, per condition:</p>"
+                          + _pivot_html(aggregate(finals.assign(what="largest N solved"), ["what", "condition"],
+                                                  "n_solved", spread), "what", spread, False)))
     if "model.type" in data.varying:
         info = {r.name: f"{r.model_type}, {r.curriculum}" for r in data.runs}
         by_epoch_m = _curve_aggregate(curves, "epoch", np.arange(0, int(curves["epoch"].max()) + 1), carry, info, spread)
@@ -380,6 +416,47 @@ def _curve_aggregate(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[
                      "value", spread)
 
 
+def _cell(mean: float, lo: float, hi: float, n: int, spread: str, timescale: bool, digits: int = 3) -> str:
+    """A table cell without the count (the table has a column for it)."""
+    if not np.isfinite(mean):
+        return ""
+    if timescale and mean < ONE_STEP:
+        return f"below one step ({mean:.2g})"
+    if n <= 1 or hi == lo:
+        return f"{mean:.{digits}g}"
+    if spread == "bootstrap":
+        return f"{mean:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+    return f"{mean:.{digits}g} ± {(hi - lo) / 2:.2g}"
+
+
+def _per_n_table(columns: dict[str, tuple[pd.DataFrame, str, str, bool]], dists: dict[str, tuple[pd.DataFrame, str]],
+                 condition: str, spread: str, order: list[str]) -> str:
+    """One condition's timescales per N in one table: ``columns`` name -> (aggregate table, value
+    kind: mean|percent, spread, timescale?) and ``dists`` name -> (distribution table, band: 10-90
+    or 25-75)."""
+    rows: dict = {}
+    for name, (table, kind, how, timescale) in columns.items():
+        for r in table[table["condition"] == condition].itertuples():
+            row = rows.setdefault(r.n_max, {"networks": int(r.n)})
+            row["networks"] = max(row["networks"], int(r.n))
+            if kind == "percent":
+                row[name] = _cell(100 * r.mean, 100 * r.lo, 100 * r.hi, r.n, how, False, 2) + " %"
+            else:
+                row[name] = _cell(r.mean, r.lo, r.hi, r.n, how, timescale)
+    for name, (dist, band) in dists.items():
+        lo, hi = ("q10", "q90") if band == "10-90" else ("q25", "q75")
+        for r in dist[dist["condition"] == condition].itertuples():
+            row = rows.setdefault(r.n_max, {})
+            row[name] = f"{r.q50:.3g} [{getattr(r, lo):.3g}, {getattr(r, hi):.3g}] ({r.neurons})"
+    if not rows:
+        return ""
+    order = ["networks", *order]
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    table = table[[c for c in order if c in table]].fillna("")
+    table.index.name = "N"
+    return table.reset_index().to_html(index=False, escape=True, classes="data", border=0)
+
+
 def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
     from rnn_timescales.experiments import plotting
 
@@ -389,45 +466,72 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
         sec.items.append(("nodata", "No data: no run has been analysed (rnn-timescales analyze RUN_DIR, or an "
                                     "analyze: section in the sweep spec, or rnn-timescales sweep analyze DIR)."))
         return sec
-    if "tau_mean" in a:
-        tau = aggregate(a, ["condition", "n_max"], "tau_mean", spread)
-        figs.add(sec, "tau_vs_n", plotting.plot_timescale_vs_n(tau, colors, r"mean trained $\tau$ (steps)",
-                                                               f"mean ± {spread} across networks"),
-                 f"Trained τ against N: the mean over a network's neurons, then mean ± {spread} across networks.")
-        sec.items.append(("table", _pivot_html(tau, "n_max", spread, True)))
+    empty = pd.DataFrame(columns=["condition", "n_max", "mean", "lo", "hi", "n"])
+    cells = data.neurons
+    columns: dict[str, tuple[pd.DataFrame, str, str, bool]] = {}
+    dists: dict[str, tuple[pd.DataFrame, str]] = {}
+    order: list[str] = []
+    tau = aggregate(a, ["condition", "n_max"], "tau_mean", spread) if "tau_mean" in a else empty
+    tau_dist = neuron_quantiles(cells, "tau")
+    if len(tau):
+        columns["trained τ: network mean"] = (tau, "mean", spread, True)
+        dists["trained τ per neuron: median [10 %, 90 %] (neurons)"] = (tau_dist, "10-90")
+        order += ["trained τ: network mean", "trained τ per neuron: median [10 %, 90 %] (neurons)"]
+        figs.add(sec, "tau_vs_n", plotting.plot_trained_tau_vs_n(tau, tau_dist, colors, spread),
+                 f"Trained τ against N. Left: the mean over a network's neurons, then mean ± {spread} across "
+                 "networks, on an axis fitted to the data (first and last values written). Right: every neuron's τ "
+                 "(pooled over a condition's networks): the median (dashed) and the bands holding the middle 50 % "
+                 "and 80 % of the neurons. The forward pass uses max(τ, 1), so no trained τ lies below one step.")
     if "tau_net_median" in a:
         ours = aggregate(a, ["condition", "n_max"], "tau_net_median", spread)
-        paper = aggregate(data.paper, ["condition", "n_max"], "value", "sd") if not data.paper.empty else ours.iloc[:0]
-        figs.add(sec, "tau_net_vs_n", plotting.plot_tau_net_vs_n(ours, paper, colors, spread),
-                 f"τ_net against N, two aggregations. Left (ours): the median τ_net of a network's neurons, then "
-                 f"mean ± {spread} across networks. Right (the paper's figures): neurons with τ_net ≤ 1 step dropped, "
-                 "the mean of the rest per network, then mean ± s.d. across networks. Open markers in the grey strip: "
-                 "below one step.")
-        sec.items.append(("table", "<p>τ_net, ours:</p>" + _pivot_html(ours, "n_max", spread, True)))
-        if not paper.empty:
+        paper = aggregate(data.paper, ["condition", "n_max"], "value", "sd") if not data.paper.empty else empty
+        if "tau_net" in cells:
+            share = aggregate(share_below_one_step(cells), ["condition", "n_max"], "share", spread)
+            above = neuron_quantiles(cells, "tau_net", above=ONE_STEP)
+        else:
+            share, above = empty, neuron_quantiles(cells, "tau_net")
+        columns["τ_net ≤ 1 step (share of neurons)"] = (share, "percent", spread, False)
+        columns["τ_net median of all neurons (ours)"] = (ours, "mean", spread, True)
+        dists["τ_net > 1 step: median [25 %, 75 %] (neurons)"] = (above, "25-75")
+        columns["τ_net > 1 step: mean (paper's figures, ± s.d.)"] = (paper, "mean", "sd", True)
+        order += ["τ_net ≤ 1 step (share of neurons)", "τ_net median of all neurons (ours)",
+                  "τ_net > 1 step: median [25 %, 75 %] (neurons)", "τ_net > 1 step: mean (paper's figures, ± s.d.)"]
+        overall = ""
+        if not data.paper.empty:
             dropped = data.paper.assign(dropped=data.paper["neurons"] - data.paper["kept"])
-            share = 100 * dropped["dropped"].sum() / max(1, dropped["neurons"].sum())
-            sec.items.append(("table", f"<p>τ_net, the paper's aggregation ({share:.0f} % of all neurons had τ_net ≤ 1 "
-                                       "step and were dropped):</p>" + _pivot_html(paper, "n_max", "sd", True)))
+            overall = (f" Over all checkpoints {100 * dropped['dropped'].sum() / max(1, dropped['neurons'].sum()):.0f} % "
+                       "of the neurons had τ_net ≤ 1 step.")
+        figs.add(sec, "tau_net_vs_n", plotting.plot_tau_net_distribution(above, share, paper, ours, colors, spread),
+                 "Network-mediated τ_net against N. Left: the neurons that have memory (τ_net > 1 step), pooled over a "
+                 "condition's networks: their median (dashed) and the bands holding the middle 50 % and 80 % of them; "
+                 "diamonds: the paper's figures' aggregation (their mean per network, then mean ± s.d. across "
+                 "networks); open squares: ours (the median τ_net of all neurons per network, mean across networks) "
+                 "where it is at least one step. Right: the share of each network's neurons with τ_net ≤ 1 step "
+                 f"(no memory beyond one step), mean ± {spread} across networks; above 50 % the median neuron, and so "
+                 f"ours, is below one step.{overall}")
     if "jacobian_tau_max" in a or "population_tau_net" in a:
-        jac = aggregate(a, ["condition", "n_max"], "jacobian_tau_max", spread) if "jacobian_tau_max" in a else None
-        pop = aggregate(a, ["condition", "n_max"], "population_tau_net", spread) if "population_tau_net" in a else None
-        empty = pd.DataFrame(columns=["condition", "n_max", "mean", "lo", "hi", "n"])
-        figs.add(sec, "collective_vs_n",
-                 plotting.plot_collective_vs_n(jac if jac is not None else empty, pop if pop is not None else empty,
-                                               colors, spread),
+        jac = aggregate(a, ["condition", "n_max"], "jacobian_tau_max", spread) if "jacobian_tau_max" in a else empty
+        pop = aggregate(a, ["condition", "n_max"], "population_tau_net", spread) if "population_tau_net" in a else empty
+        figs.add(sec, "collective_vs_n", plotting.plot_collective_vs_n(jac, pop, colors, spread),
                  "Collective timescales against N: the slowest mode of the linearised dynamics (−1/ln|λ|, median over "
-                 "operating points per network) and τ_net of the summed population activity.")
-        if jac is not None:
-            sec.items.append(("table", "<p>Slowest Jacobian mode:</p>" + _pivot_html(jac, "n_max", spread, True)))
-        if pop is not None:
-            sec.items.append(("table", "<p>Population τ_net:</p>" + _pivot_html(pop, "n_max", spread, True)))
+                 "operating points per network) and τ_net of the summed population activity; values below one step "
+                 "are open markers in the grey strip, and a panel with nothing above one step says so.")
+        columns["slowest Jacobian mode"] = (jac, "mean", spread, True)
+        columns["population τ_net"] = (pop, "mean", spread, True)
+        order += ["slowest Jacobian mode", "population τ_net"]
     if "dimensionality" in a:
         dim = aggregate(a, ["condition", "n_max"], "dimensionality", spread)
         figs.add(sec, "dimensionality_vs_n", plotting.plot_dimensionality_vs_n(dim, colors, spread),
                  "Dimensionality (principal components for 90 % of the variance, counted from 1; the paper's code "
                  "reports one less) against N.")
-        sec.items.append(("table", _pivot_html(dim, "n_max", spread, False)))
+        columns["dimensionality"] = (dim, "mean", spread, False)
+        order.append("dimensionality")
+    spread_words = "mean ± s.e.m." if spread == "sem" else "mean [95 % bootstrap interval]"
+    for condition in data.conditions:
+        table = _per_n_table(columns, dists, condition, spread, order)
+        if table:
+            sec.items.append(("table", f"<p>Timescales per N, {html.escape(condition)} (across networks: "
+                                       f"{spread_words}; per neuron: median [quantiles] (neurons)):</p>" + table))
     return sec
 
 
