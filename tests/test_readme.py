@@ -1,4 +1,5 @@
-"""The README's commands work: every ``rnn-timescales`` command and the Python example are run,
+"""The README's commands work, and those of the documentation's getting-started and command pages:
+every ``rnn-timescales`` command and the Python example are run,
 scaled down to seconds by appending options (the last occurrence of an option wins), in a
 workspace laid out like the repository (``../shared`` beside it).
 
@@ -23,6 +24,20 @@ from rnn_timescales.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+GETTING_STARTED = (ROOT / "docs" / "getting-started.md").read_text()
+
+
+def command_pages() -> list[Path]:
+    """The documentation's command pages in the order of the site's navigation (a sweep before its report)."""
+    import yaml
+
+    nav = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)["nav"]
+    commands = next(item["Commands"] for item in nav if isinstance(item, dict) and "Commands" in item)
+    return [ROOT / "docs" / next(iter(c.values())) for c in commands]
+
+
+# the README, the getting-started page and every command's page: their commands are all run
+PAGES = [README, GETTING_STARTED, *(p.read_text() for p in command_pages())]
 
 # Appended per command so that each finishes in seconds.
 SCALE = {
@@ -54,8 +69,8 @@ SCALE = {
 }
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+def blocks(language: str, pages: list[str] | None = None) -> list[str]:
+    return [b for text in (PAGES if pages is None else pages) for b in re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)]
 
 
 def shell_commands() -> list[str]:
@@ -115,9 +130,9 @@ def test_every_rnn_timescales_command_of_the_readme_runs(workspace):
     assert (workspace / "runs" / "quick" / "report" / "index.html").is_file()
 
 
-def test_the_python_example_of_the_readme_runs(workspace):
-    (code,) = blocks("python")
-    exec(compile(code, "README.md", "exec"), {})
+def test_the_python_example_of_getting_started_runs(workspace):
+    (code,) = blocks("python", [GETTING_STARTED])
+    exec(compile(code, "docs/getting-started.md", "exec"), {})
     assert (workspace / "runs" / "notebook_run" / "summary.json").is_file()
 
 
