@@ -296,11 +296,16 @@ def plot_collective_vs_n(jacobian: pd.DataFrame, population: pd.DataFrame, color
     for spec, table, ylabel in ((gs[0], jacobian, "slowest Jacobian mode (steps)"),
                                 (gs[1], population, r"population $\tau_{net}$ (steps)")):
         ax, strip = _timescale_axes(fig, spec)
-        _draw_timescales(ax, strip, table, colors, marker="s")
+        below = _draw_timescales(ax, strip, table, colors, marker="s")
         ax.set_ylabel(ylabel)
         ax.set_title(f"mean ± {spread} across networks", fontsize=8)
-        strip.set_xlabel("N")
-        _n_axis(strip, pd.concat([jacobian["n_max"], population["n_max"]]))
+        bottom = strip
+        if not below:  # nothing below one step: no empty strip
+            strip.set_visible(False)
+            ax.tick_params(labelbottom=True)
+            bottom = ax
+        bottom.set_xlabel("N")
+        _n_axis(bottom, pd.concat([jacobian["n_max"], population["n_max"]]))
         _legend(ax)
     return fig
 
