@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sweep_testing import write_spec
 
+from rnn_timescales.cli import main
 from rnn_timescales.config import ConfigError
 from rnn_timescales.experiments.reproduction import (
     ID_COLUMNS,
@@ -78,3 +79,16 @@ def test_a_sweep_analysis_makes_rows_resumably_and_collect_tabulates_them(tmp_pa
     agg = aggregate_by_n(table, ["tau_mean"])
     assert {"tau_mean_mean", "tau_mean_std", "tau_mean_count"} <= set(agg.columns)
     assert json.loads(paths["provenance"].read_text())["revision"] == "abc"
+    curves = pd.read_csv(paths["curves"])
+    assert set(curves["run"]) == set(runs["run"]) and curves.groupby("run")["n_solved"].apply(
+        lambda s: s.dropna().is_monotonic_increasing).all()
+
+    # the figures are redrawn from the tables alone: the run directories are not needed
+    import shutil
+
+    shutil.rmtree(root)
+    assert main(["report", str(tmp_path / "results"), "--out", str(tmp_path / "figures")]) == 0
+    drawn = json.loads((tmp_path / "figures" / "figures.json").read_text())["figures"]
+    assert set(drawn) == {"parity_timescales_vs_n.png", "parity_estimators_vs_n.png", "parity_dynamics_vs_n.png",
+                          "parity_n_vs_steps.png"}
+    assert all((tmp_path / "figures" / name).stat().st_size > 10_000 for name in drawn)
