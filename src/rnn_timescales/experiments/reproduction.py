@@ -377,5 +377,8 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
         atomic_write_text(tmp / FIGURES_MANIFEST, json.dumps({"results": str(results), "figures": names}, indent=2))
         return names
 
-    names = write_directory(out, fill, marker=FIGURES_MANIFEST, what="figure directory")
+    try:
+        names = write_directory(out, fill, marker=FIGURES_MANIFEST, what="figure directory")
+    except ValueError as e:  # the output-directory check's one-line message
+        raise ConfigError(str(e)) from None
     return [Path(out) / n for n in names]
