@@ -93,7 +93,7 @@ CASES = [
     Case("report-bad-ci", ["report", "run", "--ci", "sd"], "--ci must be one of sem, bootstrap"),
     Case("report-out-not-report", ["report", "run", "--out", "notes"], "holds files that are not a report"),
     Case("report-results-out-not-figures", ["report", "results", "--out", "notes"],
-         "holds files that are not a figure directory", _results_tables),
+         "holds files that are not an output of report", _results_tables),
 ]
 
 

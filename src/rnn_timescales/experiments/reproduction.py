@@ -378,7 +378,7 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
         return names
 
     try:
-        names = write_directory(out, fill, marker=FIGURES_MANIFEST, what="figure directory")
+        names = write_directory(out, fill, marker=FIGURES_MANIFEST, what="output of report")
     except ValueError as e:  # the output-directory check's one-line message
         raise ConfigError(str(e)) from None
     return [Path(out) / n for n in names]
