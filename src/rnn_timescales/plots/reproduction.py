@@ -42,22 +42,23 @@ def _band(ax, group: pd.DataFrame, column: str, color: str, label: str | None, s
 
 
 def _neuron_band(ax, group: pd.DataFrame, low: str, high: str, color: str) -> None:
-    """The per-neuron spread: the networks' mean of each quantile, as a hatched band."""
+    """The per-neuron spread: the networks' mean of each quantile, as two thin dotted lines."""
     if low not in group or high not in group:
         return
     q = group.groupby("n")[[low, high]].mean().reset_index()
-    ax.fill_between(q["n"], q[low], q[high], facecolor="none", edgecolor=color, hatch="///", alpha=0.35, lw=0)
+    for column in (low, high):
+        ax.plot(q["n"], q[column], ":", color=color, lw=1, alpha=0.7)
 
 
 def _networks_note(table: pd.DataFrame) -> str:
     counts = table.groupby("curriculum")["seed"].nunique()
-    return ", ".join(f"{CURRICULUM_NAMES.get(c, c)}: {k} networks" for c, k in counts.items())
+    return ", ".join(f"{CURRICULUM_NAMES.get(c, c)}: {k} network{'s' if k != 1 else ''}" for c, k in counts.items())
 
 
 def timescales_vs_n(table: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """The headline figure: trained tau and tau_net against N, single- against multi-head.
 
-    Left: trained tau (mean per network; hatched: the neurons' 25-75 % range). Middle: tau_net as the
+    Left: trained tau (mean per network; dotted: the neurons' 25 % and 75 % quantiles). Middle: tau_net as the
     paper's figures show it (its AIC estimator; neurons at or below one step dropped, mean per
     network). Right: tau_net by our estimator (median over all neurons, solid; the paper's
     aggregation, dashed) and, on the right axis, the share of neurons at or below one step.
@@ -71,7 +72,7 @@ def timescales_vs_n(table: pd.DataFrame, title: str | None = None) -> plt.Figure
         _band(axes[1], group, "tau_net_paper_mean_aic", color, name)
         _band(axes[2], group, "tau_net_median", color, f"{name}, median")
         _band(axes[2], group, "tau_net_paper_mean", color, f"{name}, mean of > 1 step", style="--")
-    axes[0].set(xlabel="N", ylabel="trained τ (steps)", title="single-neuron timescale τ")
+    axes[0].set(xlabel="N", ylabel="trained τ (steps)", title="single-neuron timescale τ\n(dotted: neurons' 25–75 %)")
     axes[1].set(xlabel="N", ylabel="τ_net (steps)", title="τ_net, the paper's way\n(AIC fit; mean of neurons > 1 step)")
     axes[2].set(xlabel="N", ylabel="τ_net (steps)", title="τ_net, our estimator\n(parsimonious fit)")
     share = axes[2].twinx()
