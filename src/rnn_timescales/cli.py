@@ -724,7 +724,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"sweep analyze only takes analysis settings (--set analyze.NAME.key=value), got {bad[0]!r}")
         root = Path(args.dir)
         spec = load_spec(root)
-        if not spec.analyze:
+        if not spec.analyze and not args.overrides:  # nothing named: the default analysis
             spec = dataclasses.replace(spec, analyze={"timescales": ANALYSES["timescales"].validate({}, "timescales")})
     else:
         spec = load_spec(args.target)
