@@ -724,7 +724,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"sweep analyze only takes analysis settings (--set analyze.NAME.key=value), got {bad[0]!r}")
         root = Path(args.dir)
         spec = load_spec(root)
-        if not spec.analyze:
+        if not spec.analyze and not args.overrides:  # nothing named: the default analysis
             spec = dataclasses.replace(spec, analyze={"timescales": ANALYSES["timescales"].validate({}, "timescales")})
     else:
         spec = load_spec(args.target)
@@ -762,7 +762,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         "run: training curves, timescales, dimensionality and whatever analyses exist, as PNG figures and "
         "DIR/report/index.html.",
     )
-    p.add_argument("dir", metavar="DIR", help="a sweep directory, a run directory, or a directory of run directories")
+    p.add_argument("dir", metavar="DIR", help="a sweep directory, a run directory, a directory of run directories, "
+                   "or a results directory of the reproduction (results/k24: its figures, from its tables alone)")
     p.add_argument("--out", metavar="OUT", help="report directory (default DIR/report)")
     p.add_argument("--ci", default="sem", help="spread across seeds: sem (mean ± s.e.m., default) or bootstrap "
                    "(95%% bootstrap interval of the mean)")
@@ -772,8 +773,14 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from rnn_timescales.experiments.report import SPREADS, write_report
 
+    from rnn_timescales.experiments.reproduction import draw_figures, is_results_dir
+
     if args.ci not in SPREADS:
         raise UsageError(f"--ci must be one of {', '.join(SPREADS)}, got {args.ci!r}")
+    if is_results_dir(args.dir):  # the reproduction's committed tables: its figures, from them alone
+        drawn = draw_figures(args.dir, args.out or Path(args.dir) / "figures")
+        print(f"wrote {len(drawn)} figures into {args.out or Path(args.dir) / 'figures'}")
+        return 0
     out = write_report(args.dir, args.out, spread=args.ci)
     print(f"wrote {out / 'index.html'}")
     return 0

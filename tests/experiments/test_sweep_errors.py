@@ -42,6 +42,13 @@ def _other_run(ws: Path) -> None:
     plan(spec)[1].config.save(ws / "sweep" / "seed-1" / "config.yaml")
 
 
+def _results_tables(ws: Path) -> None:
+    """A results directory of the reproduction (its tables, no rows)."""
+    (ws / "results").mkdir()
+    (ws / "results" / "runs.csv").write_text("task,curriculum\n")
+    (ws / "results" / "timescales.csv").write_text("task,curriculum,n\n")
+
+
 @dataclass
 class Case:
     id: str
@@ -79,10 +86,14 @@ CASES = [
          "only takes analysis settings"),
     Case("analyze-bad-setting", ["sweep", "analyze", "sweep", "--set", "analyze.timescales.n_step=3"],
          "unknown setting 'n_step'"),
+    Case("analyze-reproduction-setting", ["sweep", "analyze", "sweep", "--set", "analyze.reproduction.ns=[1, 5]"],
+         r"analyze.reproduction.*ns must be a list of integers N >= 2"),
     Case("report-missing", ["report", "nowhere"], "'nowhere' is not a directory"),
     Case("report-no-runs", ["report", "notes"], "holds no run directories"),
     Case("report-bad-ci", ["report", "run", "--ci", "sd"], "--ci must be one of sem, bootstrap"),
     Case("report-out-not-report", ["report", "run", "--out", "notes"], "holds files that are not a report"),
+    Case("report-results-out-not-figures", ["report", "results", "--out", "notes"],
+         "holds files that are not an output of report", _results_tables),
 ]
 
 

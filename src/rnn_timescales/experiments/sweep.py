@@ -376,9 +376,30 @@ def _run_timescales(run_dir: Path, settings: Mapping[str, Any]) -> None:
         write_analysis(results, run_dir / "analysis", analysis_settings)
 
 
+def _reproduction_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    from rnn_timescales.experiments.reproduction import ReproductionSettings
+
+    settings = asdict(ReproductionSettings.from_mapping(raw, where))
+    return {**settings, "ns": list(settings["ns"])}
+
+
+def _reproduction_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
+    from rnn_timescales.experiments.reproduction import rows_current
+
+    return rows_current(run_dir, settings)
+
+
+def _run_reproduction(run_dir: Path, settings: Mapping[str, Any]) -> None:
+    from rnn_timescales.experiments.reproduction import analyze_run
+
+    analyze_run(run_dir, settings)
+
+
 # Adding an analysis to the sweep is one entry here.
 ANALYSES: Mapping[str, SweepAnalysis] = MappingProxyType({
     "timescales": SweepAnalysis("analysis/summary.csv", _timescales_settings, _timescales_current, _run_timescales),
+    "reproduction": SweepAnalysis("analysis/reproduction", _reproduction_settings, _reproduction_current,
+                                  _run_reproduction),
 })
 
 

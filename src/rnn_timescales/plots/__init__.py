@@ -1,0 +1,1 @@
+"""Every figure of the toolkit, grouped by the study that makes it."""

@@ -1,0 +1,154 @@
+"""Figures of the reproduction (docs/reproduction.md), drawn from the committed result tables alone.
+
+Every function takes the tables of ``results/k24`` (``timescales.csv``: one row per network and N;
+``curves.csv``: one row per run and epoch) and returns a matplotlib Figure. Across networks the
+paper's convention is kept: a value per network first, then the mean ± s.d. across networks.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+CURRICULUM_COLORS = {"single": "#d62728", "multi": "#1f77b4", "sliding": "#2ca02c", "fixed": "#7f7f7f"}
+CURRICULUM_NAMES = {"single": "single-head", "multi": "multi-head", "sliding": "sliding", "fixed": "fixed N"}
+
+
+def _groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    order = [c for c in CURRICULUM_COLORS if c in set(table["curriculum"])]
+    order += sorted(set(table["curriculum"]) - set(order))
+    return [(c, table[table["curriculum"] == c]) for c in order]
+
+
+def _mean_sd(group: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per N: mean and s.d. across networks of ``column``, and the number of networks."""
+    g = group.dropna(subset=[column]).groupby("n")[column]
+    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count()}).reset_index()
+
+
+def _band(ax, group: pd.DataFrame, column: str, color: str, label: str | None, style: str = "-") -> None:
+    stats = _mean_sd(group, column)
+    if stats.empty:
+        return
+    ax.plot(stats["n"], stats["mean"], style, color=color, marker="o", ms=3, label=label)
+    sd = stats["sd"].fillna(0)
+    ax.fill_between(stats["n"], stats["mean"] - sd, stats["mean"] + sd, color=color, alpha=0.15, lw=0)
+
+
+def _neuron_band(ax, group: pd.DataFrame, low: str, high: str, color: str) -> None:
+    """The per-neuron spread: the networks' mean of each quantile, as two thin dotted lines."""
+    if low not in group or high not in group:
+        return
+    q = group.groupby("n")[[low, high]].mean().reset_index()
+    for column in (low, high):
+        ax.plot(q["n"], q[column], ":", color=color, lw=1, alpha=0.7)
+
+
+def _networks_note(table: pd.DataFrame) -> str:
+    counts = table.groupby("curriculum")["seed"].nunique()
+    return ", ".join(f"{CURRICULUM_NAMES.get(c, c)}: {k} network{'s' if k != 1 else ''}" for c, k in counts.items())
+
+
+def timescales_vs_n(table: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """The headline figure: trained tau and tau_net against N, single- against multi-head.
+
+    Left: trained tau (mean per network; dotted: the neurons' 25 % and 75 % quantiles). Middle: tau_net as the
+    paper's figures show it (its AIC estimator; neurons at or below one step dropped, mean per
+    network). Right: tau_net by our estimator (median over all neurons, solid; the paper's
+    aggregation, dashed) and, on the right axis, the share of neurons at or below one step.
+    Lines: mean across networks; bands: ± s.d. across networks.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.9), constrained_layout=True)
+    for curriculum, group in _groups(table):
+        color, name = CURRICULUM_COLORS.get(curriculum, "k"), CURRICULUM_NAMES.get(curriculum, curriculum)
+        _band(axes[0], group, "tau_mean", color, name)
+        _neuron_band(axes[0], group, "tau_q25", "tau_q75", color)
+        _band(axes[1], group, "tau_net_paper_mean_aic", color, name)
+        _band(axes[2], group, "tau_net_median", color, f"{name}, median")
+        _band(axes[2], group, "tau_net_paper_mean", color, f"{name}, mean of > 1 step", style="--")
+    axes[0].set(xlabel="N", ylabel="trained τ (steps)", title="single-neuron timescale τ\n(dotted: neurons' 25–75 %)")
+    axes[1].set(xlabel="N", ylabel="τ_net (steps)", title="τ_net, the paper's way\n(AIC fit; mean of neurons > 1 step)")
+    axes[2].set(xlabel="N", ylabel="τ_net (steps)", title="τ_net, our estimator\n(parsimonious fit)")
+    share = axes[2].twinx()
+    for curriculum, group in _groups(table):
+        stats = _mean_sd(group, "tau_net_dropped")
+        share.plot(stats["n"], stats["mean"], ":", color=CURRICULUM_COLORS.get(curriculum, "k"), lw=1)
+    share.set_ylim(0, 1)
+    share.set_ylabel("share of neurons ≤ 1 step (dotted)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[2].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title or f"Timescales against N ({_networks_note(table)}; mean ± s.d. across networks)", fontsize=10)
+    return fig
+
+
+def estimators_vs_n(table: pd.DataFrame) -> plt.Figure:
+    """The estimator question: what each estimator calls a slow component, beside measures that
+    need no model choice, against N. Panels: share of neurons given two exponentials; median weight
+    of the slow component; median slow timescale; integrated autocorrelation time and the slowest
+    Jacobian mode (no fit)."""
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), constrained_layout=True)
+    for curriculum, group in _groups(table):
+        color, name = CURRICULUM_COLORS.get(curriculum, "k"), CURRICULUM_NAMES.get(curriculum, curriculum)
+        for k, (column, label) in enumerate((("share_double", "share with 2 exponentials"),
+                                             ("slow_weight_median", "weight of the slow part"),
+                                             ("slow_tau_median", "slow timescale (steps)"))):
+            _band(axes[k], group, column + "_aic", color, f"{name}, paper (AIC)")
+            _band(axes[k], group, column, color, f"{name}, ours", style="--")
+            axes[k].set(xlabel="N", ylabel=label)
+        _band(axes[3], group, "iat_median", color, f"{name}, integrated AC time")
+        _band(axes[3], group, "jacobian_tau_max", color, f"{name}, slowest Jacobian mode", style="-.")
+    axes[0].set_ylim(0, 1)
+    axes[0].set_title("neurons with a slow component")
+    axes[1].set_title("its weight (median)")
+    axes[2].set_title("its timescale (median)")
+    axes[3].set(xlabel="N", ylabel="steps", title="no model choice")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    axes[3].legend(fontsize=7)
+    return fig
+
+
+def dynamics_vs_n(table: pd.DataFrame) -> plt.Figure:
+    """Population tau_net, the slowest Jacobian mode and the dimensionality (PCs for 90 % of the
+    variance) against N."""
+    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.6), constrained_layout=True)
+    for curriculum, group in _groups(table):
+        color, name = CURRICULUM_COLORS.get(curriculum, "k"), CURRICULUM_NAMES.get(curriculum, curriculum)
+        _band(axes[0], group, "population_tau_net", color, name)
+        _band(axes[1], group, "jacobian_tau_max", color, name)
+        _band(axes[2], group, "dimensionality", color, name)
+    axes[0].set(xlabel="N", ylabel="steps", title="population τ_net (summed activity)")
+    axes[1].set(xlabel="N", ylabel="steps", title="slowest Jacobian mode")
+    axes[2].set(xlabel="N", ylabel="principal components", title="dimensionality (90 % variance)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def n_vs_steps(curves: pd.DataFrame, by: Sequence[str] = ("curriculum",)) -> plt.Figure:
+    """Largest N solved against training steps, one line per run, coloured by curriculum (dashed
+    where tau was fixed). ``curves``: run, curriculum, train_tau, tau_fixed, step, n_solved."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+    seen = set()
+    for run, c in curves.groupby("run", sort=False):
+        curriculum = c["curriculum"].iloc[0]
+        fixed = not bool(c["train_tau"].iloc[0])
+        label = CURRICULUM_NAMES.get(curriculum, curriculum) + (f", τ fixed at {c['tau_fixed'].iloc[0]:g}" if fixed else "")
+        style = ("--" if c["tau_fixed"].iloc[0] == 1 else ":") if fixed else "-"
+        ax.step(c["step"] / 1000, c["n_solved"], where="post", ls=style, color=CURRICULUM_COLORS.get(curriculum, "k"),
+                alpha=0.8, label=None if label in seen else label)
+        seen.add(label)
+    ax.set(xlabel="training steps (thousands)", ylabel="largest N solved", title="Training speed")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
