@@ -101,10 +101,10 @@ def test_cli_trains_the_flipflop_to_95_percent_on_every_head(tmp_path):
 @pytest.mark.parametrize("native", [True, False], ids=["bf16-units", "no-bf16-units"])
 def test_precision_auto_is_resolved_and_recorded(tmp_path, monkeypatch, native):
     from rnn_timescales.config import RunConfig
-    from rnn_timescales.models import fused
+    from rnn_timescales import runtime
     from rnn_timescales.training.checkpoints import load_any
 
-    monkeypatch.setattr(fused, "native_bf16", lambda device_type: native)
+    monkeypatch.setattr(runtime, "native_bf16", lambda device_type: native)
     train(tiny(**{"model.precision": "auto", "training.max_epochs": 1}), tmp_path / "r", progress=False)
     saved = RunConfig.load(tmp_path / "r" / "config.yaml")
     assert saved.model.precision == ("bf16" if native else "fp32")

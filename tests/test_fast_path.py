@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from rnn_timescales.models import LeakyRNN
-from rnn_timescales.models import fused
-from rnn_timescales.models.fused import leaky_recurrence, native_bf16
+from rnn_timescales import runtime
+from rnn_timescales.models.fused import leaky_recurrence
+from rnn_timescales.runtime import native_bf16
 from rnn_timescales.tasks import get_task
 from rnn_timescales.training.steps import accuracy, multi_head_loss, train_step
 
@@ -141,7 +142,7 @@ def test_precision_argument_is_validated():
 def test_bf16_stays_close_to_fp32(placement, native, monkeypatch):
     """Both bf16 paths (bf16 products where the hardware has them, rounded operands in fp32
     elsewhere) are exercised on any machine: the probe is forced either way."""
-    monkeypatch.setattr(fused, "native_bf16", lambda device_type: native)
+    monkeypatch.setattr(runtime, "native_bf16", lambda device_type: native)
     net = make_net("leaky_relu", placement, True)
     net16 = make_net("leaky_relu", placement, True)
     net16.precision = "bf16"

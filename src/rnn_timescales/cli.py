@@ -13,11 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rnn_timescales import __version__
-from rnn_timescales.config import ConfigError
-
-
-class UsageError(ValueError):
-    """Bad input from the user: printed as one line, exit code 2."""
+from rnn_timescales.errors import ConfigError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):

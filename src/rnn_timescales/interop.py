@@ -40,7 +40,8 @@ from pathlib import Path
 
 import torch
 
-from rnn_timescales.config import ConfigError, RunConfig, build_config
+from rnn_timescales.config import RunConfig, build_config
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.io import atomic_write_text
 from rnn_timescales.models import LeakyRNN

@@ -22,6 +22,7 @@ from rnn_timescales.analysis.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import fit_timescales
 from rnn_timescales.io import file_in_the_way, move_into_place
+from rnn_timescales.runtime import torch_threads
 
 T = TypeVar("T")
 
@@ -110,12 +111,8 @@ def analyze_checkpoint(
     if CELL in stats.signal_ac:
         tau_net_cell = fit_timescales(stats.signal_ac[CELL], s.fit_lag, s.method, bias_correction=s.bias_correction,
                                       n_steps=s.n_steps)["tau_net"].to_numpy()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small eigenproblems: threads only add overhead on a busy machine
-    try:
+    with torch_threads(1):  # small eigenproblems: threads only add overhead on a busy machine
         jac = jacobian_timescales(model, stats.states, stats.inputs, s.n_slowest) if len(stats.states) else None
-    finally:
-        torch.set_num_threads(threads)
     per_point = jac["per_point"] if jac else np.zeros((0, s.n_slowest))
     mean_j = jac["mean_jacobian"] if jac else np.full(s.n_slowest, np.nan)
 

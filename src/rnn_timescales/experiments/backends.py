@@ -22,13 +22,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
 
-from rnn_timescales.config import ConfigError
+from rnn_timescales.errors import ConfigError, WorkerDied
 
 BACKENDS = ("local", "ray")
-
-
-class WorkerDied(RuntimeError):
-    """The worker process running a task ended without returning (killed or crashed)."""
 
 
 def make_backend(name: str, *, workers: int | None = None, address: str | None = None, threads: int = 1,

@@ -36,7 +36,8 @@ from typing import Callable, Sequence
 import pandas as pd
 import torch
 
-from rnn_timescales.config import RESUMABLE, ConfigError, RunConfig, build_config, config_difference, preset_dict, validate
+from rnn_timescales.config import RESUMABLE, RunConfig, build_config, config_difference, preset_dict, validate
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_bytes, atomic_write_text, file_in_the_way
 
 MODEL_PRESETS = {"leaky_rnn": "quick", "gru": "gated", "lstm": "gated"}

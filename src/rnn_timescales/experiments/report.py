@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnn_timescales.config import ConfigError, flatten, read_yaml
+from rnn_timescales.config import flatten, read_yaml
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.experiments.sweep import (
     SPEC_FILE,
     is_locked,

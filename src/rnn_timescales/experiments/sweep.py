@@ -59,8 +59,10 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import PRESETS, RESUMABLE, ConfigError, RunConfig, build_config, config_difference, flatten, read_yaml
+from rnn_timescales.config import PRESETS, RESUMABLE, RunConfig, build_config, config_difference, flatten, read_yaml
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_text, file_in_the_way
+from rnn_timescales.runtime import limit_threads
 
 SPEC_FILE = "sweep.yaml"
 RUNS_FILE = "runs.csv"
@@ -537,16 +539,6 @@ class RunTask:
     extend: dict[str, Any]
     analyses: tuple[tuple[str, dict[str, Any]], ...]
     threads: int = 1
-
-
-def limit_threads(threads: int) -> None:
-    """Use ``threads`` threads for torch and the libraries under it, so that workers running side by
-    side do not fight over cores (the environment variables reach processes started from here)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def execute(task: RunTask) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from rnn_timescales.config import ConfigError
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.registry import NoParams
 

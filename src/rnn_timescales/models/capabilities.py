@@ -9,13 +9,9 @@ its gates, not from a parameter. Such analyses ask here first and refuse other m
 
 from __future__ import annotations
 
-from rnn_timescales.config import ConfigError
+from rnn_timescales.errors import ConfigError, UnsupportedModel
 from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.models.leaky_rnn import LeakyRNN
-
-
-class UnsupportedModel(ConfigError):
-    """An analysis asked for a model it does not apply to (one-line message saying what to use)."""
 
 
 def has_trained_timescales(model: RecurrentModel) -> bool:

@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 
-from rnn_timescales.config import ConfigError, RunConfig, validate
+from rnn_timescales.config import RunConfig, validate
+from rnn_timescales.errors import CheckpointError, ConfigError
 from rnn_timescales.io import is_safetensors, read_safetensors, write_safetensors
 from rnn_timescales.models import RecurrentModel, build_model
 from rnn_timescales.tasks import Level, Task, build_task
@@ -37,10 +38,6 @@ FINAL_NAME = "final"
 _SOLVED = re.compile(r"^rnn_(.+)$")
 _N_LABEL = re.compile(r"^N(\d+)_N(\d+)$")
 _VALUE_LABEL = re.compile(r"^([A-Za-z_]+?)(\d+)$")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, unsafe or of an unknown format (one-line message)."""
 
 
 @dataclass

@@ -24,7 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from rnn_timescales.config import ConfigError, RunConfig
+from rnn_timescales.config import RunConfig
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_text, file_in_the_way
 from rnn_timescales.training.checkpoints import SUFFIX, checkpoint_name
 from rnn_timescales.training.state import STATE_DIR

@@ -33,17 +33,13 @@ import numpy as np
 import torch
 
 from rnn_timescales.io import read_safetensors, write_safetensors
-from rnn_timescales.training.checkpoints import CheckpointError
+from rnn_timescales.errors import CheckpointError, StateError
 
 STATE_DIR = "state"
 EPOCH_STATE = "epoch.safetensors"
 STEP_STATE = "step.safetensors"
 FORMAT = "rnn-timescales-training-state"
 VERSION = "2"  # 2: digest of rnn_timescales.io; only the run's own generator
-
-
-class StateError(CheckpointError):
-    """A training state that is missing, corrupt or does not fit its run (one-line message)."""
 
 
 @dataclass

@@ -22,10 +22,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import RESUMABLE, ConfigError, RunConfig, config_difference, flatten, merge, parse_override, validate
+from rnn_timescales.config import RESUMABLE, RunConfig, config_difference, flatten, merge, parse_override, validate
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.runtime import resolve_device, resolve_precision
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import MODELS, RecurrentModel, build_model
-from rnn_timescales.models.fused import resolve_precision
 from rnn_timescales.tasks import build_task
 from rnn_timescales.training.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
 from rnn_timescales.training.guards import Clock, FiniteSteps, PhaseTimes, Signals, model_is_finite
@@ -51,15 +52,6 @@ from rnn_timescales.training.state import (
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "RESUMABLE", "TrainResult", "Trainer", "default_run_dir",
            "resolve_device", "resume", "train"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` fails clearly where there is none."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was requested but CUDA is not available here; use --device cpu or auto")
-    return torch.device(name)
 
 
 def make_optimizer(config: RunConfig, model: RecurrentModel) -> torch.optim.Optimizer:
@@ -138,7 +130,7 @@ class Trainer:
     def _build(self, config: RunConfig, run_dir: Path, progress: bool) -> None:
         self.device = resolve_device(config.device)
         if config.model.precision == "auto":  # the run records the precision it used
-            precision = resolve_precision("auto", self.device.type) if MODELS.get(config.model.type).bf16_supported else "fp32"
+            precision = resolve_precision("auto", self.device, bf16_supported=MODELS.get(config.model.type).bf16_supported)
             config = validate(merge(config.to_dict(), {"model": {"precision": precision}}))
         self.config = config
         self.run_directory = RunDirectory(run_dir)

@@ -32,7 +32,8 @@ import torch
 
 from rnn_timescales.analysis.robustness.changes import ablated_copy, perturbed_copy
 from rnn_timescales.analysis.robustness.streams import derived_seed
-from rnn_timescales.config import ConfigError, RunConfig, config_difference, merge, parse_override, preset_dict, validate
+from rnn_timescales.config import RunConfig, config_difference, merge, parse_override, preset_dict, validate
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import build_model
 from rnn_timescales.tasks import build_task

@@ -36,10 +36,10 @@ from rnn_timescales.analysis.robustness.streams import (
     copy_accuracy,
     derived_seed,
     draw_streams,
-    one_thread,
     relative_accuracy,
     rows_accuracy,
 )
+from rnn_timescales.runtime import torch_threads
 from rnn_timescales.tasks import get_task
 
 Progress = Callable[[int, int], None]
@@ -135,7 +135,7 @@ def perturbation_sweep(
     positive = [e for e in eps if e > 0]
     total = 1 + len(positive) * repeats
     gen = torch.Generator(device=device).manual_seed(derived_seed(protocol.seed, f"perturb-{target}/{mode}"))
-    with one_thread():
+    with torch_threads(1):
         results = {0.0: copy_accuracy(model, streams, head_idx, n_active)}
         _tick(progress, 1, total)
         if target == "w":
@@ -245,7 +245,7 @@ def ablation_sweep(
     variants = ablation_groups(model, by, n_neurons, group_size, tau_net, protocol.seed)
     n_active, total = len(ckpt.ns), 1 + len(variants)
     tau_hat = model.tau_hat().detach().cpu().numpy()
-    with one_thread():
+    with torch_threads(1):
         accs = [copy_accuracy(model, streams, head_idx, n_active)]
         _tick(progress, 1, total)
         for neurons in (v for _, v in variants):
@@ -301,7 +301,7 @@ def forgetting_matrix(
             pairs = [(0, n) for n in ns_all]
         else:
             pairs = list(enumerate(ckpt.ns))
-        with one_thread():
+        with torch_threads(1):
             acc = copy_accuracy(model, streams, [h for h, _ in pairs], len(ckpt.ns),
                                 columns=[ns_all.index(n) for _, n in pairs]).cpu().numpy()
         rows += [{"checkpoint_n": ckpt.n_max, "n": n, "head": h, "trained": n in ckpt.ns,
@@ -392,7 +392,7 @@ def continuous_sweep(
     n_active = len(ckpt.ns)
     streams = draw_streams(model, task, ckpt.ns, protocol, device) if mode == "streaming" else None
     rows = []
-    with torch.no_grad(), one_thread():
+    with torch.no_grad(), torch_threads(1):
         for k in ks:
             if mode == "sequence":
                 gen = torch.Generator(device=device).manual_seed(protocol.seed)
