@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.models import build_model
-from rnn_timescales.training.checkpoints import save_checkpoint
+from rnn_timescales.runs.checkpoints import save_checkpoint
 from rnn_timescales.training.trainer import train
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "errors.md"

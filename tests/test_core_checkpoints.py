@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from rnn_timescales.config import build_config
-from rnn_timescales.evaluation import evaluate_checkpoint
+from rnn_timescales.studies.evaluate import evaluate_checkpoint
 from rnn_timescales.models import build_model
-from rnn_timescales.interop import parse_reference_name
-from rnn_timescales.training.checkpoints import (
+from rnn_timescales.runs.paper import parse_reference_name
+from rnn_timescales.runs import (
     CheckpointError,
     load_any,
     load_checkpoint,

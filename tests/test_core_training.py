@@ -102,7 +102,7 @@ def test_cli_trains_the_flipflop_to_95_percent_on_every_head(tmp_path):
 def test_precision_auto_is_resolved_and_recorded(tmp_path, monkeypatch, native):
     from rnn_timescales.config import RunConfig
     from rnn_timescales import runtime
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.runs import load_any
 
     monkeypatch.setattr(runtime, "native_bf16", lambda device_type: native)
     train(tiny(**{"model.precision": "auto", "training.max_epochs": 1}), tmp_path / "r", progress=False)

@@ -26,7 +26,7 @@ from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.tasks import IGNORE, build_task, get_task
 from rnn_timescales.tasks.datasets import DatasetError, load_dataset
-from rnn_timescales.training.checkpoints import load_any, save_checkpoint
+from rnn_timescales.runs import load_any, save_checkpoint
 from rnn_timescales.training.steps import batch_loss
 from rnn_timescales.training.trainer import train
 

@@ -12,8 +12,8 @@ from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.models import build_model
 from rnn_timescales.training import loop as loop_module
-from rnn_timescales.training.checkpoints import CheckpointError, save_checkpoint
-from rnn_timescales.training.state import load_state
+from rnn_timescales.runs.checkpoints import CheckpointError, save_checkpoint
+from rnn_timescales.runs.state import load_state
 from rnn_timescales.training.trainer import train
 
 STEPS = 10

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from rnn_timescales.analysis.gates import gate_timescales, mean_gates
-from rnn_timescales.analysis.jacobian import jacobian_timescales, step_jacobian
-from rnn_timescales.analysis.report import AnalysisSettings, analyze_checkpoint
+from rnn_timescales.dynamics.jacobian import jacobian_timescales, step_jacobian
+from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint
 from rnn_timescales.cli import main
 from rnn_timescales.config import ConfigError, build_config
 from rnn_timescales.models import GRU, LSTM, build_model
 from rnn_timescales.models.capabilities import UnsupportedModel, has_trained_timescales, require_leaky_rnn
-from rnn_timescales.training.checkpoints import load_any, load_checkpoint, save_checkpoint
+from rnn_timescales.runs import load_any, load_checkpoint, save_checkpoint
 
 
 def sigmoid(v):

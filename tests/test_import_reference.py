@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnn_timescales.cli import main
-from rnn_timescales.training.checkpoints import list_run_checkpoints, load_any, load_checkpoint
+from rnn_timescales.runs import list_run_checkpoints, load_any, load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from safetensors import safe_open
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.training import loop as loop_module
-from rnn_timescales.training.state import load_state
+from rnn_timescales.runs.state import load_state
 from rnn_timescales.training.trainer import TIMING_COLUMNS, Trainer, resume, train
 
 SETTINGS = tiny_overrides(hidden=16, batch=16, steps=10, eval_batches=2) + [
@@ -201,7 +201,7 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
 
 
 def test_readers_never_list_a_checkpoint_being_written(tmp_path):
-    from rnn_timescales.training.checkpoints import list_run_checkpoints
+    from rnn_timescales.runs.checkpoints import list_run_checkpoints
 
     run = tmp_path / "run"
     train(tiny(**{"training.max_epochs": 1}), run, progress=False)

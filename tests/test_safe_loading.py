@@ -13,15 +13,15 @@ from safetensors.torch import save as st_save
 
 from rnn_timescales.config import ConfigError, RunConfig, build_config
 from rnn_timescales.models import build_model
-from rnn_timescales.interop import read_reference_state_dict
+from rnn_timescales.runs.paper import read_reference_state_dict
 from rnn_timescales.io import tensors_digest
-from rnn_timescales.training.checkpoints import (
+from rnn_timescales.runs import (
     CheckpointError,
     load_any,
     load_checkpoint,
     save_checkpoint,
 )
-from rnn_timescales.training.state import StateError, TrainingState, load_state, save_state
+from rnn_timescales.runs.state import StateError, TrainingState, load_state, save_state
 
 
 class RunsCode:

@@ -193,7 +193,7 @@ class SpeedRegularization(_Section):
     between recomputations of ``seeds`` / ``slow_points`` (null: once, before the first step, as
     the paper code). seed_steps, trials_per_class, seed_noise_factor: the seeds' recipe
     (:class:`~rnn_timescales.analysis.recall_memory.RecallMemorySettings`). finder: slow-point
-    finder settings over [H19]'s (``recall_memory.H19_FINDER``; :class:`~rnn_timescales.analysis.slow_points.SlowPointHyperparameters`).
+    finder settings over [H19]'s (``recall_memory.H19_FINDER``; :class:`~rnn_timescales.dynamics.slow_points.SlowPointHyperparameters`).
     """
 
     weight: float = Field(1e-3, ge=0, description="lambda, the weight of the speed term in the loss")
@@ -208,7 +208,7 @@ class SpeedRegularization(_Section):
 
     @model_validator(mode="after")
     def _finder_settings(self) -> SpeedRegularization:
-        from rnn_timescales.analysis.slow_points import SlowPointHyperparameters
+        from rnn_timescales.dynamics.slow_points import SlowPointHyperparameters
 
         try:
             SlowPointHyperparameters.from_kwargs(**self.finder)

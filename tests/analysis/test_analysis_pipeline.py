@@ -76,7 +76,7 @@ def test_analysis_replaces_a_previous_one_whole_and_leaves_no_temporary_files(re
 
 
 def test_a_failed_analysis_writes_nothing(reference_dir, tmp_path, monkeypatch):
-    from rnn_timescales import plotting
+    from rnn_timescales.plots import figures as plotting
 
     def broken(*args, **kwargs):
         raise RuntimeError("plotting failed")

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rnn_timescales.analysis.robustness.retraining import (
+from rnn_timescales.studies.retraining import (
     PlannedRun,
     TrainingPlan,
     continuation_config,
@@ -32,7 +32,7 @@ from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.models import LeakyRNN, build_model
 from rnn_timescales.tasks import build_task
-from rnn_timescales.training.checkpoints import LoadedCheckpoint, load_any
+from rnn_timescales.runs import LoadedCheckpoint, load_any
 from rnn_timescales.training.steps import accuracy
 from rnn_timescales.training.trainer import train
 

@@ -11,8 +11,8 @@ import torch
 from scipy.optimize import brentq
 from torch import nn
 
-from rnn_timescales.analysis.jacobian import step_jacobian, step_jacobians
-from rnn_timescales.analysis.slow_points import SlowPoints, find_slow_points, sample_states, speed
+from rnn_timescales.dynamics.jacobian import step_jacobian, step_jacobians
+from rnn_timescales.dynamics.slow_points import SlowPoints, find_slow_points, sample_states, speed
 from rnn_timescales.models import LeakyRNN
 
 
@@ -303,7 +303,7 @@ def test_batched_jacobians_equal_single_ones():
 # --- the reference network ---------------------------------------------------------------------
 def test_reference_network_slow_points_have_finite_timescales(reference_dir):
     from rnn_timescales.tasks import get_task
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.runs import load_any
 
     ckpt = load_any(reference_dir / "cumulative_parity_network_1" / "rnn_N2_N11")
     gen = torch.Generator().manual_seed(0)
@@ -320,7 +320,7 @@ def test_reference_network_slow_points_have_finite_timescales(reference_dir):
 
 
 def test_near_duplicates_chain_into_one_point():
-    from rnn_timescales.analysis.slow_points import _unique
+    from rnn_timescales.dynamics.slow_points import _unique
 
     # a shallow minimum reached from many starts: ends spread along a line, 0.8e-3 apart
     data = np.array([[0.0, 0.0], [8e-4, 0.0], [1.6e-3, 0.0], [2.4e-3, 0.0], [1.0, 0.0], [5.0, 5.0]])

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from conftest import tiny_overrides
 
-from rnn_timescales.analysis.slow_point_report import SlowPointSettings, analyze_slow_points, find_tau_net
-from rnn_timescales.analysis.slow_points import SlowPoints
+from rnn_timescales.studies.slow_points import SlowPointSettings, analyze_slow_points, find_tau_net
+from rnn_timescales.dynamics.slow_points import SlowPoints
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
-from rnn_timescales.training.checkpoints import load_any
+from rnn_timescales.runs import load_any
 from rnn_timescales.training.trainer import train
 
 QUICK = ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500", "--no-progress"]

@@ -84,7 +84,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from rnn_timescales.config import build_config
-    from rnn_timescales.training.rundir import default_run_dir
+    from rnn_timescales.runs.rundir import default_run_dir
     from rnn_timescales.training.trainer import Trainer
 
     if args.resume:
@@ -187,8 +187,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rnn_timescales.evaluation import evaluate_checkpoint
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.studies.evaluate import evaluate_checkpoint
+    from rnn_timescales.runs import load_any
     from rnn_timescales.training.trainer import resolve_device
 
     if args.device not in ("auto", "cpu", "cuda"):
@@ -234,7 +234,7 @@ def _add_import_reference(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_reference(args: argparse.Namespace) -> int:
-    from rnn_timescales.interop import import_reference
+    from rnn_timescales.runs.paper import import_reference
 
     for run_dir in import_reference(args.paths, args.out):
         ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
@@ -271,10 +271,10 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rnn_timescales.analysis.report import (
+    from rnn_timescales.studies.analyze import (
         AnalysisSettings, analyze_checkpoint, check_out_dir, checkpoints_to_analyze, default_out_dir, write_analysis)
     from rnn_timescales.analysis.timescales import METHODS
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.runs import load_any
 
     if args.method not in METHODS:
         raise UsageError(f"--method must be one of {', '.join(METHODS)}, got {args.method!r}")
@@ -344,10 +344,10 @@ def cmd_extrapolate(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from rnn_timescales.analysis.extrapolation import TABLE, extrapolation_delays, recall_by_delay, write_extrapolation
-    from rnn_timescales.analysis.report import check_out_dir
+    from rnn_timescales.analysis.extrapolation import extrapolation_delays, recall_by_delay
+    from rnn_timescales.studies.extrapolate import OUTPUT, write_extrapolation
     from rnn_timescales.tasks import DelayedRecall
-    from rnn_timescales.training.checkpoints import is_run_dir, load_any
+    from rnn_timescales.runs import is_run_dir, load_any
     from rnn_timescales.training.trainer import resolve_device
 
     if args.device not in ("auto", "cpu", "cuda"):
@@ -378,7 +378,7 @@ def cmd_extrapolate(args: argparse.Namespace) -> int:
     else:
         out = Path("extrapolation") / "_vs_".join(names)
     try:
-        check_out_dir(out, marker=TABLE, what="extrapolation")
+        OUTPUT.check(out)
     except ValueError as e:
         raise UsageError(str(e)) from None
     tables = []
@@ -446,7 +446,7 @@ def cmd_compare_models(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from rnn_timescales.experiments.compare_models import check_comparison_dir, comparison_configs, run_comparison
+    from rnn_timescales.studies.compare_models import check_comparison_dir, comparison_configs, run_comparison
 
     configs = comparison_configs(args.models, args.curricula, task=args.task, hidden=args.hidden, seed=args.seed,
                                  max_epochs=args.max_epochs, time_budget_s=args.time_budget, overrides=args.overrides)
@@ -516,7 +516,7 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
         "computes: docs/robustness.md.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--kind", action="append", required=True, choices=_Choices(f"{robustness}.report", "KINDS"),
+    p.add_argument("--kind", action="append", required=True, choices=_Choices("rnn_timescales.studies.robustness", "KINDS"),
                    metavar="KIND", help="analysis to run (repeatable): %(choices)s")
     p.add_argument("--n", type=_positive_int, metavar="N",
                    help="the checkpoint of this largest N (forgetting: the checkpoints up to it); default the last")
@@ -551,7 +551,7 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
                    "(default: where analyze writes it for PATH)")
     p.add_argument("--ks", type=_positive_int, nargs="+", metavar="K", help="repetitions k for continuous "
                    "(default: 1..20, 25..50 step 5, 60..100 step 10, 150, 200)")
-    p.add_argument("--continuous-mode", choices=_Choices(f"{robustness}.sweeps", "CONTINUOUS_MODES"), metavar="MODE",
+    p.add_argument("--continuous-mode", choices=_Choices(f"{robustness}.strengths", "CONTINUOUS_MODES"), metavar="MODE",
                    default="sequence",
                    help="sequence: training-style sequences read at the end, as the paper code (default); "
                    "streaming: the streams, read at the last repeat of every input")
@@ -587,11 +587,11 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from rnn_timescales.analysis.robustness.report import (
+    from rnn_timescales.studies.robustness import (
         KINDS, RobustnessSettings, check_out_dir, default_out_dir, resolve_networks, summarize, write_report)
-    from rnn_timescales.analysis.robustness.retraining import TrainingPlan
+    from rnn_timescales.studies.retraining import TrainingPlan
     from rnn_timescales.analysis.robustness.streams import StreamingProtocol
-    from rnn_timescales.analysis.robustness.sweeps import PAPER_KS
+    from rnn_timescales.analysis.robustness.strengths import PAPER_KS
     from rnn_timescales.training.trainer import resolve_device
 
     if args.device not in ("auto", "cpu", "cuda"):
@@ -811,7 +811,7 @@ def _finder_overrides(items: list[str]) -> dict:
     """``NAME=VALUE`` strings -> finder hyperparameters (values parsed as YAML scalars/lists)."""
     import yaml
 
-    from rnn_timescales.analysis.slow_points import SlowPointHyperparameters
+    from rnn_timescales.dynamics.slow_points import SlowPointHyperparameters
 
     out = {}
     for item in items:
@@ -838,10 +838,10 @@ def _finder_overrides(items: list[str]) -> dict:
 def cmd_slow_points(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rnn_timescales.analysis.slow_point_report import (
+    from rnn_timescales.studies.slow_points import (
         SlowPointSettings, analyze_slow_points, check_slow_points_dir, default_slow_points_dir, write_slow_points)
-    from rnn_timescales.analysis.slow_points import SlowPointHyperparameters
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.dynamics.slow_points import SlowPointHyperparameters
+    from rnn_timescales.runs import load_any
     from rnn_timescales.training.trainer import resolve_device
 
     if args.device not in ("auto", "cpu", "cuda"):
@@ -865,7 +865,7 @@ def cmd_slow_points(args: argparse.Namespace) -> int:
                                      n_trials=args.trials, n_steps=args.steps, burn_in=args.burn_in, seed=args.seed,
                                      hyperparameters=hyper)
         if args.tau_net is not None:
-            from rnn_timescales.analysis.slow_point_report import find_tau_net
+            from rnn_timescales.studies.slow_points import find_tau_net
 
             find_tau_net(ckpt, args.tau_net)  # a wrong --tau-net is refused before any work
     except ValueError as e:
@@ -927,7 +927,7 @@ def _add_recall_memory(sub: argparse._SubParsersAction) -> None:
 def _recall_networks(paths: list[str]) -> list:
     """The checkpoints of ``paths``, each checked to be a delayed-recall network with readable data."""
     from rnn_timescales.tasks import DelayedRecall
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.runs import load_any
 
     loaded = []
     for path in paths:
@@ -941,7 +941,7 @@ def _recall_networks(paths: list[str]) -> list:
 
 
 def _network_name(path: str, ckpt) -> str:
-    from rnn_timescales.training.checkpoints import is_run_dir
+    from rnn_timescales.runs.checkpoints import is_run_dir
 
     run_dir = ckpt.path.parent.parent
     return run_dir.name if is_run_dir(run_dir) else ckpt.path.stem
@@ -953,8 +953,8 @@ def cmd_recall_memory(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rnn_timescales.analysis import recall_memory as rm
-    from rnn_timescales.analysis.report import check_out_dir, write_directory
-    from rnn_timescales.training.checkpoints import FINAL_NAME, SUFFIX, is_run_dir, list_run_checkpoints, load_any
+    from rnn_timescales.io import OutputDir
+    from rnn_timescales.runs import FINAL_NAME, SUFFIX, is_run_dir, list_run_checkpoints, load_any
     from rnn_timescales.training.trainer import resolve_device
 
     if args.device not in ("auto", "cpu", "cuda"):
@@ -983,7 +983,8 @@ def cmd_recall_memory(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else (Path(args.paths[0]) / "recall_memory" if len(args.paths) == 1 and
                                           Path(args.paths[0]).is_dir() else Path("recall_memory") / "_vs_".join(names))
     try:
-        check_out_dir(out, marker=rm.CLASSES, what="analysis of recall memory")
+        output = OutputDir("analysis of recall memory", marker=rm.CLASSES, kind="an analysis of recall memory")
+        output.check(out)
         settings = rm.RecallMemorySettings(seed_steps=args.seed_steps, trials_per_class=args.trials_per_class,
                                            centre_trials=args.centre_trials, max_delay=args.max_delay,
                                            factor=args.factor, extrapolation_trials=args.trials, seed=args.seed,
@@ -1012,7 +1013,7 @@ def cmd_recall_memory(args: argparse.Namespace) -> int:
     def fill(tmp: Path) -> None:
         import matplotlib.pyplot as plt
 
-        from rnn_timescales import plotting
+        from rnn_timescales.plots import figures as plotting
 
         classes.to_csv(tmp / rm.CLASSES, index=False)
         curves.to_csv(tmp / rm.EXTRAPOLATION, index=False)
@@ -1028,7 +1029,7 @@ def cmd_recall_memory(args: argparse.Namespace) -> int:
             fig.savefig(tmp / "figures" / f"{name}.png", dpi=130, bbox_inches="tight")
             plt.close(fig)
 
-    write_directory(out, fill, marker=rm.CLASSES, what="analysis of recall memory")
+    output.write(out, fill)
     cols = ["network", "digit", "n_correct", "seed_q", "slow_point_q", "slow_point_readout", "centre_q",
             "extrapolation_accuracy"]
     print(classes[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
@@ -1077,8 +1078,8 @@ def _add_speed_regularization(sub: argparse._SubParsersAction) -> None:
 
 def cmd_speed_regularization(args: argparse.Namespace) -> int:
     from rnn_timescales.analysis import recall_memory as rm
-    from rnn_timescales.experiments import speed_regularization as sr
-    from rnn_timescales.training.checkpoints import load_checkpoint
+    from rnn_timescales.studies import speed_regularization as sr
+    from rnn_timescales.runs.checkpoints import load_checkpoint
     from rnn_timescales.training.trainer import resolve_device
 
     ((ckpt, task),) = _recall_networks([args.path])
@@ -1132,7 +1133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rnn_timescales.training.checkpoints import CheckpointError
+    from rnn_timescales.runs.checkpoints import CheckpointError
 
     parser = build_parser()
     try:

@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from rnn_timescales.analysis.jacobian import step_jacobians, timescales_from_eigenvalues
+from rnn_timescales.dynamics.jacobian import step_jacobians, timescales_from_eigenvalues
 from rnn_timescales.io import atomic_write_bytes
 
 FORMAT = "rnn-timescales-slow-points"

@@ -22,8 +22,6 @@ to the right of its end, any other run leaves the mean there (the count n says h
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +41,9 @@ from rnn_timescales.experiments.sweep import (
     run_status,
     setting_labels,
 )
-from rnn_timescales.io import file_in_the_way
+from rnn_timescales.io import OutputDir
+
+OUTPUT = OutputDir("report", marker="index.html")
 
 SPREADS = ("sem", "bootstrap")
 CARRY_STOPS = ("target_n", "solved", "heads_exhausted")
@@ -332,7 +332,7 @@ def _colors(conditions: list[str]) -> dict[str, str]:
 
 
 def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Training")
     if data.metrics.empty:
@@ -382,7 +382,7 @@ def _curve_aggregate(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[
 
 
 def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Timescales and dimensionality")
     a = data.analysis
@@ -448,7 +448,7 @@ ROBUSTNESS_PANELS = {
 
 
 def _robustness_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Robustness and generalisation")
     for name, (keys, value, figure, caption) in ROBUSTNESS_PANELS.items():
@@ -472,7 +472,7 @@ def _aggregate_keep_n(per_run: pd.DataFrame, by: list[str], value: str, spread: 
 
 
 def _recall_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Delayed recall")
     ex = data.tables["extrapolation"]
@@ -553,38 +553,24 @@ def render_html(data: ReportData, sections: list[Section], spread: str) -> str:
 def check_report_dir(out: str | Path) -> Path:
     """``out`` if a report may be written there: missing, empty, or an earlier report (replaced);
     ConfigError otherwise."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the report")
-    if p.is_dir() and any(p.iterdir()) and not (p / "index.html").is_file():
-        raise ConfigError(f"output directory {str(p)!r} holds files that are not a report; choose another --out")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+    return OUTPUT.check(out)
 
 
 def write_report(path: str | Path, out: str | Path | None = None, spread: str = "sem") -> Path:
     """Write the report of ``path`` (a sweep, a run, or a directory of runs) into ``out`` (default
     ``path/report``): ``index.html`` and its PNG figures. Assembled in a temporary directory and
     renamed into place, so a reader sees the old report or the new one, never a mix."""
-    from rnn_timescales.io import move_into_place
-
     if spread not in SPREADS:
         raise ConfigError(f"spread must be one of {', '.join(SPREADS)}, got {spread!r}")
     data = load_report_data(path)
-    out = check_report_dir(Path(out) if out is not None else Path(path) / "report")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    out = Path(out) if out is not None else Path(path) / "report"
+
+    def fill(tmp: Path) -> None:
         figs = _Figures(tmp)
         colors = _colors(data.conditions)
         sections = [_training_section(data, figs, spread, colors), _timescales_section(data, figs, spread, colors),
                     _robustness_section(data, figs, spread, colors), _recall_section(data, figs, spread, colors)]
         (tmp / "index.html").write_text(render_html(data, sections, spread), encoding="utf-8")
-        tmp.chmod(0o755)
-        move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    OUTPUT.write(out, fill)
     return out

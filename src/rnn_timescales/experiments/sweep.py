@@ -61,7 +61,7 @@ from tqdm.auto import tqdm
 
 from rnn_timescales.config import PRESETS, RESUMABLE, RunConfig, build_config, config_difference, flatten, read_yaml
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.io import atomic_write_text, file_in_the_way
+from rnn_timescales.io import OutputDir, atomic_write_text
 from rnn_timescales.runtime import limit_threads
 
 SPEC_FILE = "sweep.yaml"
@@ -316,7 +316,7 @@ _INT_SETTINGS = {"n_trials": 1, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_l
 
 
 def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-    from rnn_timescales.analysis.report import AnalysisSettings
+    from rnn_timescales.studies.analyze import AnalysisSettings
     from rnn_timescales.analysis.timescales import METHODS
 
     allowed = [f.name for f in fields(AnalysisSettings)] + ["include_init"]
@@ -342,7 +342,7 @@ def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _analysed_checkpoints(run_dir: Path, include_init: bool) -> list[Path]:
-    from rnn_timescales.training.checkpoints import list_run_checkpoints
+    from rnn_timescales.runs.checkpoints import list_run_checkpoints
 
     return list_run_checkpoints(run_dir, include_init=include_init)
 
@@ -366,8 +366,8 @@ def _timescales_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
 
 
 def _run_timescales(run_dir: Path, settings: Mapping[str, Any]) -> None:
-    from rnn_timescales.analysis.report import AnalysisSettings, analyze_checkpoint, write_analysis
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint, write_analysis
+    from rnn_timescales.runs import load_any
 
     s = dict(settings)
     include_init = s.pop("include_init")
@@ -402,7 +402,7 @@ class RunStatus:
 
 def is_locked(run_dir: str | Path) -> bool:
     """Whether a process holds the run directory's training lock (it is training now)."""
-    from rnn_timescales.training.rundir import LOCK_NAME
+    from rnn_timescales.runs.rundir import LOCK_NAME
 
     try:
         import fcntl
@@ -549,7 +549,7 @@ def execute(task: RunTask) -> dict[str, Any]:
     (another process is training the run). Failures leave ``errors/NAME.json`` and the traceback.
     """
     limit_threads(task.threads)
-    from rnn_timescales.training.checkpoints import is_run_dir
+    from rnn_timescales.runs.checkpoints import is_run_dir
     from rnn_timescales.training.trainer import resume, train
 
     root, run_dir = Path(task.root), Path(task.root) / task.name
@@ -603,16 +603,7 @@ class SweepResult:
 def check_root(root: str | Path) -> Path:
     """``root`` if a sweep may be written there: missing, empty, or a sweep root; ConfigError
     otherwise. Nothing is created."""
-    p = Path(root)
-    if p.exists() and not p.is_dir():
-        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the sweep")
-    if p.is_dir() and any(p.iterdir()) and not (p / SPEC_FILE).is_file():
-        raise ConfigError(f"output directory {str(p)!r} holds files that are not a sweep (no {SPEC_FILE}); "
-                          "choose another --out")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+    return OutputDir("sweep", marker=SPEC_FILE, kind=f"a sweep (no {SPEC_FILE})").check(root)
 
 
 def prepare_sweep(spec: SweepSpec, root: str | Path) -> tuple[Path, list[SweepPoint]]:

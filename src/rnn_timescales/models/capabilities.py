@@ -9,7 +9,7 @@ its gates, not from a parameter. Such analyses ask here first and refuse other m
 
 from __future__ import annotations
 
-from rnn_timescales.errors import ConfigError, UnsupportedModel
+from rnn_timescales.errors import UnsupportedModel
 from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.models.leaky_rnn import LeakyRNN
 

@@ -29,11 +29,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import pickle
 import re
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +40,10 @@ import torch
 from rnn_timescales.config import RunConfig, build_config
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.curricula import build_curriculum
-from rnn_timescales.io import atomic_write_text
+from rnn_timescales.io import atomic_write_text, write_directory
 from rnn_timescales.models import LeakyRNN
 from rnn_timescales.tasks import build_task
-from rnn_timescales.training.checkpoints import (
+from rnn_timescales.runs.checkpoints import (
     CheckpointError,
     LoadedCheckpoint,
     read_bytes,
@@ -302,14 +299,8 @@ def import_reference(paths: list[str | Path], out_root: str | Path = "runs") -> 
     root.mkdir(parents=True, exist_ok=True)
     created = []
     for network, config, target in planned:
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{target.name}.", suffix=".tmp"))
-        try:
-            _write_run(network, config, tmp)
-            os.chmod(tmp, 0o755)  # mkdtemp makes it private; a run directory is meant to be shared
-            os.rename(tmp, target)  # fails rather than merge if the name was taken meanwhile
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        # replace=False: fails rather than merge if the name was taken meanwhile
+        write_directory(target, lambda tmp: _write_run(network, config, tmp), replace=False)
         created.append(target)
     return created
 

@@ -26,9 +26,9 @@ import pandas as pd
 
 from rnn_timescales.config import RunConfig
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.io import atomic_write_text, file_in_the_way
-from rnn_timescales.training.checkpoints import SUFFIX, checkpoint_name
-from rnn_timescales.training.state import STATE_DIR
+from rnn_timescales.io import atomic_write_text, check_output_dir
+from rnn_timescales.runs.checkpoints import SUFFIX, checkpoint_name
+from rnn_timescales.runs.state import STATE_DIR
 
 try:
     import fcntl
@@ -50,15 +50,13 @@ LOCK_NAME = ".lock"
 
 def prepare_run_dir(run_dir: str | Path) -> Path:
     """Check that ``run_dir`` is free to hold a new run (missing or empty); does not create it."""
-    p = Path(run_dir)
-    if p.exists() and not p.is_dir():
-        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the run")
-    if p.is_dir() and any(q.name != LOCK_NAME for q in p.iterdir()):  # a lone lock: killed while starting
-        raise ConfigError(f"output directory {str(p)!r} already holds files; choose a new --out (or --resume it)")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+    return check_output_dir(run_dir, "run", ours=_only_a_lock,
+                            foreign="already holds files; choose a new --out (or --resume it)")
+
+
+def _only_a_lock(p: Path) -> bool:
+    """A directory holding a lone lock: a run killed while starting, free to take."""
+    return all(q.name == LOCK_NAME for q in p.iterdir())
 
 
 def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from rnn_timescales.io import read_safetensors, write_safetensors
-from rnn_timescales.errors import CheckpointError, StateError
+from rnn_timescales.errors import StateError
 
 STATE_DIR = "state"
 EPOCH_STATE = "epoch.safetensors"

@@ -3,28 +3,23 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from rnn_timescales.analysis.dimensionality import dimensionality_from_covariance
 from rnn_timescales.analysis.gates import (
     CELL, RETENTION, autocorrelated_signals, gate_signals, gate_timescales, retention_gate)
-from rnn_timescales.analysis.jacobian import jacobian_timescales
+from rnn_timescales.dynamics.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import fit_timescales
-from rnn_timescales.io import file_in_the_way, move_into_place
+from rnn_timescales.io import OutputDir
 from rnn_timescales.runtime import torch_threads
 
-T = TypeVar("T")
 
 
 @dataclass
@@ -86,7 +81,7 @@ def analyze_checkpoint(
     Parameters
     ----------
     ckpt : LoadedCheckpoint
-        From :func:`rnn_timescales.training.checkpoints.load_any`.
+        From :func:`rnn_timescales.runs.checkpoints.load_any`.
     settings : AnalysisSettings
     progress : callable, optional
         Called with the number of simulated steps as they complete.
@@ -179,7 +174,7 @@ _NAME = re.compile(r"rnn_N(\d+)_N(\d+)")
 def run_checkpoints_to_analyze(run_dir: Path, include_init: bool) -> list[Path]:
     """A run's checkpoints of solved levels (after the untrained network with ``include_init``);
     for a run that solved none, its final weights."""
-    from rnn_timescales.training.checkpoints import FINAL_NAME, SUFFIX, list_run_checkpoints
+    from rnn_timescales.runs.checkpoints import FINAL_NAME, SUFFIX, list_run_checkpoints
 
     found = list_run_checkpoints(run_dir, include_init)
     final = run_dir / "checkpoints" / (FINAL_NAME + SUFFIX)
@@ -192,7 +187,7 @@ def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None
                            include_init: bool = False) -> list[Path]:
     """Checkpoint files from run directories, directories of checkpoints, or files; filtered to
     the given N (largest N of each checkpoint), ordered by N."""
-    from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir
+    from rnn_timescales.runs.checkpoints import CheckpointError, is_run_dir
 
     files: list[Path] = []
     for raw in paths:
@@ -224,7 +219,7 @@ def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None
 def default_out_dir(path: str | Path) -> Path:
     """``RUN_DIR/analysis`` for a run directory (or a checkpoint inside one), else
     ``./analysis/<name>`` in the working directory (never next to someone else's files)."""
-    from rnn_timescales.training.checkpoints import is_run_dir
+    from rnn_timescales.runs.checkpoints import is_run_dir
 
     p = Path(path).resolve()
     for cand in (p, p.parent, p.parent.parent):
@@ -236,19 +231,8 @@ def default_out_dir(path: str | Path) -> Path:
 SUMMARY = "summary.csv"
 
 
-def check_out_dir(out: str | Path, marker: str = SUMMARY, what: str = "analysis") -> Path:
-    """``out`` if an analysis may be written there: missing, empty, or a previous analysis
-    (recognised by its file ``marker``; it is replaced); ValueError with a one-line message
-    otherwise. Nothing is created. ``what`` names the kind of output in the messages."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the {what}")
-    if p.is_dir() and any(p.iterdir()) and not (p / marker).is_file():
-        raise ValueError(f"output directory {str(p)!r} holds files that are not an {what}; choose another --out")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ValueError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+OUTPUT = OutputDir("analysis", marker=SUMMARY, kind="an analysis")
+check_out_dir = OUTPUT.check  # ``out`` if an analysis may be written there (a previous one is replaced)
 
 
 def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings: AnalysisSettings,
@@ -261,26 +245,8 @@ def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings:
     never mix their files, and a failure leaves nothing behind. A previous analysis in ``out`` is
     replaced; a directory holding anything else is refused (see :func:`check_out_dir`).
     """
-    names = write_directory(out, lambda tmp: _write_files(results, tmp, settings, n_examples))
+    names = OUTPUT.write(out, lambda tmp: _write_files(results, tmp, settings, n_examples))
     return {key: Path(out) / name for key, name in names.items()}
-
-
-def write_directory(out: str | Path, fill: Callable[[Path], T], marker: str = SUMMARY, what: str = "analysis") -> T:
-    """Make the output directory ``out`` at once: ``fill(tmp)`` writes its files into a temporary
-    directory beside it, which is then renamed to ``out`` (replacing a previous output recognised
-    by its file ``marker``; anything else is refused, see :func:`check_out_dir`). Returns what
-    ``fill`` returns; on any failure nothing is left behind."""
-    out = check_out_dir(out, marker, what)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        result = fill(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; an analysis is meant to be shared
-        move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return result
 
 
 def _axis_name(summary: pd.DataFrame) -> str:
@@ -299,7 +265,7 @@ def _level_label(summary: dict) -> str:
 
 def _write_files(results: list[CheckpointAnalysis], out: Path, settings: AnalysisSettings,
                  n_examples: int) -> dict[str, str]:
-    from rnn_timescales import plotting
+    from rnn_timescales.plots import figures as plotting
 
     fig_dir = out / "figures"
     fig_dir.mkdir()

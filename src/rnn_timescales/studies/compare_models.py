@@ -38,12 +38,13 @@ import torch
 
 from rnn_timescales.config import RESUMABLE, RunConfig, build_config, config_difference, preset_dict, validate
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.io import atomic_write_bytes, atomic_write_text, file_in_the_way
+from rnn_timescales.io import OutputDir, atomic_write_bytes, atomic_write_text
 
 MODEL_PRESETS = {"leaky_rnn": "quick", "gru": "gated", "lstm": "gated"}
 """The preset whose model and optimiser settings each model trains with (others: ``quick``)."""
 EPOCH_KEYS = ("steps_per_epoch", "eval_batches", "batch_size")
 RUNS = "runs"
+OUTPUT = OutputDir("comparison", marker=RUNS)
 TABLE = "comparison.csv"
 CURVES = "comparison_curves.csv"
 FIGURES = {"largest_n_vs_epoch": "epoch", "largest_n_vs_time": "wall_time_s"}
@@ -111,14 +112,7 @@ def comparison_configs(
 def check_comparison_dir(out: str | Path, configs: dict[str, RunConfig]) -> Path:
     """``out`` if this comparison may write there: missing, empty, or an earlier run of the same
     comparison (whose runs may differ only in their budget); ConfigError otherwise."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the comparison")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    if p.is_dir() and any(p.iterdir()) and not (p / RUNS).is_dir():
-        raise ConfigError(f"output directory {str(p)!r} holds files that are not a comparison; choose another --out")
+    p = OUTPUT.check(out)
     for name, config in configs.items():
         saved_path = p / RUNS / name / "config.yaml"
         if not saved_path.is_file():
@@ -250,7 +244,7 @@ def write_comparison(table: pd.DataFrame, curves: pd.DataFrame, out: str | Path)
     """Write the tables and figures into ``out``, each file atomically; returns the paths."""
     import matplotlib.pyplot as plt
 
-    from rnn_timescales import plotting
+    from rnn_timescales.plots import figures as plotting
 
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import torch
 
 from rnn_timescales.analysis.extrapolation import null_accuracy
 from rnn_timescales.tasks import BinaryTask, DelayedRecall
-from rnn_timescales.training.checkpoints import LoadedCheckpoint
+from rnn_timescales.runs.checkpoints import LoadedCheckpoint
 from rnn_timescales.training.steps import accuracy, streaming_accuracy
 
 

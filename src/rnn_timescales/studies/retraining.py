@@ -9,7 +9,7 @@ one is resumed exactly (a long analysis killed half-way continues where it stopp
 started again); one holding another run is refused before any work starts.
 
 The configurations come from the checkpoint's own (the run configuration it was trained with, or
-for the paper code's checkpoints the one :func:`rnn_timescales.interop.reference_config`
+for the paper code's checkpoints the one :func:`rnn_timescales.runs.paper.reference_config`
 describes): same model, task settings, curriculum kind and seed, with the epoch structure of a
 preset (``quick`` by default) and the stopping rules of the analysis. The optimiser starts afresh
 (its momentum is not part of a checkpoint), and so does the run's random generator (from the seed).
@@ -37,8 +37,8 @@ from rnn_timescales.errors import ConfigError
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import build_model
 from rnn_timescales.tasks import build_task
-from rnn_timescales.training.checkpoints import CheckpointError, load_checkpoint
-from rnn_timescales.training.rundir import prepare_run_dir
+from rnn_timescales.runs.checkpoints import CheckpointError, load_checkpoint
+from rnn_timescales.runs.rundir import prepare_run_dir
 from rnn_timescales.training.steps import accuracy
 from rnn_timescales.training.trainer import Trainer, train
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rnn_timescales.analysis.robustness.streams import BASELINES, StreamingProtocol
-from rnn_timescales.analysis.robustness.sweeps import (
+from rnn_timescales.analysis.robustness.strengths import (
     ABLATE_BY,
     CONTINUOUS_MODES,
     PAPER_KS,
@@ -40,7 +40,7 @@ from rnn_timescales.analysis.robustness.sweeps import (
     resolve_heads,
 )
 from rnn_timescales.analysis.robustness.changes import ABLATION_RULES, DIRECTIONS, check_mode
-from rnn_timescales.analysis.robustness.retraining import (
+from rnn_timescales.studies.retraining import (
     TrainingPlan,
     plan_continuation,
     plan_retraining,
@@ -49,9 +49,9 @@ from rnn_timescales.analysis.robustness.retraining import (
     retrain_changes,
     retrain_summary,
 )
-from rnn_timescales.io import atomic_write_bytes, file_in_the_way
+from rnn_timescales.io import OutputDir, atomic_write_bytes
 from rnn_timescales.models.capabilities import require_leaky_rnn
-from rnn_timescales.training.checkpoints import CheckpointError, is_run_dir, list_run_checkpoints, load_any
+from rnn_timescales.runs import CheckpointError, is_run_dir, list_run_checkpoints, load_any
 
 _N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
 
@@ -91,7 +91,7 @@ class Network:
 def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
     """The networks named by ``paths`` (see the module docstring); CheckpointError (one line) for a
     path that is none of them."""
-    from rnn_timescales.interop import find_reference_files
+    from rnn_timescales.runs.paper import find_reference_files
 
     networks: list[Network] = []
     for raw in paths:
@@ -254,7 +254,7 @@ def load_tau_net(path: Path, n_max: int, hidden: int) -> np.ndarray:
 
 def _default_neurons_csv(net: Network) -> Path:
     """Where ``rnn-timescales analyze`` writes the neuron table of this network by default."""
-    from rnn_timescales.analysis.report import default_out_dir
+    from rnn_timescales.studies.analyze import default_out_dir
 
     if net.run_dir is not None:
         return Path(net.run_dir) / "analysis" / "neurons.csv"
@@ -349,7 +349,7 @@ def _prepare_transfer(net: Network, s: RobustnessSettings) -> Job:
 
 def _plot(name: str) -> Callable[[pd.DataFrame], object]:
     def plot(table: pd.DataFrame):
-        from rnn_timescales import plotting
+        from rnn_timescales.plots import figures as plotting
 
         return getattr(plotting, name)(table)
 
@@ -429,15 +429,9 @@ def default_out_dir(networks: Sequence[Network]) -> Path:
     return Path("robustness") / "_vs_".join(re.sub(r"[^\w.-]+", "_", n.name) for n in networks)
 
 
-def check_out_dir(out: str | Path) -> Path:
-    """``out`` if the report may be written there (missing, or a directory); ValueError otherwise."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the robustness report")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ValueError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+# the robustness report merges into an existing directory: each kind replaces only its own tables
+OUTPUT = OutputDir("robustness report")
+check_out_dir = OUTPUT.check
 
 
 def _merge(path: Path, new: pd.DataFrame, replaced: set[str]) -> pd.DataFrame:

@@ -12,8 +12,6 @@ been run on it, its τ_net.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,8 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnn_timescales.analysis.slow_points import SlowPoints, find_slow_points, sample_states
-from rnn_timescales.io import file_in_the_way
+from rnn_timescales.analysis.dimensionality import principal_axes
+from rnn_timescales.dynamics.slow_points import SlowPoints, find_slow_points, sample_states
+from rnn_timescales.io import OutputDir
 
 POINTS = "slow_points.csv"
 SUMMARY = "slow_points_summary.csv"
@@ -47,7 +46,7 @@ class SlowPointSettings:
     n_components : principal components of the trajectories kept for the figure.
     seed : seeds the input streams, initial states, draws and noise.
     hyperparameters : overrides of the finder's settings
-        (:class:`~rnn_timescales.analysis.slow_points.SlowPointHyperparameters`).
+        (:class:`~rnn_timescales.dynamics.slow_points.SlowPointHyperparameters`).
     """
 
     n_initial: int = 512
@@ -102,7 +101,7 @@ def analyze_slow_points(
     Parameters
     ----------
     ckpt : LoadedCheckpoint
-        From :func:`rnn_timescales.training.checkpoints.load_any` (its model is not changed).
+        From :func:`rnn_timescales.runs.checkpoints.load_any` (its model is not changed).
     settings : SlowPointSettings
     device : where the simulation and the search run.
     tau_net : an ``analyze`` output directory or its ``summary.csv`` to read τ_net from; None
@@ -128,7 +127,7 @@ def analyze_slow_points(
     result = find_slow_points(model, x0, torch.tensor([s.input_value]), progress=progress, **s.hyperparameters)
 
     flat = traj.reshape(-1, traj.shape[-1]).double().cpu().numpy()
-    mean, components, explained = _pca(flat, s.n_components)
+    mean, components, explained = principal_axes(flat, s.n_components)
     trajectory_pcs = ((traj.double().cpu().numpy() - mean) @ components.T).astype(np.float32)
     point_pcs = (result.states - mean) @ components.T
 
@@ -154,17 +153,6 @@ def _moved(model, device):
     import copy
 
     return copy.deepcopy(model).to(device)  # the caller's model stays where it is
-
-
-def _pca(flat: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean (units,), top-``n`` principal axes (n, units) and their variance shares (n,)."""
-    mean = flat.mean(axis=0)
-    cov = np.cov(flat - mean, rowvar=False).reshape(flat.shape[1], flat.shape[1])
-    eigval, eigvec = np.linalg.eigh(cov)
-    order = np.argsort(eigval)[::-1][:n]
-    total = eigval.clip(min=0).sum()
-    explained = eigval[order].clip(min=0) / total if total > 0 else np.zeros(len(order))
-    return mean, eigvec[:, order].T, explained
 
 
 def _trained_tau(model) -> dict:
@@ -208,8 +196,8 @@ def find_tau_net(ckpt, where: str | Path | None = None) -> tuple[dict, Path | No
     else by (n_min, n_max). Returns ({}, None) when nothing matches; a given ``where`` that holds
     no summary.csv is a ValueError.
     """
-    from rnn_timescales.analysis.report import SUMMARY as ANALYSIS_SUMMARY
-    from rnn_timescales.analysis.report import default_out_dir
+    from rnn_timescales.studies.analyze import SUMMARY as ANALYSIS_SUMMARY
+    from rnn_timescales.studies.analyze import default_out_dir
 
     path = Path(ckpt.path)
     if where is not None:
@@ -255,7 +243,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def default_slow_points_dir(path: str | Path, ckpt_path: str | Path) -> Path:
     """``RUN_DIR/slow_points/<checkpoint>`` for a run directory (or a checkpoint in one), else
     ``./slow_points/<folder>_<file>`` in the working directory."""
-    from rnn_timescales.training.checkpoints import SUFFIX, is_run_dir
+    from rnn_timescales.runs.checkpoints import SUFFIX, is_run_dir
 
     p = Path(path).resolve()
     name = Path(ckpt_path).name.removesuffix(SUFFIX)
@@ -266,44 +254,22 @@ def default_slow_points_dir(path: str | Path, ckpt_path: str | Path) -> Path:
     return Path("slow_points") / f"{ck.parent.name}_{name}"
 
 
-def check_slow_points_dir(out: str | Path) -> Path:
-    """``out`` if a slow-point analysis may be written there: missing, empty or a previous one
-    (replaced); ValueError with a one-line message otherwise. Nothing is created."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"output path {str(p)!r} is a file; give a directory for the slow points")
-    if p.is_dir() and any(p.iterdir()) and not (p / POINTS).is_file():
-        raise ValueError(f"output directory {str(p)!r} holds files that are not a slow-point analysis; "
-                         "choose another --out")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ValueError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+OUTPUT = OutputDir("slow points", marker=POINTS, kind="a slow-point analysis")
+check_slow_points_dir = OUTPUT.check  # ``out`` if a slow-point analysis may be written there
 
 
 def write_slow_points(analysis: SlowPointAnalysis, out: str | Path) -> dict[str, Path]:
     """Write ``slow_points.csv``, ``slow_points_summary.csv``, ``slow_points.npz`` (the finder's
     result, :meth:`SlowPoints.load` reads it) and ``figures/{slow_points_pca,slow_point_spectra}.png``
     into ``out``, all at once (assembled beside it and renamed into place); return the paths."""
-    from rnn_timescales.io import move_into_place
-
-    out = check_slow_points_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        names = _write_files(analysis, tmp)
-        os.chmod(tmp, 0o755)
-        move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return {key: out / name for key, name in names.items()}
+    names = OUTPUT.write(out, lambda tmp: _write_files(analysis, tmp))
+    return {key: Path(out) / name for key, name in names.items()}
 
 
 def _write_files(a: SlowPointAnalysis, out: Path) -> dict[str, str]:
     import matplotlib.pyplot as plt
 
-    from rnn_timescales import plotting
+    from rnn_timescales.plots import figures as plotting
 
     names = {"points": POINTS, "summary": SUMMARY, "result": RESULT}
     a.points.to_csv(out / POINTS, index=False)

@@ -111,7 +111,7 @@ def compare_networks(models: dict[str, torch.nn.Module], task, level: dict[str, 
     """
     from rnn_timescales.analysis.extrapolation import extrapolation_delays, recall_by_delay
     from rnn_timescales.analysis.recall_memory import class_centres, class_seeds, rest_input
-    from rnn_timescales.analysis.slow_points import speed
+    from rnn_timescales.dynamics.slow_points import speed
 
     n_classes, t_max = task.check_level(level)
     delays = extrapolation_delays(t_max, task.params.min_gap, max_delay, factor)
@@ -150,7 +150,7 @@ def write_comparison(speeds: pd.DataFrame, curves: pd.DataFrame, summary: pd.Dat
     import matplotlib.pyplot as plt
 
     from rnn_timescales.io import atomic_write_bytes
-    from rnn_timescales.plotting import plot_regularization_extrapolation, plot_regularization_speeds
+    from rnn_timescales.plots.figures import plot_regularization_extrapolation, plot_regularization_speeds
 
     out = Path(out)
     written = []

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnn_timescales.errors import ConfigError, DatasetError
+from rnn_timescales.errors import DatasetError
 
 DATASETS = ("digits", "mnist", "cifar10")
 IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}

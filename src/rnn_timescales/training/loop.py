@@ -8,16 +8,17 @@ objects it works on (task, model, optimiser, curriculum, run directory, guards) 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from rnn_timescales.training.guards import FiniteSteps
-from rnn_timescales.training.state import EPOCH_STATE, STEP_STATE
+from rnn_timescales.runs.state import EPOCH_STATE, STEP_STATE
 from rnn_timescales.training.steps import accuracy, train_step
 
-if TYPE_CHECKING:
-    from rnn_timescales.training.trainer import Trainer
+# ``t`` below is always the run's :class:`rnn_timescales.training.trainer.Trainer` (not imported:
+# the trainer calls this loop, so the loop names it only here, keeping the imports one way).
+Trainer = Any
 
 
 def train_loop(t: Trainer) -> str:

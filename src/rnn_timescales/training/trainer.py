@@ -28,18 +28,18 @@ from rnn_timescales.runtime import resolve_device, resolve_precision
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import MODELS, RecurrentModel, build_model
 from rnn_timescales.tasks import build_task
-from rnn_timescales.training.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
+from rnn_timescales.runs.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
 from rnn_timescales.training.guards import Clock, FiniteSteps, PhaseTimes, Signals, model_is_finite
 from rnn_timescales.training.loop import train_loop
 from rnn_timescales.training.regularizers import build_regularizer
-from rnn_timescales.training.rundir import (
+from rnn_timescales.runs.rundir import (
     METRIC_COLUMNS,
     TIMING_COLUMNS,
     RunDirectory,
     default_run_dir,
     prepare_run_dir,
 )
-from rnn_timescales.training.state import (
+from rnn_timescales.runs.state import (
     EPOCH_STATE,
     STATE_DIR,
     STEP_STATE,
@@ -317,7 +317,7 @@ class Trainer:
 
     # --- state ---------------------------------------------------------------------------------
     def capture(self) -> TrainingState:
-        """Everything the next training step depends on (see :mod:`rnn_timescales.training.state`)."""
+        """Everything the next training step depends on (see :mod:`rnn_timescales.runs.state`)."""
         return TrainingState(
             config=self.config.to_dict(),
             model=self.model.state_dict(),

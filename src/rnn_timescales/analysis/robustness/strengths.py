@@ -1,7 +1,7 @@
 """Robustness of a trained network, as tables (docs/science.md, robustness): perturbation of W and tau,
 ablation of neurons, forgetting of earlier N, and accuracy in continuous time.
 
-Every function takes checkpoints from :func:`rnn_timescales.training.checkpoints.load_any` and
+Every function takes checkpoints from :func:`rnn_timescales.runs.checkpoints.load_any` and
 returns a DataFrame with one row per measurement; accuracies are fractions, relative accuracy is
 (accuracy - 0.5) / (baseline - 0.5) with the baseline from the unchanged network on the same
 streams. Nothing here prints, plots or writes files.

@@ -1,0 +1,4 @@
+"""Every figure, one function each, grouped by what shows it: :mod:`.figures` for the studies (one
+network or a few: ``analyze``, ``robustness``, ``slow-points``, ``extrapolate``, ``recall-memory``,
+``speed-regularization``, ``compare-models``) and :mod:`.report` for the HTML report across many
+runs. Functions take tables and arrays and return or save a matplotlib figure; none computes."""
