@@ -17,7 +17,7 @@ from typing import Callable
 
 import pytest
 import torch
-from conftest import REFERENCE_DIR, tiny_overrides
+from conftest import REFERENCE_DIR, require_reference_checkpoints, tiny_overrides
 from safetensors.torch import save_file
 
 from rnn_timescales.cli import main
@@ -378,8 +378,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, trained_run, tmp_path, monkeypatch, capsys):
-    if case.needs_reference and not REF.is_dir():
-        pytest.skip("reference checkpoints not available")
+    if case.needs_reference:
+        require_reference_checkpoints()
     if case.id == "cuda-unavailable" and torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     ws = tmp_path / "ws"

@@ -418,6 +418,15 @@ def config_difference(
     return None
 
 
+def resumable_changes(saved: RunConfig | dict[str, Any], wanted: RunConfig | dict[str, Any]) -> dict[str, Any]:
+    """The settings of :data:`RESUMABLE` on which a run's saved configuration and a wanted one
+    differ, as dotted name -> wanted value: what resuming the run with the wanted configuration
+    changes (its budget and stopping rules), in the order of :data:`RESUMABLE`."""
+    flat_saved = flatten(saved.to_dict() if isinstance(saved, RunConfig) else saved)
+    flat_wanted = flatten(wanted.to_dict() if isinstance(wanted, RunConfig) else wanted)
+    return {k: flat_wanted.get(k) for k in RESUMABLE if flat_saved.get(k) != flat_wanted.get(k)}
+
+
 def parse_override(text: str) -> dict[str, Any]:
     """``"training.batch_size=64"`` -> ``{"training": {"batch_size": 64}}`` (value parsed as YAML)."""
     key, sep, raw = text.partition("=")

@@ -42,6 +42,7 @@ from rnn_timescales.experiments.sweep import (
     setting_labels,
 )
 from rnn_timescales.io import OutputDir
+from rnn_timescales.runs.files import CONFIG, METRICS
 
 OUTPUT = OutputDir("report", marker="index.html")
 
@@ -211,14 +212,14 @@ def find_runs(path: str | Path) -> tuple[str, str, str, list[str], list[RunInfo]
                                 st.status, st.detail, st.stop_reason, c.curriculum.n_start, c.model.type,
                                 c.curriculum.kind))
         return p.name, "sweep", spec.description, varying, runs
-    if (p / "config.yaml").is_file():
+    if (p / CONFIG).is_file():
         dirs, kind = [p], "run"
     else:
-        dirs, kind = sorted(q for q in p.iterdir() if (q / "config.yaml").is_file()), "runs"
+        dirs, kind = sorted(q for q in p.iterdir() if (q / CONFIG).is_file()), "runs"
         if not dirs:
             raise ConfigError(f"{str(p)!r} holds no run directories (no config.yaml in it or its subdirectories) "
                               f"and is not a sweep (no {SPEC_FILE})")
-    configs = [flatten(read_yaml(d / "config.yaml")) for d in dirs]
+    configs = [flatten(read_yaml(d / CONFIG)) for d in dirs]
     keys = list(dict.fromkeys(k for c in configs for k in c))
     varying = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
     labels = setting_labels(varying)
@@ -260,7 +261,7 @@ def load_report_data(path: str | Path) -> ReportData:
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for r in runs:
         tag = {"run": r.name, "condition": r.condition}
-        m = _read_csv(r.path / "metrics.csv", notes, ["epoch", "n_max", "solved", "wall_time_s"])
+        m = _read_csv(r.path / METRICS, notes, ["epoch", "n_max", "solved", "wall_time_s"])
         if m is not None:
             metrics.append(m.assign(**tag))
         h = _read_csv(r.path / "head_metrics.csv", notes, ["epoch", "n", "accuracy"])

@@ -50,7 +50,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -59,10 +59,13 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import PRESETS, RESUMABLE, RunConfig, build_config, config_difference, flatten, read_yaml
+from rnn_timescales.config import PRESETS, RunConfig, build_config, config_difference, flatten, read_yaml, resumable_changes
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import OutputDir, atomic_write_text
 from rnn_timescales.runtime import limit_threads
+from rnn_timescales.studies import analyze as analyze_study
+from rnn_timescales.studies.contract import RunStudy
+from rnn_timescales.runs.files import CONFIG, SUMMARY
 
 SPEC_FILE = "sweep.yaml"
 RUNS_FILE = "runs.csv"
@@ -295,92 +298,12 @@ def plan(spec: SweepSpec) -> list[SweepPoint]:
 
 
 # --- analyses run over a sweep ------------------------------------------------------------------
-@dataclass(frozen=True)
-class SweepAnalysis:
-    """An analysis the sweep runs on every finished run.
+SweepAnalysis = RunStudy  # the name this module used before studies declared their own
 
-    output: the table (relative to the run directory) that shows the analysis was done.
-    validate(settings, where) -> settings with defaults filled in; ConfigError naming ``where``.
-    is_current(run_dir, settings) -> whether the run's analysis is up to date (then it is skipped).
-    run(run_dir, settings): analyse the run and write ``output`` (and whatever goes with it).
-    """
-
-    output: str
-    validate: Callable[[Mapping[str, Any], str], dict[str, Any]]
-    is_current: Callable[[Path, Mapping[str, Any]], bool]
-    run: Callable[[Path, Mapping[str, Any]], None]
-
-
-_INT_SETTINGS = {"n_trials": 1, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_lag": 2, "n_points": 1, "n_slowest": 1,
-                 "seed": 0}
-
-
-def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-    from rnn_timescales.studies.analyze import AnalysisSettings
-    from rnn_timescales.analysis.timescales import METHODS
-
-    allowed = [f.name for f in fields(AnalysisSettings)] + ["include_init"]
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; choose from {', '.join(allowed)}")
-    s = {**asdict(AnalysisSettings()), "include_init": False, **raw}
-    for key, low in _INT_SETTINGS.items():
-        v = s[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ConfigError(f"{where}: {key} must be an integer of at least {low}, got {v!r}")
-    if s["method"] not in METHODS:
-        raise ConfigError(f"{where}: method must be one of {', '.join(METHODS)}, got {s['method']!r}")
-    if s["bias_correction"] not in (None, "analytic"):
-        raise ConfigError(f"{where}: bias_correction must be null or analytic, got {s['bias_correction']!r}")
-    if s["fit_lag"] > s["max_lag"]:
-        raise ConfigError(f"{where}: fit_lag ({s['fit_lag']}) must not exceed max_lag ({s['max_lag']})")
-    if s["n_steps"] <= s["max_lag"]:
-        raise ConfigError(f"{where}: n_steps ({s['n_steps']}) must exceed max_lag ({s['max_lag']})")
-    if not isinstance(s["include_init"], bool):
-        raise ConfigError(f"{where}: include_init must be true or false, got {s['include_init']!r}")
-    return s
-
-
-def _analysed_checkpoints(run_dir: Path, include_init: bool) -> list[Path]:
-    from rnn_timescales.runs.checkpoints import list_run_checkpoints
-
-    return list_run_checkpoints(run_dir, include_init=include_init)
-
-
-def _timescales_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
-    """Up to date: ``analysis/summary.csv`` is newer than the newest checkpoint, has one row per
-    checkpoint, and was made with the same number of trials and steps and the same method."""
-    ckpts = _analysed_checkpoints(run_dir, settings["include_init"])
-    if not ckpts:
-        return True  # nothing solved: nothing to analyse
-    out = run_dir / "analysis" / "summary.csv"
-    if not out.is_file() or out.stat().st_mtime < max(c.stat().st_mtime for c in ckpts):
-        return False
-    try:
-        summary = pd.read_csv(out)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return False
-    if len(summary) != len(ckpts):
-        return False
-    return all(key in summary and (summary[key] == settings[key]).all() for key in ("n_trials", "n_steps", "method"))
-
-
-def _run_timescales(run_dir: Path, settings: Mapping[str, Any]) -> None:
-    from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint, write_analysis
-    from rnn_timescales.runs import load_any
-
-    s = dict(settings)
-    include_init = s.pop("include_init")
-    analysis_settings = AnalysisSettings(**s)
-    checkpoints = [load_any(p) for p in _analysed_checkpoints(run_dir, include_init)]
-    if checkpoints:
-        results = [analyze_checkpoint(ckpt, analysis_settings) for ckpt in checkpoints]
-        write_analysis(results, run_dir / "analysis", analysis_settings)
-
-
-# Adding an analysis to the sweep is one entry here.
-ANALYSES: Mapping[str, SweepAnalysis] = MappingProxyType({
-    "timescales": SweepAnalysis("analysis/summary.csv", _timescales_settings, _timescales_current, _run_timescales),
+# The studies a sweep can run on every finished run, by the name a spec's ``analyze`` uses. Adding
+# one is declaring a RunStudy in its study module and one entry here.
+ANALYSES: Mapping[str, RunStudy] = MappingProxyType({
+    "timescales": analyze_study.RUN_STUDY,
 })
 
 
@@ -425,16 +348,14 @@ def is_locked(run_dir: str | Path) -> bool:
 def stopping_differences(run_dir: Path, planned: RunConfig) -> dict[str, Any]:
     """Settings a resumed run may change (training.max_epochs, target_n, time_budget_s, ...) on
     which the run's config.yaml and the planned configuration differ: setting -> planned value."""
-    saved = flatten(read_yaml(run_dir / "config.yaml"))
-    want = flatten(planned.to_dict())
-    return {k: want[k] for k in RESUMABLE if saved.get(k) != want.get(k)}
+    return resumable_changes(read_yaml(run_dir / CONFIG), planned)
 
 
 def configuration_mismatch(run_dir: Path, planned: RunConfig) -> str | None:
     """The first setting (other than those a resumed run may change) on which an existing run
     directory's config.yaml differs from the planned configuration, or None
     (:func:`~rnn_timescales.config.config_difference`)."""
-    return config_difference(read_yaml(run_dir / "config.yaml"), planned, where=("there", "in the sweep"))
+    return config_difference(read_yaml(run_dir / CONFIG), planned, where=("there", "in the sweep"))
 
 
 def error_files(root: Path, name: str) -> tuple[Path, Path]:
@@ -472,7 +393,7 @@ def read_failure(root: Path, name: str) -> dict[str, Any] | None:
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     """A run's summary.json, or None if it has none (still training, killed) or it is unreadable."""
     try:
-        return json.loads((run_dir / "summary.json").read_text())
+        return json.loads((run_dir / SUMMARY).read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
 
@@ -492,7 +413,7 @@ def run_status(root: Path, point: SweepPoint) -> RunStatus:
 def _training_status(run_dir: Path, point: SweepPoint) -> RunStatus:
     summary = read_summary(run_dir)
     if summary is None:
-        if (run_dir / "config.yaml").is_file():
+        if (run_dir / CONFIG).is_file():
             return RunStatus(point.name, "pending", "interrupted (resumes from its saved state)")
         return RunStatus(point.name, "pending", "not started")
     info = dict(stop_reason=summary.get("stop_reason"), n_solved=summary.get("n_max_solved"),
@@ -616,7 +537,7 @@ def prepare_sweep(spec: SweepSpec, root: str | Path) -> tuple[Path, list[SweepPo
         run_dir = root / p.name
         if run_dir.exists() and not run_dir.is_dir():
             raise ConfigError(f"{str(run_dir)!r} is a file where the sweep's run directory {p.name} belongs")
-        if (run_dir / "config.yaml").is_file():
+        if (run_dir / CONFIG).is_file():
             mismatch = configuration_mismatch(run_dir, p.config)
             if mismatch:
                 raise ConfigError(f"run directory {str(run_dir)!r} was made with another configuration ({mismatch}); "
@@ -656,7 +577,7 @@ def run_sweep(
     backend: ``local`` (a process pool of ``workers``, default one per ``spec.threads`` cores) or
     ``ray`` (``address`` of a cluster, else a local instance). ``log`` receives one line per event.
     """
-    from rnn_timescales.experiments.backends import make_backend
+    from rnn_timescales.backends import make_backend
 
     pool = make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus)
     root, points = prepare_sweep(spec, root)  # after the backend is known to be usable: nothing written otherwise

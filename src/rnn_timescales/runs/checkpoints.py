@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -28,6 +28,7 @@ from rnn_timescales.config import RunConfig, validate
 from rnn_timescales.errors import CheckpointError, ConfigError
 from rnn_timescales.io import is_safetensors, read_safetensors, write_safetensors
 from rnn_timescales.models import RecurrentModel, build_model
+from rnn_timescales.runs.files import CHECKPOINTS, is_run_dir  # noqa: F401  (is_run_dir: re-exported)
 from rnn_timescales.tasks import Level, Task, build_task
 
 FORMAT = "rnn-timescales-checkpoint"
@@ -202,16 +203,17 @@ def _solved_order(path: Path) -> tuple[int, int] | None:
     return (0, 0) if label == "solved" else None
 
 
-def list_run_checkpoints(run_dir: str | Path, include_init: bool = True) -> list[Path]:
-    """The checkpoints of the solved levels of a run directory, in the order they were reached,
-    after the untrained network (``include_init``)."""
-    ckpt_dir = Path(run_dir) / "checkpoints"
+def list_run_checkpoints(run_dir: str | Path, include_init: bool = True,
+                         final: Literal["never", "if_unsolved", "always"] = "never") -> list[Path]:
+    """Which checkpoints of a run: those of the solved levels, in the order they were reached,
+    after the untrained network (``include_init``); then the final weights (``final.safetensors``,
+    where the run has written it): ``never``, ``if_unsolved`` (a run that solved no level is
+    analysed at its final weights: what ``analyze``, the sweeps and :func:`~rnn_timescales.runs.load.load_any`
+    use) or ``always``."""
+    ckpt_dir = Path(run_dir) / CHECKPOINTS
     found = [(key, p) for p in ckpt_dir.glob(f"rnn_*{SUFFIX}") if (key := _solved_order(p)) is not None]
     ordered = [p for _, p in sorted(found)]
     init = ckpt_dir / checkpoint_name(None)
-    return ([init] if include_init and init.exists() else []) + ordered
-
-
-def is_run_dir(path: str | Path) -> bool:
-    p = Path(path)
-    return p.is_dir() and (p / "config.yaml").is_file()
+    last = ckpt_dir / (FINAL_NAME + SUFFIX)
+    add_final = final == "always" or (final == "if_unsolved" and not ordered)
+    return ([init] if include_init and init.exists() else []) + ordered + ([last] if add_final and last.is_file() else [])

@@ -8,10 +8,8 @@ from pathlib import Path
 from rnn_timescales.errors import CheckpointError
 from rnn_timescales.io import is_safetensors
 from rnn_timescales.runs.checkpoints import (
-    FINAL_NAME,
     SUFFIX,
     LoadedCheckpoint,
-    checkpoint_name,
     is_run_dir,
     list_run_checkpoints,
     load_checkpoint,
@@ -29,13 +27,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if p.is_dir():
         if not is_run_dir(p):
             raise CheckpointError(f"{str(p)!r} is a directory but not a run directory (it has no config.yaml)")
-        solved = list_run_checkpoints(p, include_init=False)
-        final = p / "checkpoints" / (FINAL_NAME + SUFFIX)
-        init = p / "checkpoints" / checkpoint_name(None)
-        for candidate in (solved[-1] if solved else None, final, init):
-            if candidate is not None and candidate.exists():
-                return candidate
-        raise CheckpointError(f"run directory {str(p)!r} has no checkpoints yet")
+        candidates = list_run_checkpoints(p, include_init=True, final="if_unsolved")
+        if not candidates:
+            raise CheckpointError(f"run directory {str(p)!r} has no checkpoints yet")
+        return candidates[-1]  # the last solved level, else the final weights, else the untrained network
     return p
 
 

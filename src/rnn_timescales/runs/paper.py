@@ -41,6 +41,7 @@ from rnn_timescales.config import RunConfig, build_config
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.io import atomic_write_text, write_directory
+from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, SUMMARY
 from rnn_timescales.models import LeakyRNN
 from rnn_timescales.tasks import build_task
 from rnn_timescales.runs.checkpoints import (
@@ -306,12 +307,12 @@ def import_reference(paths: list[str | Path], out_root: str | Path = "runs") -> 
 
 
 def _write_run(network: ReferenceNetwork, config, run_dir: Path) -> None:
-    atomic_write_text(run_dir / "config.yaml", config.to_yaml())
-    (run_dir / "checkpoints").mkdir()
+    atomic_write_text(run_dir / CONFIG, config.to_yaml())
+    (run_dir / CHECKPOINTS).mkdir()
     start = initial_level(config)
     written, solved = [], []
     for f in network.files:
-        path = run_dir / "checkpoints" / checkpoint_name(f"N{f.ns[0]}_N{f.ns[-1]}" if f.ns else None)
+        path = run_dir / CHECKPOINTS / checkpoint_name(f"N{f.ns[0]}_N{f.ns[-1]}" if f.ns else None)
         extra = {"source": "paper-code", "source_file": str(f.path.resolve()), "source_sha256": f.sha256}
         level = {"ns": f.ns} if f.ns is not None else start
         save_checkpoint(path, f.model, config=config, level=level, epoch=None, extra=extra)
@@ -327,4 +328,4 @@ def _write_run(network: ReferenceNetwork, config, run_dir: Path) -> None:
         "source": str(network.folder),
         "resumable": False,
     }
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(run_dir / SUMMARY, json.dumps(summary, indent=2))

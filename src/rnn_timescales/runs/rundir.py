@@ -27,6 +27,7 @@ import pandas as pd
 from rnn_timescales.config import RunConfig
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_text, check_output_dir
+from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, METRICS, SUMMARY
 from rnn_timescales.runs.checkpoints import SUFFIX, checkpoint_name
 from rnn_timescales.runs.state import STATE_DIR
 
@@ -85,7 +86,7 @@ class RunDirectory:
 
     @property
     def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
+        return self.path / CHECKPOINTS
 
     @property
     def state(self) -> Path:
@@ -142,7 +143,7 @@ class RunDirectory:
     # --- its files -------------------------------------------------------------------------------
     def write_config(self, config: RunConfig) -> None:
         """config.yaml, then the folders: from then on the directory is a run ``--resume`` accepts."""
-        atomic_write_text(self.path / "config.yaml", config.to_yaml())
+        atomic_write_text(self.path / CONFIG, config.to_yaml())
         self.checkpoints.mkdir(exist_ok=True)
         self.state.mkdir(exist_ok=True)
 
@@ -150,14 +151,14 @@ class RunDirectory:
         """metrics.csv and head_metrics.csv from the rows so far (none: a run resumed before its first
         epoch ended, whose rows of the lost epoch are dropped)."""
         if not rows:
-            (self.path / "metrics.csv").unlink(missing_ok=True)
+            (self.path / METRICS).unlink(missing_ok=True)
             (self.path / "head_metrics.csv").unlink(missing_ok=True)
             return
-        atomic_write_text(self.path / "metrics.csv", pd.DataFrame(rows, columns=METRIC_COLUMNS).to_csv(index=False))
+        atomic_write_text(self.path / METRICS, pd.DataFrame(rows, columns=METRIC_COLUMNS).to_csv(index=False))
         atomic_write_text(self.path / "head_metrics.csv", pd.DataFrame(head_rows, columns=HEAD_COLUMNS).to_csv(index=False))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2))
+        atomic_write_text(self.path / SUMMARY, json.dumps(summary, indent=2))
 
     def remove_summary(self) -> None:
-        (self.path / "summary.json").unlink(missing_ok=True)  # it is training again
+        (self.path / SUMMARY).unlink(missing_ok=True)  # it is training again

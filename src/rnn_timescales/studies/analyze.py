@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,9 +16,11 @@ from rnn_timescales.analysis.gates import (
     CELL, RETENTION, autocorrelated_signals, gate_signals, gate_timescales, retention_gate)
 from rnn_timescales.dynamics.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
-from rnn_timescales.analysis.timescales import fit_timescales
+from rnn_timescales.analysis.timescales import METHODS, fit_timescales
 from rnn_timescales.io import OutputDir
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.runtime import torch_threads
+from rnn_timescales.studies.contract import RunStudy
 
 
 
@@ -174,13 +176,9 @@ _NAME = re.compile(r"rnn_N(\d+)_N(\d+)")
 def run_checkpoints_to_analyze(run_dir: Path, include_init: bool) -> list[Path]:
     """A run's checkpoints of solved levels (after the untrained network with ``include_init``);
     for a run that solved none, its final weights."""
-    from rnn_timescales.runs.checkpoints import FINAL_NAME, SUFFIX, list_run_checkpoints
+    from rnn_timescales.runs.checkpoints import list_run_checkpoints
 
-    found = list_run_checkpoints(run_dir, include_init)
-    final = run_dir / "checkpoints" / (FINAL_NAME + SUFFIX)
-    if not [q for q in found if not q.name.startswith("init")] and final.is_file():
-        found.append(final)
-    return found
+    return list_run_checkpoints(run_dir, include_init, final="if_unsolved")
 
 
 def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None = None,
@@ -304,3 +302,64 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
         save(f"ac_fits_{label.replace(' = ', '')}",
              plotting.plot_autocorrelation_fits(r.ac, r.neurons, settings.fit_lag, n_examples=n_examples, title=label))
     return names
+
+
+# --- as a sweep runs it ---------------------------------------------------------------------------
+_INT_SETTINGS = {"n_trials": 1, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_lag": 2, "n_points": 1, "n_slowest": 1,
+                 "seed": 0}
+
+
+def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    allowed = [f.name for f in fields(AnalysisSettings)] + ["include_init"]
+    unknown = [k for k in raw if k not in allowed]
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; choose from {', '.join(allowed)}")
+    s = {**asdict(AnalysisSettings()), "include_init": False, **raw}
+    for key, low in _INT_SETTINGS.items():
+        v = s[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ConfigError(f"{where}: {key} must be an integer of at least {low}, got {v!r}")
+    if s["method"] not in METHODS:
+        raise ConfigError(f"{where}: method must be one of {', '.join(METHODS)}, got {s['method']!r}")
+    if s["bias_correction"] not in (None, "analytic"):
+        raise ConfigError(f"{where}: bias_correction must be null or analytic, got {s['bias_correction']!r}")
+    if s["fit_lag"] > s["max_lag"]:
+        raise ConfigError(f"{where}: fit_lag ({s['fit_lag']}) must not exceed max_lag ({s['max_lag']})")
+    if s["n_steps"] <= s["max_lag"]:
+        raise ConfigError(f"{where}: n_steps ({s['n_steps']}) must exceed max_lag ({s['max_lag']})")
+    if not isinstance(s["include_init"], bool):
+        raise ConfigError(f"{where}: include_init must be true or false, got {s['include_init']!r}")
+    return s
+
+
+def _timescales_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
+    """Up to date: ``analysis/summary.csv`` is newer than the newest checkpoint, has one row per
+    checkpoint, and was made with the same number of trials and steps and the same method."""
+    ckpts = run_checkpoints_to_analyze(run_dir, settings["include_init"])
+    if not ckpts:
+        return True  # nothing solved: nothing to analyse
+    out = run_dir / "analysis" / "summary.csv"
+    if not out.is_file() or out.stat().st_mtime < max(c.stat().st_mtime for c in ckpts):
+        return False
+    try:
+        summary = pd.read_csv(out)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return False
+    if len(summary) != len(ckpts):
+        return False
+    return all(key in summary and (summary[key] == settings[key]).all() for key in ("n_trials", "n_steps", "method"))
+
+
+def _run_timescales(run_dir: Path, settings: Mapping[str, Any]) -> None:
+    from rnn_timescales.runs import load_any
+
+    s = dict(settings)
+    include_init = s.pop("include_init")
+    analysis_settings = AnalysisSettings(**s)
+    checkpoints = [load_any(p) for p in run_checkpoints_to_analyze(run_dir, include_init)]
+    if checkpoints:
+        results = [analyze_checkpoint(ckpt, analysis_settings) for ckpt in checkpoints]
+        write_analysis(results, run_dir / "analysis", analysis_settings)
+
+
+RUN_STUDY = RunStudy("analysis/" + SUMMARY, _timescales_settings, _timescales_current, _run_timescales)

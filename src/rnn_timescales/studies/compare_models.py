@@ -27,18 +27,19 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 import torch
 
-from rnn_timescales.config import RESUMABLE, RunConfig, build_config, config_difference, preset_dict, validate
+from rnn_timescales.backends import LocalPool
+from rnn_timescales.config import RunConfig, build_config, config_difference, preset_dict, resumable_changes, validate
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import OutputDir, atomic_write_bytes, atomic_write_text
+from rnn_timescales.runtime import torch_threads
+from rnn_timescales.runs.files import CONFIG, METRICS, SUMMARY
 
 MODEL_PRESETS = {"leaky_rnn": "quick", "gru": "gated", "lstm": "gated"}
 """The preset whose model and optimiser settings each model trains with (others: ``quick``)."""
@@ -114,7 +115,7 @@ def check_comparison_dir(out: str | Path, configs: dict[str, RunConfig]) -> Path
     comparison (whose runs may differ only in their budget); ConfigError otherwise."""
     p = OUTPUT.check(out)
     for name, config in configs.items():
-        saved_path = p / RUNS / name / "config.yaml"
+        saved_path = p / RUNS / name / CONFIG
         if not saved_path.is_file():
             continue
         try:
@@ -148,48 +149,47 @@ def run_comparison(
     out = check_comparison_dir(out, configs)
     run_dirs = {name: out / RUNS / name for name in configs}
     (out / RUNS).mkdir(parents=True, exist_ok=True)
-    jobs = [(config.to_dict(), str(run_dirs[name]), threads) for name, config in configs.items()]
-    names = list(configs)
+    jobs = [(name, config.to_dict(), str(run_dirs[name]), threads) for name, config in configs.items()]
     if workers == 1:
-        before = torch.get_num_threads()
-        try:
-            for name, job in zip(names, jobs):
-                summary = _train_one(*job)
-                if on_done is not None:
-                    on_done(name, summary)
-        finally:
-            torch.set_num_threads(before)
+        with torch_threads(threads):
+            done = ((job, _train_one(job)) for job in jobs)
+            _collect(done, on_done)
     else:
-        # spawn: a fresh interpreter per worker, never a fork of a process holding torch's thread pools
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_train_one, *job): name for name, job in zip(names, jobs)}
-            for future in as_completed(futures):
-                summary = future.result()
-                if on_done is not None:
-                    on_done(futures[future], summary)
+        with LocalPool(workers, threads) as pool:  # spawned workers; one that dies is named, not the pool's end
+            _collect(pool.run(_train_one, jobs), on_done)
     table, curves = comparison_tables(run_dirs)
     write_comparison(table, curves, out)
     return Comparison(table=table, curves=curves, run_dirs=run_dirs)
 
 
-def _train_one(config: dict, run_dir: str, threads: int) -> dict:
-    """Train one run (or continue it, if its directory holds one) with ``threads`` torch threads;
-    returns its ``summary.json``. Top-level so that worker processes can run it."""
+def _collect(done: Iterable[tuple[tuple, Any]], on_done: Callable[[str, dict], None] | None) -> None:
+    """Raise the first failure among finished ``(job, summary or exception)``; report the others."""
+    for job, summary in done:
+        if isinstance(summary, BaseException):
+            raise summary
+        if on_done is not None:
+            on_done(job[0], summary)
+
+
+def _train_one(job: tuple[str, dict, str, int]) -> dict:
+    """Train one run (``job``: name, configuration, run directory, torch threads), or continue it
+    if its directory holds one; returns its ``summary.json``. Top-level so that worker processes
+    can run it."""
     from rnn_timescales.training.trainer import Trainer
 
+    _, config, run_dir, threads = job
     torch.set_num_threads(threads)
     path = Path(run_dir)
     wanted = validate(config)
-    if (path / "config.yaml").is_file():
-        saved = RunConfig.load(path / "config.yaml").to_dict()
-        new = wanted.to_dict()
-        overrides = [f"{key}={json.dumps(_get(new, key))}" for key in RESUMABLE if _get(saved, key) != _get(new, key)]
+    if (path / CONFIG).is_file():
+        changes = resumable_changes(RunConfig.load(path / CONFIG), wanted)
+        overrides = [f"{key}={json.dumps(value)}" for key, value in changes.items()]
         trainer = Trainer.resume(path, overrides, progress=False)
         if overrides or trainer.pending_stop_reason() is None:  # a new budget is written even if nothing trains
             trainer.run()
     else:
         Trainer(wanted, path, progress=False).run()
-    return json.loads((path / "summary.json").read_text())
+    return json.loads((path / SUMMARY).read_text())
 
 
 def comparison_tables(run_dirs: dict[str, str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -208,9 +208,9 @@ def comparison_tables(run_dirs: dict[str, str | Path]) -> tuple[pd.DataFrame, pd
     rows, curves = [], []
     for name, run_dir in run_dirs.items():
         path = Path(run_dir)
-        config = RunConfig.load(path / "config.yaml")
-        metrics = pd.read_csv(path / "metrics.csv")
-        summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").is_file() else {}
+        config = RunConfig.load(path / CONFIG)
+        metrics = pd.read_csv(path / METRICS)
+        summary = json.loads((path / SUMMARY).read_text()) if (path / SUMMARY).is_file() else {}
         none = config.curriculum.n_start - 1
         solved_n = metrics["n_max"].where(metrics["solved"].astype(bool))
         largest = solved_n.cummax().ffill().fillna(none).astype(int)  # cummax leaves the unsolved epochs NaN
@@ -259,9 +259,3 @@ def write_comparison(table: pd.DataFrame, curves: pd.DataFrame, out: str | Path)
         paths[name] = out / "figures" / f"{name}.png"
         atomic_write_bytes(paths[name], buffer.getvalue())
     return paths
-
-
-def _get(nested: dict, dotted: str):
-    for part in dotted.split("."):
-        nested = nested.get(part) if isinstance(nested, dict) else None
-    return nested

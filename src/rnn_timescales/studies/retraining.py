@@ -41,6 +41,7 @@ from rnn_timescales.runs.checkpoints import CheckpointError, load_checkpoint
 from rnn_timescales.runs.rundir import prepare_run_dir
 from rnn_timescales.training.steps import accuracy
 from rnn_timescales.training.trainer import Trainer, train
+from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, METRICS
 
 Progress = Callable[[int, int], None]
 
@@ -205,10 +206,10 @@ class PlannedRun:
             self.status = "new"
             return self
         except ConfigError as e:
-            if not (self.run_dir / "config.yaml").is_file():
+            if not (self.run_dir / CONFIG).is_file():
                 raise ValueError(str(e)) from None
         try:
-            saved = RunConfig.load(self.run_dir / "config.yaml")
+            saved = RunConfig.load(self.run_dir / CONFIG)
         except ConfigError as e:
             raise ValueError(f"{str(self.run_dir)!r} holds a run whose configuration cannot be read ({e}); remove it "
                              "or choose another --out") from None
@@ -216,7 +217,7 @@ class PlannedRun:
         if diff is not None:
             raise ValueError(f"{str(self.run_dir)!r} holds a run with other settings ({diff}); remove it or choose "
                              "another --out")
-        init = self.run_dir / "checkpoints" / "init.safetensors"
+        init = self.run_dir / CHECKPOINTS / "init.safetensors"
         if init.is_file():
             try:
                 started = load_checkpoint(init).model.state_dict()
@@ -263,7 +264,7 @@ class PlannedRun:
 
 def read_metrics(run_dir: Path) -> pd.DataFrame:
     """The ``metrics.csv`` of a run (empty when it has not finished an epoch)."""
-    path = Path(run_dir) / "metrics.csv"
+    path = Path(run_dir) / METRICS
     return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["epoch", "n_min", "n_max", "solved"])
 
 

@@ -52,6 +52,7 @@ from rnn_timescales.studies.retraining import (
 from rnn_timescales.io import OutputDir, atomic_write_bytes
 from rnn_timescales.models.capabilities import require_leaky_rnn
 from rnn_timescales.runs import CheckpointError, is_run_dir, list_run_checkpoints, load_any
+from rnn_timescales.runs.files import CHECKPOINTS
 
 _N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
 
@@ -100,7 +101,7 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
             raise CheckpointError(f"{str(p)!r} does not exist; give a run directory, a checkpoint or a folder of "
                                   "the paper code's checkpoints")
         if p.is_file():
-            run = p.parent.parent if p.parent.name == "checkpoints" and is_run_dir(p.parent.parent) else None
+            run = p.parent.parent if p.parent.name == CHECKPOINTS and is_run_dir(p.parent.parent) else None
             networks.append(Network((run or p.parent).resolve().name, [p], run, str(p)))
         elif is_run_dir(p):
             files = list_run_checkpoints(p, include_init=False)

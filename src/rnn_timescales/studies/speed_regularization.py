@@ -19,11 +19,19 @@ import pandas as pd
 import torch
 
 from rnn_timescales.config import CurriculumConfig, RunConfig, merge, validate
+from rnn_timescales.io import check_output_dir
 
 NETWORKS = ("start", "control", "regularized")
 SPEEDS_TABLE = "speed_regularization.csv"
 SUMMARY_TABLE = "speed_regularization_summary.csv"
 EXTRAPOLATION_TABLE = "speed_regularization_extrapolation.csv"
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` if the fine-tuning may be written there: missing or empty (it will hold two new run
+    directories and the comparison); ConfigError (one line) otherwise."""
+    return check_output_dir(out, "fine-tuning", ours=lambda p: False,
+                            foreign="exists and is not empty; choose another --out")
 
 
 @dataclass

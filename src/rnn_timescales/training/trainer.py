@@ -49,6 +49,7 @@ from rnn_timescales.runs.state import (
     load_state,
     save_state,
 )
+from rnn_timescales.runs.files import CONFIG, METRICS
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "RESUMABLE", "TrainResult", "Trainer", "default_run_dir",
            "resolve_device", "resume", "train"]
@@ -177,13 +178,13 @@ class Trainer:
             raise ConfigError(f"run directory {str(p)!r} does not exist")
         if not p.is_dir():
             raise ConfigError(f"{str(p)!r} is a file, not a run directory")
-        if not (p / "config.yaml").is_file():
+        if not (p / CONFIG).is_file():
             raise ConfigError(f"{str(p)!r} is not a run directory (it has no config.yaml)")
-        config = resume_config(RunConfig.load(p / "config.yaml"), overrides)
+        config = resume_config(RunConfig.load(p / CONFIG), overrides)
         state, state_path, warnings = load_latest_state(p)
         trainer = cls.__new__(cls)
         if state is None:
-            if list_run_checkpoints(p, include_init=False) or (p / "metrics.csv").is_file():
+            if list_run_checkpoints(p, include_init=False) or (p / METRICS).is_file():
                 raise StateError(
                     f"run directory {str(p)!r} has no training state to resume from (no {STATE_DIR}/{EPOCH_STATE})"
                 )
