@@ -272,7 +272,7 @@ class RunConfig(_Section):
         if self.curriculum.advance == "schedule" and not self.curriculum.schedule and default_schedule:
             self.__dict__["curriculum"] = self.curriculum.model_copy(update={"schedule": list(default_schedule)})
         curriculum = build_curriculum(self.curriculum, task)
-        if self.model.encoder == "cnn" and getattr(task, "image_shape", None) is None:
+        if self.model.encoder == "cnn" and task.image_shape is None:
             raise ValueError(f"model.encoder 'cnn' needs a task whose input is images; task {task.name!r} has none (use 'linear')")
         if task.time_scales != (1,) and not _registry("model").get(self.model.type).time_scalable:
             raise ValueError(f"task.time_scale {task.params.time_scale} needs a model whose timescales can be "
@@ -281,7 +281,7 @@ class RunConfig(_Section):
             raise ValueError(
                 f"the curriculum starts with {curriculum.n_heads} heads but model.n_heads is {self.model.n_heads}"
             )
-        if self.training.speed_regularization is not None and not hasattr(task, "noise_stats"):
+        if self.training.speed_regularization is not None and not task.recall:
             raise ValueError(f"training.speed_regularization needs the delayed-recall task (its classes, response time "
                              f"and rest input); task {task.name!r} has none (remove the section)")
         c = self.curriculum

@@ -43,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
 
     from rnn_timescales.analysis.extrapolation import extrapolation_delays, recall_by_delay
     from rnn_timescales.studies.extrapolate import OUTPUT, write_extrapolation
-    from rnn_timescales.tasks import DelayedRecall
     from rnn_timescales.runs import is_run_dir, load_any
     from rnn_timescales.runtime import resolve_device
 
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     runs = []
     for path, ckpt in zip(args.paths, checkpoints):
         task = ckpt.make_task()
-        if not isinstance(task, DelayedRecall):
+        if not task.recall:
             raise UsageError(f"{path!r} is a network trained on {ckpt.task}; extrapolate needs a delayed-recall network")
         task.check()
         t_max = ckpt.level["max_delay"]

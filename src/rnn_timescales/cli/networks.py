@@ -7,14 +7,13 @@ from rnn_timescales.errors import UsageError
 
 def recall_networks(paths: list[str]) -> list:
     """The checkpoints of ``paths``, each checked to be a delayed-recall network with readable data."""
-    from rnn_timescales.tasks import DelayedRecall
     from rnn_timescales.runs import load_any
 
     loaded = []
     for path in paths:
         ckpt = load_any(path)
         task = ckpt.make_task()
-        if not isinstance(task, DelayedRecall):
+        if not task.recall:
             raise UsageError(f"{path!r} is a network trained on {ckpt.task}; this command needs a delayed-recall network")
         task.check()
         loaded.append((ckpt, task))

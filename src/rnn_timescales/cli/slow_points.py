@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--set compute_jacobians=false: slow-points reports Jacobian timescales; keep it true")
     device = resolve_device(args.device)
     ckpt = load_any(args.path)
-    if ckpt.task == "delayed-recall":
+    if ckpt.make_task().recall:
         raise UsageError(f"{args.path!r} is a delayed-recall network: its per-class slow points come from "
                          "`rnn-timescales recall-memory`")
     out = Path(args.out) if args.out else default_slow_points_dir(args.path, ckpt.path)

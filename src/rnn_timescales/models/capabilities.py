@@ -22,7 +22,7 @@ def has_trained_timescales(model: RecurrentModel) -> bool:
 def has_leaky_weights(model: RecurrentModel) -> bool:
     """Whether the model is a leaky RNN: one recurrent weight W (no self-connections), input
     weights U and per-neuron τ, the parts the paper's perturbations and ablations act on."""
-    return isinstance(model, LeakyRNN)
+    return model.leaky_weights
 
 
 def require_leaky_rnn(model: RecurrentModel, analysis: str, instead: str | None = None) -> LeakyRNN:

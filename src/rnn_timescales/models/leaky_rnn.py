@@ -83,6 +83,7 @@ class LeakyRNN(RecurrentModel):
     """
 
     name = "leaky_rnn"
+    leaky_weights = True
     time_scalable = True
 
     def __init__(

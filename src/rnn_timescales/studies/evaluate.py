@@ -8,7 +8,6 @@ import pandas as pd
 import torch
 
 from rnn_timescales.analysis.extrapolation import null_accuracy
-from rnn_timescales.tasks import BinaryTask, DelayedRecall
 from rnn_timescales.runs.checkpoints import LoadedCheckpoint
 from rnn_timescales.training.steps import accuracy, streaming_accuracy
 
@@ -36,10 +35,10 @@ def evaluate_checkpoint(
     generator = torch.Generator(device=device).manual_seed(seed)
     acc = accuracy(model, task, ckpt.level, n_batches, batch_size, generator, device)
     table = pd.DataFrame({"head": range(len(acc)), "accuracy": acc.cpu().numpy()})
-    if isinstance(task, BinaryTask):
+    if task.streaming:
         stream = streaming_accuracy(model, task, ckpt.ns, warmup, length, n_streams, generator, device)
         table.insert(1, "n", ckpt.ns)
         table["streaming_accuracy"] = stream.cpu().numpy()
-    if isinstance(task, DelayedRecall):
+    if task.recall:
         table["null_accuracy"] = null_accuracy(model, task, ckpt.level, n_batches, batch_size, generator, device)
     return table

@@ -156,9 +156,10 @@ def _moved(model, device):
 
 
 def _trained_tau(model) -> dict:
-    if not hasattr(model, "tau_hat"):
+    tau = model.timescales()
+    if tau is None:
         return {"tau_median": np.nan, "tau_max": np.nan}
-    tau = model.tau_hat().detach().double().cpu().numpy()
+    tau = tau.detach().double().cpu().numpy()
     return {"tau_median": float(np.median(tau)), "tau_max": float(tau.max())}
 
 

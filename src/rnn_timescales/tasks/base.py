@@ -116,6 +116,12 @@ class Task(ABC):
     Params: ClassVar[type[BaseModel]] = NoParams
     default_curriculum: ClassVar[str] = "none"
     level_keys: ClassVar[tuple[str, ...]] = ()
+    # Capabilities beyond the common contract (docs/contracts.md). The configuration, the studies
+    # and the command line ask these, never the class: a new task that has one declares it here.
+    streaming: ClassVar[bool] = False  # accuracy "in time" on one long stream (streaming_accuracy, evaluate)
+    recall: ClassVar[bool] = False  # a class recalled after a delay, null before the response, a rest input
+    # (noise_stats): extrapolate, recall-memory, speed regularisation; not slow-points
+    image_shape: ClassVar[tuple[int, int, int] | None] = None  # inputs are images of this shape (model.encoder: cnn)
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)
