@@ -26,7 +26,7 @@ from rnn_timescales.models import build_model
 from rnn_timescales.runs.checkpoints import save_checkpoint
 from rnn_timescales.training.trainer import train
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 REF = REFERENCE_DIR / "cumulative_parity_network_1"
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import tiny_overrides
 from safetensors.torch import load_file
-from test_fast_path import gradients, make_net, rel_err
+from test_fused import gradients, make_net, rel_err
 
 from rnn_timescales.analysis.robustness import rescaled_copy
 from rnn_timescales.config import ConfigError, build_config

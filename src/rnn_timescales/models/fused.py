@@ -6,7 +6,7 @@ forward pass is one GEMM and one in-place nonlinearity per step, written into a 
 (T + 1, B, H) buffer; the backward pass runs the recurrence for dL/dh step by step (one
 (B, H) x (H, H) GEMM per step) and then forms every parameter gradient at once, the recurrent
 one as a single GEMM over all T * B rows. The maths is the model of
-:mod:`rnn_timescales.models.leaky_rnn`; ``tests/test_fast_path.py`` checks the gradients against
+:mod:`rnn_timescales.models.leaky_rnn`; ``tests/models/test_fused.py`` checks the gradients against
 plain autograd.
 
 Notation (rows are sequences of the batch, as in ``(time, batch, hidden)`` tensors)::
