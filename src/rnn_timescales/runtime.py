@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, Literal
 
 import torch
 
 from rnn_timescales.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
+Precision = Literal["fp32", "bf16"]  # of the matrix products, once resolved
 PRECISIONS = ("fp32", "bf16", "auto")
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 

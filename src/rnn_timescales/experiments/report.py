@@ -435,15 +435,15 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
 
 # name -> (settings a curve is drawn over, the value, the figure, its caption)
 ROBUSTNESS_PANELS = {
-    "perturbation": (["kind", "n", "epsilon"], "relative_accuracy", "plot_perturbation",
+    "perturbation": (["kind", "n", "epsilon"], "relative_accuracy", "plot_perturbation_across_runs",
                      "Relative accuracy (acc − 0.5)/(baseline − 0.5) after perturbing the recurrent weights W or the "
                      "timescales τ by ε (mean over repeats per network, then across networks)."),
-    "ablation": (["n", "group"], "accuracy", "plot_ablation",
+    "ablation": (["n", "group"], "accuracy", "plot_ablation_across_runs",
                  "Accuracy after silencing single neurons, by ablation group (mean over a group's neurons per network, "
                  "then across networks)."),
-    "forgetting": (["checkpoint_n", "n"], "accuracy", "plot_forgetting",
+    "forgetting": (["checkpoint_n", "n"], "accuracy", "plot_forgetting_across_runs",
                    "Forgetting: the network trained up to N_ckpt evaluated on every earlier N (mean across networks)."),
-    "continuous": (["n", "k"], "accuracy", "plot_continuous",
+    "continuous": (["n", "k"], "accuracy", "plot_continuous_across_runs",
                    "Continuous-time test: accuracy when every input is repeated k times and τ scaled by k."),
 }
 
@@ -483,7 +483,7 @@ def _recall_section(data: ReportData, figs: _Figures, spread: str, colors: dict[
         return sec
     per_run = ex.groupby(["condition", "run", "delay"], sort=False)["accuracy"].mean().reset_index()
     agg = aggregate(per_run, ["condition", "delay"], "accuracy", spread)
-    figs.add(sec, "extrapolation", plotting.plot_extrapolation(agg, colors, spread),
+    figs.add(sec, "extrapolation", plotting.plot_extrapolation_across_runs(agg, colors, spread),
              "Accuracy against delay, including delays longer than any trained (extrapolation), per condition.")
     sec.items.append(("table", _pivot_html(agg, "delay", spread, False)))
     return sec

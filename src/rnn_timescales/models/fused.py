@@ -57,10 +57,10 @@ from __future__ import annotations
 import torch
 
 from rnn_timescales import runtime
+from rnn_timescales.runtime import Precision
 from rnn_timescales.models.nonlinearities import nonlinearity as _table
 from rnn_timescales.models.workspace import Call, Workspace, allocator
 
-Precision = str  # "fp32" | "bf16"
 
 
 # --- matrix products at the chosen precision ------------------------------------------------------

@@ -212,7 +212,7 @@ def plot_accuracy_per_head(heads: pd.DataFrame, runs: list[str], max_panels: int
     return fig
 
 
-def plot_perturbation(table: pd.DataFrame, colors: dict[str, str], spread: str):
+def plot_perturbation_across_runs(table: pd.DataFrame, colors: dict[str, str], spread: str):
     """Relative accuracy (acc - 0.5)/(baseline - 0.5) against the perturbation size epsilon, one
     panel per kind (W, tau, ...). ``table``: ``kind, condition, n, epsilon, mean, lo, hi, runs``."""
     kinds = list(dict.fromkeys(table["kind"]))
@@ -235,7 +235,7 @@ def plot_perturbation(table: pd.DataFrame, colors: dict[str, str], spread: str):
     return fig
 
 
-def plot_ablation(table: pd.DataFrame, colors: dict[str, str], spread: str):
+def plot_ablation_across_runs(table: pd.DataFrame, colors: dict[str, str], spread: str):
     """Streaming accuracy after silencing one neuron, by ablation group (e.g. the slowest and the
     fastest neurons by trained tau): per run the mean over the group's neurons, then mean and
     ``spread`` across runs. ``table``: ``condition, n, group, mean, lo, hi, runs``."""
@@ -262,7 +262,7 @@ def plot_ablation(table: pd.DataFrame, colors: dict[str, str], spread: str):
     return fig
 
 
-def plot_forgetting(table: pd.DataFrame, colors: dict[str, str], spread: str):
+def plot_forgetting_across_runs(table: pd.DataFrame, colors: dict[str, str], spread: str):
     """Accuracy of the network trained up to N_ckpt on every earlier N (mean and ``spread`` across
     runs), one panel per condition, one line per N_ckpt. ``table``: ``condition, checkpoint_n, n, mean,
     lo, hi``."""
@@ -285,7 +285,7 @@ def plot_forgetting(table: pd.DataFrame, colors: dict[str, str], spread: str):
     return fig
 
 
-def plot_continuous(table: pd.DataFrame, colors: dict[str, str], spread: str):
+def plot_continuous_across_runs(table: pd.DataFrame, colors: dict[str, str], spread: str):
     """Accuracy against the time-rescaling factor k (every input repeated k times, tau scaled by k).
     ``table``: ``condition, n, k, mean, lo, hi, runs``."""
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
@@ -303,7 +303,7 @@ def plot_continuous(table: pd.DataFrame, colors: dict[str, str], spread: str):
     return fig
 
 
-def plot_extrapolation(table: pd.DataFrame, colors: dict[str, str], spread: str):
+def plot_extrapolation_across_runs(table: pd.DataFrame, colors: dict[str, str], spread: str):
     """Delayed recall: accuracy against the delay, including delays beyond those trained.
     ``table``: ``condition, delay, mean, lo, hi, n``."""
     fig, ax = plt.subplots(figsize=(5.2, 3.6))

@@ -1,5 +1,6 @@
 """Analyse checkpoints: tables for notebooks (:func:`analyze_checkpoint`) and files on disk
-(:func:`analyze_paths`, used by ``rnn-timescales analyze``)."""
+(:func:`write_analysis`, used by ``rnn-timescales analyze``), and the same as a sweep runs it
+(:data:`RUN_STUDY`)."""
 
 from __future__ import annotations
 

@@ -24,13 +24,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from rnn_timescales.analysis.robustness.changes import ablated_copy, perturbed_copy
+from rnn_timescales.analysis.robustness.strengths import Progress
 from rnn_timescales.analysis.robustness.streams import derived_seed
 from rnn_timescales.config import RunConfig, config_difference, merge, parse_override, preset_dict, validate
 from rnn_timescales.errors import ConfigError
@@ -43,7 +44,6 @@ from rnn_timescales.training.steps import accuracy
 from rnn_timescales.training.trainer import Trainer, train
 from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, METRICS
 
-Progress = Callable[[int, int], None]
 
 TRAIN_PRESETS = ("quick", "paper")
 RETRAIN_EPOCHS = 20  # the paper's fixed retraining budget
@@ -284,12 +284,6 @@ def epochs_per_level(metrics: pd.DataFrame) -> pd.DataFrame:
              "epochs_total": int(g["epoch"].iloc[-1]), "solved": bool(g["solved"].iloc[-1])}
             for _, g in m.groupby(level, sort=True)]
     return pd.DataFrame(rows)
-
-
-def first_solved_epoch(metrics: pd.DataFrame) -> int | None:
-    """The first epoch whose evaluation solved the level (None if none did)."""
-    solved = metrics.loc[metrics["solved"].astype(bool), "epoch"]
-    return int(solved.iloc[0]) if len(solved) else None
 
 
 def _tick(progress: Progress | None, done: int, total: int) -> None:

@@ -25,7 +25,7 @@ def train_loop(t: Trainer) -> str:
     """Train until a stopping rule, a divergence or a signal; returns why it stopped."""
     cfg = t.config.training
     phase = t.phases
-    with Progress(t) as bar:
+    with ProgressBar(t) as bar:
         while True:
             reason = t.stop_reason()
             if reason is not None:
@@ -97,7 +97,7 @@ def train_steps(t: Trainer, level: dict[str, Any]) -> str:
     return status if t.all_finite(finite) else "diverged"
 
 
-class Progress:
+class ProgressBar:
     """The progress bar of a run: seconds of the time budget when there is one (that is what ends
     such runs), otherwise epochs out of ``max_epochs``."""
 
@@ -110,7 +110,7 @@ class Progress:
                         initial=initial, disable=not t.progress, dynamic_ncols=True,
                         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]")
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -42,7 +42,7 @@ from rnn_timescales.analysis.robustness.streams import (
 from rnn_timescales.runtime import torch_threads
 from rnn_timescales.tasks import get_task
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], None]  # progress(done, total): the progress callback of the robustness analyses
 """Called with (units just finished, units in total)."""
 
 PAPER_W_EPSILONS = (0.0, *(float(e) for e in np.geomspace(1e-2, 10, 10)))
