@@ -1,50 +1,20 @@
-"""Typed run configuration: one object per run, defaults = the paper's, YAML in and out.
-
-A run's configuration is built in layers, each overriding the one before:
-
-1. a preset (``paper``: the paper's exact values; ``quick``: sized for a 2-core CPU; ``gated``:
-   the paper code's LSTM setup; ``h19``: Haviv et al. 2019's delayed recall), with the task's own
-   layer for the preset where there is one (``quick.delayed-recall.yaml``),
-2. a YAML file (``--config``),
-3. ``key=value`` overrides with dotted keys (``--set training.batch_size=64``),
-4. the named command-line flags.
-
-Every value is validated before any work starts; :class:`ConfigError` carries a one-line message
-that says what to fix.
-"""
+"""The run configuration's schema: one object per run (:class:`RunConfig`), defaults = the paper's,
+YAML in and out. Each task, model and curriculum validates its own settings (its ``Params``)
+under its section; every value is checked before any work starts, and :class:`ConfigError`
+carries a one-line message that says what to fix."""
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rnn_timescales.config.mapping import read_yaml
 from rnn_timescales.errors import ConfigError
-
-PRESETS = ("paper", "quick", "gated", "h19")
-
-# Settings a resumed run may change: they decide when to stop and what to do on divergence,
-# never what a step computes, so the resumed run stays the run its config describes.
-RESUMABLE = (
-    "training.max_epochs",
-    "training.target_n",
-    "training.target_level",
-    "training.time_budget_s",
-    "training.divergence",
-    "training.rollback_lr_factor",
-    "training.max_rollbacks",
-    "training.state_every_s",
-)
-# Settings a run resolves from the machine it runs on. ``auto`` asks the machine to choose, so a
-# run made with ``auto`` matches any value it was resolved to, and a resolved value matches ``auto``.
-MACHINE_RESOLVED = ("device", "model.precision")
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -314,163 +284,6 @@ class RunConfig(_Section):
     def load(cls, path: str | Path) -> RunConfig:
         """Read a complete configuration saved by :meth:`save` (e.g. a run's ``config.yaml``)."""
         return validate(read_yaml(path))
-
-
-# --- building a configuration ------------------------------------------------------------------
-def preset_dict(name: str, task: str | None = None) -> dict[str, Any]:
-    """The full configuration dictionary of preset ``name`` (one of :data:`PRESETS`).
-
-    Every preset is ``paper.yaml`` overlaid with ``<name>.yaml``. With ``task``, a task's own layer
-    for the preset, ``<name>.<task>.yaml`` (e.g. ``quick.delayed-recall.yaml``: settings that suit
-    that task on a small CPU), is overlaid too when it exists.
-    """
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}{_did_you_mean(name, PRESETS)}; choose one of {', '.join(PRESETS)}")
-    base = _preset_layer("paper")
-    if name != "paper":
-        base = merge(base, _preset_layer(name))
-    if task is not None:
-        base = merge(base, _preset_layer(f"{name}.{task}") or {})
-    return base
-
-
-def _preset_layer(stem: str) -> dict[str, Any] | None:
-    """The mapping in ``presets/<stem>.yaml``, or None if there is no such file."""
-    path = resources.files("rnn_timescales.presets").joinpath(f"{stem}.yaml")
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping read with the safe loader; one-line ConfigError if missing or malformed."""
-    p = Path(path)
-    if p.is_dir():
-        raise ConfigError(f"config file {str(p)!r} is a directory; give a YAML file")
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {str(p)!r} is not a text file") from None
-    except yaml.constructor.ConstructorError as e:
-        # The safe loader refuses tags such as !!python/object that would build arbitrary objects.
-        mark = e.problem_mark
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"config file {str(p)!r} uses a YAML tag that is not allowed{where} (only plain values are read)"
-        ) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {str(p)!r} is not valid YAML{where}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(p)!r} must hold a mapping of settings, not {type(data).__name__}")
-    return data
-
-
-def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
-    """``base`` updated recursively with ``layer`` (neither is modified)."""
-    out = dict(base)
-    for key, value in layer.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}, "c.d": 2}`` -> ``{"a.b": 1, "c.d": 2}``: dotted keys of the leaves."""
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def config_difference(
-    saved: RunConfig | dict[str, Any],
-    wanted: RunConfig | dict[str, Any],
-    *,
-    skip: tuple[str, ...] = RESUMABLE,
-    where: tuple[str, str] = ("there", "now"),
-) -> str | None:
-    """The first setting (by dotted name, outside ``skip``) on which a saved configuration and a
-    wanted one differ, as ``"key: <saved> there, <wanted> now"`` (``where`` names the two sides);
-    None when they describe the same run.
-
-    This is the one comparison of a configuration with a run's, used wherever a run directory is
-    resumed or reused (``train --resume``, sweeps, compare-models, robustness retraining). A
-    setting of :data:`MACHINE_RESOLVED` that is ``auto`` on either side matches any value: the
-    run resolved ``auto`` on its machine (``config.yaml`` records ``bf16`` or ``fp32``), and the
-    user who wrote ``auto`` asked for exactly that.
-    """
-    flat_saved = flatten(saved.to_dict() if isinstance(saved, RunConfig) else saved)
-    flat_wanted = flatten(wanted.to_dict() if isinstance(wanted, RunConfig) else wanted)
-    for key in sorted(set(flat_saved) | set(flat_wanted)):
-        a, b = flat_saved.get(key), flat_wanted.get(key)
-        if key in skip or a == b or (key in MACHINE_RESOLVED and "auto" in (a, b)):
-            continue
-        return f"{key}: {a!r} {where[0]}, {b!r} {where[1]}"
-    return None
-
-
-def resumable_changes(saved: RunConfig | dict[str, Any], wanted: RunConfig | dict[str, Any]) -> dict[str, Any]:
-    """The settings of :data:`RESUMABLE` on which a run's saved configuration and a wanted one
-    differ, as dotted name -> wanted value: what resuming the run with the wanted configuration
-    changes (its budget and stopping rules), in the order of :data:`RESUMABLE`."""
-    flat_saved = flatten(saved.to_dict() if isinstance(saved, RunConfig) else saved)
-    flat_wanted = flatten(wanted.to_dict() if isinstance(wanted, RunConfig) else wanted)
-    return {k: flat_wanted.get(k) for k in RESUMABLE if flat_saved.get(k) != flat_wanted.get(k)}
-
-
-def parse_override(text: str) -> dict[str, Any]:
-    """``"training.batch_size=64"`` -> ``{"training": {"batch_size": 64}}`` (value parsed as YAML)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override {text!r} must look like section.key=value, e.g. training.batch_size=64")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    nested: dict[str, Any] = {}
-    cursor = nested
-    parts = key.strip().split(".")
-    for part in parts[:-1]:
-        cursor = cursor.setdefault(part, {})
-    cursor[parts[-1]] = value
-    return nested
-
-
-def build_config(
-    preset: str = "paper",
-    config_file: str | Path | None = None,
-    overrides: list[str] | None = None,
-    **fields: Any,
-) -> RunConfig:
-    """Preset, then YAML file, then ``key=value`` overrides, then ``fields`` given as dotted keys
-    (``{"training.max_epochs": 5}``; ``None`` values are skipped). Validated; raises ConfigError.
-
-    The preset includes the task's own layer for it (see :func:`preset_dict`) for the task the
-    layers above end up naming."""
-    layers: list[dict[str, Any]] = []
-    if config_file is not None:
-        layer = read_yaml(config_file)
-        layers.append(layer if "preset" in layer else {**layer, "preset": "custom"})
-    layers += [parse_override(text) for text in overrides or []]
-    layers += [parse_override(f"{key}={json.dumps(value)}") for key, value in fields.items() if value is not None]
-
-    def assemble(data: dict[str, Any]) -> dict[str, Any]:
-        for layer in layers:
-            data = merge(data, layer)
-        return data
-
-    task = assemble(preset_dict(preset)).get("task")
-    name = task.get("name") if isinstance(task, dict) else None
-    return validate(assemble(preset_dict(preset, name if isinstance(name, str) else None)))
 
 
 def validate(data: dict[str, Any]) -> RunConfig:
