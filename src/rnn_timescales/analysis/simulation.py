@@ -107,6 +107,8 @@ def simulate_statistics(
     -------
     SimulationStats
     """
+    # Long on purpose: one pass over the trajectory folds every statistic, chunk by chunk, overlapped
+    # with the next chunk's simulation; split, the chunks would be kept or simulated twice.
     for name, value, low in (("n_trials", n_trials, 1), ("n_steps", n_steps, 1), ("burn_in", burn_in, 0),
                              ("max_lag", max_lag, 0), ("chunk", chunk, 1), ("n_points", n_points, 0)):
         if not isinstance(value, (int, np.integer)) or value < low:

@@ -18,6 +18,9 @@ concatenated, so q includes the cell term. The model is never changed: q is diff
 respect to the states only, and the modules' training flags are restored after evaluation.
 Everything runs on the model's device; the host synchronises only every ``check_every``
 iterations. The algorithm and the defaults are described in ``docs/slow_points.md``.
+
+One module over 400 lines on purpose: one class for one analysis (FixedPointFinder's shape, STYLE.md),
+its hyperparameters, its optimiser loop and its results container read together.
 """
 
 from __future__ import annotations

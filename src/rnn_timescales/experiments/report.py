@@ -17,6 +17,9 @@ be resolved at integer lags and are shown as "below one step", never as numbers 
 Largest N solved against epochs and time: N solved is n_start - 1 before a run's first advance; a
 run that stopped because it reached its goal (target_n, solved, heads_exhausted) keeps its final N
 to the right of its end, any other run leaves the mean there (the count n says how many remain).
+
+Over 400 lines for now: the report's figures are being reworked in parallel (docs branch); it
+splits into data, statistics and page along its sections once that lands.
 """
 
 from __future__ import annotations

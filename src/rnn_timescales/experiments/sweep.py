@@ -36,6 +36,9 @@ asks for; when the sweep asks for more, the run is pending and is extended from 
 It is **running** while a process holds its lock (``RUN_DIR/.lock``), **failed** when
 ``errors/<name>.json`` exists (an exception, a dead worker, or a divergence), and **pending**
 otherwise (not started, or interrupted: it resumes from its saved state).
+
+Over 400 lines for now: the fault-tolerance work (issue 20) edits this module in parallel; once it
+lands, it splits into spec, plan, status and driver modules along its ``# ---`` sections.
 """
 
 from __future__ import annotations
@@ -577,6 +580,7 @@ def run_sweep(
     backend: ``local`` (a process pool of ``workers``, default one per ``spec.threads`` cores) or
     ``ray`` (``address`` of a cluster, else a local instance). ``log`` receives one line per event.
     """
+    # Long on purpose: the driver's loop (plan, pool, statuses, signals) reads best top to bottom.
     from rnn_timescales.backends import make_backend
 
     pool = make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus)

@@ -1,5 +1,9 @@
 """Every figure of the toolkit, one function each. Functions take tables/arrays and return a
-matplotlib Figure; saving is the caller's job."""
+matplotlib Figure; saving is the caller's job.
+
+Over 400 lines for now: its figures are being reworked in parallel (docs branch); it splits into
+one module per study (analyze, robustness, slow points, recall) once that lands.
+"""
 
 from __future__ import annotations
 

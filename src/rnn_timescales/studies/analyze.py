@@ -91,6 +91,7 @@ def analyze_checkpoint(
     keep_stats : bool
         Keep the raw :class:`SimulationStats` on the result.
     """
+    # Long on purpose: simulate once, then every estimate of one checkpoint from the same statistics.
     s = settings or AnalysisSettings()
     model = ckpt.model.cpu()
     stats = simulate_statistics(model, s.n_trials, s.n_steps, s.burn_in, s.max_lag, seed=s.seed,

@@ -15,6 +15,9 @@ preset (``quick`` by default) and the stopping rules of the analysis. The optimi
 (its momentum is not part of a checkpoint), and so does the run's random generator (from the seed).
 
 Functions return DataFrames; what they write is the run directories.
+
+Over 400 lines: three kinds (retraining, continuation, transfer) share one planned-run machinery
+(new / existing / resumed run directories) that is easier to check in one place.
 """
 
 from __future__ import annotations

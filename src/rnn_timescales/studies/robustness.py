@@ -9,6 +9,9 @@ before any work starts.
 
 Tables go to ``OUT/*.csv`` and figures to ``OUT/*.png`` (one per table, or per perturbed
 parameter), each file written atomically; rows and figures of kinds not run this time are kept.
+
+Over 400 lines: the registry of kinds (each one line of settings, preparation, table and figure)
+and the writer that merges kinds into one report directory belong together.
 """
 
 from __future__ import annotations

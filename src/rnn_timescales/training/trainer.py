@@ -9,6 +9,9 @@ and on SIGINT/SIGTERM; :meth:`Trainer.resume` continues a run exactly (same metr
 where it stopped. Nothing is trusted blindly: a non-finite loss or gradient never reaches a
 checkpoint or a saved state; the run stops, naming the epoch and step, or rolls back to the last
 epoch's state with a lower learning rate (``training.divergence``).
+
+Over 400 lines: set-up, save and restore of every object a run holds must stay in one place so
+that what is saved is what is restored (the loop itself is training/loop.py).
 """
 
 from __future__ import annotations

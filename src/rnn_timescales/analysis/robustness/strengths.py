@@ -5,6 +5,9 @@ Every function takes checkpoints from :func:`rnn_timescales.runs.checkpoints.loa
 returns a DataFrame with one row per measurement; accuracies are fractions, relative accuracy is
 (accuracy - 0.5) / (baseline - 0.5) with the baseline from the unchanged network on the same
 streams. Nothing here prints, plots or writes files.
+
+Slightly over 400 lines: the four analyses over strengths share the streams and the
+progress convention above.
 """
 
 from __future__ import annotations
