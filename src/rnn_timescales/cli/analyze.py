@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnn_timescales.cli.options import non_negative_int, positive_int
+from rnn_timescales.cli.options import add_out, add_progress, non_negative_int, positive_int
 from rnn_timescales.errors import UsageError
 
 
@@ -30,8 +30,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bias-correction", action="store_true", help="correct tau_net for finite-sample bias")
     p.add_argument("--include-init", action="store_true", help="also analyse the untrained network")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for inputs and initial states")
-    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/analysis, else ./analysis/<name>)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out(p, "output directory (default RUN_DIR/analysis, else ./analysis/<name>)")
+    add_progress(p)
     p.set_defaults(func=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnn_timescales.cli.options import non_negative_int, positive_float, positive_int
+from rnn_timescales.cli.options import add_out, add_progress, non_negative_int, positive_float, positive_int
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +34,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="a setting for every run, e.g. --set training.batch_size=64 (repeatable)")
     p.add_argument("--workers", type=positive_int, default=1, help="runs trained at once, one process each (default 1)")
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads per run (default 1)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default comparisons/<task>_h<H>_seed<S>_<time>)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out(p, "output directory (default comparisons/<task>_h<H>_seed<S>_<time>)")
+    add_progress(p)
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnn_timescales.cli.options import add_device, check_device, non_negative_int, positive_int
+from rnn_timescales.cli.options import add_device, add_json, check_device, non_negative_int, positive_int
 from rnn_timescales.errors import UsageError
 
 
@@ -18,8 +18,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "(parity and DMS: on its N, at the end of fresh sequences and in streaming mode).",
     )
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("--json", action="store_true",
-                   help='print {"heads": [{"head", "accuracy", ...}]} (parity and DMS add "n" and "streaming_accuracy")')
+    add_json(p, 'print {"heads": [{"head", "accuracy", ...}]} (parity and DMS add "n" and "streaming_accuracy")')
     p.add_argument("--batches", type=positive_int, default=50, help="end-of-sequence batches (default 50)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="sequences per batch (default 256)")
     p.add_argument("--streams", type=positive_int, default=10,

@@ -7,7 +7,18 @@ import json
 import sys
 from pathlib import Path
 
-from rnn_timescales.cli.options import add_device, check_device, non_negative_int, positive_int
+from rnn_timescales.cli.networks import network_name, recall_networks
+from rnn_timescales.cli.options import (
+    add_device,
+    add_json,
+    add_out,
+    add_progress,
+    check_device,
+    check_labels,
+    default_out,
+    non_negative_int,
+    positive_int,
+)
 from rnn_timescales.errors import UsageError
 
 
@@ -29,11 +40,10 @@ def add(sub: argparse._SubParsersAction) -> None:
                    "(default: run directory names)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for the trials")
     add_device(p)
-    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/extrapolation for one run, "
+    add_out(p, "output directory (default RUN_DIR/extrapolation for one run, "
                    "else ./extrapolation/<names>)")
-    p.add_argument("--json", action="store_true",
-                   help='print {"delays": [{"delay", "accuracy", "n_trials", ...}], ...} ({"runs": [...]} for several)')
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_json(p, 'print {"delays": [{"delay", "accuracy", "n_trials", ...}], ...} ({"runs": [...]} for several)')
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -43,35 +53,20 @@ def run(args: argparse.Namespace) -> int:
 
     from rnn_timescales.analysis.extrapolation import extrapolation_delays, recall_by_delay
     from rnn_timescales.studies.extrapolate import OUTPUT, write_extrapolation
-    from rnn_timescales.runs import is_run_dir, load_any
     from rnn_timescales.runtime import resolve_device
 
     check_device(args.device)
-    if args.labels is not None and len(args.labels) != len(args.paths):
-        raise UsageError(f"--labels names {len(args.labels)} networks but {len(args.paths)} were given")
+    check_labels(args.labels, args.paths)
     device = resolve_device(args.device)
-    checkpoints = [load_any(path) for path in args.paths]  # every file is checked before any work starts
     runs = []
-    for path, ckpt in zip(args.paths, checkpoints):
-        task = ckpt.make_task()
-        if not task.recall:
-            raise UsageError(f"{path!r} is a network trained on {ckpt.task}; extrapolate needs a delayed-recall network")
-        task.check()
-        t_max = ckpt.level["max_delay"]
+    for path, (ckpt, task) in zip(args.paths, recall_networks(args.paths, "extrapolate")):
         try:
-            delays = extrapolation_delays(t_max, task.params.min_gap, args.max_delay, args.factor)
+            delays = extrapolation_delays(ckpt.level["max_delay"], task.params.min_gap, args.max_delay, args.factor)
         except ValueError as e:
             raise UsageError(f"--max-delay: {e} of {path!r}") from None
-        run_dir = ckpt.path.parent.parent  # checkpoints sit in RUN_DIR/checkpoints/
-        name = run_dir.name if is_run_dir(run_dir) else ckpt.path.stem
-        runs.append((ckpt, task, delays, name))
+        runs.append((ckpt, task, delays, network_name(path, ckpt)))
     names = args.labels or [name for *_, name in runs]
-    if args.out:
-        out = Path(args.out)
-    elif len(runs) == 1 and Path(args.paths[0]).is_dir():
-        out = Path(args.paths[0]) / "extrapolation"
-    else:
-        out = Path("extrapolation") / "_vs_".join(names)
+    out = Path(args.out) if args.out else default_out(args.paths, "extrapolation", names)
     try:
         OUTPUT.check(out)
     except ValueError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rnn_timescales.errors import UsageError
 
 
-def recall_networks(paths: list[str]) -> list:
+def recall_networks(paths: list[str], command: str = "this command") -> list:
     """The checkpoints of ``paths``, each checked to be a delayed-recall network with readable data."""
     from rnn_timescales.runs import load_any
 
@@ -14,7 +14,7 @@ def recall_networks(paths: list[str]) -> list:
         ckpt = load_any(path)
         task = ckpt.make_task()
         if not task.recall:
-            raise UsageError(f"{path!r} is a network trained on {ckpt.task}; this command needs a delayed-recall network")
+            raise UsageError(f"{path!r} is a network trained on {ckpt.task}; {command} needs a delayed-recall network")
         task.check()
         loaded.append((ckpt, task))
     return loaded

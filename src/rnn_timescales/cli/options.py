@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rnn_timescales.errors import UsageError
 
@@ -104,3 +105,32 @@ def check_device(name: str) -> None:
     """UsageError (one line) unless ``name`` is a device ``--device`` accepts."""
     if name not in DEVICES:
         raise UsageError(f"--device must be auto, cpu or cuda, got {name!r}")
+
+
+def add_out(p: argparse.ArgumentParser, help: str, metavar: str = "DIR", default: str | None = None) -> None:
+    """``--out``: where the command writes."""
+    p.add_argument("--out", metavar=metavar, default=default, help=help)
+
+
+def add_json(p: argparse.ArgumentParser, help: str) -> None:
+    """``--json``: print the result as JSON (``help`` says its shape)."""
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def add_progress(p: argparse.ArgumentParser, help: str = "hide the progress bar") -> None:
+    """``--no-progress``."""
+    p.add_argument("--no-progress", action="store_true", help=help)
+
+
+def check_labels(labels: list[str] | None, paths: list[str]) -> None:
+    """UsageError unless ``--labels`` (if given) names as many networks as there are paths."""
+    if labels is not None and len(labels) != len(paths):
+        raise UsageError(f"--labels names {len(labels)} networks but {len(paths)} were given")
+
+
+def default_out(paths: list[str], folder: str, names: list[str]) -> Path:
+    """The default output of a command over networks: ``RUN_DIR/<folder>`` for one directory,
+    else ``./<folder>/<name>_vs_<name>...``."""
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        return Path(paths[0]) / folder
+    return Path(folder) / "_vs_".join(names)

@@ -7,7 +7,17 @@ import sys
 from pathlib import Path
 
 from rnn_timescales.cli.networks import network_name, recall_networks
-from rnn_timescales.cli.options import add_device, check_device, finder_overrides, non_negative_int, positive_int
+from rnn_timescales.cli.options import (
+    add_device,
+    add_out,
+    add_progress,
+    check_device,
+    check_labels,
+    default_out,
+    finder_overrides,
+    non_negative_int,
+    positive_int,
+)
 from rnn_timescales.errors import UsageError
 
 
@@ -39,9 +49,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="a finder setting over [H19]'s (Adam 1e-3 constant, 100000 steps, clip 1), e.g. --set max_iters=5000")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for the trials and noise")
     add_device(p)
-    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/recall_memory for one run, "
+    add_out(p, "output directory (default RUN_DIR/recall_memory for one run, "
                    "else ./recall_memory/<names>)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -55,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from rnn_timescales.runtime import resolve_device
 
     check_device(args.device)
-    if args.labels is not None and len(args.labels) != len(args.paths):
-        raise UsageError(f"--labels names {len(args.labels)} networks but {len(args.paths)} were given")
+    check_labels(args.labels, args.paths)
     if args.track and (len(args.paths) != 1 or not is_run_dir(args.paths[0])):
         raise UsageError("--track follows the checkpoints of one run directory; give exactly one")
     hyper = finder_overrides(args.overrides)
@@ -74,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.track:
         files = list_run_checkpoints(args.paths[0], include_init=False, final="always")
         tracked = sorted((load_any(f) for f in files), key=lambda c: (c.epoch or 0, c.path.name == FINAL_NAME + SUFFIX))
-    out = Path(args.out) if args.out else (Path(args.paths[0]) / "recall_memory" if len(args.paths) == 1 and
-                                          Path(args.paths[0]).is_dir() else Path("recall_memory") / "_vs_".join(names))
+    out = Path(args.out) if args.out else default_out(args.paths, "recall_memory", names)
     try:
         OUTPUT.check(out)
         settings = rm.RecallMemorySettings(seed_steps=args.seed_steps, trials_per_class=args.trials_per_class,

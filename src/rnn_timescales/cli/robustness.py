@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 from rnn_timescales.cli.options import (
-    LazyChoices,
     add_device,
+    add_json,
+    add_out,
+    add_progress,
     check_device,
     heads_option,
+    LazyChoices,
     non_negative_int,
     number,
     positive_float,
@@ -94,10 +97,10 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="a setting of every training run, e.g. --set optimizer.lr=0.01 (repeatable)")
     # cpu by default: its engines run many small products on one thread (docs/robustness.md)
     add_device(p, default="cpu", help="cpu (default), cuda or auto")
-    p.add_argument("--out", metavar="DIR", help="write into DIR/robustness (default RUN_DIR/robustness, else "
+    add_out(p, "write into DIR/robustness (default RUN_DIR/robustness, else "
                    "./robustness/<name>)")
-    p.add_argument("--json", action="store_true", help="print the summaries as JSON")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_json(p, "print the summaries as JSON")
+    add_progress(p, "hide the progress bars")
     p.set_defaults(func=run)
 
 

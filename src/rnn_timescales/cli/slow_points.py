@@ -6,7 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnn_timescales.cli.options import add_device, check_device, finder_overrides, non_negative_int, number, positive_int
+from rnn_timescales.cli.options import (
+    add_device,
+    add_out,
+    add_progress,
+    check_device,
+    finder_overrides,
+    non_negative_int,
+    number,
+    positive_int,
+)
 from rnn_timescales.errors import UsageError
 
 
@@ -21,7 +30,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "directory (its latest checkpoint) or a checkpoint file (ours or the paper code's).",
     )
     p.add_argument("path", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/slow_points/<checkpoint>, "
+    add_out(p, "output directory (default RUN_DIR/slow_points/<checkpoint>, "
                    "else ./slow_points/<folder>_<file>)")
     p.add_argument("--initial", type=positive_int, default=512, help="initial states (default 512)")
     p.add_argument("--noise", type=number(float, 0.0, False, "a non-negative number"), default=0.5,
@@ -37,7 +46,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    "from (default: where `analyze` writes for this checkpoint)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for inputs, initial states and noise")
     add_device(p)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress(p)
     p.set_defaults(func=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from rnn_timescales.cli.networks import network_name, recall_networks
-from rnn_timescales.cli.options import non_negative_int, positive_float, positive_int
+from rnn_timescales.cli.options import add_out, add_progress, non_negative_int, positive_float, positive_int
 from rnn_timescales.errors import UsageError
 from rnn_timescales.runs.files import CHECKPOINTS
 
@@ -39,9 +39,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-delay", type=positive_int, metavar="D", help="largest delay (default: 5 x trained T_max)")
     p.add_argument("--trials", type=positive_int, default=256, help="extrapolation trials per delay (default 256)")
     p.add_argument("--measure-seed", type=non_negative_int, default=0, help="seed of the measurement trials")
-    p.add_argument("--out", metavar="DIR", help="output directory (default RUN_DIR/speed_regularization, "
+    add_out(p, "output directory (default RUN_DIR/speed_regularization, "
                    "else ./speed_regularization/<name>)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_progress(p, "hide the progress bars")
     p.set_defaults(func=run)
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rnn_timescales.cli.options import number, positive_int
+from rnn_timescales.cli.options import add_json, add_out, add_progress, number, positive_int
 from rnn_timescales.errors import UsageError
 
 
@@ -24,7 +24,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", metavar="SPEC.yaml|status|analyze", help="a sweep spec (or a sweep directory to "
                    "continue), or the action status / analyze")
     p.add_argument("dir", nargs="?", metavar="DIR", help="the sweep directory (for status and analyze)")
-    p.add_argument("--out", metavar="DIR", help="sweep directory (default: runs/<spec name>)")
+    add_out(p, "sweep directory (default: runs/<spec name>)")
     p.add_argument("--backend", default="local", help="local (a process pool, default) or ray")
     p.add_argument("--workers", type=positive_int, help="runs at once (local default: cores / threads)")
     p.add_argument("--threads", type=positive_int, help="torch threads per run (default: the spec's, else 1)")
@@ -35,8 +35,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="override a setting of every run (e.g. training.time_budget_s=60) or of an analysis "
                    "(analyze.timescales.n_steps=20000); repeatable")
     p.add_argument("--no-analyze", action="store_true", help="train only; skip the spec's analyses")
-    p.add_argument("--json", action="store_true", help='status: print {"done": n, "running": n, "failed": n, "pending": n}')
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_json(p, 'status: print {"done": n, "running": n, "failed": n, "pending": n}')
+    add_progress(p)
     p.set_defaults(func=run)
 
 

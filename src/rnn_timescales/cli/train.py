@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnn_timescales.cli.options import non_negative_int, positive_float, positive_int
+from rnn_timescales.cli.options import add_out, add_progress, non_negative_int, positive_float, positive_int
 from rnn_timescales.errors import UsageError
 
 
@@ -41,8 +41,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--precision", help="fp32, bf16 (bf16 matrix products, fp32 state; leaky_rnn and gru) or auto "
                    "(bf16 where the device has bf16 matrix units and the model supports it)")
-    p.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/<task>_<curriculum>_...)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out(p, "run directory to create (default: runs/<task>_<curriculum>_...)")
+    add_progress(p)
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run exactly where it stopped; only --max-epochs, --target-n, "
                    "--time-budget and --set training.{divergence,max_rollbacks,rollback_lr_factor,state_every_s} "
