@@ -82,7 +82,7 @@ def test_short_labels_that_collide_fall_back_to_the_dotted_setting():
     ({"runs": "seed=1"}, "runs must be a list"),
     ({"analyze": {"robustnes": {}}}, "unknown analysis 'robustnes'"),
     ({"analyze": {"timescales": {"n_step": 5}}}, "unknown setting 'n_step'"),
-    ({"analyze": {"timescales": {"fit_lag": 50, "max_lag": 40}}}, "must not exceed max_lag"),
+    ({"analyze": {"timescales": {"fit_lag": 50, "max_lag": 40}}}, "fit_lag must be between 2 and max_lag"),
     ({"resources": {"threads": 0}}, "resources.threads"),
     ({"overrides": ["seed"]}, "overrides must be a list"),
 ])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 import sys
 from pathlib import Path
 
 from rnn_timescales.cli.options import add_out, add_progress, non_negative_int, positive_int
 from rnn_timescales.errors import UsageError
+
+FLAGS = {"n_trials": "--trials", "n_steps": "--steps"}  # the settings whose flag is not their name
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -39,20 +42,15 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rnn_timescales.studies.analyze import (
-        AnalysisSettings, analyze_checkpoint, check_out_dir, checkpoints_to_analyze, default_out_dir, write_analysis)
-    from rnn_timescales.analysis.timescales import METHODS
+        AnalysisSettings, analyze_checkpoint, check_out_dir, check_settings, checkpoints_to_analyze, default_out_dir,
+        write_analysis)
     from rnn_timescales.runs import load_any
 
-    if args.method not in METHODS:
-        raise UsageError(f"--method must be one of {', '.join(METHODS)}, got {args.method!r}")
-    if args.fit_lag < 2 or args.fit_lag > args.max_lag:
-        raise UsageError(f"--fit-lag must be between 2 and --max-lag ({args.max_lag}), got {args.fit_lag}")
-    if args.steps <= args.max_lag:
-        raise UsageError(f"--steps ({args.steps}) must exceed --max-lag ({args.max_lag})")
-    files = checkpoints_to_analyze(args.paths, args.n, include_init=args.include_init)
     settings = AnalysisSettings(n_trials=args.trials, n_steps=args.steps, burn_in=args.burn_in,
                                 max_lag=args.max_lag, fit_lag=args.fit_lag, method=args.method,
                                 bias_correction="analytic" if args.bias_correction else None, seed=args.seed)
+    check_settings(asdict(settings), name=lambda key: FLAGS.get(key, "--" + key.replace("_", "-")))
+    files = checkpoints_to_analyze(args.paths, args.n, include_init=args.include_init)
     out = Path(args.out) if args.out else default_out_dir(args.paths[0])
     try:
         check_out_dir(out)

@@ -311,24 +311,32 @@ _INT_SETTINGS = {"n_trials": 1, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_l
                  "seed": 0}
 
 
+def check_settings(s: Mapping[str, Any], prefix: str = "", name: Callable[[str], str] = str) -> None:
+    """The one validation of :class:`AnalysisSettings` values ``s`` (a mapping of its fields):
+    ConfigError (one line) naming the first bad one. ``name(key)`` is how the message names a
+    setting (a flag on the command line, the key in a sweep); ``prefix`` says where it was set."""
+    for key, low in _INT_SETTINGS.items():
+        v = s[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ConfigError(f"{prefix}{name(key)} must be an integer of at least {low}, got {v!r}")
+    if s["method"] not in METHODS:
+        raise ConfigError(f"{prefix}{name('method')} must be one of {', '.join(METHODS)}, got {s['method']!r}")
+    if s["bias_correction"] not in (None, "analytic"):
+        raise ConfigError(f"{prefix}{name('bias_correction')} must be null or analytic, got {s['bias_correction']!r}")
+    if s["fit_lag"] > s["max_lag"]:
+        raise ConfigError(f"{prefix}{name('fit_lag')} must be between 2 and {name('max_lag')} ({s['max_lag']}), "
+                          f"got {s['fit_lag']}")
+    if s["n_steps"] <= s["max_lag"]:
+        raise ConfigError(f"{prefix}{name('n_steps')} ({s['n_steps']}) must exceed {name('max_lag')} ({s['max_lag']})")
+
+
 def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     allowed = [f.name for f in fields(AnalysisSettings)] + ["include_init"]
     unknown = [k for k in raw if k not in allowed]
     if unknown:
         raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; choose from {', '.join(allowed)}")
     s = {**asdict(AnalysisSettings()), "include_init": False, **raw}
-    for key, low in _INT_SETTINGS.items():
-        v = s[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ConfigError(f"{where}: {key} must be an integer of at least {low}, got {v!r}")
-    if s["method"] not in METHODS:
-        raise ConfigError(f"{where}: method must be one of {', '.join(METHODS)}, got {s['method']!r}")
-    if s["bias_correction"] not in (None, "analytic"):
-        raise ConfigError(f"{where}: bias_correction must be null or analytic, got {s['bias_correction']!r}")
-    if s["fit_lag"] > s["max_lag"]:
-        raise ConfigError(f"{where}: fit_lag ({s['fit_lag']}) must not exceed max_lag ({s['max_lag']})")
-    if s["n_steps"] <= s["max_lag"]:
-        raise ConfigError(f"{where}: n_steps ({s['n_steps']}) must exceed max_lag ({s['max_lag']})")
+    check_settings(s, prefix=f"{where}: ")
     if not isinstance(s["include_init"], bool):
         raise ConfigError(f"{where}: include_init must be true or false, got {s['include_init']!r}")
     return s
