@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
 
 from rnn_timescales.errors import ConfigError, WorkerDied
+from rnn_timescales.runtime import limit_threads
 
 BACKENDS = ("local", "ray")
 
@@ -77,8 +78,7 @@ def _guarded(fn: Callable[[Any], Any], task: Any, parent: int) -> Any:
 
 
 def _init_worker(threads: int, parent: int) -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    limit_threads(threads)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     threading.Thread(target=_watch_parent, args=(parent, threading.main_thread().ident), daemon=True).start()
 
