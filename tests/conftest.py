@@ -3,6 +3,7 @@ two run directories."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -75,3 +76,13 @@ def assert_same_run(a: Path, b: Path, same_config: bool = True) -> None:
     for j in (ja, jb):
         j.pop("wall_time_s"), j.pop("phase_times_s")
     assert ja == jb
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every path under ``root`` with its size, modification time and SHA-256: equal before and
+    after a command that must write nothing."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        if p.is_file() else (0, 0, "dir")
+        for p in sorted(root.rglob("*"))
+    }

@@ -8,7 +8,6 @@ sizes, modification times, contents) must be the same after the command as befor
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import shutil
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Callable
 
 import pytest
 import torch
-from conftest import REFERENCE_DIR, require_reference_checkpoints, tiny_overrides
+from conftest import REFERENCE_DIR, require_reference_checkpoints, snapshot, tiny_overrides
 from safetensors.torch import save_file
 
 from rnn_timescales.cli import main
@@ -368,14 +367,6 @@ def trained_run(tmp_path_factory) -> Path:
     return run
 
 
-def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
-    return {
-        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
-        if p.is_file() else (0, 0, "dir")
-        for p in sorted(root.rglob("*"))
-    }
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, trained_run, tmp_path, monkeypatch, capsys):
     if case.needs_reference:
@@ -387,7 +378,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, trained_run, tmp_
     if case.setup is not None:
         case.setup(ws)
     monkeypatch.chdir(ws)
-    before = _snapshot(ws)
+    before = snapshot(ws)
     code = main(case.argv)
     err = capsys.readouterr().err
     assert code == 2, err
@@ -397,7 +388,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, trained_run, tmp_
     import re
 
     assert re.search(case.expect, lines[0]), lines[0]
-    assert _snapshot(ws) == before
+    assert snapshot(ws) == before
     assert not (ws / "pwned").exists()
 
 

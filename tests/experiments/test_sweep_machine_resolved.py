@@ -16,7 +16,7 @@ import time
 
 import pytest
 import yaml
-from test_resume import assert_same_run
+from conftest import assert_same_run
 
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config, config_difference
