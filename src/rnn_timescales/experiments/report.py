@@ -45,7 +45,7 @@ from rnn_timescales.experiments.sweep import (
     setting_labels,
 )
 from rnn_timescales.io import OutputDir
-from rnn_timescales.runs.files import CONFIG, METRICS
+from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
 
 OUTPUT = OutputDir("report", marker="index.html")
 
@@ -267,7 +267,7 @@ def load_report_data(path: str | Path) -> ReportData:
         m = _read_csv(r.path / METRICS, notes, ["epoch", "n_max", "solved", "wall_time_s"])
         if m is not None:
             metrics.append(m.assign(**tag))
-        h = _read_csv(r.path / "head_metrics.csv", notes, ["epoch", "n", "accuracy"])
+        h = _read_csv(r.path / HEAD_METRICS, notes, ["epoch", "n", "accuracy"])
         if h is not None:
             heads.append(h.assign(**tag))
         s = _read_csv(r.path / "analysis" / "summary.csv", notes, ["n_max"])

@@ -1,6 +1,6 @@
 """The run directory, read and written in one place.
 
-A run directory holds ``config.yaml``, ``metrics.csv``, ``heads.csv``, ``summary.json``,
+A run directory holds ``config.yaml``, ``metrics.csv``, ``head_metrics.csv``, ``summary.json``,
 ``checkpoints/`` (one file per solved level, the untrained and the final network) and ``state/``
 (the training state a resumed run continues from); :mod:`.files` names them.
 

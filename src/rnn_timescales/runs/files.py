@@ -4,7 +4,7 @@ A run directory (``RUN_DIR``)::
 
     config.yaml        the run configuration (RunConfig.save)
     metrics.csv        one row per epoch (runs.rundir.METRIC_COLUMNS)
-    heads.csv          accuracy of every head after every epoch
+    head_metrics.csv   accuracy of every head after every epoch
     summary.json       why the run stopped, what it solved, its checkpoints
     checkpoints/       init, one rnn_<label> per solved level, final (runs.checkpoints)
     state/             the training state a resumed run continues from (runs.state)
@@ -16,7 +16,7 @@ from pathlib import Path
 
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"
-HEADS = "heads.csv"
+HEAD_METRICS = "head_metrics.csv"
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
 

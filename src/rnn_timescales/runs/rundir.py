@@ -27,7 +27,7 @@ import pandas as pd
 from rnn_timescales.config import RunConfig
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_text, check_output_dir
-from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, METRICS, SUMMARY
+from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, HEAD_METRICS, METRICS, SUMMARY
 from rnn_timescales.runs.checkpoints import SUFFIX, checkpoint_name
 from rnn_timescales.runs.state import STATE_DIR
 
@@ -152,10 +152,10 @@ class RunDirectory:
         epoch ended, whose rows of the lost epoch are dropped)."""
         if not rows:
             (self.path / METRICS).unlink(missing_ok=True)
-            (self.path / "head_metrics.csv").unlink(missing_ok=True)
+            (self.path / HEAD_METRICS).unlink(missing_ok=True)
             return
         atomic_write_text(self.path / METRICS, pd.DataFrame(rows, columns=METRIC_COLUMNS).to_csv(index=False))
-        atomic_write_text(self.path / "head_metrics.csv", pd.DataFrame(head_rows, columns=HEAD_COLUMNS).to_csv(index=False))
+        atomic_write_text(self.path / HEAD_METRICS, pd.DataFrame(head_rows, columns=HEAD_COLUMNS).to_csv(index=False))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         atomic_write_text(self.path / SUMMARY, json.dumps(summary, indent=2))
