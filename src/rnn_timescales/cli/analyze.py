@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from rnn_timescales.cli.options import add_out, add_progress, non_negative_int, positive_int
