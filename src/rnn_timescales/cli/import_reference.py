@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rnn_timescales.cli.options import add_out
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,7 +16,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "one per network folder, that every command accepts. Files are loaded with weights_only=True.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--out", default="runs", metavar="ROOT", help="folder to hold the run directories (default: runs)")
+    add_out(p, "folder to hold the run directories (default: runs)", metavar="ROOT", default="runs")
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rnn_timescales.cli.options import add_out
+
 from rnn_timescales.errors import UsageError
 
 
@@ -16,7 +18,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "DIR/report/index.html.",
     )
     p.add_argument("dir", metavar="DIR", help="a sweep directory, a run directory, or a directory of run directories")
-    p.add_argument("--out", metavar="OUT", help="report directory (default DIR/report)")
+    add_out(p, "report directory (default DIR/report)", metavar="OUT")
     p.add_argument("--ci", default="sem", help="spread across seeds: sem (mean ± s.e.m., default) or bootstrap "
                    "(95%% bootstrap interval of the mean)")
     p.set_defaults(func=run)
