@@ -79,7 +79,7 @@ def step_jacobians(
 
 def _jacobians(model: RecurrentModel, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """(points, state, state) Jacobians of a float64 model at float64 points ``h``, inputs ``x``."""
-    if model.leaky_weights:  # a closed form exists
+    if getattr(model, "leaky_weights", False):  # declared by the model (any module with step() is accepted)
         return _leaky_rnn_jacobian(model, h, x)
     # rows of a batch do not interact, so d(sum_p F(h)_p)/dh holds every point's Jacobian
     jac = torch.func.jacrev(lambda v: model.step(v, x).sum(0))(h)  # (state, points, state)

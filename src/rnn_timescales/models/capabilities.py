@@ -22,7 +22,7 @@ def has_trained_timescales(model: RecurrentModel) -> bool:
 def has_leaky_weights(model: RecurrentModel) -> bool:
     """Whether the model is a leaky RNN: one recurrent weight W (no self-connections), input
     weights U and per-neuron τ, the parts the paper's perturbations and ablations act on."""
-    return model.leaky_weights
+    return bool(getattr(model, "leaky_weights", False))
 
 
 def require_leaky_rnn(model: RecurrentModel, analysis: str, instead: str | None = None) -> LeakyRNN:
