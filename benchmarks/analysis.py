@@ -22,8 +22,8 @@ REF = Path(__file__).resolve().parents[2] / "shared" / "reference_checkpoints" /
 
 
 def _job_ours(ckpt_path: str, steps: int, trials: int, queue) -> None:
-    from rnn_timescales.analysis.report import AnalysisSettings, analyze_checkpoint
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint
+    from rnn_timescales.runs import load_any
 
     t0 = time.perf_counter()
     ckpt = load_any(ckpt_path)
@@ -42,7 +42,7 @@ def _job_paper(ckpt_path: str, steps: int, trials: int, queue) -> None:
     from scipy.optimize import curve_fit
 
     from rnn_timescales.analysis.fitting import double_exp, single_exp
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.runs import load_any
 
     t0 = time.perf_counter()
     model = load_any(ckpt_path).model

@@ -53,8 +53,8 @@ def analyse_one(run: str, steps: int) -> str:
     import torch
 
     torch.set_num_threads(1)
-    from rnn_timescales.analysis.report import AnalysisSettings, analyze_checkpoint
-    from rnn_timescales.training.checkpoints import list_run_checkpoints, load_any
+    from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint
+    from rnn_timescales.runs import list_run_checkpoints, load_any
 
     table = Path(run) / f"timescales_{steps}.csv"
     if not table.is_file():

@@ -42,7 +42,7 @@ def _threads(n: int):
 
 def sweep(path: Path) -> dict:
     from rnn_timescales.analysis.robustness import perturbation_sweep
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.runs import load_any
 
     ckpt = load_any(path)
     out = {"checkpoint": str(path), "n": ckpt.n_max}
@@ -71,7 +71,7 @@ def engines(path: Path, variants: int = 10, rows: int = 130) -> dict:
     from rnn_timescales.analysis.robustness.streams import (
         StreamingProtocol, _Step, copy_accuracy, draw_streams, rows_accuracy)
     from rnn_timescales.tasks import get_task
-    from rnn_timescales.training.checkpoints import load_any
+    from rnn_timescales.runs import load_any
 
     ckpt = load_any(path)
     model = ckpt.model

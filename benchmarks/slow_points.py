@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnn_timescales.analysis.slow_points import find_slow_points, sample_states
+from rnn_timescales.dynamics.slow_points import find_slow_points, sample_states
 from rnn_timescales.models import MODELS
 
 

@@ -45,7 +45,7 @@ import torch
 from paper_baseline import PaperStep
 
 from rnn_timescales.models import MODELS, LeakyRNN
-from rnn_timescales.models.fused import native_bf16
+from rnn_timescales.runtime import native_bf16
 from rnn_timescales.tasks import get_task
 from rnn_timescales.training.steps import train_step
 

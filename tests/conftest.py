@@ -1,19 +1,36 @@
-"""Shared fixtures: where the reference checkpoints live, and tiny configurations."""
+"""Shared helpers: where the reference checkpoints live, tiny configurations, and the comparison of
+two run directories."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import torch
+from safetensors import safe_open
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference_checkpoints"
 
 
+def require_reference_checkpoints() -> Path:
+    """The paper's reference checkpoints (``../shared/reference_checkpoints``). Missing, the calling
+    test fails in CI (``CI=true``: CI must provide them, and a skip would hide that nothing was
+    checked) and is skipped elsewhere."""
+    if not REFERENCE_DIR.is_dir():
+        message = f"reference checkpoints not found at {REFERENCE_DIR}"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message + " (CI=true: CI must provide them)")
+        pytest.skip(message)
+    return REFERENCE_DIR
+
+
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not REFERENCE_DIR.is_dir():
-        pytest.skip(f"reference checkpoints not found at {REFERENCE_DIR}")
-    return REFERENCE_DIR
+    return require_reference_checkpoints()
 
 
 def tiny_overrides(hidden: int = 32, batch: int = 32, steps: int = 20, eval_batches: int = 2) -> list[str]:
@@ -25,3 +42,47 @@ def tiny_overrides(hidden: int = 32, batch: int = 32, steps: int = 20, eval_batc
         f"training.eval_batches={eval_batches}",
         "device=cpu",
     ]
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    # Not the raw bytes: safetensors writes its metadata map in no fixed order.
+    with safe_open(path, "pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+
+
+def assert_same_run(a: Path, b: Path, same_config: bool = True) -> None:
+    """Same metrics (timing columns aside), same checkpoints, same final state. ``same_config``:
+    the runs had the same config.yaml (not so when one was extended with --max-epochs)."""
+    from rnn_timescales.runs.state import load_state
+    from rnn_timescales.training.trainer import TIMING_COLUMNS
+
+    for name in ("metrics.csv", "head_metrics.csv"):
+        ma, mb = pd.read_csv(a / name), pd.read_csv(b / name)
+        drop = [c for c in TIMING_COLUMNS if c in ma]
+        pd.testing.assert_frame_equal(ma.drop(columns=drop), mb.drop(columns=drop))
+    ca, cb = sorted((a / "checkpoints").iterdir()), sorted((b / "checkpoints").iterdir())
+    assert [p.name for p in ca] == [p.name for p in cb]
+    for pa, pb in zip(ca, cb):
+        (ta, meta_a), (tb, meta_b) = _read(pa), _read(pb)
+        if not same_config:
+            for meta in (meta_a, meta_b):
+                del meta["config"], meta["sha256"]
+        assert meta_a == meta_b, pa.name  # config, ns, epoch, accuracies, SHA-256
+        assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta), pa.name
+    sa, sb = load_state(a / "state" / "epoch.safetensors"), load_state(b / "state" / "epoch.safetensors")
+    assert sa.model.keys() == sb.model.keys() and all(torch.equal(sa.model[k], sb.model[k]) for k in sa.model)
+    assert torch.equal(sa.rng["generator"], sb.rng["generator"]) and sa.curriculum == sb.curriculum
+    ja, jb = json.loads((a / "summary.json").read_text()), json.loads((b / "summary.json").read_text())
+    for j in (ja, jb):
+        j.pop("wall_time_s"), j.pop("phase_times_s")
+    assert ja == jb
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every path under ``root`` with its size, modification time and SHA-256: equal before and
+    after a command that must write nothing."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        if p.is_file() else (0, 0, "dir")
+        for p in sorted(root.rglob("*"))
+    }

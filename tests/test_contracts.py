@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rnn_timescales.config import ConfigError, build_config
 from rnn_timescales.curricula import CURRICULA, Curriculum
-from rnn_timescales.evaluation import evaluate_checkpoint
+from rnn_timescales.studies.evaluate import evaluate_checkpoint
 from rnn_timescales.tasks import IGNORE, TASKS, Batch, Task, get_task
-from rnn_timescales.training.checkpoints import list_run_checkpoints, load_any
+from rnn_timescales.runs import list_run_checkpoints, load_any
 from rnn_timescales.training.steps import multi_head_loss
 from rnn_timescales.training.trainer import train
 

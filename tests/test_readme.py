@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_DIR, tiny_overrides
+from conftest import REFERENCE_DIR, require_reference_checkpoints, tiny_overrides
 
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
@@ -102,8 +102,7 @@ def test_the_readme_names_setup_main_job_and_tests():
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A working directory with ``../shared`` beside it, like the repository's, and a trained run."""
-    if not REFERENCE_DIR.is_dir():
-        pytest.skip("reference checkpoints not available")
+    require_reference_checkpoints()
     (tmp_path / "shared").symlink_to(REFERENCE_DIR.parent, target_is_directory=True)
     ws = tmp_path / "repo"
     ws.mkdir()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from rnn_timescales.experiments.reproduction import checkpoint_rows
+from rnn_timescales.studies.reproduction import checkpoint_rows
 from rnn_timescales.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]

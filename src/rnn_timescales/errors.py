@@ -1,8 +1,36 @@
-"""Error types shared across the package, in a module that imports nothing of it (so that any
-module can raise them without an import cycle)."""
+"""Every exception type of the package, in a module that imports nothing of it (so that any
+module can raise them without an import cycle).
+
+Each carries a one-line message that says what to fix; the command line prints it and exits
+with code 2 (docs/errors.md). All but :class:`WorkerDied` are ``ValueError``: bad input, not a bug.
+"""
 
 from __future__ import annotations
 
 
 class ConfigError(ValueError):
     """An invalid configuration; the message is one line saying what to fix."""
+
+
+class UsageError(ValueError):
+    """Bad input from the user on the command line: printed as one line, exit code 2."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, unsafe or of an unknown format (one-line message)."""
+
+
+class StateError(CheckpointError):
+    """A training state that is missing, corrupt or does not fit its run (one-line message)."""
+
+
+class DatasetError(ConfigError):
+    """A data file that is missing or not in the expected format (one-line message)."""
+
+
+class UnsupportedModel(ConfigError):
+    """An analysis asked for a model it does not apply to (one-line message saying what to use)."""
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running a task ended without returning (killed or crashed)."""

@@ -1,5 +1,6 @@
-"""Files a reader never sees half of (temporary file, fsync, rename), and the one safetensors
-format with a SHA-256 that checkpoints and training states share."""
+"""Files and directories a reader never sees half of (temporary file or directory, fsync, rename),
+the one check of an output directory, and the one safetensors format with a SHA-256 that
+checkpoints and training states share."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ import shutil
 import struct
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
+
+from rnn_timescales.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -65,6 +72,80 @@ def file_in_the_way(path: str | Path) -> Path | None:
         if parent.exists():
             return None if parent.is_dir() else parent
     return None
+
+
+def check_output_dir(out: str | Path, what: str, *, ours: Callable[[Path], bool] | None = None,
+                     foreign: str | None = None) -> Path:
+    """``out`` if an output of kind ``what`` may be written there; nothing is created.
+
+    Refused with a one-line :class:`~rnn_timescales.errors.ConfigError`: a file at ``out``, a
+    path under a file, and (when ``ours`` is given) a non-empty directory for which ``ours(out)``
+    is false, i.e. one that holds something other than an earlier output of this kind (``foreign``
+    says what, e.g. ``"holds files that are not an analysis; choose another --out"``). Without
+    ``ours`` any existing directory is accepted (the output merges into it).
+    """
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the {what}")
+    if ours is not None and p.is_dir() and any(p.iterdir()) and not ours(p):
+        raise ConfigError(f"output directory {str(p)!r} {foreign or f'holds files that are not a {what}; choose another --out'}")
+    blocker = file_in_the_way(p)
+    if blocker is not None:
+        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
+    return p
+
+
+def write_directory(out: str | Path, fill: Callable[[Path], T], *, replace: bool = True) -> T:
+    """Make the directory ``out`` at once: ``fill(tmp)`` writes its files into a temporary directory
+    beside it, which is then renamed to ``out``. Returns what ``fill`` returns.
+
+    A reader sees the previous ``out`` or the whole new one, two writers never mix their files, and
+    a failure leaves nothing behind. ``replace``: an existing ``out`` is replaced
+    (:func:`move_into_place`); otherwise the rename fails if ``out`` appeared meanwhile. Check
+    ``out`` first (:func:`check_output_dir`): this function replaces whatever is there.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        result = fill(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; outputs are meant to be shared
+        if replace:
+            move_into_place(tmp, out)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result
+
+
+@dataclass(frozen=True)
+class OutputDir:
+    """A kind of output directory, declared once by the study that writes it.
+
+    what: the output in messages ("give a directory for the {what}"). marker: the file (or
+    directory) an earlier output of this kind has; a non-empty directory without it is refused,
+    one with it is replaced (None: any existing directory is accepted and written into). kind: the
+    noun of the refusal ("holds files that are not {kind}"; default ``a {what}``).
+    """
+
+    what: str
+    marker: str | None = None
+    kind: str | None = None
+
+    def is_ours(self, out: Path) -> bool:
+        """Whether the directory ``out`` holds an earlier output of this kind."""
+        return self.marker is not None and (out / self.marker).exists()
+
+    def check(self, out: str | Path) -> Path:
+        """``out`` if this output may be written there (see :func:`check_output_dir`)."""
+        foreign = f"holds files that are not {self.kind or f'a {self.what}'}; choose another --out"
+        return check_output_dir(out, self.what, ours=self.is_ours if self.marker else None, foreign=foreign)
+
+    def write(self, out: str | Path, fill: Callable[[Path], T]) -> T:
+        """Check ``out``, then make it at once from what ``fill(tmp)`` writes (:func:`write_directory`)."""
+        return write_directory(self.check(out), fill)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -10,7 +10,7 @@ from rnn_timescales.analysis.dimensionality import (
     dimensionality_from_covariance,
     pca_dimensionality,
 )
-from rnn_timescales.analysis.jacobian import jacobian_timescales, timescales_from_eigenvalues
+from rnn_timescales.dynamics.jacobian import jacobian_timescales, timescales_from_eigenvalues
 from rnn_timescales.models import LeakyRNN
 
 

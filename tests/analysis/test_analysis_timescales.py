@@ -24,7 +24,7 @@ from rnn_timescales.analysis.timescales import (
     sampling_noise,
     select_models,
 )
-from rnn_timescales.training.checkpoints import load_any
+from rnn_timescales.runs import load_any
 
 LAGS = np.arange(31.0)
 

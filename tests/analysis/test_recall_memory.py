@@ -14,12 +14,12 @@ from conftest import tiny_overrides
 
 from rnn_timescales.analysis import recall_memory as rm
 from rnn_timescales.analysis.extrapolation import recall_by_delay
-from rnn_timescales.analysis.slow_points import find_slow_points
+from rnn_timescales.dynamics.slow_points import find_slow_points
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.models import build_model
 from rnn_timescales.tasks import build_task
-from rnn_timescales.training.checkpoints import load_any, load_checkpoint
+from rnn_timescales.runs import load_any, load_checkpoint
 from rnn_timescales.training.regularizers import SpeedRegularizer, build_regularizer
 from rnn_timescales.training.steps import batch_loss, train_step
 from rnn_timescales.training.trainer import resume, train

@@ -30,13 +30,13 @@ from rnn_timescales.analysis.robustness import (
     rescaled_copy,
     silence_mask,
 )
-from rnn_timescales.analysis.robustness import sweeps
-from rnn_timescales.analysis.robustness.report import load_tau_net, resolve_networks
+from rnn_timescales.analysis.robustness import strengths as sweeps
+from rnn_timescales.studies.robustness import load_tau_net, resolve_networks
 from rnn_timescales.analysis.robustness.streams import copy_accuracy, draw_streams, rows_accuracy
 from rnn_timescales.cli import main
 from rnn_timescales.models import LeakyRNN
 from rnn_timescales.tasks import get_task
-from rnn_timescales.training.checkpoints import LoadedCheckpoint, load_any
+from rnn_timescales.runs import LoadedCheckpoint, load_any
 from rnn_timescales.config import build_config
 from rnn_timescales.training.steps import streaming_accuracy
 

@@ -12,7 +12,7 @@ from typing import Callable
 import pytest
 import yaml
 from sweep_testing import TINY_BASE
-from test_bad_inputs import _snapshot
+from conftest import snapshot
 
 from rnn_timescales.cli import main
 from rnn_timescales.experiments.sweep import SweepSpec, plan, prepare_sweep
@@ -105,14 +105,14 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeyp
     if case.setup is not None:
         case.setup(ws)
     monkeypatch.chdir(ws)
-    before = _snapshot(ws)
+    before = snapshot(ws)
     code = main(case.argv)
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rnn-timescales: error: "), err
     assert re.search(case.expect, lines[0]), lines[0]
-    assert _snapshot(ws) == before
+    assert snapshot(ws) == before
     assert not (ws / "pwned").exists()
 
 

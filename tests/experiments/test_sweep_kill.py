@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from sweep_testing import train_directly, write_spec
-from test_resume import assert_same_run
+from conftest import assert_same_run
 
 from rnn_timescales.cli import main
 from rnn_timescales.experiments.sweep import load_spec, plan, read_summary, run_sweep, sweep_status

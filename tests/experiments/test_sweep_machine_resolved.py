@@ -16,12 +16,12 @@ import time
 
 import pytest
 import yaml
-from test_resume import assert_same_run
+from conftest import assert_same_run
 
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config, config_difference
 from rnn_timescales.experiments.sweep import load_spec, prepare_sweep, read_summary, run_sweep, sweep_status
-from rnn_timescales.models import fused
+from rnn_timescales import runtime
 from rnn_timescales.training.trainer import train
 
 # The issue's spec, as a new user wrote it: the quick preset, precision left at its 'auto'.
@@ -35,7 +35,7 @@ ISSUE_SPEC = {
 @pytest.fixture(params=["bf16", "fp32"])
 def auto_resolves_to(request, monkeypatch) -> str:
     """Make ``auto`` resolve to each precision in this process, whatever the CPU has."""
-    monkeypatch.setattr(fused, "native_bf16", lambda device_type: request.param == "bf16")
+    monkeypatch.setattr(runtime, "native_bf16", lambda device_type: request.param == "bf16")
     return request.param
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sweep_testing import write_spec
-from test_resume import assert_same_run
+from conftest import assert_same_run
 
 from rnn_timescales.experiments.sweep import load_spec, plan, run_sweep
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from dying import die_on_three
 from sweep_testing import TINY_ANALYSIS, train_directly, write_spec
-from test_resume import assert_same_run
+from conftest import assert_same_run
 
 from rnn_timescales.cli import main
-from rnn_timescales.experiments.backends import LocalPool, WorkerDied
+from rnn_timescales.backends import LocalPool, WorkerDied
 from rnn_timescales.experiments.sweep import (
     error_files,
     load_spec,

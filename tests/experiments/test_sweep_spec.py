@@ -82,7 +82,7 @@ def test_short_labels_that_collide_fall_back_to_the_dotted_setting():
     ({"runs": "seed=1"}, "runs must be a list"),
     ({"analyze": {"robustnes": {}}}, "unknown analysis 'robustnes'"),
     ({"analyze": {"timescales": {"n_step": 5}}}, "unknown setting 'n_step'"),
-    ({"analyze": {"timescales": {"fit_lag": 50, "max_lag": 40}}}, "must not exceed max_lag"),
+    ({"analyze": {"timescales": {"fit_lag": 50, "max_lag": 40}}}, "fit_lag must be between 2 and max_lag"),
     ({"resources": {"threads": 0}}, "resources.threads"),
     ({"overrides": ["seed"]}, "overrides must be a list"),
 ])
@@ -175,3 +175,18 @@ def test_an_analysis_is_current_when_newer_than_the_checkpoints_and_made_the_sam
     assert not analysis.is_current(run, settings | {"n_steps": 600})
     (run / "checkpoints" / "rnn_N2_N4.safetensors").write_bytes(b"x")  # solved more since
     assert not analysis.is_current(run, settings)
+
+
+def test_a_sweep_analyses_the_checkpoints_analyze_would(tmp_path):
+    """One rule for which checkpoints of a run are analysed: the solved levels, else the final weights."""
+    from rnn_timescales.runs import list_run_checkpoints
+
+    analysis = ANALYSES["timescales"]
+    settings = analysis.validate({"n_trials": 2, "n_steps": 500, "max_lag": 40, "fit_lag": 20}, "test")
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "final.safetensors").write_bytes(b"x")
+    assert list_run_checkpoints(run, include_init=False, final="if_unsolved") == [run / "checkpoints" / "final.safetensors"]
+    assert not analysis.is_current(run, settings)  # unsolved: analysed at its final weights, as analyze does
+    (run / "checkpoints" / "rnn_N2_N2.safetensors").write_bytes(b"x")
+    assert list_run_checkpoints(run, include_init=False, final="if_unsolved") == [run / "checkpoints" / "rnn_N2_N2.safetensors"]

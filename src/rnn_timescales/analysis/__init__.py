@@ -3,7 +3,7 @@ dimensionality and Jacobian timescales (docs/science.md, timescales). Arrays are
 
 from rnn_timescales.analysis.autocorrelation import StreamingAutocorrelation, autocorrelation
 from rnn_timescales.analysis.dimensionality import dimensionality_from_covariance, pca_dimensionality
-from rnn_timescales.analysis.jacobian import jacobian_timescales, step_jacobian
+from rnn_timescales.dynamics.jacobian import jacobian_timescales, step_jacobian
 from rnn_timescales.analysis.synthetic import ar1, ar1_mixture
 from rnn_timescales.analysis.timescales import (
     SelectionRule,

@@ -87,3 +87,14 @@ class StreamingCovariance:
         cov = (self._outer - self.n * mean[:, None] * mean[None, :]) / (self.n - 1)
         return cov.numpy()
 
+
+def principal_axes(flat: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of points ``flat`` (points, units): their mean (units,), the top-``n`` principal axes
+    (n, units) and the share of the variance along each (n,)."""
+    mean = flat.mean(axis=0)
+    cov = np.cov(flat - mean, rowvar=False).reshape(flat.shape[1], flat.shape[1])
+    eigval, eigvec = np.linalg.eigh(cov)
+    order = np.argsort(eigval)[::-1][:n]
+    total = eigval.clip(min=0).sum()
+    explained = eigval[order].clip(min=0) / total if total > 0 else np.zeros(len(order))
+    return mean, eigvec[:, order].T, explained

@@ -12,7 +12,6 @@ correctly said nothing (a network that forgets often answers early, or answers n
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -21,11 +20,9 @@ import torch
 
 from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.tasks.delayed_recall import DelayedRecall
-from rnn_timescales.training.steps import batch_logits
+from rnn_timescales.tasks.base import batch_logits
 
 EXTRAPOLATION_COLUMNS = ["delay", "accuracy", "n_trials", "null_accuracy", "trained"]
-TABLE = "extrapolation.csv"
-FIGURE = "extrapolation.png"
 DEFAULT_FACTOR = 5
 _ELEMENTS_PER_CHUNK = 2 ** 25  # floats of input and state held at once (about 128 MB each)
 
@@ -121,27 +118,3 @@ def null_accuracy(
         correct += int(c.sum())
         scored += int(n.sum())
     return correct / max(scored, 1)
-
-
-def write_extrapolation(tables: Sequence[pd.DataFrame], out: str | Path) -> dict[str, Path]:
-    """Write ``extrapolation.csv`` (the tables, one after the other) and ``extrapolation.png``
-    (every network on one figure) into the directory ``out``, all at once (a previous
-    extrapolation there is replaced; a directory holding anything else is refused). Returns the
-    paths written, under ``table`` and ``figure``."""
-    import matplotlib.pyplot as plt
-
-    from rnn_timescales.analysis.report import write_directory
-    from rnn_timescales.plotting import plot_extrapolation
-
-    table = pd.concat(list(tables), ignore_index=True)
-
-    def fill(tmp: Path) -> None:
-        table.to_csv(tmp / TABLE, index=False)
-        fig = plot_extrapolation(table)
-        try:
-            fig.savefig(tmp / FIGURE, dpi=150)
-        finally:
-            plt.close(fig)
-
-    write_directory(out, fill, marker=TABLE, what="extrapolation")
-    return {"table": Path(out) / TABLE, "figure": Path(out) / FIGURE}

@@ -105,6 +105,7 @@ def fit_batched(
     -------
     FitResult
     """
+    # Long on purpose: the batched least squares of every model for every unit, one vectorised pass.
     if model not in MODELS:
         raise ValueError(f"model must be 1 (single exponential) or 2 (double), got {model!r}")
     fn, (lb, ub) = MODELS[model]

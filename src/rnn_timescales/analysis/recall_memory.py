@@ -11,7 +11,7 @@ one-step update and ū the *rest input* (every pixel at the noise mean, trigger 
 - **readout of a state** (the paper code's): one more step from the state under the rest input
   with the trigger ON, then the readout's class (restricted to the network's vocabulary).
 - **slow point** of class k: the minimum of q(h) = ½‖F(h, ū) − h‖² reached from its seed
-  (:func:`~rnn_timescales.analysis.slow_points.find_slow_points`; for an LSTM the whole state h, c).
+  (:func:`~rnn_timescales.dynamics.slow_points.find_slow_points`; for an LSTM the whole state h, c).
 - **class centre of mass** c_k: the mean over held-out trials of class k of the state the response
   step starts from (the memory held just before the trigger arrives), at the network's level;
   its speed q(c_k) is what :mod:`rnn_timescales.training.regularizers` penalises.
@@ -24,6 +24,9 @@ each class that is new at a checkpoint, the class of the previous checkpoint who
 nearest to the new class's slow point (and to its seed).
 
 Functions here compute; they neither print nor write files (the CLI does).
+
+Slightly over 400 lines: the seeds, slow points, centres, speeds and tracking share the
+definitions above and are read together.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnn_timescales.analysis.slow_points import SlowPoints, find_slow_points, speed
+from rnn_timescales.dynamics.slow_points import SlowPoints, find_slow_points, speed
 from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.tasks.delayed_recall import DelayedRecall
 
@@ -415,12 +418,12 @@ def projection(analysis: RecallMemory, n_components: int = 2) -> dict[str, np.nd
     """The class trajectories, seeds, slow points and centres of one analysis on the top principal
     components of the class trajectories' states: ``trajectories`` (steps, K, n), ``seeds``,
     ``points``, ``centres`` (K, n), ``explained`` (n,) variance shares."""
-    from rnn_timescales.analysis.slow_point_report import _pca
+    from rnn_timescales.analysis.dimensionality import principal_axes
 
     traj = analysis.seeds.trajectories.double().cpu().numpy()
     flat = traj.reshape(-1, traj.shape[-1])
     flat = flat[np.isfinite(flat).all(1)]
-    mean, axes, explained = _pca(flat, n_components)
+    mean, axes, explained = principal_axes(flat, n_components)
     project = lambda x: (x - mean) @ axes.T  # noqa: E731
     return {"trajectories": project(traj), "seeds": project(analysis.seeds.seeds.double().cpu().numpy()),
             "points": project(_final_states(analysis)), "centres": project(analysis.centres), "explained": explained}

@@ -19,6 +19,7 @@ import torch
 from rnn_timescales.analysis.autocorrelation import StreamingAutocorrelation
 from rnn_timescales.analysis.dimensionality import StreamingCovariance
 from rnn_timescales.models.base import RecurrentModel
+from rnn_timescales.runtime import torch_threads
 from rnn_timescales.tasks import Task, get_task
 
 
@@ -106,6 +107,8 @@ def simulate_statistics(
     -------
     SimulationStats
     """
+    # Long on purpose: one pass over the trajectory folds every statistic, chunk by chunk, overlapped
+    # with the next chunk's simulation; split, the chunks would be kept or simulated twice.
     for name, value, low in (("n_trials", n_trials, 1), ("n_steps", n_steps, 1), ("burn_in", burn_in, 0),
                              ("max_lag", max_lag, 0), ("chunk", chunk, 1), ("n_points", n_points, 0)):
         if not isinstance(value, (int, np.integer)) or value < low:
@@ -147,15 +150,13 @@ def simulate_statistics(
                 signal_acs[name].update(value)
 
     was_training = model.training
-    threads = torch.get_num_threads()
     model.eval()
     # Two single-threaded streams: the simulation (one small matrix product per step, where
     # intra-op threads mostly wait on each other) and the statistics of the previous chunk in a
     # worker thread (torch releases the GIL), so the two cores overlap instead of alternating.
-    torch.set_num_threads(1)
     pending = None
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad():
+        with torch_threads(1), ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad():
             h = model.init_state(n_trials, gen)
             done = -burn_in
             while done < n_steps:
@@ -181,7 +182,6 @@ def simulate_statistics(
             if pending is not None:
                 pending.result()
     finally:
-        torch.set_num_threads(threads)
         model.train(was_training)
     ac = acs.result(per_trial=True)
     hidden = ac.shape[1] - 1

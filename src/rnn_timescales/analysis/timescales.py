@@ -193,6 +193,7 @@ def select_models(
     -------
     DataFrame, one row per unit, with the columns of :func:`fit_timescales`.
     """
+    # Long on purpose: the selection rules share the per-unit scores computed once above them.
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     rule = rule or SelectionRule()

@@ -20,13 +20,14 @@ neurons below one step per network.
 Largest N solved against epochs and time: N solved is n_start - 1 before a run's first advance; a
 run that stopped because it reached its goal (target_n, solved, heads_exhausted) keeps its final N
 to the right of its end, any other run leaves the mean there (the count n says how many remain).
+
+Over 400 lines for now: the report's figures are being reworked in parallel (docs branch); it
+splits into data, statistics and page along its sections once that lands.
 """
 
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnn_timescales.config import ConfigError, flatten, read_yaml
+from rnn_timescales.config import flatten, read_yaml
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.experiments.sweep import (
     SPEC_FILE,
     is_locked,
@@ -45,7 +47,10 @@ from rnn_timescales.experiments.sweep import (
     run_status,
     setting_labels,
 )
-from rnn_timescales.io import file_in_the_way
+from rnn_timescales.io import OutputDir
+from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
+
+OUTPUT = OutputDir("report", marker="index.html")
 
 SPREADS = ("sem", "bootstrap")
 CARRY_STOPS = ("target_n", "solved", "heads_exhausted")
@@ -244,14 +249,14 @@ def find_runs(path: str | Path) -> tuple[str, str, str, list[str], list[RunInfo]
                                 st.status, st.detail, st.stop_reason, c.curriculum.n_start, c.model.type,
                                 c.curriculum.kind))
         return p.name, "sweep", spec.description, varying, runs
-    if (p / "config.yaml").is_file():
+    if (p / CONFIG).is_file():
         dirs, kind = [p], "run"
     else:
-        dirs, kind = sorted(q for q in p.iterdir() if (q / "config.yaml").is_file()), "runs"
+        dirs, kind = sorted(q for q in p.iterdir() if (q / CONFIG).is_file()), "runs"
         if not dirs:
             raise ConfigError(f"{str(p)!r} holds no run directories (no config.yaml in it or its subdirectories) "
                               f"and is not a sweep (no {SPEC_FILE})")
-    configs = [flatten(read_yaml(d / "config.yaml")) for d in dirs]
+    configs = [flatten(read_yaml(d / CONFIG)) for d in dirs]
     keys = list(dict.fromkeys(k for c in configs for k in c))
     varying = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
     labels = setting_labels(varying)
@@ -293,10 +298,10 @@ def load_report_data(path: str | Path) -> ReportData:
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for r in runs:
         tag = {"run": r.name, "condition": r.condition}
-        m = _read_csv(r.path / "metrics.csv", notes, ["epoch", "n_max", "solved", "wall_time_s"])
+        m = _read_csv(r.path / METRICS, notes, ["epoch", "n_max", "solved", "wall_time_s"])
         if m is not None:
             metrics.append(m.assign(**tag))
-        h = _read_csv(r.path / "head_metrics.csv", notes, ["epoch", "n", "accuracy"])
+        h = _read_csv(r.path / HEAD_METRICS, notes, ["epoch", "n", "accuracy"])
         if h is not None:
             heads.append(h.assign(**tag))
         s = _read_csv(r.path / "analysis" / "summary.csv", notes, ["n_max"])
@@ -366,7 +371,7 @@ def _colors(conditions: list[str]) -> dict[str, str]:
 
 
 def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Training")
     if data.metrics.empty:
@@ -458,7 +463,7 @@ def _per_n_table(columns: dict[str, tuple[pd.DataFrame, str, str, bool]], dists:
 
 
 def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Timescales and dimensionality")
     a = data.analysis
@@ -537,21 +542,21 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
 
 # name -> (settings a curve is drawn over, the value, the figure, its caption)
 ROBUSTNESS_PANELS = {
-    "perturbation": (["kind", "n", "epsilon"], "relative_accuracy", "plot_perturbation",
+    "perturbation": (["kind", "n", "epsilon"], "relative_accuracy", "plot_perturbation_across_runs",
                      "Relative accuracy (acc − 0.5)/(baseline − 0.5) after perturbing the recurrent weights W or the "
                      "timescales τ by ε (mean over repeats per network, then across networks)."),
-    "ablation": (["n", "group"], "accuracy", "plot_ablation",
+    "ablation": (["n", "group"], "accuracy", "plot_ablation_across_runs",
                  "Accuracy after silencing single neurons, by ablation group (mean over a group's neurons per network, "
                  "then across networks)."),
-    "forgetting": (["checkpoint_n", "n"], "accuracy", "plot_forgetting",
+    "forgetting": (["checkpoint_n", "n"], "accuracy", "plot_forgetting_across_runs",
                    "Forgetting: the network trained up to N_ckpt evaluated on every earlier N (mean across networks)."),
-    "continuous": (["n", "k"], "accuracy", "plot_continuous",
+    "continuous": (["n", "k"], "accuracy", "plot_continuous_across_runs",
                    "Continuous-time test: accuracy when every input is repeated k times and τ scaled by k."),
 }
 
 
 def _robustness_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Robustness and generalisation")
     for name, (keys, value, figure, caption) in ROBUSTNESS_PANELS.items():
@@ -575,7 +580,7 @@ def _aggregate_keep_n(per_run: pd.DataFrame, by: list[str], value: str, spread: 
 
 
 def _recall_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.experiments import plotting
+    from rnn_timescales.plots import report as plotting
 
     sec = Section("Delayed recall")
     ex = data.tables["extrapolation"]
@@ -585,7 +590,7 @@ def _recall_section(data: ReportData, figs: _Figures, spread: str, colors: dict[
         return sec
     per_run = ex.groupby(["condition", "run", "delay"], sort=False)["accuracy"].mean().reset_index()
     agg = aggregate(per_run, ["condition", "delay"], "accuracy", spread)
-    figs.add(sec, "extrapolation", plotting.plot_extrapolation(agg, colors, spread),
+    figs.add(sec, "extrapolation", plotting.plot_extrapolation_across_runs(agg, colors, spread),
              "Accuracy against delay, including delays longer than any trained (extrapolation), per condition.")
     sec.items.append(("table", _pivot_html(agg, "delay", spread, False)))
     return sec
@@ -656,38 +661,24 @@ def render_html(data: ReportData, sections: list[Section], spread: str) -> str:
 def check_report_dir(out: str | Path) -> Path:
     """``out`` if a report may be written there: missing, empty, or an earlier report (replaced);
     ConfigError otherwise."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the report")
-    if p.is_dir() and any(p.iterdir()) and not (p / "index.html").is_file():
-        raise ConfigError(f"output directory {str(p)!r} holds files that are not a report; choose another --out")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+    return OUTPUT.check(out)
 
 
 def write_report(path: str | Path, out: str | Path | None = None, spread: str = "sem") -> Path:
     """Write the report of ``path`` (a sweep, a run, or a directory of runs) into ``out`` (default
     ``path/report``): ``index.html`` and its PNG figures. Assembled in a temporary directory and
     renamed into place, so a reader sees the old report or the new one, never a mix."""
-    from rnn_timescales.io import move_into_place
-
     if spread not in SPREADS:
         raise ConfigError(f"spread must be one of {', '.join(SPREADS)}, got {spread!r}")
     data = load_report_data(path)
-    out = check_report_dir(Path(out) if out is not None else Path(path) / "report")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    out = Path(out) if out is not None else Path(path) / "report"
+
+    def fill(tmp: Path) -> None:
         figs = _Figures(tmp)
         colors = _colors(data.conditions)
         sections = [_training_section(data, figs, spread, colors), _timescales_section(data, figs, spread, colors),
                     _robustness_section(data, figs, spread, colors), _recall_section(data, figs, spread, colors)]
         (tmp / "index.html").write_text(render_html(data, sections, spread), encoding="utf-8")
-        tmp.chmod(0o755)
-        move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    OUTPUT.write(out, fill)
     return out

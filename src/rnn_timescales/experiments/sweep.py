@@ -36,6 +36,9 @@ asks for; when the sweep asks for more, the run is pending and is extended from 
 It is **running** while a process holds its lock (``RUN_DIR/.lock``), **failed** when
 ``errors/<name>.json`` exists (an exception, a dead worker, or a divergence), and **pending**
 otherwise (not started, or interrupted: it resumes from its saved state).
+
+Over 400 lines for now: the fault-tolerance work (issue 20) edits this module in parallel; once it
+lands, it splits into spec, plan, status and driver modules along its ``# ---`` sections.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -59,8 +62,14 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import PRESETS, RESUMABLE, ConfigError, RunConfig, build_config, config_difference, flatten, read_yaml
-from rnn_timescales.io import atomic_write_text, file_in_the_way
+from rnn_timescales.config import PRESETS, RunConfig, build_config, config_difference, flatten, read_yaml, resumable_changes
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.io import OutputDir, atomic_write_text
+from rnn_timescales.runtime import limit_threads
+from rnn_timescales.studies import analyze as analyze_study
+from rnn_timescales.studies import reproduction as reproduction_study
+from rnn_timescales.studies.contract import RunStudy
+from rnn_timescales.runs.files import CONFIG, SUMMARY
 
 SPEC_FILE = "sweep.yaml"
 RUNS_FILE = "runs.csv"
@@ -293,113 +302,13 @@ def plan(spec: SweepSpec) -> list[SweepPoint]:
 
 
 # --- analyses run over a sweep ------------------------------------------------------------------
-@dataclass(frozen=True)
-class SweepAnalysis:
-    """An analysis the sweep runs on every finished run.
+SweepAnalysis = RunStudy  # the name this module used before studies declared their own
 
-    output: the table (relative to the run directory) that shows the analysis was done.
-    validate(settings, where) -> settings with defaults filled in; ConfigError naming ``where``.
-    is_current(run_dir, settings) -> whether the run's analysis is up to date (then it is skipped).
-    run(run_dir, settings): analyse the run and write ``output`` (and whatever goes with it).
-    """
-
-    output: str
-    validate: Callable[[Mapping[str, Any], str], dict[str, Any]]
-    is_current: Callable[[Path, Mapping[str, Any]], bool]
-    run: Callable[[Path, Mapping[str, Any]], None]
-
-
-_INT_SETTINGS = {"n_trials": 1, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_lag": 2, "n_points": 1, "n_slowest": 1,
-                 "seed": 0}
-
-
-def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-    from rnn_timescales.analysis.report import AnalysisSettings
-    from rnn_timescales.analysis.timescales import METHODS
-
-    allowed = [f.name for f in fields(AnalysisSettings)] + ["include_init"]
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; choose from {', '.join(allowed)}")
-    s = {**asdict(AnalysisSettings()), "include_init": False, **raw}
-    for key, low in _INT_SETTINGS.items():
-        v = s[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise ConfigError(f"{where}: {key} must be an integer of at least {low}, got {v!r}")
-    if s["method"] not in METHODS:
-        raise ConfigError(f"{where}: method must be one of {', '.join(METHODS)}, got {s['method']!r}")
-    if s["bias_correction"] not in (None, "analytic"):
-        raise ConfigError(f"{where}: bias_correction must be null or analytic, got {s['bias_correction']!r}")
-    if s["fit_lag"] > s["max_lag"]:
-        raise ConfigError(f"{where}: fit_lag ({s['fit_lag']}) must not exceed max_lag ({s['max_lag']})")
-    if s["n_steps"] <= s["max_lag"]:
-        raise ConfigError(f"{where}: n_steps ({s['n_steps']}) must exceed max_lag ({s['max_lag']})")
-    if not isinstance(s["include_init"], bool):
-        raise ConfigError(f"{where}: include_init must be true or false, got {s['include_init']!r}")
-    return s
-
-
-def _analysed_checkpoints(run_dir: Path, include_init: bool) -> list[Path]:
-    from rnn_timescales.training.checkpoints import list_run_checkpoints
-
-    return list_run_checkpoints(run_dir, include_init=include_init)
-
-
-def _timescales_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
-    """Up to date: ``analysis/summary.csv`` is newer than the newest checkpoint, has one row per
-    checkpoint, and was made with the same number of trials and steps and the same method."""
-    ckpts = _analysed_checkpoints(run_dir, settings["include_init"])
-    if not ckpts:
-        return True  # nothing solved: nothing to analyse
-    out = run_dir / "analysis" / "summary.csv"
-    if not out.is_file() or out.stat().st_mtime < max(c.stat().st_mtime for c in ckpts):
-        return False
-    try:
-        summary = pd.read_csv(out)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return False
-    if len(summary) != len(ckpts):
-        return False
-    return all(key in summary and (summary[key] == settings[key]).all() for key in ("n_trials", "n_steps", "method"))
-
-
-def _run_timescales(run_dir: Path, settings: Mapping[str, Any]) -> None:
-    from rnn_timescales.analysis.report import AnalysisSettings, analyze_checkpoint, write_analysis
-    from rnn_timescales.training.checkpoints import load_any
-
-    s = dict(settings)
-    include_init = s.pop("include_init")
-    analysis_settings = AnalysisSettings(**s)
-    checkpoints = [load_any(p) for p in _analysed_checkpoints(run_dir, include_init)]
-    if checkpoints:
-        results = [analyze_checkpoint(ckpt, analysis_settings) for ckpt in checkpoints]
-        write_analysis(results, run_dir / "analysis", analysis_settings)
-
-
-def _reproduction_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-    from rnn_timescales.experiments.reproduction import ReproductionSettings
-
-    settings = asdict(ReproductionSettings.from_mapping(raw, where))
-    return {**settings, "ns": list(settings["ns"])}
-
-
-def _reproduction_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
-    from rnn_timescales.experiments.reproduction import rows_current
-
-    return rows_current(run_dir, settings)
-
-
-def _run_reproduction(run_dir: Path, settings: Mapping[str, Any]) -> None:
-    from rnn_timescales.experiments.reproduction import analyze_run
-
-    analyze_run(run_dir, settings)
-
-
-# Adding an analysis to the sweep is one entry here.
-ANALYSES: Mapping[str, SweepAnalysis] = MappingProxyType({
-    "timescales": SweepAnalysis("analysis/summary.csv", _timescales_settings, _timescales_current, _run_timescales),
-    "reproduction": SweepAnalysis("analysis/reproduction", _reproduction_settings, _reproduction_current,
-                                  _run_reproduction),
+# The studies a sweep can run on every finished run, by the name a spec's ``analyze`` uses. Adding
+# one is declaring a RunStudy in its study module and one entry here.
+ANALYSES: Mapping[str, RunStudy] = MappingProxyType({
+    "timescales": analyze_study.RUN_STUDY,
+    "reproduction": reproduction_study.RUN_STUDY,
 })
 
 
@@ -421,7 +330,7 @@ class RunStatus:
 
 def is_locked(run_dir: str | Path) -> bool:
     """Whether a process holds the run directory's training lock (it is training now)."""
-    from rnn_timescales.training.rundir import LOCK_NAME
+    from rnn_timescales.runs.rundir import LOCK_NAME
 
     try:
         import fcntl
@@ -444,16 +353,14 @@ def is_locked(run_dir: str | Path) -> bool:
 def stopping_differences(run_dir: Path, planned: RunConfig) -> dict[str, Any]:
     """Settings a resumed run may change (training.max_epochs, target_n, time_budget_s, ...) on
     which the run's config.yaml and the planned configuration differ: setting -> planned value."""
-    saved = flatten(read_yaml(run_dir / "config.yaml"))
-    want = flatten(planned.to_dict())
-    return {k: want[k] for k in RESUMABLE if saved.get(k) != want.get(k)}
+    return resumable_changes(read_yaml(run_dir / CONFIG), planned)
 
 
 def configuration_mismatch(run_dir: Path, planned: RunConfig) -> str | None:
     """The first setting (other than those a resumed run may change) on which an existing run
     directory's config.yaml differs from the planned configuration, or None
     (:func:`~rnn_timescales.config.config_difference`)."""
-    return config_difference(read_yaml(run_dir / "config.yaml"), planned, where=("there", "in the sweep"))
+    return config_difference(read_yaml(run_dir / CONFIG), planned, where=("there", "in the sweep"))
 
 
 def error_files(root: Path, name: str) -> tuple[Path, Path]:
@@ -491,7 +398,7 @@ def read_failure(root: Path, name: str) -> dict[str, Any] | None:
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     """A run's summary.json, or None if it has none (still training, killed) or it is unreadable."""
     try:
-        return json.loads((run_dir / "summary.json").read_text())
+        return json.loads((run_dir / SUMMARY).read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
 
@@ -511,7 +418,7 @@ def run_status(root: Path, point: SweepPoint) -> RunStatus:
 def _training_status(run_dir: Path, point: SweepPoint) -> RunStatus:
     summary = read_summary(run_dir)
     if summary is None:
-        if (run_dir / "config.yaml").is_file():
+        if (run_dir / CONFIG).is_file():
             return RunStatus(point.name, "pending", "interrupted (resumes from its saved state)")
         return RunStatus(point.name, "pending", "not started")
     info = dict(stop_reason=summary.get("stop_reason"), n_solved=summary.get("n_max_solved"),
@@ -560,16 +467,6 @@ class RunTask:
     threads: int = 1
 
 
-def limit_threads(threads: int) -> None:
-    """Use ``threads`` threads for torch and the libraries under it, so that workers running side by
-    side do not fight over cores (the environment variables reach processes started from here)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 def execute(task: RunTask) -> dict[str, Any]:
     """Run one task in a worker; never raises for a failure of the run itself.
 
@@ -578,7 +475,7 @@ def execute(task: RunTask) -> dict[str, Any]:
     (another process is training the run). Failures leave ``errors/NAME.json`` and the traceback.
     """
     limit_threads(task.threads)
-    from rnn_timescales.training.checkpoints import is_run_dir
+    from rnn_timescales.runs.checkpoints import is_run_dir
     from rnn_timescales.training.trainer import resume, train
 
     root, run_dir = Path(task.root), Path(task.root) / task.name
@@ -632,16 +529,7 @@ class SweepResult:
 def check_root(root: str | Path) -> Path:
     """``root`` if a sweep may be written there: missing, empty, or a sweep root; ConfigError
     otherwise. Nothing is created."""
-    p = Path(root)
-    if p.exists() and not p.is_dir():
-        raise ConfigError(f"output path {str(p)!r} is a file; give a directory for the sweep")
-    if p.is_dir() and any(p.iterdir()) and not (p / SPEC_FILE).is_file():
-        raise ConfigError(f"output directory {str(p)!r} holds files that are not a sweep (no {SPEC_FILE}); "
-                          "choose another --out")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ConfigError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+    return OutputDir("sweep", marker=SPEC_FILE, kind=f"a sweep (no {SPEC_FILE})").check(root)
 
 
 def prepare_sweep(spec: SweepSpec, root: str | Path) -> tuple[Path, list[SweepPoint]]:
@@ -654,7 +542,7 @@ def prepare_sweep(spec: SweepSpec, root: str | Path) -> tuple[Path, list[SweepPo
         run_dir = root / p.name
         if run_dir.exists() and not run_dir.is_dir():
             raise ConfigError(f"{str(run_dir)!r} is a file where the sweep's run directory {p.name} belongs")
-        if (run_dir / "config.yaml").is_file():
+        if (run_dir / CONFIG).is_file():
             mismatch = configuration_mismatch(run_dir, p.config)
             if mismatch:
                 raise ConfigError(f"run directory {str(run_dir)!r} was made with another configuration ({mismatch}); "
@@ -694,7 +582,8 @@ def run_sweep(
     backend: ``local`` (a process pool of ``workers``, default one per ``spec.threads`` cores) or
     ``ray`` (``address`` of a cluster, else a local instance). ``log`` receives one line per event.
     """
-    from rnn_timescales.experiments.backends import make_backend
+    # Long on purpose: the driver's loop (plan, pool, statuses, signals) reads best top to bottom.
+    from rnn_timescales.backends import make_backend
 
     pool = make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus)
     root, points = prepare_sweep(spec, root)  # after the backend is known to be usable: nothing written otherwise

@@ -21,7 +21,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from rnn_timescales.config import ConfigError
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.registry import NoParams
 
@@ -60,6 +60,9 @@ class RecurrentModel(nn.Module, ABC):
     Params: ClassVar[type[BaseModel]] = NoParams
     bf16_supported: ClassVar[bool] = True  # whether ``model.precision: bf16`` (and ``auto``'s bf16) applies
     time_scalable: ClassVar[bool] = False  # whether it can run with time_scale k (inputs held k steps)
+    # one recurrent weight W without self-connections, input weights U and per-neuron tau: what the
+    # paper's perturbations and ablations act on, and the closed-form Jacobian uses (the leaky RNN)
+    leaky_weights: ClassVar[bool] = False
     hidden_size: int
     input_size: int
     readout: MultiHeadReadout

@@ -9,13 +9,9 @@ its gates, not from a parameter. Such analyses ask here first and refuse other m
 
 from __future__ import annotations
 
-from rnn_timescales.config import ConfigError
+from rnn_timescales.errors import UnsupportedModel
 from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.models.leaky_rnn import LeakyRNN
-
-
-class UnsupportedModel(ConfigError):
-    """An analysis asked for a model it does not apply to (one-line message saying what to use)."""
 
 
 def has_trained_timescales(model: RecurrentModel) -> bool:
@@ -26,7 +22,7 @@ def has_trained_timescales(model: RecurrentModel) -> bool:
 def has_leaky_weights(model: RecurrentModel) -> bool:
     """Whether the model is a leaky RNN: one recurrent weight W (no self-connections), input
     weights U and per-neuron τ, the parts the paper's perturbations and ablations act on."""
-    return isinstance(model, LeakyRNN)
+    return bool(getattr(model, "leaky_weights", False))
 
 
 def require_leaky_rnn(model: RecurrentModel, analysis: str, instead: str | None = None) -> LeakyRNN:

@@ -6,7 +6,7 @@ forward pass is one GEMM and one in-place nonlinearity per step, written into a 
 (T + 1, B, H) buffer; the backward pass runs the recurrence for dL/dh step by step (one
 (B, H) x (H, H) GEMM per step) and then forms every parameter gradient at once, the recurrent
 one as a single GEMM over all T * B rows. The maths is the model of
-:mod:`rnn_timescales.models.leaky_rnn`; ``tests/test_fast_path.py`` checks the gradients against
+:mod:`rnn_timescales.models.leaky_rnn`; ``tests/models/test_fused.py`` checks the gradients against
 plain autograd.
 
 Notation (rows are sequences of the batch, as in ``(time, batch, hidden)`` tensors)::
@@ -54,39 +54,16 @@ for the per-step products are kept and reused for the weight-gradient product.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 
+from rnn_timescales import runtime
+from rnn_timescales.runtime import Precision
 from rnn_timescales.models.nonlinearities import nonlinearity as _table
 from rnn_timescales.models.workspace import Call, Workspace, allocator
 
-Precision = str  # "fp32" | "bf16"
 
 
 # --- matrix products at the chosen precision ------------------------------------------------------
-@lru_cache(maxsize=None)
-def native_bf16(device_type: str) -> bool:
-    """Whether bf16 matrix products run on dedicated hardware on this device type (CUDA GPUs that
-    support bf16; CPUs with AVX512-BF16 or AMX, as oneDNN reports)."""
-    if device_type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device_type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
-    return False
-
-
-def resolve_precision(precision: str, device_type: str) -> str:
-    """``auto`` -> ``bf16`` where :func:`native_bf16` says the device has bf16 matrix units, else
-    ``fp32``; ``fp32`` and ``bf16`` are returned as they are."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device_type) else "fp32"
-    return precision
-
-
 class _Products:
     """Matrix products into preallocated outputs, at fp32 or bf16-operand precision.
 
@@ -101,7 +78,7 @@ class _Products:
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.bf16 = precision == "bf16"
-        self.native = self.bf16 and native_bf16(device.type)
+        self.native = self.bf16 and runtime.native_bf16(device.type)
         self.dtype = dtype
         # operands of the products: bf16 on bf16 hardware; fp32 holding bf16-rounded values elsewhere
         self.operand_dtype = torch.bfloat16 if self.native else dtype

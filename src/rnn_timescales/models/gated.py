@@ -48,8 +48,8 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from rnn_timescales.models.base import RecurrentModel
-from rnn_timescales.models.fused import resolve_precision
 from rnn_timescales.models.readout import MultiHeadReadout
+from rnn_timescales.runtime import resolve_precision
 
 InitialState = Literal["zero", "uniform"]
 
@@ -130,8 +130,7 @@ class GatedRNN(RecurrentModel):
         """The network a ``ModelConfig`` describes (``type: gru`` or ``lstm``)."""
         return cls(hidden_size=config.hidden_size, input_size=input_size, n_heads=n_heads, n_classes=n_classes,
                    initial_state=config.params.get("initial_state", "zero"),
-                   precision=resolve_precision(config.precision, "cpu") if cls.bf16_supported else
-                   ("fp32" if config.precision == "auto" else config.precision))
+                   precision=resolve_precision(config.precision, "cpu", bf16_supported=cls.bf16_supported))
 
     @classmethod
     def check_config(cls, config: Any) -> None:

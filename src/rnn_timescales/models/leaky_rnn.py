@@ -23,14 +23,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnn_timescales.models.base import RecurrentModel
-from rnn_timescales.models.fused import leaky_recurrence, resolve_precision
+from rnn_timescales.models.fused import leaky_recurrence
 from rnn_timescales.models.nonlinearities import nonlinearity as nonlinearity_entry
 from rnn_timescales.models.readout import MultiHeadReadout
 from rnn_timescales.models.workspace import Workspace
+from rnn_timescales.runtime import Precision, resolve_precision
 
 Nonlinearity = Literal["leaky_relu", "relu", "tanh", "sigmoid"]
 Placement = Literal["outside", "inside"]
-Precision = Literal["fp32", "bf16"]
 
 
 def rescaled_tau(tau: torch.Tensor, k: int) -> torch.Tensor:
@@ -82,6 +82,7 @@ class LeakyRNN(RecurrentModel):
     """
 
     name = "leaky_rnn"
+    leaky_weights = True
     time_scalable = True
 
     def __init__(

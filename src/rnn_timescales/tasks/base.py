@@ -88,6 +88,22 @@ def final_step_targets(labels: torch.Tensor, length: int) -> torch.Tensor:
     return targets
 
 
+def batch_logits(model: Any, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The logits of ``model`` (a :class:`~rnn_timescales.models.base.RecurrentModel`) that the
+    batch's targets are compared with: (batch, heads, classes) read from the final
+    state when ``batch.final_only``, else (time, batch, heads, classes) read at every step; classes
+    outside ``batch.class_mask`` are set to -inf. A batch made for ``time_scale`` k runs the model k
+    times finer in time (every tau replaced by max(tau k, 1))."""
+    out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_step_logits=not batch.final_only,
+                time_scale=batch.time_scale)
+    return mask_classes(out.logits if batch.final_only else out.step_logits, batch)
+
+
+def mask_classes(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """``logits`` (..., heads, classes) with the classes outside ``batch.class_mask`` set to -inf."""
+    return logits if batch.class_mask is None else logits.masked_fill(~batch.class_mask, float("-inf"))
+
+
 class Task(ABC):
     """Base class of every task. Subclasses set the class attributes and implement :meth:`sample`.
 
@@ -100,6 +116,12 @@ class Task(ABC):
     Params: ClassVar[type[BaseModel]] = NoParams
     default_curriculum: ClassVar[str] = "none"
     level_keys: ClassVar[tuple[str, ...]] = ()
+    # Capabilities beyond the common contract (docs/contracts.md). The configuration, the studies
+    # and the command line ask these, never the class: a new task that has one declares it here.
+    streaming: ClassVar[bool] = False  # accuracy "in time" on one long stream (streaming_accuracy, evaluate)
+    recall: ClassVar[bool] = False  # a class recalled after a delay, null before the response, a rest input
+    # (noise_stats): extrapolate, recall-memory, speed regularisation; not slow-points
+    image_shape: ClassVar[tuple[int, int, int] | None] = None  # inputs are images of this shape (model.encoder: cnn)
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)

@@ -74,6 +74,7 @@ class BinaryTask(Task):
 
     Params = BinaryParams
     default_curriculum = "multi"
+    streaming = True
     level_keys = ("ns",)
 
     @property

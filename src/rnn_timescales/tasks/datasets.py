@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnn_timescales.errors import ConfigError
+from rnn_timescales.errors import DatasetError
 
 DATASETS = ("digits", "mnist", "cifar10")
 IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
@@ -49,10 +49,6 @@ CIFAR_TRAIN = tuple(f"data_batch_{k}.bin" for k in range(1, 6))
 CIFAR_TEST = "test_batch.bin"
 CIFAR_SUBDIR = "cifar-10-batches-bin"
 _IDX_UBYTE = 0x08
-
-
-class DatasetError(ConfigError):
-    """A data file that is missing or not in the expected format (one-line message)."""
 
 
 @dataclass(frozen=True)

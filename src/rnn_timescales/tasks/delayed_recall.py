@@ -93,6 +93,7 @@ class DelayedRecall(Task):
     name = "delayed-recall"
     Params = DelayedRecallParams
     default_curriculum = "delay"
+    recall = True
     level_keys = ("n_classes", "max_delay")
 
     def __init__(self, **params: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from rnn_timescales.training.checkpoints import non_finite_tensors
+from rnn_timescales.runs.checkpoints import non_finite_tensors
 
 
 class Clock:

@@ -8,23 +8,24 @@ objects it works on (task, model, optimiser, curriculum, run directory, guards) 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from rnn_timescales.training.guards import FiniteSteps
-from rnn_timescales.training.state import EPOCH_STATE, STEP_STATE
+from rnn_timescales.runs.state import EPOCH_STATE, STEP_STATE
 from rnn_timescales.training.steps import accuracy, train_step
 
-if TYPE_CHECKING:
-    from rnn_timescales.training.trainer import Trainer
+# ``t`` below is always the run's :class:`rnn_timescales.training.trainer.Trainer` (not imported:
+# the trainer calls this loop, so the loop names it only here, keeping the imports one way).
+Trainer = Any
 
 
 def train_loop(t: Trainer) -> str:
     """Train until a stopping rule, a divergence or a signal; returns why it stopped."""
     cfg = t.config.training
     phase = t.phases
-    with Progress(t) as bar:
+    with ProgressBar(t) as bar:
         while True:
             reason = t.stop_reason()
             if reason is not None:
@@ -96,7 +97,7 @@ def train_steps(t: Trainer, level: dict[str, Any]) -> str:
     return status if t.all_finite(finite) else "diverged"
 
 
-class Progress:
+class ProgressBar:
     """The progress bar of a run: seconds of the time budget when there is one (that is what ends
     such runs), otherwise epochs out of ``max_epochs``."""
 
@@ -109,7 +110,7 @@ class Progress:
                         initial=initial, disable=not t.progress, dynamic_ncols=True,
                         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]")
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
-from rnn_timescales.analysis.slow_points import find_slow_points, speed
+from rnn_timescales.dynamics.slow_points import find_slow_points, speed
 from rnn_timescales.config import SpeedRegularization
 from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.tasks.base import Batch

@@ -14,21 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from rnn_timescales.models.base import RecurrentModel
-from rnn_timescales.tasks.base import IGNORE, Batch, Task
-
-
-def batch_logits(model: RecurrentModel, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
-    """The logits the batch's targets are compared with: (batch, heads, classes) read from the final
-    state when ``batch.final_only``, else (time, batch, heads, classes) read at every step; classes
-    outside ``batch.class_mask`` are set to -inf. A batch made for ``time_scale`` k runs the model k
-    times finer in time (every tau replaced by max(tau k, 1))."""
-    out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_step_logits=not batch.final_only,
-                time_scale=batch.time_scale)
-    return _mask_classes(out.logits if batch.final_only else out.step_logits, batch)
-
-
-def _mask_classes(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    return logits if batch.class_mask is None else logits.masked_fill(~batch.class_mask, float("-inf"))
+from rnn_timescales.tasks.base import IGNORE, Batch, Task, batch_logits, mask_classes
 
 
 def multi_head_loss(
@@ -67,7 +53,7 @@ def trajectory_loss(model: RecurrentModel, batch: Batch,
     need the states (:mod:`rnn_timescales.training.regularizers`)."""
     out = model(batch.inputs, n_heads=batch.n_heads, generator=generator, return_trajectory=True,
                 return_step_logits=True, time_scale=batch.time_scale)
-    return multi_head_loss(_mask_classes(out.step_logits, batch), batch.targets, batch.weights), out.trajectory
+    return multi_head_loss(mask_classes(out.step_logits, batch), batch.targets, batch.weights), out.trajectory
 
 
 def train_step(

@@ -9,6 +9,9 @@ and on SIGINT/SIGTERM; :meth:`Trainer.resume` continues a run exactly (same metr
 where it stopped. Nothing is trusted blindly: a non-finite loss or gradient never reaches a
 checkpoint or a saved state; the run stops, naming the epoch and step, or rolls back to the last
 epoch's state with a lower learning rate (``training.divergence``).
+
+Over 400 lines: set-up, save and restore of every object a run holds must stay in one place so
+that what is saved is what is restored (the loop itself is training/loop.py).
 """
 
 from __future__ import annotations
@@ -22,23 +25,24 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import RESUMABLE, ConfigError, RunConfig, config_difference, flatten, merge, parse_override, validate
+from rnn_timescales.config import RESUMABLE, RunConfig, config_difference, flatten, merge, parse_override, validate
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.runtime import resolve_device, resolve_precision
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import MODELS, RecurrentModel, build_model
-from rnn_timescales.models.fused import resolve_precision
 from rnn_timescales.tasks import build_task
-from rnn_timescales.training.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
+from rnn_timescales.runs.checkpoints import CheckpointError, list_run_checkpoints, save_checkpoint
 from rnn_timescales.training.guards import Clock, FiniteSteps, PhaseTimes, Signals, model_is_finite
 from rnn_timescales.training.loop import train_loop
 from rnn_timescales.training.regularizers import build_regularizer
-from rnn_timescales.training.rundir import (
+from rnn_timescales.runs.rundir import (
     METRIC_COLUMNS,
     TIMING_COLUMNS,
     RunDirectory,
     default_run_dir,
     prepare_run_dir,
 )
-from rnn_timescales.training.state import (
+from rnn_timescales.runs.state import (
     EPOCH_STATE,
     STATE_DIR,
     STEP_STATE,
@@ -48,18 +52,10 @@ from rnn_timescales.training.state import (
     load_state,
     save_state,
 )
+from rnn_timescales.runs.files import CONFIG, METRICS
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "RESUMABLE", "TrainResult", "Trainer", "default_run_dir",
            "resolve_device", "resume", "train"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` fails clearly where there is none."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was requested but CUDA is not available here; use --device cpu or auto")
-    return torch.device(name)
 
 
 def make_optimizer(config: RunConfig, model: RecurrentModel) -> torch.optim.Optimizer:
@@ -138,7 +134,7 @@ class Trainer:
     def _build(self, config: RunConfig, run_dir: Path, progress: bool) -> None:
         self.device = resolve_device(config.device)
         if config.model.precision == "auto":  # the run records the precision it used
-            precision = resolve_precision("auto", self.device.type) if MODELS.get(config.model.type).bf16_supported else "fp32"
+            precision = resolve_precision("auto", self.device, bf16_supported=MODELS.get(config.model.type).bf16_supported)
             config = validate(merge(config.to_dict(), {"model": {"precision": precision}}))
         self.config = config
         self.run_directory = RunDirectory(run_dir)
@@ -185,13 +181,13 @@ class Trainer:
             raise ConfigError(f"run directory {str(p)!r} does not exist")
         if not p.is_dir():
             raise ConfigError(f"{str(p)!r} is a file, not a run directory")
-        if not (p / "config.yaml").is_file():
+        if not (p / CONFIG).is_file():
             raise ConfigError(f"{str(p)!r} is not a run directory (it has no config.yaml)")
-        config = resume_config(RunConfig.load(p / "config.yaml"), overrides)
+        config = resume_config(RunConfig.load(p / CONFIG), overrides)
         state, state_path, warnings = load_latest_state(p)
         trainer = cls.__new__(cls)
         if state is None:
-            if list_run_checkpoints(p, include_init=False) or (p / "metrics.csv").is_file():
+            if list_run_checkpoints(p, include_init=False) or (p / METRICS).is_file():
                 raise StateError(
                     f"run directory {str(p)!r} has no training state to resume from (no {STATE_DIR}/{EPOCH_STATE})"
                 )
@@ -325,7 +321,7 @@ class Trainer:
 
     # --- state ---------------------------------------------------------------------------------
     def capture(self) -> TrainingState:
-        """Everything the next training step depends on (see :mod:`rnn_timescales.training.state`)."""
+        """Everything the next training step depends on (see :mod:`rnn_timescales.runs.state`)."""
         return TrainingState(
             config=self.config.to_dict(),
             model=self.model.state_dict(),

@@ -2,10 +2,12 @@
 
 - :mod:`.changes`: changed copies of a network (perturbed W or tau, silenced neurons, rescaled time).
 - :mod:`.streams`: streaming accuracy of many variants of one network on shared streams.
-- :mod:`.sweeps`: the analyses as DataFrames (perturbation, ablation, forgetting, continuous time).
-- :mod:`.retraining`: the analyses that train (retraining a changed network, continuing a
-  curriculum, transfer between parity and DMS), each run an ordinary run directory.
-- :mod:`.report`: what ``rnn-timescales robustness`` runs (the registry of kinds) and writes.
+- :mod:`.strengths`: the analyses as DataFrames over strengths (perturbation, ablation,
+  forgetting, continuous time).
+
+The analyses that train (retraining a changed network, continuing a curriculum, transfer between
+parity and DMS) are :mod:`rnn_timescales.studies.retraining`; what ``rnn-timescales robustness``
+runs and writes is :mod:`rnn_timescales.studies.robustness`.
 """
 
 from rnn_timescales.analysis.robustness.changes import (
@@ -17,18 +19,8 @@ from rnn_timescales.analysis.robustness.changes import (
     rescaled_copy,
     silence_mask,
 )
-from rnn_timescales.analysis.robustness.retraining import (
-    Change,
-    TrainingPlan,
-    continuation_sweep,
-    epochs_per_level,
-    retrain_changes,
-    retrain_summary,
-    retrain_sweep,
-    transfer_sweep,
-)
 from rnn_timescales.analysis.robustness.streams import StreamingProtocol, baseline_accuracy, relative_accuracy
-from rnn_timescales.analysis.robustness.sweeps import (
+from rnn_timescales.analysis.robustness.strengths import (
     PAPER_KS,
     PAPER_TAU_EPSILONS,
     PAPER_W_EPSILONS,
@@ -41,14 +33,6 @@ from rnn_timescales.analysis.robustness.sweeps import (
 )
 
 __all__ = [
-    "Change",
-    "TrainingPlan",
-    "continuation_sweep",
-    "epochs_per_level",
-    "retrain_changes",
-    "retrain_summary",
-    "retrain_sweep",
-    "transfer_sweep",
     "PAPER_KS",
     "PAPER_TAU_EPSILONS",
     "PAPER_W_EPSILONS",

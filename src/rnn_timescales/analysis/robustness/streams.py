@@ -22,9 +22,8 @@ Two engines, chosen by measurement (``benchmarks/robustness.py``):
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -35,19 +34,6 @@ from rnn_timescales.models.base import RecurrentModel
 from rnn_timescales.tasks import BinaryTask
 
 CHANCE = 0.5
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch single-threaded inside the block. Every engine here multiplies at most a few
-    hundred states by one (H, H) matrix per step, where a second intra-op thread mostly waits: on
-    the shared 2-core machine two threads were 3-10x slower (``benchmarks/robustness.py``)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)

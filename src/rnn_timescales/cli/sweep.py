@@ -1,0 +1,109 @@
+"""``rnn-timescales sweep``: many runs from one spec: run, status, analyze."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rnn_timescales.cli.options import add_json, add_out, add_progress, number, positive_int
+from rnn_timescales.errors import UsageError
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="train (and analyse) many runs from a sweep spec; 'sweep status DIR', 'sweep analyze DIR'",
+        description="rnn-timescales sweep SPEC.yaml --out DIR: train every point of a sweep (a base configuration "
+        "crossed with a grid and/or a list of runs), each in its own run directory under DIR, on a local process "
+        "pool or Ray, then run the spec's analyses; re-running skips finished runs and resumes interrupted ones. "
+        "rnn-timescales sweep status DIR [--json]: done / running / failed / pending. "
+        "rnn-timescales sweep analyze DIR: run the analyses (the spec's, else timescales) on every finished run.",
+    )
+    p.add_argument("target", metavar="SPEC.yaml|status|analyze", help="a sweep spec (or a sweep directory to "
+                   "continue), or the action status / analyze")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="the sweep directory (for status and analyze)")
+    add_out(p, "sweep directory (default: runs/<spec name>)")
+    p.add_argument("--backend", default="local", help="local (a process pool, default) or ray")
+    p.add_argument("--workers", type=positive_int, help="runs at once (local default: cores / threads)")
+    p.add_argument("--threads", type=positive_int, help="torch threads per run (default: the spec's, else 1)")
+    p.add_argument("--gpus", type=number(float, 0.0, False, "a non-negative number"),
+                   help="GPUs per run on Ray (default: the spec's, else 0)")
+    p.add_argument("--address", help="Ray cluster address (e.g. auto or HOST:PORT); default: a local Ray instance")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of every run (e.g. training.time_budget_s=60) or of an analysis "
+                   "(analyze.timescales.n_steps=20000); repeatable")
+    p.add_argument("--no-analyze", action="store_true", help="train only; skip the spec's analyses")
+    add_json(p, 'status: print {"done": n, "running": n, "failed": n, "pending": n}')
+    add_progress(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from rnn_timescales.experiments.sweep import ANALYSES, load_spec, run_sweep, status_counts, sweep_status
+
+    action = args.target if args.target in ("status", "analyze") else "run"
+    if action == "run" and args.dir is not None:
+        raise UsageError(f"unexpected argument {args.dir!r}; give the sweep directory with --out")
+    if action != "run" and args.dir is None:
+        raise UsageError(f"rnn-timescales sweep {action} needs the sweep directory: rnn-timescales sweep {action} DIR")
+    flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
+             "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
+             "--gpus": args.gpus is not None, "--address": args.address}
+    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address"}
+    allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"}}[action]
+    given = [f for f, v in flags.items() if v and f not in allowed]
+    if given:
+        raise UsageError(f"{given[0]} cannot be given with sweep {'SPEC' if action == 'run' else action}")
+    if action == "status":
+        spec = load_spec(args.dir)
+        statuses = sweep_status(args.dir, spec)
+        counts = status_counts(statuses)
+        if args.json:
+            print(json.dumps(counts))
+            return 0
+        width = max(len(s.name) for s in statuses)
+        for s in statuses:
+            analysed = [f"{name} {'done' if ANALYSES[name].is_current(Path(args.dir) / s.name, settings) else 'to do'}"
+                        for name, settings in spec.analyze.items()] if s.status == "done" else []
+            print(f"{s.name:<{width}}  {s.status:<8} {s.detail}" + (f"; {', '.join(analysed)}" if analysed else ""))
+        print(", ".join(f"{v} {k}" for k, v in counts.items()))
+        return 0
+    if args.backend not in ("local", "ray"):
+        raise UsageError(f"--backend must be local or ray, got {args.backend!r}")
+    if action == "analyze":
+        bad = [o for o in args.overrides if not o.startswith("analyze.")]
+        if bad:
+            raise UsageError(f"sweep analyze only takes analysis settings (--set analyze.NAME.key=value), got {bad[0]!r}")
+        root = Path(args.dir)
+        spec = load_spec(root)
+        if not spec.analyze and not args.overrides:  # nothing named: the default analysis
+            spec = dataclasses.replace(spec, analyze={"timescales": ANALYSES["timescales"].validate({}, "timescales")})
+    else:
+        spec = load_spec(args.target)
+        source = Path(args.target)
+        root = Path(args.out) if args.out else (source if source.is_dir() else Path("runs") / source.stem)
+    spec = spec.with_overrides(args.overrides)
+    if args.no_analyze:
+        spec = dataclasses.replace(spec, analyze={})
+    if args.threads is not None:
+        spec = dataclasses.replace(spec, threads=args.threads)
+    if args.gpus is not None:
+        spec = dataclasses.replace(spec, gpus=args.gpus)
+    result = run_sweep(spec, root, backend=args.backend, workers=args.workers, address=args.address,
+                       train=action == "run", progress=not args.no_progress,
+                       log=lambda line: print(f"rnn-timescales: {line}", file=sys.stderr))
+    c = result.counts
+    print(f"sweep {root}: {c['done']} done, {c['failed']} failed, {c['pending'] + c['running']} unfinished "
+          f"({result.ran} runs worked on, {result.wall_time_s / 60:.1f} min)")
+    for s in result.statuses:
+        if s.status == "failed":
+            print(f"  failed: {s.name}: {s.detail} (see {root / 'errors'})")
+    if result.interrupted:
+        print(f"rnn-timescales: interrupted; runs in progress saved their state: rnn-timescales sweep {root} "
+              "continues", file=sys.stderr)
+        return 130
+    return 0 if c["failed"] == 0 and c["pending"] + c["running"] == 0 else 1

@@ -1,0 +1,68 @@
+"""Building a run configuration in layers: a preset (with the task's own layer for it), a YAML
+file, ``--set`` overrides, then named fields; validated once at the end."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnn_timescales.config.mapping import merge, parse_override, read_yaml
+from rnn_timescales.config.schema import RunConfig, _did_you_mean, validate
+from rnn_timescales.errors import ConfigError
+
+PRESETS = ("paper", "quick", "gated", "h19")
+
+
+def preset_dict(name: str, task: str | None = None) -> dict[str, Any]:
+    """The full configuration dictionary of preset ``name`` (one of :data:`PRESETS`).
+
+    Every preset is ``paper.yaml`` overlaid with ``<name>.yaml``. With ``task``, a task's own layer
+    for the preset, ``<name>.<task>.yaml`` (e.g. ``quick.delayed-recall.yaml``: settings that suit
+    that task on a small CPU), is overlaid too when it exists.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}{_did_you_mean(name, PRESETS)}; choose one of {', '.join(PRESETS)}")
+    base = _preset_layer("paper")
+    if name != "paper":
+        base = merge(base, _preset_layer(name))
+    if task is not None:
+        base = merge(base, _preset_layer(f"{name}.{task}") or {})
+    return base
+
+
+def _preset_layer(stem: str) -> dict[str, Any] | None:
+    """The mapping in ``presets/<stem>.yaml``, or None if there is no such file."""
+    path = resources.files("rnn_timescales.presets").joinpath(f"{stem}.yaml")
+    return yaml.safe_load(path.read_text()) if path.is_file() else None
+
+
+def build_config(
+    preset: str = "paper",
+    config_file: str | Path | None = None,
+    overrides: list[str] | None = None,
+    **fields: Any,
+) -> RunConfig:
+    """Preset, then YAML file, then ``key=value`` overrides, then ``fields`` given as dotted keys
+    (``{"training.max_epochs": 5}``; ``None`` values are skipped). Validated; raises ConfigError.
+
+    The preset includes the task's own layer for it (see :func:`preset_dict`) for the task the
+    layers above end up naming."""
+    layers: list[dict[str, Any]] = []
+    if config_file is not None:
+        layer = read_yaml(config_file)
+        layers.append(layer if "preset" in layer else {**layer, "preset": "custom"})
+    layers += [parse_override(text) for text in overrides or []]
+    layers += [parse_override(f"{key}={json.dumps(value)}") for key, value in fields.items() if value is not None]
+
+    def assemble(data: dict[str, Any]) -> dict[str, Any]:
+        for layer in layers:
+            data = merge(data, layer)
+        return data
+
+    task = assemble(preset_dict(preset)).get("task")
+    name = task.get("name") if isinstance(task, dict) else None
+    return validate(assemble(preset_dict(preset, name if isinstance(name, str) else None)))

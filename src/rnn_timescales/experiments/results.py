@@ -1,0 +1,145 @@
+"""The reproduction's result tables (``results/k24``) and the figures drawn from them alone
+(docs/reproduction.md).
+
+:func:`collect` turns the sweep roots of the campaign into ``runs.csv`` (one row per trained
+network), ``curves.csv`` (one row per network and epoch) and ``timescales.csv`` (one row per network
+and analysed N, the rows of :mod:`rnn_timescales.studies.reproduction`), with ``provenance.json``;
+:func:`draw_figures` redraws the published figures from those tables, with no run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rnn_timescales.config import RunConfig, read_yaml
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.io import OutputDir, atomic_write_text
+from rnn_timescales.studies.reproduction import ID_COLUMNS, ROWS_DIR
+
+RUN_COLUMNS = [*ID_COLUMNS, "n_reached", "steps", "epochs", "wall_time_s", "budget_s", "budget_epochs", "stop_reason",
+               "machine", "revision", "run"]
+FIGURES = OutputDir("figures", marker="figures.json", kind="an output of report")
+
+
+def run_row(run_dir: Path, revision: str = "", machine: str = "") -> dict[str, Any]:
+    """The ``runs.csv`` row of one run directory (RUN_COLUMNS)."""
+    config = RunConfig.model_validate(read_yaml(run_dir / "config.yaml"))
+    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
+    m, t = config.model, config.training
+    return {
+        "task": config.task.name, "curriculum": config.curriculum.kind, "model": m.type, "train_tau": m.train_tau,
+        "tau_fixed": np.nan if m.train_tau else (m.tau_init if m.tau_init is not None else np.nan),
+        "seed": config.seed, "hidden": m.hidden_size, "preset": config.preset, "precision": m.precision,
+        "n_reached": summary.get("n_max_solved"), "steps": summary.get("steps"), "epochs": summary.get("epochs"),
+        "wall_time_s": summary.get("wall_time_s"), "budget_s": t.time_budget_s, "budget_epochs": t.max_epochs,
+        "stop_reason": summary.get("stop_reason", "training"), "machine": machine, "revision": revision,
+        "run": run_dir.name,
+    }
+
+
+CURVE_COLUMNS = ["epoch", "step", "n_max", "n_solved", "accuracy_mean", "accuracy_newest", "tau_mean", "wall_time_s"]
+
+
+def training_curve(run_dir: Path) -> pd.DataFrame:
+    """One row per epoch of a run: CURVE_COLUMNS, ``n_solved`` the largest N solved so far (NaN
+    before the first)."""
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    m = pd.read_csv(path)
+    solved = m["n_max"].where(m["solved"].astype(bool))
+    m["n_solved"] = solved.cummax()
+    return m[CURVE_COLUMNS]
+
+
+def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str = "", machine: str | None = None,
+            command: str = "") -> dict[str, Path]:
+    """Write ``runs.csv`` (one row per run directory under the sweep ``roots``), ``curves.csv`` (one
+    row per run and epoch: the identifying columns, ``run`` and CURVE_COLUMNS) and
+    ``timescales.csv`` (one row per run and analysed N: the run's identifying columns and
+    :func:`network_timescales`'s row) into ``out``, with ``provenance.json`` (command, revision,
+    machine, roots). Runs still training are listed with stop_reason ``training``."""
+    machine = machine if machine is not None else f"{platform.machine()} {platform.processor() or ''}".strip()
+    runs, rows, curves = [], [], []
+    for root in map(Path, roots):
+        for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
+            run = run_row(run_dir, revision, machine)
+            runs.append(run)
+            curve = training_curve(run_dir)
+            for k in reversed(ID_COLUMNS):
+                curve.insert(0, k, run[k])
+            curve.insert(len(ID_COLUMNS), "run", run["run"])
+            curves.append(curve)
+            for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
+                rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"],
+                             **json.loads(path.read_text())["row"]})
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"runs": out / "runs.csv", "curves": out / "curves.csv", "timescales": out / "timescales.csv",
+             "provenance": out / "provenance.json"}
+    atomic_write_text(paths["runs"], pd.DataFrame(runs, columns=RUN_COLUMNS).to_csv(index=False))
+    atomic_write_text(paths["curves"], (pd.concat(curves, ignore_index=True) if curves else
+                                        pd.DataFrame(columns=[*ID_COLUMNS, "run", *CURVE_COLUMNS])).to_csv(index=False))
+    atomic_write_text(paths["timescales"], pd.DataFrame(rows).to_csv(index=False))
+    atomic_write_text(paths["provenance"], json.dumps({"command": command, "revision": revision, "machine": machine,
+                                                       "roots": [str(r) for r in roots]}, indent=2))
+    return paths
+
+
+def aggregate_by_n(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = ("task", "curriculum")) -> pd.DataFrame:
+    """Mean, s.d. and count across networks of each column, per group and N (the paper's second step)."""
+    grouped = table.groupby([*by, "n"])[list(columns)]
+    out = grouped.agg(["mean", "std", "count"])
+    out.columns = [f"{c}_{stat}" for c, stat in out.columns]
+    return out.reset_index()
+
+
+def is_results_dir(path: str | Path) -> bool:
+    """Whether ``path`` holds the reproduction's result tables (``runs.csv`` and ``timescales.csv``)."""
+    p = Path(path)
+    return (p / "runs.csv").is_file() and (p / "timescales.csv").is_file()
+
+
+def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
+    """Redraw the published figures of a results directory (``results/k24``) from its tables alone
+    into ``out`` (replaced as a whole; ``figures.json`` lists what was drawn from what)."""
+    import matplotlib.pyplot as plt
+
+    from rnn_timescales.plots import reproduction as figures
+
+    results = Path(results)
+    if not is_results_dir(results):
+        raise ConfigError(f"{str(results)!r} holds no result tables (runs.csv and timescales.csv); give a results "
+                          "directory such as results/k24")
+    table = pd.read_csv(results / "timescales.csv")
+    curves = pd.read_csv(results / "curves.csv") if (results / "curves.csv").is_file() else None
+    drawn: list[tuple[str, Any]] = []
+    if not table.empty:
+        for task, group in table.groupby("task"):
+            parity_tau = group[group["model"] == "leaky_rnn"]
+            if not parity_tau.empty:
+                drawn += [(f"{task}_timescales_vs_n", lambda g=parity_tau: figures.timescales_vs_n(g)),
+                          (f"{task}_estimators_vs_n", lambda g=parity_tau: figures.estimators_vs_n(g)),
+                          (f"{task}_dynamics_vs_n", lambda g=parity_tau: figures.dynamics_vs_n(g))]
+    if curves is not None and not curves.empty:
+        for task, group in curves.groupby("task"):
+            drawn.append((f"{task}_n_vs_steps", lambda g=group: figures.n_vs_steps(g)))
+
+    def fill(tmp: Path) -> list[str]:
+        names = []
+        for name, make in drawn:
+            fig = make()
+            fig.savefig(tmp / f"{name}.png", dpi=110)
+            plt.close(fig)
+            names.append(f"{name}.png")
+        atomic_write_text(tmp / FIGURES.marker, json.dumps({"results": str(results), "figures": names}, indent=2))
+        return names
+
+    names = FIGURES.write(out, fill)
+    return [Path(out) / n for n in names]

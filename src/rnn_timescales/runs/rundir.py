@@ -1,0 +1,164 @@
+"""The run directory: claiming and locking it, naming it, and the files a run writes into it.
+
+::
+
+    config.yaml          the validated configuration (enough to redo the run)
+    metrics.csv          one row per epoch (METRIC_COLUMNS)
+    head_metrics.csv     one row per epoch and head: epoch, head, n (the N it answers, if any), accuracy
+    summary.json         why and when the run stopped, and the levels solved (absent while it trains)
+    checkpoints/         init.safetensors, rnn_<label>.safetensors per solved level, final.safetensors
+    state/               the full training state, to resume (see training/state.py)
+    .lock                held by the one process training this directory
+
+Every file is replaced atomically, so a reader (an analysis of a run still training) never sees
+half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rnn_timescales.config import RunConfig
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.io import atomic_write_text, check_output_dir
+from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, HEAD_METRICS, METRICS, SUMMARY
+from rnn_timescales.runs.checkpoints import SUFFIX, checkpoint_name
+from rnn_timescales.runs.state import STATE_DIR
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: runs are not locked
+    fcntl = None  # type: ignore[assignment]
+
+METRIC_COLUMNS = [
+    "epoch", "n_min", "n_max", "n_heads", "loss", "accuracy_mean", "accuracy_newest", "accuracy_min",
+    "tau_mean", "tau_median", "tau_std", "tau_min", "tau_max", "lr", "solved", "wall_time_s", "epoch_time_s",
+    "step", "level_name", "level",
+]
+"""Columns of ``metrics.csv``. ``n_min``/``n_max``: the N range trained (N curricula; empty
+otherwise); ``step``: training steps done so far; ``level_name``/``level``: the parameter the
+curriculum changes and its value in that epoch (``n_max`` for the N curricula)."""
+TIMING_COLUMNS = ["wall_time_s", "epoch_time_s"]
+HEAD_COLUMNS = ["epoch", "head", "n", "accuracy"]
+LOCK_NAME = ".lock"
+
+
+def prepare_run_dir(run_dir: str | Path) -> Path:
+    """Check that ``run_dir`` is free to hold a new run (missing or empty); does not create it."""
+    return check_output_dir(run_dir, "run", ours=_only_a_lock,
+                            foreign="already holds files; choose a new --out (or --resume it)")
+
+
+def _only_a_lock(p: Path) -> bool:
+    """A directory holding a lone lock: a run killed while starting, free to take."""
+    return all(q.name == LOCK_NAME for q in p.iterdir())
+
+
+def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
+    """A fresh directory name under ``root`` that names the run (task, curriculum, model unless it is
+    the leaky RNN, hidden size, seed, time). Creating it is left to :meth:`RunDirectory.claim`,
+    which adds a suffix if another run takes the name first."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    model = "" if config.model.type == "leaky_rnn" else f"_{config.model.type}"
+    base = f"{config.task.name}_{config.curriculum.kind}{model}_h{config.model.hidden_size}_seed{config.seed}_{stamp}"
+    candidate = Path(root) / base
+    k = 1
+    while candidate.exists():
+        k += 1
+        candidate = Path(root) / f"{base}-{k}"
+    return candidate
+
+
+class RunDirectory:
+    """The directory one training run owns. ``auto_name``: the path is a generated name; if another
+    process takes it first, :meth:`claim` adds ``-2``, ``-3``, ... instead of failing."""
+
+    def __init__(self, path: str | Path, auto_name: bool = False) -> None:
+        self.path = Path(path)
+        self.auto_name = auto_name
+        self._lock_fd: int | None = None
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def state(self) -> Path:
+        return self.path / STATE_DIR
+
+    def checkpoint(self, label: str | None) -> Path:
+        """Path of the checkpoint of a solved level (``label``), or of the untrained network (None)."""
+        return self.checkpoints / checkpoint_name(label)
+
+    @property
+    def final_checkpoint(self) -> Path:
+        return self.checkpoints / f"final{SUFFIX}"
+
+    # --- owning it -------------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Create the directory for a new run and lock it; ConfigError if it is taken."""
+        p = self.path
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if self.auto_name:
+            base, k = p, 1
+            while True:
+                try:
+                    p.mkdir()
+                    break
+                except FileExistsError:
+                    k += 1
+                    p = base.with_name(f"{base.name}-{k}")
+            self.path = p
+        else:
+            prepare_run_dir(p)
+            p.mkdir(exist_ok=True)
+        self.lock()
+        if any(q.name != LOCK_NAME for q in p.iterdir()):
+            self.release()
+            raise ConfigError(f"output directory {str(p)!r} was just taken by another process; choose a new --out")
+
+    def lock(self) -> None:
+        """Hold the directory's lock; ConfigError if another process holds it."""
+        if fcntl is None:
+            return
+        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(f"run directory {str(self.path)!r} is being trained by another process") from None
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the lock
+            self._lock_fd = None
+
+    # --- its files -------------------------------------------------------------------------------
+    def write_config(self, config: RunConfig) -> None:
+        """config.yaml, then the folders: from then on the directory is a run ``--resume`` accepts."""
+        atomic_write_text(self.path / CONFIG, config.to_yaml())
+        self.checkpoints.mkdir(exist_ok=True)
+        self.state.mkdir(exist_ok=True)
+
+    def write_metrics(self, rows: list[dict[str, Any]], head_rows: list[dict[str, Any]]) -> None:
+        """metrics.csv and head_metrics.csv from the rows so far (none: a run resumed before its first
+        epoch ended, whose rows of the lost epoch are dropped)."""
+        if not rows:
+            (self.path / METRICS).unlink(missing_ok=True)
+            (self.path / HEAD_METRICS).unlink(missing_ok=True)
+            return
+        atomic_write_text(self.path / METRICS, pd.DataFrame(rows, columns=METRIC_COLUMNS).to_csv(index=False))
+        atomic_write_text(self.path / HEAD_METRICS, pd.DataFrame(head_rows, columns=HEAD_COLUMNS).to_csv(index=False))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_text(self.path / SUMMARY, json.dumps(summary, indent=2))
+
+    def remove_summary(self) -> None:
+        (self.path / SUMMARY).unlink(missing_ok=True)  # it is training again

@@ -1,0 +1,254 @@
+"""The reproduction of [K24] at the paper's scale (docs/reproduction.md): per-network timescale rows
+with both estimators and both aggregations (the result tables are :mod:`rnn_timescales.experiments.results`).
+
+One simulation per checkpoint (the paper's 10 trials x 10^5 steps) feeds every measure:
+
+- trained tau (mean, s.d., max, quantiles);
+- tau_net by our estimator (``parsimonious``) and by the paper's (``paper``: AIC between a single and a
+  double exponential from ``curve_fit``'s default start), each aggregated two ways: the median over
+  neurons (ours), and the paper's figures' "drop tau_net <= 1 step, mean of the rest" with the share
+  dropped;
+- what each estimator calls a slow component: the share of neurons given a double exponential, the
+  weight and the timescale of its slow part;
+- measures that need no model choice: the integrated autocorrelation time and the autocorrelation at
+  fixed lags (median over neurons), the slowest Jacobian modes at the operating points;
+- the population tau_net and the dimensionality (90 % of the variance).
+
+A sweep runs it as the analysis ``reproduction`` (``rnn-timescales sweep analyze ROOT --set
+analyze.reproduction.n_trials=10``); each checkpoint's row is saved as it is computed
+(``RUN_DIR/analysis/reproduction/N<n>.json``), so an interrupted analysis resumes where it stopped.
+:func:`rnn_timescales.experiments.results.collect` turns the sweep roots into the result tables.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rnn_timescales.analysis.timescales import fit_timescales
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.io import atomic_write_text
+from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint
+from rnn_timescales.studies.contract import RunStudy
+
+K24_NS = (2, 5, 10, 15, 20, 25, 30, 40, 50)
+"""The N at which [K24]'s timescales are reported here (and the largest N each run reached)."""
+FIXED_LAGS = (1, 5, 10, 20, 50)
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+ROWS_DIR = Path("analysis") / "reproduction"
+ID_COLUMNS = ["task", "curriculum", "model", "train_tau", "tau_fixed", "seed", "hidden", "preset", "precision"]
+"""The columns that identify a network in every result table."""
+
+
+@dataclass(frozen=True)
+class ReproductionSettings:
+    """Which checkpoints of a run, and the simulation behind every measure (defaults: the paper's)."""
+
+    ns: tuple[int, ...] = K24_NS
+    largest: bool = True  # also the largest N the run reached
+    n_trials: int = 10
+    n_steps: int = 100_000
+    burn_in: int = 500
+    max_lag: int = 200
+    fit_lag: int = 30
+    n_points: int = 4
+    n_slowest: int = 5
+    seed: int = 0
+
+    def analysis(self, method: str = "parsimonious") -> AnalysisSettings:
+        return AnalysisSettings(n_trials=self.n_trials, n_steps=self.n_steps, burn_in=self.burn_in,
+                                max_lag=self.max_lag, fit_lag=self.fit_lag, method=method, n_points=self.n_points,
+                                n_slowest=self.n_slowest, seed=self.seed)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], where: str) -> ReproductionSettings:
+        """Validated settings; ConfigError naming ``where`` and what to fix."""
+        allowed = list(cls.__dataclass_fields__)
+        unknown = [k for k in raw if k not in allowed]
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; choose from {', '.join(allowed)}")
+        data = {**asdict(cls()), **raw}
+        ns = data["ns"]
+        if not isinstance(ns, (list, tuple)) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 2
+                                                        for n in ns):
+            raise ConfigError(f"{where}: ns must be a list of integers N >= 2, got {ns!r}")
+        data["ns"] = tuple(sorted(set(ns)))
+        if not isinstance(data["largest"], bool):
+            raise ConfigError(f"{where}: largest must be true or false, got {data['largest']!r}")
+        lows = {"n_trials": 2, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_lag": 2, "n_points": 1, "n_slowest": 1,
+                "seed": 0}
+        for key, low in lows.items():
+            v = data[key]
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ConfigError(f"{where}: {key} must be an integer of at least {low}, got {v!r}")
+        if data["fit_lag"] > data["max_lag"] or data["n_steps"] <= data["max_lag"]:
+            raise ConfigError(f"{where}: need fit_lag <= max_lag < n_steps, got {data['fit_lag']}, {data['max_lag']}, "
+                              f"{data['n_steps']}")
+        return cls(**data)
+
+
+# --- one network ---------------------------------------------------------------------------------
+def integrated_time(rho: np.ndarray) -> np.ndarray:
+    """Integrated autocorrelation time of normalised autocorrelations, no model assumed.
+
+    rho: (units, lags) with rho[:, 0] == 1 -> (units,) in time steps: sum of rho(k) over k = 0, 1, ...
+    up to the last lag before rho first drops to or below zero, minus one half (so that
+    rho(k) = exp(-k / tau) gives about tau for tau >= 1; exactly 1 / (1 - e^(-1/tau)) - 1/2).
+    """
+    rho = np.asarray(rho, dtype=np.float64)
+    positive = np.cumprod(rho > 0, axis=1).astype(bool)
+    return np.where(positive, rho, 0.0).sum(axis=1) - 0.5
+
+
+def _aggregate(tau_net: np.ndarray, table: pd.DataFrame, suffix: str) -> dict[str, float]:
+    """Both aggregations of one estimator's tau_net, and what it calls a slow component."""
+    finite = tau_net[np.isfinite(tau_net)]
+    above = finite[finite > 1]
+    double = table["model"].to_numpy() == 2
+    weight_slow = (1 - table["c_fast"].to_numpy())[double]
+    out = {
+        f"tau_net_median{suffix}": float(np.median(finite)) if finite.size else np.nan,
+        f"tau_net_paper_mean{suffix}": float(above.mean()) if above.size else np.nan,
+        f"tau_net_dropped{suffix}": float((finite <= 1).mean()) if finite.size else np.nan,
+        f"share_double{suffix}": float(double.mean()),
+        f"slow_weight_median{suffix}": float(np.median(weight_slow)) if double.any() else np.nan,
+        f"slow_tau_median{suffix}": float(np.median(table["tau_slow"].to_numpy()[double])) if double.any() else np.nan,
+        f"fast_tau_median{suffix}": float(np.median(table["tau_fast"].to_numpy()[double])) if double.any() else np.nan,
+        f"n_no_fit{suffix}": int((table["model"].to_numpy() == 0).sum()),
+    }
+    for q in QUANTILES:
+        out[f"tau_net_q{int(q * 100)}{suffix}"] = float(np.quantile(finite, q)) if finite.size else np.nan
+    return out
+
+
+def network_timescales(ckpt, settings: ReproductionSettings | None = None) -> dict[str, Any]:
+    """Every timescale measure of one checkpoint from one simulation (module docstring).
+
+    Returns one flat row: ``n`` (the checkpoint's largest N), trained tau statistics (``tau_mean,
+    tau_std, tau_max, tau_q10 ... tau_q90``), per estimator (no suffix: ours; ``_aic``: the paper's)
+    ``tau_net_median, tau_net_paper_mean, tau_net_dropped, share_double, slow_weight_median,
+    slow_tau_median, fast_tau_median, n_no_fit, tau_net_q10 ... q90``; ``population_tau_net``,
+    ``jacobian_tau_max`` (median over operating points of the slowest mode) and ``jacobian_tau_2 ...``,
+    ``dimensionality``; ``iat_median, iat_q90`` (integrated autocorrelation time) and
+    ``ac_lag<k>_median`` at :data:`FIXED_LAGS`. Timescales in time steps.
+    """
+    s = settings or ReproductionSettings()
+    result = analyze_checkpoint(ckpt, s.analysis("parsimonious"), keep_stats=True)
+    ours = result.neurons
+    paper = fit_timescales(result.stats.ac, s.fit_lag, "paper")
+    tau = ours["tau"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = result.ac / result.ac[:, :1]
+    row: dict[str, Any] = {"n": ckpt.n_max, "epoch": ckpt.epoch}
+    finite_tau = tau[np.isfinite(tau)]
+    row.update(tau_mean=float(finite_tau.mean()) if finite_tau.size else np.nan,
+               tau_std=float(finite_tau.std(ddof=1)) if finite_tau.size > 1 else np.nan,
+               tau_max=float(finite_tau.max()) if finite_tau.size else np.nan)
+    for q in QUANTILES:
+        row[f"tau_q{int(q * 100)}"] = float(np.quantile(finite_tau, q)) if finite_tau.size else np.nan
+    row.update(_aggregate(ours["tau_net"].to_numpy(), ours, ""))
+    row.update(_aggregate(paper["tau_net"].to_numpy(), paper, "_aic"))
+    usable = np.isfinite(rho).all(axis=1)
+    iat = integrated_time(rho[usable])
+    row.update(iat_median=float(np.median(iat)) if iat.size else np.nan,
+               iat_q90=float(np.quantile(iat, 0.9)) if iat.size else np.nan)
+    for k in FIXED_LAGS:
+        row[f"ac_lag{k}_median"] = float(np.median(rho[usable, k])) if usable.any() and k < rho.shape[1] else np.nan
+    summary = result.summary
+    row.update(population_tau_net=summary["population_tau_net"], jacobian_tau_max=summary["jacobian_tau_max"],
+               dimensionality=summary["dimensionality"])
+    for i in range(2, s.n_slowest + 1):
+        row[f"jacobian_tau_{i}"] = summary.get(f"jacobian_tau_{i}", np.nan)
+    return row
+
+
+# --- a sweep's runs --------------------------------------------------------------------------------
+def _wanted(run_dir: Path, s: ReproductionSettings) -> list[tuple[int, Path]]:
+    """(N, checkpoint) of the solved N a run's rows are made at: those in ``s.ns``, and the largest."""
+    from rnn_timescales.runs import list_run_checkpoints, load_checkpoint
+
+    by_n: dict[int, Path] = {}
+    for path in list_run_checkpoints(run_dir, include_init=False):
+        ckpt = load_checkpoint(path)
+        if ckpt.n_max is not None:
+            by_n[ckpt.n_max] = path
+    keep = {n for n in by_n if n in s.ns}
+    if s.largest and by_n:
+        keep.add(max(by_n))
+    return sorted((n, by_n[n]) for n in keep)
+
+
+def _settings_key(s: ReproductionSettings) -> dict[str, Any]:
+    return {k: v for k, v in asdict(s).items() if k not in ("ns", "largest")}
+
+
+def rows_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
+    """Whether every wanted checkpoint of the run has its row, made with these simulation settings."""
+    s = ReproductionSettings(**settings)
+    for n, _ in _wanted(run_dir, s):
+        path = run_dir / ROWS_DIR / f"N{n}.json"
+        try:
+            if json.loads(path.read_text()).get("settings") != _settings_key(s):
+                return False
+        except (OSError, json.JSONDecodeError):
+            return False
+    return True
+
+
+def analyze_run(run_dir: Path, settings: Mapping[str, Any]) -> None:
+    """Compute and save the row of every wanted checkpoint of a run that lacks a current one."""
+    from rnn_timescales.runs import load_checkpoint
+
+    s = ReproductionSettings(**settings)
+    key = _settings_key(s)
+    for n, path in _wanted(run_dir, s):
+        out = run_dir / ROWS_DIR / f"N{n}.json"
+        try:
+            if json.loads(out.read_text()).get("settings") == key:
+                continue
+        except (OSError, json.JSONDecodeError):
+            pass
+        row = network_timescales(load_checkpoint(path), s)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, json.dumps({"settings": key, "checkpoint": path.name, "row": row}, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def checkpoint_rows(paths: Sequence[str | Path], settings: ReproductionSettings | None = None,
+                    progress: bool = False) -> pd.DataFrame:
+    """:func:`network_timescales` rows of checkpoint files (ours or the paper code's), with the
+    identifying columns taken from each checkpoint's configuration and ``checkpoint`` (its path)."""
+    from tqdm.auto import tqdm
+
+    from rnn_timescales.runs import load_any
+
+    rows = []
+    for path in tqdm(list(paths), desc="checkpoints", disable=not progress):
+        ckpt = load_any(path)
+        c = ckpt.config
+        ids = {"task": c.task.name, "curriculum": c.curriculum.kind, "model": c.model.type,
+               "train_tau": c.model.train_tau, "tau_fixed": np.nan, "seed": c.seed, "hidden": c.model.hidden_size,
+               "preset": c.preset, "precision": c.model.precision}
+        rows.append({**ids, "source": ckpt.source, "checkpoint": str(path), **network_timescales(ckpt, settings)})
+    return pd.DataFrame(rows)
+
+
+def _validate(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    settings = asdict(ReproductionSettings.from_mapping(raw, where))
+    return {**settings, "ns": list(settings["ns"])}
+
+
+RUN_STUDY = RunStudy(str(ROWS_DIR), _validate, rows_current, analyze_run)
+"""What a sweep runs as the analysis ``reproduction`` (``--set analyze.reproduction.KEY=VALUE``)."""

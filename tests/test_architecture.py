@@ -1,0 +1,146 @@
+"""The package's import graph, built from the source with ``ast``: acyclic, and no import from a
+lower layer into a higher one. The layer order is written once, in docs/contracts.md ("Layers")."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "rnn_timescales"
+CONTRACTS = ROOT / "docs" / "contracts.md"
+
+
+def layers() -> dict[str, int]:
+    """Top-level module or package name -> its layer (0 lowest), from docs/contracts.md."""
+    text = CONTRACTS.read_text(encoding="utf-8")
+    block = re.search(r"<!-- layers:.*?-->\s*```text\n(.*?)```", text, re.S)
+    assert block is not None, "docs/contracts.md has no layer list"
+    order: dict[str, int] = {}
+    for level, line in enumerate(block.group(1).strip().splitlines()):
+        names = line.split("  ")[0].split()  # the names, before the description
+        for name in names:
+            order[name] = level
+    return order
+
+
+def modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The package's modules that module ``name`` imports, anywhere in it (functions included)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            candidates = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            candidates = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
+        else:
+            continue
+        for target in candidates:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                targets.add(target)
+    return targets
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(name, path, known) for name, path in known.items()}
+
+
+def layer_of(module: str, order: dict[str, int]) -> int:
+    parts = module.split(".")
+    if len(parts) == 1:  # the package itself: its version and the compatibility finder
+        return 0
+    assert parts[1] in order, f"{module} is in no layer of docs/contracts.md; add it there"
+    return order[parts[1]]
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_import_graph_has_no_cycle():
+    assert cycles(graph()) == []
+
+
+def test_no_module_imports_from_a_higher_layer():
+    order = layers()
+    upward = [f"{a} (layer {layer_of(a, order)}) imports {b} (layer {layer_of(b, order)})"
+              for a, targets in sorted(graph().items()) for b in sorted(targets)
+              if layer_of(b, order) > layer_of(a, order)]
+    assert upward == []
+
+
+def test_every_top_level_module_has_a_layer():
+    order = layers()
+    tops = {name.split(".")[1] for name in modules() if "." in name}
+    assert sorted(tops - set(order)) == []
+
+
+@pytest.mark.parametrize("old, name", [
+    ("rnn_timescales.training.checkpoints", "load_any"),
+    ("rnn_timescales.evaluation", "evaluate_checkpoint"),
+    ("rnn_timescales.analysis.report", "analyze_checkpoint"),
+    ("rnn_timescales.analysis.slow_point_report", "analyze_slow_points"),
+])
+def test_import_paths_the_readme_documented_before_the_layout_still_work(old, name):
+    import importlib
+
+    assert hasattr(importlib.import_module(old), name)
+
+
+def test_the_detector_finds_a_cycle_and_an_upward_import():
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+    order = {"low": 0, "high": 1}
+    assert layer_of("rnn_timescales.high.x", order) > layer_of("rnn_timescales.low", order)
