@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
@@ -21,7 +18,7 @@ from rnn_timescales.analysis.gates import (
 from rnn_timescales.analysis.jacobian import jacobian_timescales
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import fit_timescales
-from rnn_timescales.io import file_in_the_way, move_into_place
+from rnn_timescales.io import file_in_the_way, staged_directory
 
 T = TypeVar("T")
 
@@ -274,15 +271,8 @@ def write_directory(out: str | Path, fill: Callable[[Path], T], marker: str = SU
     by its file ``marker``; anything else is refused, see :func:`check_out_dir`). Returns what
     ``fill`` returns; on any failure nothing is left behind."""
     out = check_out_dir(out, marker, what)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_directory(out) as tmp:  # a killed writer's leftovers go; ENOSPC: one line (WriteError)
         result = fill(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; an analysis is meant to be shared
-        move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return result
 
 

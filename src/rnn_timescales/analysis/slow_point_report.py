@@ -12,8 +12,6 @@ been run on it, its τ_net.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -285,18 +283,11 @@ def write_slow_points(analysis: SlowPointAnalysis, out: str | Path) -> dict[str,
     """Write ``slow_points.csv``, ``slow_points_summary.csv``, ``slow_points.npz`` (the finder's
     result, :meth:`SlowPoints.load` reads it) and ``figures/{slow_points_pca,slow_point_spectra}.png``
     into ``out``, all at once (assembled beside it and renamed into place); return the paths."""
-    from rnn_timescales.io import move_into_place
+    from rnn_timescales.io import staged_directory
 
     out = check_slow_points_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_directory(out) as tmp:
         names = _write_files(analysis, tmp)
-        os.chmod(tmp, 0o755)
-        move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {key: out / name for key, name in names.items()}
 
 

@@ -22,8 +22,6 @@ to the right of its end, any other run leaves the mean there (the count n says h
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +40,7 @@ from rnn_timescales.experiments.sweep import (
     run_status,
     setting_labels,
 )
-from rnn_timescales.io import file_in_the_way
+from rnn_timescales.io import file_in_the_way, settle
 
 SPREADS = ("sem", "bootstrap")
 CARRY_STOPS = ("target_n", "solved", "heads_exhausted")
@@ -271,6 +269,7 @@ def load_report_data(path: str | Path) -> ReportData:
         neurons = _read_csv(r.path / "analysis" / "neurons.csv", notes, ["n_max", "tau_net"])
         if neurons is not None:
             paper.append(paper_tau_net(neurons).assign(**tag))
+        settle(r.path / "robustness")  # a robustness write killed half-way: its whole group of files
         for name, (rel, cols) in TABLES.items():
             t = _read_csv(r.path / rel, notes, cols)
             if t is not None:
@@ -452,6 +451,8 @@ def _robustness_section(data: ReportData, figs: _Figures, spread: str, colors: d
     sec = Section("Robustness and generalisation")
     for name, (keys, value, figure, caption) in ROBUSTNESS_PANELS.items():
         table = data.tables[name]
+        if not table.empty:  # e.g. a relative accuracy is undefined where the baseline is at chance
+            table = table.dropna(subset=[value])
         if table.empty:
             sec.items.append(("nodata", f"No data: no run has {TABLES[name][0]} (written by the robustness analysis)."))
             continue
@@ -567,23 +568,16 @@ def write_report(path: str | Path, out: str | Path | None = None, spread: str = 
     """Write the report of ``path`` (a sweep, a run, or a directory of runs) into ``out`` (default
     ``path/report``): ``index.html`` and its PNG figures. Assembled in a temporary directory and
     renamed into place, so a reader sees the old report or the new one, never a mix."""
-    from rnn_timescales.io import move_into_place
+    from rnn_timescales.io import staged_directory
 
     if spread not in SPREADS:
         raise ConfigError(f"spread must be one of {', '.join(SPREADS)}, got {spread!r}")
     data = load_report_data(path)
     out = check_report_dir(Path(out) if out is not None else Path(path) / "report")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_directory(out) as tmp:  # a killed writer's leftovers go; ENOSPC: one line (WriteError)
         figs = _Figures(tmp)
         colors = _colors(data.conditions)
         sections = [_training_section(data, figs, spread, colors), _timescales_section(data, figs, spread, colors),
                     _robustness_section(data, figs, spread, colors), _recall_section(data, figs, spread, colors)]
         (tmp / "index.html").write_text(render_html(data, sections, spread), encoding="utf-8")
-        tmp.chmod(0o755)
-        move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from rnn_timescales.config import ConfigError, RunConfig
-from rnn_timescales.io import atomic_write_text, file_in_the_way
+from rnn_timescales.io import atomic_write_text, file_in_the_way, remove_stale
 from rnn_timescales.training.checkpoints import SUFFIX, checkpoint_name
 from rnn_timescales.training.state import STATE_DIR
 
@@ -141,6 +141,11 @@ class RunDirectory:
             self._lock_fd = None
 
     # --- its files -------------------------------------------------------------------------------
+    def remove_stale(self) -> None:
+        """Remove the temporary files a killed process left here (those whose writer is gone)."""
+        for d in (self.path, self.checkpoints, self.state):
+            remove_stale(d)
+
     def write_config(self, config: RunConfig) -> None:
         """config.yaml, then the folders: from then on the directory is a run ``--resume`` accepts."""
         atomic_write_text(self.path / "config.yaml", config.to_yaml())
