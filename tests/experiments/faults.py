@@ -246,14 +246,16 @@ def compare_runs(ref: Path, root: Path) -> tuple[int, list[str]]:
 
 # --- the sweep driver and its workers -----------------------------------------------------------
 def sweep_campaign(work: Path, start: Starter, targets: list[str], seed: int, backend: str = "local",
-                   points: int = 3, log: Callable[[str], None] = lambda line: None) -> Tally:
-    """Run a tiny sweep of ``points`` runs uninterrupted, then again with a SIGKILL of each of
-    ``targets`` in turn ("driver" or "worker") at a seeded random moment of what is left to do, each
-    followed by a re-run; then run it to the end and compare everything with the uninterrupted sweep."""
+                   points: int = 3, workers: int = 2, per_round: int = 2,
+                   log: Callable[[str], None] = lambda line: None) -> Tally:
+    """Run a tiny sweep of ``points`` runs uninterrupted; then, in rounds of ``per_round`` kills, run
+    it again in a fresh directory with a SIGKILL of each of ``targets`` in turn ("driver" or
+    "worker") at a seeded random moment of what is left to do, each kill followed by a re-run; at
+    the end of a round run it to the end and compare everything with the uninterrupted sweep."""
     tally = Tally()
     work.mkdir(parents=True, exist_ok=True)
     spec = write_spec(work / "spec.yaml", base=KILL_BASE, grid={"seed": list(range(points))}, analyze=TINY_ANALYSIS)
-    common = ["--workers", "2", "--no-progress"] + (["--backend", "ray"] if backend == "ray" else [])
+    common = ["--workers", str(workers), "--no-progress"] + (["--backend", "ray"] if backend == "ray" else [])
     ref = work / "ref"
     t0 = time.monotonic()
     code = start.run(["sweep", spec, "--out", ref, *common])
@@ -261,9 +263,19 @@ def sweep_campaign(work: Path, start: Starter, targets: list[str], seed: int, ba
     if code != 0:
         tally.differences.append(f"the uninterrupted sweep exited with {code}")
         return tally
-    root = work / "killed"
-    argv = ["sweep", spec, "--out", root, *common]
     rng = random.Random(seed)
+    for first in range(0, len(targets), per_round):
+        root = work / f"killed{first // per_round}"
+        tally.add(_sweep_round(root, spec, common, ref, duration, targets[first:first + per_round], points, rng,
+                               start, backend, log))
+    return tally
+
+
+def _sweep_round(root: Path, spec: Path, common: list[str], ref: Path, duration: float, targets: list[str],
+                 points: int, rng: random.Random, start: Starter, backend: str,
+                 log: Callable[[str], None]) -> Tally:
+    tally = Tally()
+    argv = ["sweep", spec, "--out", root, *common]
     finished: dict[str, dict[str, int]] = {}
     for target in targets:
         left = 1 - len(finished) / points  # the share of the sweep still to do (start-up aside)
@@ -326,7 +338,10 @@ def _snapshot(out: Path) -> dict[str, Any]:
     settle(out)  # what every reader sees (a robustness write killed after its commit)
     snap: dict[str, Any] = {}
     for p in sorted(out.rglob("*")):
-        if not p.is_file() or "runs" in p.relative_to(out).parts[:1]:
+        parts = p.relative_to(out).parts
+        # retraining runs are not part of the output; a killed writer's temporary files are checked
+        # (and must be gone) after the re-run
+        if not p.is_file() or parts[0] == "runs" or any(m in q for q in parts for m in TEMPORARY_MARKS):
             continue
         rel = str(p.relative_to(out))
         if p.suffix == ".csv":
