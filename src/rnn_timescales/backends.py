@@ -7,13 +7,17 @@ exception instance when the worker died under the task (killed, out of memory, a
 code); the driver never dies with a worker.
 
 Each task gets its own resources: ``threads`` torch threads (and, on Ray, as many CPUs) and, on
-Ray, ``gpus`` GPUs.
+Ray, ``gpus`` GPUs. With ``timeout_s``, a task without a result after that many seconds has its
+worker killed and gets a :class:`RunTimedOut` (on the local pool counted from when a worker starts
+it, on Ray from when it is submitted); the other tasks go on.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
+import queue as queue_module
 import signal
 import threading
 import time
@@ -22,22 +26,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
 
-from rnn_timescales.errors import ConfigError, WorkerDied
+from rnn_timescales.errors import ConfigError, RunTimedOut, WorkerDied
 from rnn_timescales.runtime import limit_threads
 
 BACKENDS = ("local", "ray")
 
 
 def make_backend(name: str, *, workers: int | None = None, address: str | None = None, threads: int = 1,
-                 gpus: float = 0.0) -> LocalPool | RayPool:
+                 gpus: float = 0.0, timeout_s: float | None = None) -> LocalPool | RayPool:
     """A backend by name: ``local`` (``workers`` processes, default: cores // threads) or ``ray``
-    (``address`` of a running cluster, else a local instance; at most ``workers`` tasks at once)."""
+    (``address`` of a running cluster, else a local instance; at most ``workers`` tasks at once).
+    ``timeout_s``: the most seconds one task may run (None: no limit)."""
     if name == "local":
         if address is not None:
             raise ConfigError("--address is for --backend ray; the local pool runs on this machine")
-        return LocalPool(workers or max(1, _cores() // threads), threads)
+        return LocalPool(workers or max(1, _cores() // threads), threads, timeout_s=timeout_s)
     if name == "ray":
-        return RayPool(address=address, workers=workers, threads=threads, gpus=gpus)
+        return RayPool(address=address, workers=workers, threads=threads, gpus=gpus, timeout_s=timeout_s)
     raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
@@ -67,9 +72,15 @@ def _watch_parent(parent: int, main_thread: int, grace_s: float = 120.0) -> None
     os._exit(128 + signal.SIGTERM)
 
 
-def _guarded(fn: Callable[[Any], Any], task: Any, parent: int) -> Any:
+_STARTED: Any = None  # in a worker of a pool with a time limit: the queue it reports (task key, pid) on
+
+
+def _guarded(fn: Callable[[Any], Any], task: Any, parent: int, key: int | None = None) -> Any:
     """``fn(task)`` in a worker; if the driver died meanwhile, nobody will read the result or send
-    more work, so the worker ends instead of waiting on the pool's queue."""
+    more work, so the worker ends instead of waiting on the pool's queue. With a time limit, the
+    worker first tells the driver which process runs task ``key``."""
+    if _STARTED is not None and key is not None:
+        _STARTED.put((key, os.getpid()))
     try:
         return fn(task)
     finally:
@@ -77,7 +88,9 @@ def _guarded(fn: Callable[[Any], Any], task: Any, parent: int) -> Any:
             os._exit(128 + signal.SIGTERM)
 
 
-def _init_worker(threads: int, parent: int) -> None:
+def _init_worker(threads: int, parent: int, started: Any = None) -> None:
+    global _STARTED
+    _STARTED = started
     limit_threads(threads)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     threading.Thread(target=_watch_parent, args=(parent, threading.main_thread().ident), daemon=True).start()
@@ -106,12 +119,16 @@ class LocalPool:
     worker alone is reported as dead (``WorkerDied``); the others complete normally.
     """
 
-    def __init__(self, workers: int, threads: int = 1) -> None:
+    def __init__(self, workers: int, threads: int = 1, timeout_s: float | None = None) -> None:
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
         self.threads = threads
+        self.timeout_s = timeout_s
         self._executor: ProcessPoolExecutor | None = None
+        self._started: Any = None  # (key, pid) of each task a worker starts, with a time limit
+        self._keys = itertools.count()
+        self._clock: dict[Future, list[Any]] = {}  # per task in flight: key, started (monotonic), worker pid
 
     def __enter__(self) -> LocalPool:
         return self
@@ -121,9 +138,11 @@ class LocalPool:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
+            context = multiprocessing.get_context("spawn")
+            self._started = context.Queue() if self.timeout_s is not None else None
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                initargs=(self.threads, os.getpid()))
+                self.workers, mp_context=context, initializer=_init_worker,
+                initargs=(self.threads, os.getpid(), self._started))
         return self._executor
 
     def close(self) -> None:
@@ -135,7 +154,7 @@ class LocalPool:
         """Start ``task``; False when the pool broke since the driver last looked (a worker died
         under a task in flight: ``running`` holds its future, which the next wait collects)."""
         try:
-            running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
+            self._start(running, fn, task)
             return True
         except BrokenProcessPool:
             if running:
@@ -143,13 +162,51 @@ class LocalPool:
             # nothing in flight died with it (a worker killed while idle): a fresh pool
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-            running[self._pool().submit(_guarded, fn, task, os.getpid())] = task
+            self._start(running, fn, task)
             return True
+
+    def _start(self, running: dict[Future, Any], fn: Callable[[Any], Any], task: Any) -> None:
+        key = next(self._keys)
+        future = self._pool().submit(_guarded, fn, task, os.getpid(), key)
+        running[future] = task
+        self._clock[future] = [key, time.monotonic(), None]  # key, started, worker pid
+
+    def _kill_overdue(self, running: dict[Future, Any], timed_out: set[Future]) -> float:
+        """Kill the worker of every task past the time limit (marking it in ``timed_out``); the
+        seconds until the next task's limit."""
+        by_key = {c[0]: f for f, c in self._clock.items()}
+        while True:  # which worker started which task, and when
+            try:
+                key, pid = self._started.get_nowait()
+            except (queue_module.Empty, OSError, ValueError):
+                break
+            if key in by_key:
+                self._clock[by_key[key]][1:] = [time.monotonic(), pid]
+        now, wait_s = time.monotonic(), 1.0
+        for future in running:
+            if future in timed_out:
+                continue
+            _, started, pid = self._clock[future]
+            left = started + self.timeout_s - now
+            if left > 0:
+                wait_s = min(wait_s, max(left, 0.05))
+                continue
+            timed_out.add(future)
+            # the worker running it; if it never said, every worker of the pool (the others resume)
+            victims = [pid] if pid is not None else list(getattr(self._executor, "_processes", None) or {})
+            for victim in victims:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        return wait_s
 
     def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
             stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[Any, Any]]:
         queue, suspects = deque(tasks), deque()
         running: dict[Future, Any] = {}
+        self._clock: dict[Future, list[Any]] = {}
+        timed_out: set[Future] = set()
         alone = False  # the tasks in flight are one suspect, run by itself
         while queue or suspects or running:
             if stop():
@@ -165,14 +222,15 @@ class LocalPool:
                 while queue and len(running) < self.workers and self._submit(running, fn, queue[0]):
                     queue.popleft()
                     alone = False
+            wait_s = self._kill_overdue(running, timed_out) if self.timeout_s is not None and running else 1.0
             # a timeout, so that the driver's signal handlers run while it waits
-            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
             broken = []
             for future in done:
                 task = running.pop(future)
                 result = _result(future)
                 if result is _BROKEN:
-                    broken.append(task)
+                    broken.append((future, task))
                 else:
                     yield task, result
             if not broken:
@@ -181,17 +239,25 @@ class LocalPool:
             for future, task in list(running.items()):
                 result = _result(future)
                 if result is _BROKEN:
-                    broken.append(task)
+                    broken.append((future, task))
                 else:
                     yield task, result
             running.clear()
+            self._clock.clear()
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-            if alone or len(broken) == 1:
-                for task in broken:
+            overdue = [task for future, task in broken if future in timed_out]
+            others = [task for future, task in broken if future not in timed_out]
+            timed_out.clear()
+            if overdue:  # the culprits are known: the others were stopped with the pool, and run again
+                for task in overdue:
+                    yield task, RunTimedOut(self.timeout_s)
+                queue.extendleft(reversed(others))
+            elif alone or len(broken) == 1:
+                for _, task in broken:
                     yield task, WorkerDied("the worker process running it died (killed, out of memory, or a crash)")
             else:
-                suspects.extend(broken)
+                suspects.extend(task for _, task in broken)
 
 
 # --- Ray ----------------------------------------------------------------------------------------
@@ -206,7 +272,7 @@ class RayPool:
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None, threads: int = 1,
-                 gpus: float = 0.0) -> None:
+                 gpus: float = 0.0, timeout_s: float | None = None) -> None:
         try:
             import ray
         except ImportError:
@@ -215,6 +281,7 @@ class RayPool:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self._ray = ray
         self.address, self.workers, self.threads, self.gpus = address, workers, threads, gpus
+        self.timeout_s = timeout_s
         self._started = False
 
     def __enter__(self) -> RayPool:
@@ -242,6 +309,8 @@ class RayPool:
         queue = deque(tasks)
         cap = self.workers or len(queue)
         running: dict[Any, Any] = {}
+        submitted: dict[Any, float] = {}
+        timed_out: set[Any] = set()
         cancelled = False
         while queue or running:
             if stop():
@@ -252,15 +321,25 @@ class RayPool:
                     cancelled = True
             while queue and len(running) < cap:
                 task = queue.popleft()
-                running[remote.remote(task)] = task
+                ref = remote.remote(task)
+                running[ref], submitted[ref] = task, time.monotonic()
             if not running:
                 return
+            if self.timeout_s is not None:
+                for ref in running:
+                    if ref not in timed_out and time.monotonic() - submitted[ref] > self.timeout_s:
+                        ray.cancel(ref, force=True)  # kills the worker process
+                        timed_out.add(ref)
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in ready:
                 task = running.pop(ref)
+                submitted.pop(ref, None)
                 try:
-                    yield task, ray.get(ref)
+                    result = ray.get(ref)
                 except RayTaskError as e:  # fn raised outside its own error handling
-                    yield task, WorkerDied(f"the Ray task failed: {str(e).strip().splitlines()[0]}")
+                    result = WorkerDied(f"the Ray task failed: {str(e).strip().splitlines()[0]}")
                 except RayError as e:  # the worker died, or the node
-                    yield task, WorkerDied(f"the Ray worker running it died ({type(e).__name__})")
+                    result = WorkerDied(f"the Ray worker running it died ({type(e).__name__})")
+                if ref in timed_out and isinstance(result, WorkerDied):
+                    result = RunTimedOut(self.timeout_s)
+                yield task, result

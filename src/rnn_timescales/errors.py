@@ -34,3 +34,21 @@ class UnsupportedModel(ConfigError):
 
 class WorkerDied(RuntimeError):
     """The worker process running a task ended without returning (killed or crashed)."""
+
+
+class RunTimedOut(WorkerDied):
+    """A task ran past its time limit; its worker was killed."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"no result after {timeout_s:g} s (the run timeout, resources.timeout_s or --run-timeout); "
+                         "its worker was killed")
+
+
+class WriteError(OSError):
+    """A file could not be written (the disk is full, a quota, a read-only file system, ...). The
+    message is one line naming the path; the previous version of the file, if any, is unchanged and
+    no temporary file is left behind."""
+
+    def __init__(self, message: str, errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno_

@@ -1,9 +1,19 @@
 """Files and directories a reader never sees half of (temporary file or directory, fsync, rename),
 the one check of an output directory, and the one safetensors format with a SHA-256 that
-checkpoints and training states share."""
+checkpoints and training states share.
+
+Faults: a write that fails (``ENOSPC``: the disk is full, a quota, a read-only file system) removes
+its temporary file and raises :class:`~rnn_timescales.errors.WriteError`, one line naming the path;
+the previous file stays as it was. A process killed while writing leaves a temporary file or
+directory (``.NAME.*.tmp``) that its writer holds locked while it lives; the next writer of the
+same place removes those whose writer is gone (:func:`remove_stale`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -13,42 +23,106 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from rnn_timescales.errors import ConfigError
+from rnn_timescales.errors import ConfigError, WriteError
 
 T = TypeVar("T")
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: temporary files are not locked
+    fcntl = None  # type: ignore[assignment]
+
+
+def write_error(path: str | Path, error: OSError) -> WriteError:
+    """The one-line :class:`WriteError` for a failed write of ``path`` (a file, or an output directory)."""
+    if isinstance(error, WriteError):
+        return error
+    where = path
+    reason = error.strerror or str(error) or type(error).__name__
+    code = errno.errorcode.get(error.errno, "") if error.errno else ""
+    return WriteError(f"could not write {str(where)!r}: {reason}{f' ({code})' if code else ''}; the previous "
+                      "version, if any, is unchanged: free space (or fix the file system) and run the command again",
+                      error.errno)
+
+
+def _lock_fd(fd: int) -> bool:
+    """Hold an exclusive lock on ``fd`` (a temporary file or directory) while its writer lives; False
+    if another process holds it. Where the file system has no locks nothing is locked (and
+    :func:`remove_stale` removes nothing there)."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:
+            pass
+    return True
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: other processes see the old file or the whole new one."""
+    """Write ``data`` to ``path`` atomically: other processes see the old file or the whole new one.
+    A failure (e.g. ENOSPC) removes the temporary file and raises :class:`WriteError` naming ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    for attempt in range(2):
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as e:
+            raise write_error(path, e) from None
+        try:
+            try:
+                _lock_fd(fd)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            # a cleaner took the temporary file for a dead writer's in the instant before it was locked
+            if attempt or not path.parent.is_dir():
+                raise
+            continue
+        except BaseException as e:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(e, OSError):
+                raise write_error(path, e) from None
+            raise
+        break
     _fsync_dir(path.parent)
-
-
 def atomic_write_text(path: str | Path, text: str) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the directories ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the system or the file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
 def move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:
-    """Rename directory ``tmp`` to ``out``, first moving what is at ``out`` aside (and deleting it): a
-    reader sees the old directory or the whole new one. Retries while other processes replace it too."""
+    """Rename directory ``tmp`` to ``out``: a reader sees the old directory or the whole new one, and
+    a process killed at any moment leaves one of them at ``out``. An existing ``out`` is swapped with
+    ``tmp`` in one step (then deleted); where the system cannot swap, it is first moved aside. Retries
+    while other processes replace it too."""
     for _ in range(attempts):
         try:
             os.rename(tmp, out)  # fails if ``out`` is a non-empty directory
@@ -56,6 +130,9 @@ def move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:
         except OSError:
             if not out.exists():
                 raise
+        if _exchange(tmp, out):  # ``tmp`` now holds the old directory
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
         try:
             os.rename(out, old)
@@ -63,6 +140,39 @@ def move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:
             continue
         shutil.rmtree(old, ignore_errors=True)
     raise OSError(f"could not move a directory into {str(out)!r}: other processes keep replacing it")
+
+
+def remove_stale(directory: str | Path, name: str | None = None) -> list[Path]:
+    """Remove what killed writers left in ``directory``: temporary files and directories
+    (``.NAME.*.tmp``, only those whose writer no longer holds its lock) and directories moved aside
+    (``.NAME.old-*``); ``name`` limits this to one output's. Returns what was removed."""
+    d = Path(directory)
+    if fcntl is None or not d.is_dir():
+        return []
+    prefix = f".{name}." if name is not None else "."
+    removed = []
+    for p in d.iterdir():
+        n = p.name
+        if not n.startswith(prefix) or not (n.endswith(".tmp") or ".old-" in n):
+            continue
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if n.endswith(".tmp"):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # its writer is alive
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def file_in_the_way(path: str | Path) -> Path | None:
@@ -97,27 +207,17 @@ def check_output_dir(out: str | Path, what: str, *, ours: Callable[[Path], bool]
 
 def write_directory(out: str | Path, fill: Callable[[Path], T], *, replace: bool = True) -> T:
     """Make the directory ``out`` at once: ``fill(tmp)`` writes its files into a temporary directory
-    beside it, which is then renamed to ``out``. Returns what ``fill`` returns.
+    beside it (:func:`staged_directory`), which is then renamed to ``out``. Returns what ``fill``
+    returns.
 
     A reader sees the previous ``out`` or the whole new one, two writers never mix their files, and
-    a failure leaves nothing behind. ``replace``: an existing ``out`` is replaced
-    (:func:`move_into_place`); otherwise the rename fails if ``out`` appeared meanwhile. Check
-    ``out`` first (:func:`check_output_dir`): this function replaces whatever is there.
+    a failure (a full disk included: :class:`WriteError`) leaves nothing behind. ``replace``: an
+    existing ``out`` is replaced (:func:`move_into_place`); otherwise the rename fails if ``out``
+    appeared meanwhile. Check ``out`` first (:func:`check_output_dir`): this function replaces
+    whatever is there.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        result = fill(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; outputs are meant to be shared
-        if replace:
-            move_into_place(tmp, out)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return result
+    with staged_directory(out, replace=replace) as tmp:
+        return fill(tmp)
 
 
 @dataclass(frozen=True)
@@ -159,6 +259,108 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _locked_temp_dir(out: Path) -> tuple[Path, int]:
+    """A new temporary directory beside ``out`` and a descriptor holding its lock (removing a killed
+    writer's leftovers first)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(out.parent, out.name)
+    while True:
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+        except OSError as e:
+            raise write_error(out, e) from None
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            if _lock_fd(fd) and os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return tmp, fd
+        except OSError:  # taken for a dead writer's before it was locked: another name
+            pass
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def staged_directory(out: str | Path, replace: bool = True) -> Iterator[Path]:
+    """A temporary directory beside ``out`` for the caller to fill; on success it is moved into place
+    (:func:`move_into_place`; without ``replace``, renamed, failing if ``out`` exists), on any failure removed (an ``OSError`` becomes a one-line
+    :class:`WriteError`). While it is filled it is locked, so that a later writer can tell a killed
+    writer's leftovers, which it removes (:func:`remove_stale`)."""
+    out = Path(out)
+    tmp, fd = _locked_temp_dir(out)
+    try:
+        try:
+            yield tmp
+            os.chmod(tmp, 0o755)  # mkdtemp makes it private; an output is meant to be shared
+            if replace:
+                move_into_place(tmp, out)
+            else:
+                os.rename(tmp, out)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise write_error(out, e) from None
+            raise
+    finally:
+        os.close(fd)
+
+
+# --- a group of files replaced together -------------------------------------------------------------
+COMMIT_DIR = ".commit"
+
+
+def settle(out: str | Path) -> None:
+    """Finish a :func:`write_files_together` that was interrupted after its files were complete
+    (its ``.commit`` directory is there): readers call this first, so they see the whole new group
+    of files, never a mix. Harmless when there is nothing to finish, or nothing may be written."""
+    out = Path(out)
+    commit = out / COMMIT_DIR
+    if not commit.is_dir():
+        return
+    with contextlib.suppress(OSError):
+        for f in sorted(commit.iterdir()):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f, out / f.name)
+        commit.rmdir()
+        _fsync_dir(out)
+
+
+def write_files_together(out: str | Path, files: dict[str, bytes], attempts: int = 5) -> list[Path]:
+    """Replace the files ``files`` (name -> bytes) in directory ``out`` as one group: they are written
+    into a temporary directory inside ``out``, renamed to ``out/.commit`` once all are complete, then
+    moved into place. A process killed before that rename changes nothing; after it, the next reader
+    or writer (:func:`settle`) completes the move. Other files in ``out`` are kept. A failure (e.g.
+    ENOSPC) leaves the old files and raises :class:`WriteError`."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(out, e) from None
+    settle(out)
+    tmp, fd = _locked_temp_dir(out / "files")
+    try:
+        try:
+            for name, data in files.items():
+                atomic_write_bytes(tmp / name, data)
+            for _ in range(attempts):
+                try:
+                    os.rename(tmp, out / COMMIT_DIR)
+                    break
+                except OSError:
+                    if not (out / COMMIT_DIR).exists():
+                        raise
+                settle(out)  # another writer's group, not yet moved: finish it first
+            else:
+                raise OSError(f"could not write into {str(out)!r}: other processes keep writing there")
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise write_error(out, e) from None
+            raise
+    finally:
+        os.close(fd)
+    settle(out)
+    return [out / name for name in files]
 
 
 # --- safetensors files with a digest --------------------------------------------------------------

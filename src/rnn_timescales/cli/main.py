@@ -26,7 +26,7 @@ from rnn_timescales.cli import (
     train,
 )
 from rnn_timescales.cli.options import Parser
-from rnn_timescales.errors import CheckpointError, ConfigError, UsageError
+from rnn_timescales.errors import CheckpointError, ConfigError, UsageError, WriteError
 
 # The commands in the order ``--help`` lists them; each module has ``add(sub)`` (its options,
 # with ``set_defaults(func=run)``) and ``run(args) -> exit code``. A new command is a module here.
@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError, CheckpointError) as e:
         print(f"rnn-timescales: error: {e}", file=sys.stderr)
         return 2
+    except WriteError as e:  # e.g. the disk is full: the previous files are kept (docs/errors.md, "Faults")
+        print(f"rnn-timescales: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("rnn-timescales: interrupted", file=sys.stderr)
         return 130

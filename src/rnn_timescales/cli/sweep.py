@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rnn_timescales.cli.options import add_json, add_out, add_progress, number, positive_int
+from rnn_timescales.cli.options import add_json, add_out, add_progress, number, positive_float, positive_int
 from rnn_timescales.errors import UsageError
 
 
@@ -31,6 +31,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus", type=number(float, 0.0, False, "a non-negative number"),
                    help="GPUs per run on Ray (default: the spec's, else 0)")
     p.add_argument("--address", help="Ray cluster address (e.g. auto or HOST:PORT); default: a local Ray instance")
+    p.add_argument("--run-timeout", type=positive_float, metavar="SECONDS",
+                   help="a run (training and analyses) without a result after SECONDS has its worker killed and is "
+                   "recorded as failed; the sweep goes on (default: the spec's resources.timeout_s, else no limit)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting of every run (e.g. training.time_budget_s=60) or of an analysis "
                    "(analyze.timescales.n_steps=20000); repeatable")
@@ -52,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"rnn-timescales sweep {action} needs the sweep directory: rnn-timescales sweep {action} DIR")
     flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
              "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
-             "--gpus": args.gpus is not None, "--address": args.address}
-    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address"}
+             "--gpus": args.gpus is not None, "--address": args.address, "--run-timeout": args.run_timeout}
+    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout"}
     allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
     if given:
@@ -93,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, threads=args.threads)
     if args.gpus is not None:
         spec = dataclasses.replace(spec, gpus=args.gpus)
+    if args.run_timeout is not None:
+        spec = dataclasses.replace(spec, timeout_s=args.run_timeout)
     result = run_sweep(spec, root, backend=args.backend, workers=args.workers, address=args.address,
                        train=action == "run", progress=not args.no_progress,
                        log=lambda line: print(f"rnn-timescales: {line}", file=sys.stderr))

@@ -47,7 +47,7 @@ from rnn_timescales.experiments.sweep import (
     run_status,
     setting_labels,
 )
-from rnn_timescales.io import OutputDir
+from rnn_timescales.io import OutputDir, settle
 from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
 
 OUTPUT = OutputDir("report", marker="index.html")
@@ -311,6 +311,7 @@ def load_report_data(path: str | Path) -> ReportData:
         if neurons is not None:
             paper.append(paper_tau_net(neurons).assign(**tag))
             cells.append(neurons[[c for c in ("n_max", "tau", "tau_net") if c in neurons]].assign(**tag))
+        settle(r.path / "robustness")  # a robustness write killed half-way: its whole group of files
         for name, (rel, cols) in TABLES.items():
             t = _read_csv(r.path / rel, notes, cols)
             if t is not None:
@@ -561,6 +562,8 @@ def _robustness_section(data: ReportData, figs: _Figures, spread: str, colors: d
     sec = Section("Robustness and generalisation")
     for name, (keys, value, figure, caption) in ROBUSTNESS_PANELS.items():
         table = data.tables[name]
+        if not table.empty:  # e.g. a relative accuracy is undefined where the baseline is at chance
+            table = table.dropna(subset=[value])
         if table.empty:
             sec.items.append(("nodata", f"No data: no run has {TABLES[name][0]} (written by the robustness analysis)."))
             continue

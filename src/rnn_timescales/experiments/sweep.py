@@ -15,7 +15,8 @@ A sweep specification is YAML::
     overrides: ["device=cpu"]           # key=value applied to every point last (--set adds here)
     analyze:               # analyses run on every finished run (see ANALYSES)
       timescales: {n_trials: 4, n_steps: 20000}
-    resources: {threads: 1, gpus: 0}    # per run: torch threads (= CPUs asked of Ray), GPUs
+    resources: {threads: 1, gpus: 0}    # per run: torch threads (= CPUs asked of Ray), GPUs,
+                                        # and optionally timeout_s (a run without a result by then fails)
 
 A point's configuration is built in layers: its preset (``preset`` in the grid or a run, else in
 ``base``, else ``paper``), then ``base``, then the point's grid values and run settings, then
@@ -24,6 +25,7 @@ A point's configuration is built in layers: its preset (``preset`` in the grid o
 A sweep root holds::
 
     sweep.yaml             the specification as run (command-line overrides included)
+    .sweep.lock            held by the one driver running the sweep (a second one is refused)
     runs.csv               one row per point: its directory name and each setting that varies
     <name>/                one run directory per point, named from its varying settings,
                            e.g. curriculum-single_seed-0 (see README "What a run writes")
@@ -64,7 +66,7 @@ from tqdm.auto import tqdm
 
 from rnn_timescales.config import PRESETS, RunConfig, build_config, config_difference, flatten, read_yaml, resumable_changes
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.io import OutputDir, atomic_write_text
+from rnn_timescales.io import atomic_write_text, check_output_dir, remove_stale
 from rnn_timescales.runtime import limit_threads
 from rnn_timescales.studies import analyze as analyze_study
 from rnn_timescales.studies import reproduction as reproduction_study
@@ -98,6 +100,7 @@ class SweepSpec:
     threads: int = 1
     gpus: float = 0.0
     description: str = ""
+    timeout_s: float | None = None
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "sweep spec") -> SweepSpec:
@@ -143,16 +146,21 @@ class SweepSpec:
                 raise bad(f"analyze: {name} must map to a mapping of settings (or nothing for the defaults)")
             checked[name] = ANALYSES[name].validate(settings or {}, f"{source}: analyze.{name}")
         resources = data.get("resources") or {}
-        if not isinstance(resources, dict) or set(resources) - {"threads", "gpus"}:
-            raise bad("resources must be a mapping with threads (per run) and gpus (per run)")
+        if not isinstance(resources, dict) or set(resources) - {"threads", "gpus", "timeout_s"}:
+            raise bad("resources must be a mapping with threads (per run), gpus (per run) and optionally timeout_s")
         threads, gpus = resources.get("threads", 1), resources.get("gpus", 0)
+        timeout_s = resources.get("timeout_s")
+        if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
+                                      or not timeout_s > 0):
+            raise bad(f"resources.timeout_s must be a positive number of seconds (or null), got {timeout_s!r}")
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise bad(f"resources.threads must be a positive integer, got {threads!r}")
         if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
             raise bad(f"resources.gpus must be a non-negative number, got {gpus!r}")
         description = data.get("description") or ""
         return cls(base=base, grid=grid, runs=runs, overrides=list(overrides), analyze=checked,
-                   threads=threads, gpus=float(gpus), description=str(description))
+                   threads=threads, gpus=float(gpus), description=str(description),
+                   timeout_s=None if timeout_s is None else float(timeout_s))
 
     def to_mapping(self) -> dict[str, Any]:
         """The specification as YAML-ready data (what ``sweep.yaml`` holds)."""
@@ -169,6 +177,8 @@ class SweepSpec:
         if self.analyze:
             data["analyze"] = self.analyze
         data["resources"] = {"threads": self.threads, "gpus": self.gpus}
+        if self.timeout_s is not None:
+            data["resources"]["timeout_s"] = self.timeout_s
         return data
 
     def with_overrides(self, overrides: Iterable[str]) -> SweepSpec:
@@ -190,7 +200,7 @@ class SweepSpec:
             else:
                 runs_overrides.append(text)
         return SweepSpec(base=self.base, grid=self.grid, runs=self.runs, overrides=runs_overrides, analyze=analyze,
-                         threads=self.threads, gpus=self.gpus, description=self.description)
+                         threads=self.threads, gpus=self.gpus, description=self.description, timeout_s=self.timeout_s)
 
 
 def load_spec(path: str | Path) -> SweepSpec:
@@ -363,6 +373,23 @@ def configuration_mismatch(run_dir: Path, planned: RunConfig) -> str | None:
     return config_difference(read_yaml(run_dir / CONFIG), planned, where=("there", "in the sweep"))
 
 
+def state_mismatch(run_dir: Path) -> str | None:
+    """How a run directory's config.yaml differs from its saved training state (edited by hand since
+    the run was trained); None when they fit, or it has no readable state (a corrupt state is that
+    run's failure, recorded when it is resumed)."""
+    from rnn_timescales.runs.state import StateError, load_latest_state
+
+    try:
+        state, _, _ = load_latest_state(run_dir)
+    except StateError:
+        return None
+    if state is None:
+        return None
+    difference = config_difference(state.config, read_yaml(run_dir / "config.yaml"),
+                                   where=("in its training state", "in config.yaml"))
+    return f"config.yaml differs from its training state ({difference})" if difference else None
+
+
 def error_files(root: Path, name: str) -> tuple[Path, Path]:
     """Where the failure of run ``name`` is recorded: (``errors/NAME.json``, ``errors/NAME.traceback.txt``)."""
     return root / ERRORS_DIR / f"{name}.json", root / ERRORS_DIR / f"{name}.traceback.txt"
@@ -529,13 +556,18 @@ class SweepResult:
 def check_root(root: str | Path) -> Path:
     """``root`` if a sweep may be written there: missing, empty, or a sweep root; ConfigError
     otherwise. Nothing is created."""
-    return OutputDir("sweep", marker=SPEC_FILE, kind=f"a sweep (no {SPEC_FILE})").check(root)
+    def ours(p: Path) -> bool:  # a sweep root, or one holding only a driver's lock
+        return (p / SPEC_FILE).is_file() or all(q.name == DRIVER_LOCK for q in p.iterdir())
+
+    return check_output_dir(root, "sweep", ours=ours,
+                            foreign=f"holds files that are not a sweep (no {SPEC_FILE}); choose another --out")
 
 
-def prepare_sweep(spec: SweepSpec, root: str | Path) -> tuple[Path, list[SweepPoint]]:
+def prepare_sweep(spec: SweepSpec, root: str | Path, write: bool = True) -> tuple[Path, list[SweepPoint]]:
     """Plan the sweep, check that every existing run directory under ``root`` was made with its
-    point's configuration, then write ``sweep.yaml`` and ``runs.csv``. ConfigError (nothing
-    written) if anything does not fit."""
+    point's configuration (and that its config.yaml still fits its training state), then write
+    ``sweep.yaml`` and ``runs.csv`` (unless ``write`` is False). ConfigError (nothing written) if
+    anything does not fit."""
     root = check_root(root)
     points = plan(spec)
     for p in points:
@@ -547,6 +579,12 @@ def prepare_sweep(spec: SweepSpec, root: str | Path) -> tuple[Path, list[SweepPo
             if mismatch:
                 raise ConfigError(f"run directory {str(run_dir)!r} was made with another configuration ({mismatch}); "
                                   "choose another --out or remove it")
+            edited = state_mismatch(run_dir)
+            if edited:
+                raise ConfigError(f"run directory {str(run_dir)!r} was edited by hand: {edited}; restore it or "
+                                  "remove the run directory")
+    if not write:
+        return root, points
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / SPEC_FILE, yaml.safe_dump(spec.to_mapping(), sort_keys=False))
     table = pd.DataFrame([{"name": p.name, **{k: _csv_value(v) for k, v in p.varying.items()}} for p in points])
@@ -578,15 +616,28 @@ def run_sweep(
 
     Finished runs are skipped, interrupted ones resumed from their saved state, failed ones retried;
     a run that fails is recorded in ``errors/`` and the others go on. Runs held by another process
-    (their lock) are waited for. ``train=False`` only analyses the runs that are done.
+    (their lock) are waited for. ``train=False`` only analyses the runs that are done. One driver at
+    a time: a second one on the same ``root`` gets a ConfigError (:func:`driver_lock`). A run
+    without a result after ``spec.timeout_s`` seconds has its worker killed and is recorded as failed.
     backend: ``local`` (a process pool of ``workers``, default one per ``spec.threads`` cores) or
     ``ray`` (``address`` of a cluster, else a local instance). ``log`` receives one line per event.
     """
     # Long on purpose: the driver's loop (plan, pool, statuses, signals) reads best top to bottom.
     from rnn_timescales.backends import make_backend
 
-    pool = make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus)
-    root, points = prepare_sweep(spec, root)  # after the backend is known to be usable: nothing written otherwise
+    pool = make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus,
+                        timeout_s=spec.timeout_s)
+    prepare_sweep(spec, root, write=False)  # everything checked before the first file is written
+    with driver_lock(root):
+        return _drive(spec, Path(root), pool, train, progress, log, poll_s)
+
+
+def _drive(spec: SweepSpec, root: Path, pool: Any, train: bool, progress: bool,
+           log: Callable[[str], None] | None, poll_s: float) -> SweepResult:
+    """:func:`run_sweep` once this driver holds the sweep's lock."""
+    root, points = prepare_sweep(spec, root)
+    for d in (root, root / ERRORS_DIR):  # what a killed driver or worker was writing
+        remove_stale(d)
     say = log or (lambda line: None)
     analyses = tuple(spec.analyze.items())
     by_name = {p.name: p for p in points}
@@ -640,6 +691,38 @@ def run_sweep(
     bar.close()
     final = [run_status(root, p) for p in points]
     return SweepResult(root, final, status_counts(final), time.monotonic() - t0, ran, stop.is_set())
+
+
+DRIVER_LOCK = ".sweep.lock"
+
+
+@contextlib.contextmanager
+def driver_lock(root: str | Path) -> Iterator[None]:
+    """Hold the sweep's driver lock (``ROOT/.sweep.lock``) while the block runs: a second driver on
+    the same sweep directory (``sweep`` or ``sweep analyze``) is refused with a ConfigError naming
+    the holder. The lock ends with its process, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: drivers are not locked
+        yield
+        return
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / DRIVER_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            raise ConfigError(f"sweep directory {str(root)!r} is being run by another driver ({holder}); wait for "
+                              "it to finish or stop it, then run this again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                  .encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

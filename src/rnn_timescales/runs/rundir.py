@@ -26,7 +26,7 @@ import pandas as pd
 
 from rnn_timescales.config import RunConfig
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.io import atomic_write_text, check_output_dir
+from rnn_timescales.io import atomic_write_text, check_output_dir, remove_stale
 from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, HEAD_METRICS, METRICS, SUMMARY
 from rnn_timescales.runs.checkpoints import SUFFIX, checkpoint_name
 from rnn_timescales.runs.state import STATE_DIR
@@ -141,6 +141,11 @@ class RunDirectory:
             self._lock_fd = None
 
     # --- its files -------------------------------------------------------------------------------
+    def remove_stale(self) -> None:
+        """Remove the temporary files a killed process left here (those whose writer is gone)."""
+        for d in (self.path, self.checkpoints, self.state):
+            remove_stale(d)
+
     def write_config(self, config: RunConfig) -> None:
         """config.yaml, then the folders: from then on the directory is a run ``--resume`` accepts."""
         atomic_write_text(self.path / CONFIG, config.to_yaml())

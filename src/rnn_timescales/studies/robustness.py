@@ -52,7 +52,7 @@ from rnn_timescales.studies.retraining import (
     retrain_changes,
     retrain_summary,
 )
-from rnn_timescales.io import OutputDir, atomic_write_bytes
+from rnn_timescales.io import OutputDir, atomic_write_bytes, settle, write_files_together
 from rnn_timescales.models.capabilities import require_leaky_rnn
 from rnn_timescales.runs import CheckpointError, is_run_dir, list_run_checkpoints, load_any
 from rnn_timescales.runs.files import CHECKPOINTS
@@ -466,6 +466,7 @@ def write_report(tables: dict[str, pd.DataFrame], out: str | Path, settings: Rob
     and their figures into ``out``; returns the paths written. Nothing is written until every file
     is ready. ``summary.json`` keeps, per kind, the settings and the summary of its latest run."""
     out = check_out_dir(out)
+    settle(out)  # an earlier write killed half-way: its tables first, then the merge below
     files: dict[str, bytes] = {}
     for name in dict.fromkeys(KINDS[k].table for k in tables):
         kinds = [k for k in tables if KINDS[k].table == name]
@@ -488,7 +489,4 @@ def write_report(tables: dict[str, pd.DataFrame], out: str | Path, settings: Rob
         summary[kind] = {"settings": settings.to_dict(), "networks": sorted(table["network"].unique().tolist()),
                          "summary": json.loads(summarize(kind, table).to_json(orient="records"))}
     files["summary.json"] = json.dumps(summary, indent=2, default=str).encode()
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        atomic_write_bytes(out / name, data)
-    return [out / name for name in files]
+    return write_files_together(out, files)  # all of them or none, even when killed (io.settle)

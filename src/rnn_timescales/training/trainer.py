@@ -299,6 +299,7 @@ class Trainer:
             self.run_directory.lock()
         self.clock.start(self.elapsed_before)
         self.epoch_clock.start(self.epoch_elapsed_before)
+        self.run_directory.remove_stale()
         self.run_directory.write_config(self.config)
         if self.mode == "resume":
             for w in self.warnings:
