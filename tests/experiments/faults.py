@@ -228,7 +228,7 @@ def _portable(table: pd.DataFrame) -> pd.DataFrame:
 def compare_runs(ref: Path, root: Path) -> tuple[int, list[str]]:
     """Every run of the sweep at ``root`` against the uninterrupted sweep at ``ref``: (runs compared,
     differences)."""
-    from test_resume import assert_same_run
+    from conftest import assert_same_run
 
     differences, n = [], 0
     for p in plan(load_spec(ref)):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from faults import DiskFull, Starter, command_campaign, kill_tree, mtimes, sweep_campaign, trained_runs
 from sweep_testing import write_spec
-from test_resume import assert_same_run
+from conftest import assert_same_run
 
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
