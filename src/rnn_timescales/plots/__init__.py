@@ -1,0 +1,1 @@
+"""Figures of the toolkit: functions take arrays or tables and return a matplotlib Figure."""

@@ -1,0 +1,1 @@
+"""Studies: read data from disk, run the estimators, write tables and figures."""
