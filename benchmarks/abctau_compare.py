@@ -74,7 +74,7 @@ def abctau(py: str, src: str, path: Path, name: str, out: Path, minutes: float) 
     if not inter.exists():
         return res
     rec = np.load(inter, allow_pickle=True)
-    done = [r for r in rec if r["n accepted"] is not None and np.size(r["theta accepted"]) > 0]
+    done = [r for r in rec if np.ndim(r["theta accepted"]) == 2 and np.size(r["theta accepted"]) > 0]
     if not done:
         return res
     last = done[-1]

@@ -31,6 +31,8 @@ import numpy as np
 # model name -> number of exponential components; "+osc" adds a damped oscillation
 MODELS = {"1exp": 1, "2exp": 2, "3exp": 3}
 GRID_SIZE = {1: 200, 2: 120, 3: 48}
+# local refinement: points per timescale and the half-widths of the successive grids, in grid steps
+REFINE = {1: (21, (1.0, 0.1)), 2: (7, (1.0, 0.5, 0.25, 0.12, 0.06)), 3: (5, (1.5, 0.75, 0.4, 0.2, 0.1, 0.05, 0.025))}
 
 
 def expected_estimate(gamma: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
@@ -258,9 +260,12 @@ def fit_model(
     osc = osc_par[tuples[best, n_exp] - size] if oscillation else None  # (U, 2) tau_o, f
     w = rows[-1]
 
-    # two local refinements: the timescales (and the oscillation) on finer grids around the best
-    offsets = {1: 21, 2: 9, 3: 5}[n_exp]
-    for width in (log_step, log_step / ((offsets - 1) / 2)):
+    # local refinements on shrinking grids around the best: the timescales jointly, then (with
+    # them fixed) the oscillation's damping and frequency
+    offsets, widths = REFINE[n_exp]
+    rounds = max(len(widths), 7 if oscillation else 0)
+    for r in range(rounds):
+        width = widths[min(r, len(widths) - 1)] * log_step
         rel = np.exp(np.linspace(-width, width, offsets))
         mesh = np.stack(np.meshgrid(*[np.arange(offsets)] * n_exp, indexing="ij"), -1).reshape(-1, n_exp)
         cands = np.stack([(best_tau[:, j : j + 1] * rel)[:, mesh[:, j]] for j in range(n_exp)], -1)  # (U, P, J)
@@ -272,6 +277,15 @@ def fit_model(
         parts.append(np.broadcast_to(w, (n_units, cands.shape[1], 1, n_lags)))
         _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
         best_tau = cands[np.arange(n_units), rss.argmin(1)]
+        if oscillation:
+            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag)[:, None], (n_units, 81, n_exp, n_lags))
+            lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 9) * 0.7 * 0.6**r  # (U, 9); grid step ln 2
+            ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 9) * 0.012 * 0.6**r, 1e-4, 0.5)
+            oc = np.stack([np.repeat(np.exp(lt), 9, 1), np.tile(ff, (1, 9))], -1)  # (U, 81, 2)
+            ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag)[:, :, None]
+            base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 81, 1, n_lags))], axis=2)
+            _, rss = _solve(base, ys, n_amp)
+            osc = oc[np.arange(n_units), rss.argmin(1)]
     best_tau = np.sort(best_tau, axis=1)
     parts = [exp_basis(best_tau, n_steps, max_lag)[:, None]]
     if oscillation:

@@ -38,6 +38,10 @@ def parse_axes(text: str) -> tuple[str, ...]:
     return names
 
 
+class _Refusal(ValueError):
+    """A message of ours (re-raised as is; any other error while reading is prefixed)."""
+
+
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """The array in a ``.npy``, ``.npz`` (``key`` names it when there are several) or ``.csv``
     (numbers only, an optional header row) file. ValueError with one line if it cannot be read."""
@@ -55,10 +59,10 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
                 names = list(z.keys())
                 if key is None:
                     if len(names) != 1:
-                        raise ValueError(f"{str(p)!r} holds arrays {', '.join(names) or '(none)'}; choose one with --key")
+                        raise _Refusal(f"{str(p)!r} holds arrays {', '.join(names) or '(none)'}; choose one with --key")
                     key = names[0]
                 if key not in names:
-                    raise ValueError(f"{str(p)!r} has no array {key!r} (it holds {', '.join(names)})")
+                    raise _Refusal(f"{str(p)!r} has no array {key!r} (it holds {', '.join(names)})")
                 return z[key]
         import pandas as pd
 
@@ -68,8 +72,8 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
         try:
             return table.to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"{str(p)!r} holds values that are not numbers") from None
-    except ValueError:
+            raise _Refusal(f"{str(p)!r} holds values that are not numbers") from None
+    except _Refusal:
         raise
     except Exception as e:  # corrupt or truncated file, pickled objects, empty CSV ...
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -122,6 +126,9 @@ def prepare(path, axes: str, kind: str | None, dt: float, max_lag: int | None, i
     if n_steps < 2 * lag or lag < 4:
         raise ValueError(f"trials of {n_steps} steps are too short for lags up to {lag}: need at least "
                          f"{2 * max(lag, 4)} steps (lower --max-lag)")
+    flat = (x.std(axis=0) == 0).all(axis=0)
+    if flat.any():
+        raise ValueError(f"unit {int(np.flatnonzero(flat)[0])} is constant in every trial: no autocorrelation to fit")
     guessed = kind is None
     kind = guess_kind(x) if guessed else kind
     if kind == "counts" and (x < 0).any():
