@@ -235,11 +235,8 @@ def simulate_acf(
             elif counts == "gaussian":  # mean and variance of the counts, Gaussian: cheap
                 x = rate + (fano * rate).sqrt_() * torch.randn(rate.shape, generator=gen, device=device)
             else:
-                shape = rate / fano
-                pos = shape > 0
-                g = torch.zeros_like(rate)
-                g[pos] = torch._standard_gamma(shape[pos], generator=gen) * fano
-                x = g
+                g = torch._standard_gamma((rate / fano).clamp_(min=1e-6), generator=gen) * fano
+                x = torch.where(rate > 0, g, torch.zeros_like(g))
         x = x - x.mean(0, keepdim=True)
         spec = torch.fft.rfft(x, n=nfft, dim=0)
         power = spec.real.square_() + spec.imag.square_()
@@ -406,7 +403,7 @@ def estimate_timescales(
             stat = cur.rss[u] / fits[nxt].rss[u]
             if not (_plausible(fits[nxt])[u] and stat > 1.0):
                 break
-            n_test = max(20, n_boot // 2)
+            n_test = max(40, n_boot // 2)
             sims = _simulate_acf(_params(cur, u, means[u], integer), kind, count_model, n_test, n_steps,
                                  n_trials, max_lag, rng, device, cheap=True)
             null_small = fit_model(sims, n_steps, chosen, oscillation)
