@@ -197,3 +197,22 @@ def test_command_reads_csv_and_npz(tmp_path, capsys):
     b = __import__("pandas").read_csv(tmp_path / "o2" / "timescales.csv")
     assert a["tau_1"].iloc[0] == pytest.approx(b["tau_1"].iloc[0])
     assert "kind: continuous" in capsys.readouterr().err
+
+
+# --- analyze: tau_net with its interval -----------------------------------------------------------
+def test_tau_net_interval_from_trial_resamples():
+    from rnn_timescales.analysis.synthetic import ar1
+    from rnn_timescales.analysis.tau_net_intervals import tau_net_interval
+    from rnn_timescales.analysis.timescales import fit_timescales
+
+    x = ar1(np.array([3.0, 8.0, 15.0]), 20_000, 10, seed=0)
+    ac = autocorrelation(x, 40, per_trial=True)
+    low, high = tau_net_interval(ac, 30, n_boot=40, seed=0)
+    tau = fit_timescales(ac, 30)["tau_net"].to_numpy()
+    assert low.shape == high.shape == (3,)
+    assert np.all(low <= tau) and np.all(tau <= high) and np.all(high / low < 1.5)
+    assert np.all(low <= [3.0, 8.0, 15.0] * np.array(1.1)) and np.all(high >= [3.0, 8.0, 15.0] * np.array(0.9))
+    one = tau_net_interval(ac[:1], 30, n_boot=20)
+    assert np.isnan(one[0]).all()
+    with pytest.raises(ValueError, match="at least 20"):
+        tau_net_interval(ac, 30, n_boot=5)

@@ -310,7 +310,7 @@ class SweepAnalysis:
 
 
 _INT_SETTINGS = {"n_trials": 1, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_lag": 2, "n_points": 1, "n_slowest": 1,
-                 "seed": 0}
+                 "seed": 0, "tau_net_intervals": 0}
 
 
 def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -330,6 +330,8 @@ def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: method must be one of {', '.join(METHODS)}, got {s['method']!r}")
     if s["bias_correction"] not in (None, "analytic"):
         raise ConfigError(f"{where}: bias_correction must be null or analytic, got {s['bias_correction']!r}")
+    if 0 < s["tau_net_intervals"] < 20:
+        raise ConfigError(f"{where}: tau_net_intervals must be 0 (none) or at least 20, got {s['tau_net_intervals']}")
     if s["fit_lag"] > s["max_lag"]:
         raise ConfigError(f"{where}: fit_lag ({s['fit_lag']}) must not exceed max_lag ({s['max_lag']})")
     if s["n_steps"] <= s["max_lag"]:
