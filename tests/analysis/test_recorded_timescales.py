@@ -216,3 +216,12 @@ def test_tau_net_interval_from_trial_resamples():
     assert np.isnan(one[0]).all()
     with pytest.raises(ValueError, match="at least 20"):
         tau_net_interval(ac, 30, n_boot=5)
+
+
+def test_white_noise_and_anticorrelated_units_have_no_timescale():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 20, 2))
+    x[:, :, 0] = ((-1.0) ** np.arange(400))[:, None] * (1 + 0.1 * x[:, :, 0])
+    est = estimate_timescales(x, n_boot=20)
+    assert list(est.table["model"]) == ["none", "none"]
+    assert all(u["timescales"] == [] for u in est.units)

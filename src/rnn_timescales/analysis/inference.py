@@ -30,6 +30,7 @@ COUNT_MODELS = ("auto", "poisson", "gamma")
 MIN_TRIALS = 2
 MIN_WEIGHT = 0.05  # a component below this share of the variance is not a timescale
 MIN_RATIO = 1.5  # nor one within this factor of its neighbour
+MIN_SIGNAL = 0.01  # a unit whose correlated variance is below this share has no measurable timescale
 
 
 @dataclass
@@ -376,7 +377,9 @@ def estimate_timescales(
     Returns
     -------
     TimescaleEstimate
-        ``table`` has one row per unit: ``unit, model, n_components, tau_1 ... tau_J`` (fastest
+        ``table`` has one row per unit: ``unit, model`` ("none" where no timescale is measurable:
+        the correlated part is below 1 % of the variance, the timescale is outside 0.2 steps ... 4
+        trials, or the data are anti-correlated), ``n_components, tau_1 ... tau_J`` (fastest
         first, units of dt, bias-corrected), ``tau_j_low, tau_j_high``, ``weight_j, weight_j_low,
         weight_j_high``, ``tau_j_raw`` (the fit before correction), ``white_noise`` (lag-0 excess
         over the fit, as a share of the variance), ``fano`` (counts), ``p_value`` (of the test
@@ -416,7 +419,18 @@ def estimate_timescales(
         fit = fits[chosen]
         j = MODELS[chosen]
         taus, weights = fit.taus[u], fit.weights[u]
-        if interval == "bootstrap":
+        signal = fit.amps[u].sum()
+        share = signal / (signal + max(fit.white[u], 0.0)) if signal > 0 else 0.0
+        measurable = np.isfinite(fit.rss[u]) and not fit.at_bound[u] and share >= MIN_SIGNAL
+        if not measurable:
+            # no model with non-negative amplitudes fits (anti-correlated data), the timescale is at
+            # the end of the grid (shorter than 0.2 steps or longer than 4 trials), or the
+            # correlated part is < 1 % of the variance (white noise): no timescale to report
+            chosen = "none"
+            taus = weights = np.full(j, np.nan)
+            tau_c, w_c = taus, weights
+            tau_ci = w_ci = np.full((j, 2), np.nan)
+        elif interval == "bootstrap":
             sims = np.zeros((0, max_lag + 1)) if boot_acfs is None else boot_acfs[0]
             if len(sims) < n_boot:
                 more = _simulate_acf(_params(fit, u, means[u], integer), kind, count_model, n_boot - len(sims),
@@ -448,7 +462,8 @@ def estimate_timescales(
         resid = ac[u] - one.curve(n_steps, max_lag)[0]
         tss = ((ac[u, 1:] - ac[u, 1:].mean()) ** 2).sum()
         variance = float(fit.amps[u].sum() + fit.white[u] + (fit.osc[u, 0] if fit.osc is not None else 0.0))
-        row = {"unit": u, "model": chosen + ("+osc" if oscillation else ""), "n_components": j}
+        row = {"unit": u, "model": chosen + ("+osc" if oscillation and measurable else ""),
+               "n_components": j if measurable else 0}
         for i in range(max_j):
             k = i + 1
             have = i < j
@@ -472,12 +487,12 @@ def estimate_timescales(
         rows.append(row)
         units.append({
             "unit": u,
-            "timescales": [float(v) for v in tau_c[:j] * dt],
-            "intervals": [[float(a), float(b)] for a, b in tau_ci[:j] * dt],
-            "weights": [float(v) for v in w_c[:j]],
-            "weight_intervals": [[float(a), float(b)] for a, b in w_ci[:j]],
+            "timescales": [float(v) for v in tau_c[:j] * dt] if measurable else [],
+            "intervals": [[float(a), float(b)] for a, b in tau_ci[:j] * dt] if measurable else [],
+            "weights": [float(v) for v in w_c[:j]] if measurable else [],
+            "weight_intervals": [[float(a), float(b)] for a, b in w_ci[:j]] if measurable else [],
             "model": row["model"],
-            "timescales_raw": [float(v) for v in taus[:j] * dt],
+            "timescales_raw": [float(v) for v in taus[:j] * dt] if measurable else [],
             "white_noise": float(row["white_noise"]),
             "p_value": None if not np.isfinite(p_value) else float(p_value),
             "r2": float(row["r2"]),
