@@ -47,6 +47,7 @@ SCALE = {
     "evaluate": ["--batches", "2", "--streams", "1", "--length", "100"],
     "analyze": ["--steps", "300", "--trials", "1", "--max-lag", "40", "--no-progress"],
     "import-reference": [],
+    "timescales": ["--n-boot", "20", "--no-progress"],
     "robustness": ["--repeats", "2", "--length", "100", "--w-epsilons", "0", "1", "--tau-epsilons", "0", "1",
                    "--ablate-count", "2", "--no-progress", "--epochs", "1", "--new-n", "1", "--set",
                    "training.steps_per_epoch=2", "--set", "training.eval_batches=1", "--set", "training.batch_size=16"],
@@ -111,6 +112,13 @@ def workspace(tmp_path, monkeypatch):
     config = build_config("paper", overrides=tiny_overrides(hidden=16, batch=16, steps=5)
                           + ["curriculum.threshold=0.5", "training.max_epochs=2"])
     train(config, ws / "run", progress=False)
+    import numpy as np
+
+    from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
+
+    # the data files of the README's `rnn-timescales timescales` examples
+    np.save(ws / "spikes.npy", np.transpose(ou_spike_counts([3.0, 30.0], [0.4, 0.6], 300, 40, 2, seed=0), (1, 0, 2)))
+    np.savez(ws / "rates.npz", rates=ou_process([5.0], None, 300, 30, 1, seed=1)[:, :, 0])
     return ws
 
 

@@ -6,3 +6,14 @@ __version__ = "0.1.0"
 from rnn_timescales import _compat
 
 _compat.install()  # the import paths the README documented before issue 22's layout
+
+__all__ = ["estimate_timescales"]
+
+
+def __getattr__(name: str):
+    # imported on first use: ``import rnn_timescales`` stays light (the CLI starts fast)
+    if name == "estimate_timescales":
+        from rnn_timescales.analysis.inference import estimate_timescales
+
+        return estimate_timescales
+    raise AttributeError(f"module 'rnn_timescales' has no attribute {name!r}")

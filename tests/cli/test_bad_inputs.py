@@ -54,6 +54,16 @@ def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
+def _npy(path: Path, shape: tuple, nan: bool = False) -> Path:
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=shape)
+    if nan:
+        x.flat[7] = np.nan
+    np.save(path, x)
+    return path
+
+
 def _ckpt(ws: Path) -> Path:
     return ws / "run" / "checkpoints" / "rnn_N2_N2.safetensors"
 
@@ -237,6 +247,41 @@ CASES = [
          lambda ws: _write(ws / "afile", "x")),
     Case("analyze-out-not-analysis", "analyze", "--out holds files that are not an analysis",
          ["analyze", "run", "--out", "notes"], "not an analysis", lambda ws: _write(ws / "notes" / "todo.txt", "x")),
+    # --- timescales ----------------------------------------------------------------------------
+    Case("timescales-missing", "timescales", "data file missing", ["timescales", "nowhere.npy", "--axes", "trials,time"],
+         "does not exist"),
+    Case("timescales-unreadable", "timescales", "corrupt .npy", ["timescales", "bad.npy", "--axes", "trials,time"],
+         "cannot read", lambda ws: _write(ws / "bad.npy", b"\x93NUMPY garbage")),
+    Case("timescales-format", "timescales", "unknown file type", ["timescales", "data.txt", "--axes", "trials,time"],
+         "expected one of .npy", lambda ws: _write(ws / "data.txt", "1 2 3")),
+    Case("timescales-axes-unknown", "timescales", "misspelt axis name", ["timescales", "d.npy", "--axes", "trials,tme"],
+         "--axes names", lambda ws: _npy(ws / "d.npy", (20, 300))),
+    Case("timescales-axes-count", "timescales", "--axes names more axes than the data has",
+         ["timescales", "d.npy", "--axes", "time,trials,units"], "the data has 2 axes", lambda ws: _npy(ws / "d.npy", (20, 300))),
+    Case("timescales-no-time", "timescales", "--axes without time", ["timescales", "d.npy", "--axes", "trials,units"],
+         "must include time", lambda ws: _npy(ws / "d.npy", (20, 300))),
+    Case("timescales-nan", "timescales", "NaN in the data", ["timescales", "d.npy", "--axes", "trials,time"],
+         "NaN", lambda ws: _npy(ws / "d.npy", (20, 300), nan=True)),
+    Case("timescales-one-trial", "timescales", "a single trial", ["timescales", "d.npy", "--axes", "time"],
+         "at least 2 trials", lambda ws: _npy(ws / "d.npy", (300,))),
+    Case("timescales-short", "timescales", "trials too short for the lags",
+         ["timescales", "d.npy", "--axes", "trials,time", "--max-lag", "200"], "too short",
+         lambda ws: _npy(ws / "d.npy", (20, 300))),
+    Case("timescales-npz-key", "timescales", ".npz with several arrays and no --key",
+         ["timescales", "d.npz", "--axes", "trials,time"], "choose one with --key",
+         lambda ws: __import__("numpy").savez(ws / "d.npz", a=__import__("numpy").zeros((20, 300)), b=__import__("numpy").zeros(3))),
+    Case("timescales-csv-text", "timescales", "CSV with words among the numbers",
+         ["timescales", "d.csv", "--axes", "time,trials"], "not numbers",
+         lambda ws: _write(ws / "d.csv", "a,b\n1,2\n3,x\n")),
+    Case("timescales-negative-counts", "timescales", "--kind counts with negative values",
+         ["timescales", "d.npy", "--axes", "trials,time", "--kind", "counts"], "non-negative",
+         lambda ws: _npy(ws / "d.npy", (20, 300))),
+    Case("timescales-constant", "timescales", "a unit that never changes",
+         ["timescales", "d.npy", "--axes", "trials,time", "--interval", "none"], "constant",
+         lambda ws: __import__("numpy").save(ws / "d.npy", __import__("numpy").ones((20, 300)))),
+    Case("timescales-out-is-file", "timescales", "--out is a file",
+         ["timescales", "d.npy", "--axes", "trials,time", "--out", "afile"], "is a file",
+         lambda ws: (_npy(ws / "d.npy", (20, 300)), _write(ws / "afile", "x"))),
     # --- slow-points ---------------------------------------------------------------------------
     Case("slow-points-missing", "slow-points", "path missing", ["slow-points", "nowhere"], "does not exist"),
     Case("slow-points-unknown-setting", "slow-points", "misspelt finder hyperparameter",

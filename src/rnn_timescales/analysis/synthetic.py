@@ -90,3 +90,159 @@ def ar1_mixture(
     for tj, wj in zip(taus, w):
         out += np.float32(np.sqrt(wj)) * ar1(tj, n_steps, n_trials, n_units, seed=rng)
     return out
+
+
+# --- generative models of recorded activity (docs/timescales.md) -------------------------------------
+def _as_generator(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def ou_process(
+    taus: float | Sequence[float],
+    weights: Sequence[float] | None = None,
+    n_steps: int = 1000,
+    n_trials: int = 1,
+    n_units: int = 1,
+    dt: float = 1.0,
+    oscillation: tuple[float, float, float] | None = None,
+    seed: int | np.random.Generator | None = None,
+    dtype=np.float64,
+) -> np.ndarray:
+    """Sum of independent Ornstein-Uhlenbeck processes sampled every ``dt``, exact discretisation.
+
+    Component j follows x_{t+1} = x_t e^{-dt/tau_j} + sqrt(w_j (1 - e^{-2 dt/tau_j})) xi_t,
+    xi_t ~ N(0, 1), started from its stationary law N(0, w_j); the sum has unit variance and
+    autocorrelation sum_j w_j exp(-|lag| dt / tau_j). The optional damped oscillation is the real
+    part of a complex OU process z_{t+1} = z_t e^{-dt/tau_o + 2 pi i f dt} + noise, whose
+    autocorrelation is w_o exp(-|lag| dt / tau_o) cos(2 pi f lag dt).
+
+    Parameters
+    ----------
+    taus : float or sequence of float
+        Timescales, in the units of ``dt`` (> 0).
+    weights : sequence of float, optional
+        Share of the variance of each component (with the oscillation's, normalised to sum 1;
+        default equal).
+    n_steps, n_trials, n_units : int
+        Samples per trial, trials, independent units (all units share the parameters).
+    dt : float
+        Sampling interval (the unit of ``taus``).
+    oscillation : (tau_o, frequency, weight), optional
+        Damping timescale (units of dt; ``inf`` for an undamped oscillation with a random phase),
+        frequency (cycles per unit of dt) and variance weight of a damped oscillation.
+    seed : int or Generator
+    dtype : numpy dtype of the result
+
+    Returns
+    -------
+    x : array, shape (n_steps, n_trials, n_units), zero mean, unit variance
+    """
+    taus = np.atleast_1d(np.asarray(taus, dtype=np.float64))
+    w = np.full(taus.size, 1.0) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != taus.shape or (w < 0).any():
+        raise ValueError("weights must be non-negative, one per timescale")
+    if not (taus > 0).all() or not np.isfinite(taus).all():
+        raise ValueError("every timescale must be positive and finite")
+    if n_steps < 1 or n_trials < 1 or n_units < 1 or not dt > 0:
+        raise ValueError(f"n_steps, n_trials, n_units must be >= 1 and dt > 0, got {n_steps}, {n_trials}, {n_units}, {dt}")
+    w_osc = 0.0 if oscillation is None else float(oscillation[2])
+    total = w.sum() + w_osc
+    if total <= 0:
+        raise ValueError("the weights must not all be zero")
+    w, w_osc = w / total, w_osc / total
+    rng = _as_generator(seed)
+    shape = (n_trials, n_units)
+    out = np.zeros((n_steps, *shape), dtype=dtype)
+    for tau, wj in zip(taus, w):
+        if wj == 0:
+            continue
+        r = np.exp(-dt / tau)
+        s = np.sqrt(wj * (1.0 - r * r))
+        noise = rng.standard_normal((n_steps, *shape))
+        noise[0] = np.sqrt(wj) * rng.standard_normal(shape)
+        noise[1:] *= s
+        out += lfilter([1.0], [1.0, -r], noise, axis=0).astype(dtype, copy=False)
+    if w_osc > 0:
+        tau_o, freq = float(oscillation[0]), float(oscillation[1])
+        phase = np.exp(2j * np.pi * freq * dt)
+        if np.isinf(tau_o):
+            ph0 = rng.uniform(0, 2 * np.pi, shape)
+            t = np.arange(n_steps)[:, None, None] * dt
+            out += (np.sqrt(2 * w_osc) * np.cos(2 * np.pi * freq * t + ph0)).astype(dtype)
+        else:
+            r = np.exp(-dt / tau_o) * phase
+            s = np.sqrt(w_osc * (1.0 - abs(r) ** 2))  # complex noise of variance s^2 (s^2/2 per part)
+            noise = (rng.standard_normal((n_steps, *shape)) + 1j * rng.standard_normal((n_steps, *shape))) / np.sqrt(2)
+            noise[0] *= np.sqrt(2 * w_osc)  # stationary: E|z|^2 = 2 w_osc, so Re z has variance w_osc
+            noise[1:] *= s * np.sqrt(2)
+            out += lfilter([1.0], [1.0, -r], noise, axis=0).real.astype(dtype, copy=False)
+    return out
+
+
+def spike_counts(
+    rate_process: np.ndarray,
+    mean: float,
+    std: float,
+    distribution: str = "poisson",
+    fano: float = 1.0,
+    seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Spike counts per bin whose rate follows a unit-variance process (e.g. :func:`ou_process`).
+
+    The rate per bin is lambda_t = max(mean + std * x_t, 0) (expected count in the bin). Counts are
+    Poisson(lambda_t) or gamma-distributed with mean lambda_t and variance ``fano`` * lambda_t
+    (shape lambda_t / fano, scale fano; real-valued, as in abcTau's gamma spikes). Given the rate,
+    counts in different bins are independent, so the counts' autocovariance is std^2 times the
+    autocorrelation of x at every lag, plus fano * mean at lag 0 only (up to the clipping at zero).
+
+    Parameters
+    ----------
+    rate_process : array, shape (time, ...)
+        Zero-mean, unit-variance process.
+    mean : float
+        Mean count per bin (> 0).
+    std : float
+        Standard deviation of the rate per bin (>= 0); keep it below about mean / 2 so that the
+        rate is rarely clipped at zero.
+    distribution : {"poisson", "gamma"}
+    fano : float
+        Fano factor of the gamma counts (ignored for Poisson).
+    seed : int or Generator
+
+    Returns
+    -------
+    counts : array, same shape as ``rate_process``; int64 for Poisson, float64 for gamma
+    """
+    if distribution not in ("poisson", "gamma"):
+        raise ValueError(f"distribution must be 'poisson' or 'gamma', got {distribution!r}")
+    if not mean > 0 or not std >= 0 or not fano > 0:
+        raise ValueError(f"need mean > 0, std >= 0 and fano > 0, got {mean}, {std}, {fano}")
+    rng = _as_generator(seed)
+    rate = np.maximum(mean + std * np.asarray(rate_process, dtype=np.float64), 0.0)
+    if distribution == "poisson":
+        return rng.poisson(rate)
+    out = np.zeros_like(rate)
+    pos = rate > 0
+    out[pos] = rng.gamma(rate[pos] / fano, fano)
+    return out
+
+
+def ou_spike_counts(
+    taus: float | Sequence[float],
+    weights: Sequence[float] | None = None,
+    n_steps: int = 1000,
+    n_trials: int = 500,
+    n_units: int = 1,
+    mean: float = 1.0,
+    std: float = 0.5,
+    distribution: str = "poisson",
+    fano: float = 1.0,
+    dt: float = 1.0,
+    oscillation: tuple[float, float, float] | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Spike counts of ``n_units`` neurons whose rate is an OU mixture: :func:`ou_process` then
+    :func:`spike_counts`. Shape (n_steps, n_trials, n_units)."""
+    rng = _as_generator(seed)
+    x = ou_process(taus, weights, n_steps, n_trials, n_units, dt, oscillation, seed=rng)
+    return spike_counts(x, mean, std, distribution, fano, seed=rng)

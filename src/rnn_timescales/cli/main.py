@@ -23,6 +23,7 @@ from rnn_timescales.cli import (
     slow_points,
     speed_regularization,
     sweep,
+    timescales,
     train,
 )
 from rnn_timescales.cli.options import Parser
@@ -30,8 +31,8 @@ from rnn_timescales.errors import CheckpointError, ConfigError, UsageError, Writ
 
 # The commands in the order ``--help`` lists them; each module has ``add(sub)`` (its options,
 # with ``set_defaults(func=run)``) and ``run(args) -> exit code``. A new command is a module here.
-COMMANDS = (train, evaluate, analyze, import_reference, extrapolate, compare_models, robustness, slow_points,
-            recall_memory, speed_regularization, sweep, report)
+COMMANDS = (train, evaluate, analyze, timescales, import_reference, extrapolate, compare_models, robustness,
+            slow_points, recall_memory, speed_regularization, sweep, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
 """Every figure, one function each, grouped by what shows it: :mod:`.figures` for the studies (one
 network or a few: ``analyze``, ``robustness``, ``slow-points``, ``extrapolate``, ``recall-memory``,
 ``speed-regularization``, ``compare-models``), :mod:`.report` for the HTML report across many
-runs, and :mod:`.reproduction` for the reproduction's published figures. Functions take tables and
+runs, :mod:`.timescales` for ``timescales`` (recorded activity), and :mod:`.reproduction` for the
+reproduction's published figures. Functions take tables and
 arrays and return or save a matplotlib figure; none computes."""

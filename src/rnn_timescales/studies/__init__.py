@@ -10,4 +10,6 @@ its figures). The command line (:mod:`rnn_timescales.cli`) and the sweeps call t
 - :mod:`.extrapolate`: delayed recall beyond the trained delays (``extrapolate``).
 - :mod:`.speed_regularization`: fine-tuning with and without the speed term (``speed-regularization``).
 - :mod:`.compare_models`: leaky RNN, GRU and LSTM under two curricula (``compare-models``).
+- :mod:`.recorded_timescales`: timescales of any activity from files, with intervals (``timescales``).
+- :mod:`.reproduction`: the reproduction's per-network timescale rows (a sweep analysis).
 """

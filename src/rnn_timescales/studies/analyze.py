@@ -36,6 +36,7 @@ class AnalysisSettings:
     fit_lag: int = 30
     method: str = "parsimonious"
     bias_correction: str | None = None
+    tau_net_intervals: int = 0  # trial resamples for an interval of tau_net (0: none; docs/timescales.md)
     n_points: int = 4
     n_slowest: int = 5
     seed: int = 0
@@ -123,6 +124,14 @@ def analyze_checkpoint(
     for k, column in enumerate(("tau_gate", "tau_gate_log", "gate_mean")):
         neurons.insert(3 + k, column, gates[column].to_numpy())
     neurons.insert(neurons.columns.get_loc("tau_net") + 1, "tau_net_cell", tau_net_cell)
+    if s.tau_net_intervals:
+        from rnn_timescales.analysis.tau_net_intervals import tau_net_interval
+
+        low, high = tau_net_interval(stats.ac, s.fit_lag, s.method, s.tau_net_intervals, seed=s.seed,
+                                     bias_correction=s.bias_correction, n_steps=s.n_steps)
+        at = neurons.columns.get_loc("tau_net") + 1
+        neurons.insert(at, "tau_net_low", low)
+        neurons.insert(at + 1, "tau_net_high", high)
     dim = dimensionality_from_covariance(stats.covariance, 0.9)
     summary = {"checkpoint": str(ckpt.path), "n_min": ckpt.n_min, "n_max": ckpt.n_max, "level_name": level_name,
                "level": level, "model_type": ckpt.config.model.type, "gate": retention_gate(model)}
@@ -328,6 +337,10 @@ def check_settings(s: Mapping[str, Any], prefix: str = "", name: Callable[[str],
                           f"got {s['fit_lag']}")
     if s["n_steps"] <= s["max_lag"]:
         raise ConfigError(f"{prefix}{name('n_steps')} ({s['n_steps']}) must exceed {name('max_lag')} ({s['max_lag']})")
+    intervals = s.get("tau_net_intervals", 0)
+    if isinstance(intervals, bool) or not isinstance(intervals, int) or intervals < 0 or 0 < intervals < 20:
+        raise ConfigError(f"{prefix}{name('tau_net_intervals')} needs at least 20 resamples (or 0 for none), "
+                          f"got {intervals!r}")
 
 
 def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:

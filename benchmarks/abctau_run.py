@@ -1,0 +1,75 @@
+"""Run abcTau (Zeraati et al. 2022) on one data set; called by benchmarks/abctau_compare.py with the
+Python of an environment where abcTau is installed (its own package, not part of this project).
+
+    python abctau_run.py SRC_DIR DATA.npy KIND OUT_DIR [--min-samples 100] [--steps 20] [--disp 1.5]
+
+KIND: ou1 | ou2 | poisson2 | gamma2 (the generative model abcTau fits). DATA.npy is (trials, bins).
+Writes OUT_DIR/inter.npy after every ABC step (abcTau's own intermediate record), so a run stopped
+by a time limit still says how far it got.
+"""
+
+import argparse
+import os
+import sys
+import warnings
+
+import numpy as np
+from scipy import stats
+
+p = argparse.ArgumentParser()
+p.add_argument("src")
+p.add_argument("data")
+p.add_argument("kind")
+p.add_argument("out")
+p.add_argument("--min-samples", type=int, default=100)
+p.add_argument("--steps", type=int, default=20)
+p.add_argument("--disp", type=float, default=None)
+p.add_argument("--max-lag", type=int, default=None)
+args = p.parse_args()
+
+sys.path.insert(0, os.path.join(args.src, "abcTau"))  # abcTau imports its modules by bare name
+np.warnings = warnings  # removed from NumPy 1.24; abcTau still calls np.warnings.filterwarnings
+import abcTau  # noqa: E402
+from simple_abc_general import pmc_abc  # noqa: E402
+
+data = np.load(args.data)
+max_lag = args.max_lag or {"ou1": 50, "ou2": 110, "poisson2": 110, "gamma2": 110}[args.kind]
+data_ac, data_mean, data_var, T, n_trials = abcTau.preprocessing.extract_stats(
+    data, 1, 1, "comp_ac_fft", True, max_lag)
+if args.kind == "ou1":
+    prior = [stats.uniform(loc=0, scale=60)]
+    gen = "oneTauOU"
+else:
+    prior = [stats.uniform(loc=0, scale=60), stats.uniform(loc=20, scale=120), stats.uniform(loc=0, scale=1)]
+    gen = {"ou2": "twoTauOU", "poisson2": "twoTauOU_poissonSpikes", "gamma2": "twoTauOU_gammaSpikes"}[args.kind]
+generator = getattr(abcTau.generative_models, gen)
+
+
+class Model(abcTau.Model):
+    def __init__(self):
+        pass
+
+    def draw_theta(self):
+        return [q.rvs() for q in self.prior]
+
+    def generate_data(self, theta):
+        extra = (args.disp,) if args.kind == "gamma2" else ()
+        syn, n_bins = generator(theta, 1, 1, T, n_trials, data_mean, data_var, *extra)
+        return abcTau.summary_stats.comp_sumStat(syn, "comp_ac_fft", True, 1, 1, T, n_bins, max_lag)
+
+    def summary_stats(self, d):
+        return d
+
+    def distance_function(self, d, s):
+        if np.nansum(s) <= 0:
+            return 10**4
+        return abcTau.distance_functions.linear_distance(d, s)
+
+
+model = Model()
+model.set_prior(prior)
+model.set_data(data_ac)
+os.makedirs(args.out, exist_ok=True)
+pmc_abc(model, data_ac, args.out + "/", "inter", epsilon_0=1, min_samples=args.min_samples, steps=args.steps,
+        parallel=False, n_procs=1, minAccRate=0.01)
+print("abcTau finished")

@@ -1,0 +1,305 @@
+"""Models of the measured autocorrelation and their vectorised least-squares fit (docs/timescales.md).
+
+The autocorrelation of a trial is estimated as in :mod:`rnn_timescales.analysis.autocorrelation`
+(trial mean removed, lag k divided by n - k, averaged over trials). Its expectation is *not* the
+process's autocovariance gamma_k: the trial mean absorbs part of the slow fluctuations, so
+
+    E[C_k] = gamma_k - (P(n - k) + G - P(k)) / (n (n - k)) + G / n^2,
+
+with g(t) = sum_{s<n} gamma_{|t-s|}, P(m) = sum_{t<m} g(t), G = P(n) (n samples per trial).
+The map gamma -> E[C] is linear, so a model gamma_k = sum_j A_j rho_j(k) + W delta_k (exponential
+components rho_j(k) = exp(-k / tau_j), optionally a damped oscillation, and white noise W at lag 0
+-- the Poisson or measurement noise of counts) has the expected estimate
+
+    E[C_k] = sum_j A_j b(tau_j)_k + W b_0(k),   b = the map applied to rho_j,
+
+linear in the amplitudes. The fit therefore searches the timescales on a grid (all tuples of a
+log-spaced grid, shared by every curve) with the amplitudes solved in closed form, then refines
+each curve's best tuple on two finer local grids. Fitting the *expected estimate* rather than
+gamma removes the finite-sample (mean-subtraction) bias of the estimator at its source.
+
+Everything is in time steps; callers scale by the bin size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+# model name -> number of exponential components; "+osc" adds a damped oscillation
+MODELS = {"1exp": 1, "2exp": 2, "3exp": 3}
+GRID_SIZE = {1: 200, 2: 120, 3: 48}
+# local refinement: points per timescale and the half-widths of the successive grids, in grid steps
+REFINE = {1: (21, (1.0, 0.1)), 2: (7, (1.0, 0.5, 0.25, 0.12, 0.06)), 3: (5, (1.5, 0.75, 0.4, 0.2, 0.1, 0.05, 0.025))}
+
+
+def expected_estimate(gamma: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
+    """Expected value of the mean-subtracted, n - k normalised autocorrelation estimate.
+
+    Parameters
+    ----------
+    gamma : array, shape (..., n_steps)
+        True autocovariance at lags 0 ... n_steps - 1.
+    n_steps : int
+        Samples per trial, n.
+    max_lag : int
+        Largest lag returned.
+
+    Returns
+    -------
+    array, shape (..., max_lag + 1)
+    """
+    gamma = np.asarray(gamma, dtype=np.float64)
+    n = int(n_steps)
+    if gamma.shape[-1] != n:
+        raise ValueError(f"gamma needs lags 0..{n - 1}, got {gamma.shape[-1]}")
+    cum = np.cumsum(gamma, axis=-1)  # Gamma(m) = sum_{j<=m} gamma_j
+    # g(t) = sum_{j<=t} gamma_j + sum_{1<=j<=n-1-t} gamma_j
+    g = cum + cum[..., ::-1] - 2 * gamma[..., :1]
+    g = g + gamma[..., :1]
+    pre = np.concatenate([np.zeros(g.shape[:-1] + (1,)), np.cumsum(g, axis=-1)], axis=-1)  # P(m), m = 0..n
+    big = pre[..., n : n + 1]
+    k = np.arange(max_lag + 1)
+    return gamma[..., k] - (pre[..., n - k] + big - pre[..., k]) / (n * (n - k)) + big / n**2
+
+
+def exp_basis(taus: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
+    """b(tau): expected estimate of a unit-variance process with autocorrelation exp(-k / tau).
+
+    taus: any shape, in steps (> 0) -> array of shape taus.shape + (max_lag + 1,)."""
+    taus = np.asarray(taus, dtype=np.float64)
+    k = np.arange(n_steps, dtype=np.float64)
+    flat = taus.reshape(-1, 1)
+    out = np.empty((flat.shape[0], max_lag + 1))
+    for i in range(0, flat.shape[0], 2048):  # bounded memory: 2048 x n_steps at a time
+        gamma = np.exp(-k / flat[i : i + 2048])
+        out[i : i + 2048] = expected_estimate(gamma, n_steps, max_lag)
+    return out.reshape(taus.shape + (max_lag + 1,))
+
+
+def osc_basis(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
+    """Expected estimate of exp(-k / tau) cos(2 pi f k) (f in cycles per step); broadcasts."""
+    taus, freqs = np.broadcast_arrays(np.asarray(taus, float), np.asarray(freqs, float))
+    k = np.arange(n_steps, dtype=np.float64)
+    gamma = np.exp(-k / taus[..., None]) * np.cos(2 * np.pi * freqs[..., None] * k)
+    return expected_estimate(gamma, n_steps, max_lag)
+
+
+def white_basis(n_steps: int, max_lag: int) -> np.ndarray:
+    """Expected estimate of white noise of unit variance, shape (max_lag + 1,)."""
+    gamma = np.zeros(n_steps)
+    gamma[0] = 1.0
+    return expected_estimate(gamma, n_steps, max_lag)
+
+
+def tau_grid(n_steps: int, size: int, tau_min: float = 0.2) -> np.ndarray:
+    """Log-spaced timescales from ``tau_min`` to 4 n_steps (steps): beyond that a trial holds no
+    information on the timescale."""
+    return np.geomspace(tau_min, 4.0 * n_steps, size)
+
+
+@dataclass
+class Fit:
+    """Least-squares fit of one model to U curves.
+
+    taus: (U, J) timescales in steps, ascending; amps: (U, J) amplitudes A_j (>= 0, in the units
+    of the curves); white: (U,) white-noise variance W; rss: (U,) residual sum of squares;
+    osc: (U, 3) (amplitude, tau, frequency) of the oscillation, or None; at_bound: (U,) a
+    timescale at the end of the grid.
+    """
+
+    model: str
+    taus: np.ndarray
+    amps: np.ndarray
+    white: np.ndarray
+    rss: np.ndarray
+    at_bound: np.ndarray
+    osc: np.ndarray | None = None
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Share of each component in the variance of the slow (non-white) part, (U, J)."""
+        total = self.amps.sum(1, keepdims=True)
+        if self.osc is not None:
+            total = total + self.osc[:, :1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.amps / total
+
+    def curve(self, n_steps: int, max_lag: int, expected: bool = True) -> np.ndarray:
+        """The fitted autocovariance at lags 0 ... max_lag, (U, max_lag + 1): the expected
+        estimate (``expected=True``, comparable to the data) or the process's own."""
+        if expected:
+            out = (self.amps[..., None] * exp_basis(self.taus, n_steps, max_lag)).sum(1)
+            out += self.white[:, None] * white_basis(n_steps, max_lag)
+            if self.osc is not None:
+                out += self.osc[:, :1] * osc_basis(self.osc[:, 1], self.osc[:, 2], n_steps, max_lag)
+            return out
+        k = np.arange(max_lag + 1, dtype=np.float64)
+        out = (self.amps[..., None] * np.exp(-k / self.taus[..., None])).sum(1)
+        out[:, 0] += self.white
+        if self.osc is not None:
+            out += self.osc[:, :1] * np.exp(-k / self.osc[:, 1:2]) * np.cos(2 * np.pi * self.osc[:, 2:3] * k)
+        return out
+
+
+def _solve(bases: np.ndarray, y: np.ndarray, n_amp: int) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of y (U, L) on bases (U, P, C, L); the first ``n_amp`` coefficients must be
+    >= 0 (candidates violating that get RSS = inf). Returns coef (U, P, C), rss (U, P)."""
+    gram = np.einsum("upcl,updl->upcd", bases, bases)
+    rhs = np.einsum("upcl,ul->upc", bases, y)
+    return _finish(gram, rhs, (y * y).sum(-1)[:, None], n_amp)
+
+
+def _finish(gram: np.ndarray, rhs: np.ndarray, yy: np.ndarray, n_amp: int) -> tuple[np.ndarray, np.ndarray]:
+    c = gram.shape[-1]
+    gram = gram + 1e-12 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * np.eye(c)
+    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
+    rss = yy - (coef * rhs).sum(-1)
+    bad = (coef[..., :n_amp] < 0).any(-1)
+    return coef, np.where(bad, np.inf, np.maximum(rss, 0.0))
+
+
+def _basis_rows(n_steps: int, max_lag: int, n_exp: int, oscillation: bool, size: int, tau_min: float):
+    """Shared candidate rows (exponentials on the grid, oscillations, white noise), their Gram
+    matrix and the candidate index tuples; cached per (n_steps, max_lag, model)."""
+    key = (n_steps, max_lag, n_exp, oscillation, size, tau_min)
+    if key in _ROWS:
+        return _ROWS[key]
+    taus = tau_grid(n_steps, size, tau_min)
+    rows = [exp_basis(taus, n_steps, max_lag)]
+    tuples = np.array(list(combinations(range(size), n_exp)))
+    osc_par = np.zeros((0, 2))
+    if oscillation:
+        f_grid = np.linspace(0.5 / max_lag, 0.45, 40 if n_exp == 1 else 16)
+        to_grid = np.geomspace(2.0, 4.0 * n_steps, 12 if n_exp == 1 else 6)
+        osc_par = np.stack(np.meshgrid(to_grid, f_grid, indexing="ij"), -1).reshape(-1, 2)
+        rows.append(osc_basis(osc_par[:, 0], osc_par[:, 1], n_steps, max_lag))
+        o = size + np.arange(len(osc_par))
+        tuples = np.concatenate([np.repeat(tuples, len(o), 0), np.tile(o, len(tuples))[:, None]], 1)
+    rows.append(white_basis(n_steps, max_lag)[None])
+    rows = np.concatenate(rows)
+    white = rows.shape[0] - 1
+    tuples = np.concatenate([tuples, np.full((len(tuples), 1), white)], 1)
+    gram = rows @ rows.T
+    cand_gram = gram[tuples[:, :, None], tuples[:, None, :]]
+    out = (taus, osc_par, rows, tuples, cand_gram)
+    if len(_ROWS) > 16:
+        _ROWS.clear()
+    _ROWS[key] = out
+    return out
+
+
+_ROWS: dict = {}
+
+
+def fit_model(
+    y: np.ndarray,
+    n_steps: int,
+    model: str = "1exp",
+    oscillation: bool = False,
+    grid: int | None = None,
+    tau_min: float = 0.2,
+) -> Fit:
+    """Fit ``sum_j A_j b(tau_j) + W b_0`` (+ a damped oscillation) to every curve.
+
+    Parameters
+    ----------
+    y : array, shape (U, L)
+        Autocovariances at lags 0 ... L - 1 (e.g. trial-averaged :func:`autocorrelation`); scale
+        free (the fit is invariant to multiplying a curve by a constant).
+    n_steps : int
+        Samples per trial of the data the curves come from.
+    model : {"1exp", "2exp", "3exp"}
+        Number of exponential components.
+    oscillation : bool
+        Add a damped oscillation A_o exp(-k / tau_o) cos(2 pi f k), f in cycles per step.
+    grid : int, optional
+        Size of the log-spaced timescale grid (default by model).
+    tau_min : float
+        Smallest timescale searched, in steps.
+
+    Returns
+    -------
+    Fit
+    """
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    n_units, n_lags = y.shape
+    max_lag = n_lags - 1
+    if max_lag < 3 or max_lag >= n_steps:
+        raise ValueError(f"need 3 <= max lag < n_steps, got max lag {max_lag} with n_steps {n_steps}")
+    finite = np.isfinite(y).all(1)
+    scale = np.where(finite & (np.abs(y[:, 0]) > 0), np.abs(np.nan_to_num(y[:, 0])), 1.0)[:, None]
+    ys = np.where(finite[:, None], y, 0.0) / scale
+    n_exp = MODELS[model]
+    n_amp = n_exp + int(oscillation)
+    size = grid or GRID_SIZE[n_exp]
+    taus, osc_par, rows, tuples, cand_gram = _basis_rows(n_steps, max_lag, n_exp, oscillation, size, tau_min)
+    log_step = np.log(taus[1] / taus[0])
+
+    # global search: every candidate tuple for every curve, amplitudes in closed form
+    proj = ys @ rows.T  # (U, R)
+    yy = (ys * ys).sum(1)
+    best = np.zeros(n_units, int)
+    best_rss = np.full(n_units, np.inf)
+    step = max(1, 2_000_000 // max(n_units, 1))
+    for p0 in range(0, len(tuples), step):
+        tp = tuples[p0 : p0 + step]
+        rhs = proj[:, tp]  # (U, P, C)
+        _, rss = _finish(cand_gram[p0 : p0 + step][None], rhs, yy[:, None], n_amp)
+        i = rss.argmin(1)
+        r = rss[np.arange(n_units), i]
+        better = r < best_rss
+        best_rss[better], best[better] = r[better], p0 + i[better]
+    best_idx = tuples[best, :n_exp]
+    best_tau = taus[best_idx]
+    at_bound = (best_idx == 0).any(1) | (best_idx == size - 1).any(1)
+    osc = osc_par[tuples[best, n_exp] - size] if oscillation else None  # (U, 2) tau_o, f
+    w = rows[-1]
+
+    # local refinements on shrinking grids around the best: the timescales jointly, then (with
+    # them fixed) the oscillation's damping and frequency
+    offsets, widths = REFINE[n_exp]
+    rounds = max(len(widths), 7 if oscillation else 0)
+    for r in range(rounds):
+        width = widths[min(r, len(widths) - 1)] * log_step
+        rel = np.exp(np.linspace(-width, width, offsets))
+        mesh = np.stack(np.meshgrid(*[np.arange(offsets)] * n_exp, indexing="ij"), -1).reshape(-1, n_exp)
+        cands = np.stack([(best_tau[:, j : j + 1] * rel)[:, mesh[:, j]] for j in range(n_exp)], -1)  # (U, P, J)
+        cands = np.clip(cands, taus[0], taus[-1])
+        parts = [exp_basis(cands, n_steps, max_lag)]
+        if oscillation:
+            ob = osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag)  # (U, L)
+            parts.append(np.broadcast_to(ob[:, None, None], (n_units, cands.shape[1], 1, n_lags)))
+        parts.append(np.broadcast_to(w, (n_units, cands.shape[1], 1, n_lags)))
+        _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
+        best_tau = cands[np.arange(n_units), rss.argmin(1)]
+        if oscillation:
+            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag)[:, None], (n_units, 81, n_exp, n_lags))
+            lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 9) * 0.7 * 0.6**r  # (U, 9); grid step ln 2
+            ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 9) * 0.012 * 0.6**r, 1e-4, 0.5)
+            oc = np.stack([np.repeat(np.exp(lt), 9, 1), np.tile(ff, (1, 9))], -1)  # (U, 81, 2)
+            ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag)[:, :, None]
+            base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 81, 1, n_lags))], axis=2)
+            _, rss = _solve(base, ys, n_amp)
+            osc = oc[np.arange(n_units), rss.argmin(1)]
+    best_tau = np.sort(best_tau, axis=1)
+    parts = [exp_basis(best_tau, n_steps, max_lag)[:, None]]
+    if oscillation:
+        parts.append(osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag)[:, None, None])
+    parts.append(np.broadcast_to(w, (n_units, 1, 1, n_lags)))
+    coef, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
+    coef, rss = coef[:, 0], rss[:, 0]
+    failed = ~np.isfinite(rss) | ~finite
+    osc_out = np.column_stack([coef[:, n_exp] * scale[:, 0], osc]) if oscillation else None
+    fit = Fit(model=model + ("+osc" if oscillation else ""), taus=best_tau, amps=coef[:, :n_exp] * scale,
+              white=coef[:, -1] * scale[:, 0], rss=rss * scale[:, 0] ** 2, at_bound=at_bound, osc=osc_out)
+    for arr in (fit.taus, fit.amps, fit.white, fit.rss):
+        arr[failed] = np.nan
+    return fit
+
+
+__all__ = ["Fit", "MODELS", "expected_estimate", "exp_basis", "fit_model", "osc_basis", "tau_grid", "white_basis"]
