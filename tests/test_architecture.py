@@ -114,11 +114,16 @@ def test_the_import_graph_has_no_cycle():
     assert cycles(graph()) == []
 
 
+# The package root's public names loaded on first use (``rnn_timescales.__getattr__``): a façade
+# over the layers, imported by nothing inside the package.
+FACADE = {"rnn_timescales": {"rnn_timescales.analysis.inference"}}
+
+
 def test_no_module_imports_from_a_higher_layer():
     order = layers()
     upward = [f"{a} (layer {layer_of(a, order)}) imports {b} (layer {layer_of(b, order)})"
               for a, targets in sorted(graph().items()) for b in sorted(targets)
-              if layer_of(b, order) > layer_of(a, order)]
+              if layer_of(b, order) > layer_of(a, order) and b not in FACADE.get(a, ())]
     assert upward == []
 
 
