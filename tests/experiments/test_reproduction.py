@@ -13,7 +13,8 @@ from sweep_testing import write_spec
 from rnn_timescales.cli import main
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.experiments.results import RUN_COLUMNS, aggregate_by_n, collect
-from rnn_timescales.studies.reproduction import ID_COLUMNS, ROWS_DIR, ReproductionSettings, integrated_time
+from rnn_timescales.analysis.autocorrelation import integrated_time
+from rnn_timescales.studies.reproduction import ID_COLUMNS, ROWS_DIR, ReproductionSettings
 from rnn_timescales.experiments.sweep import load_spec, run_sweep
 
 SMALL = {"n_trials": 2, "n_steps": 400, "max_lag": 40, "fit_lag": 20, "n_points": 2, "n_slowest": 2}

@@ -193,3 +193,15 @@ class StreamingAutocorrelation:
         cross = lagged - m * (total - tail) - m * (total - head) + (n - lags) * m * m
         ac = (cross / (n - lags)).permute(1, 2, 0).numpy()
         return ac if per_trial else ac.mean(axis=0)
+
+
+def integrated_time(rho: np.ndarray) -> np.ndarray:
+    """Integrated autocorrelation time of normalised autocorrelations, no model assumed.
+
+    rho: (units, lags) with rho[:, 0] == 1 -> (units,) in time steps: sum of rho(k) over k = 0, 1, ...
+    up to the last lag before rho first drops to or below zero, minus one half (so that
+    rho(k) = exp(-k / tau) gives about tau for tau >= 1; exactly 1 / (1 - e^(-1/tau)) - 1/2).
+    """
+    rho = np.asarray(rho, dtype=np.float64)
+    positive = np.cumprod(rho > 0, axis=1).astype(bool)
+    return np.where(positive, rho, 0.0).sum(axis=1) - 0.5

@@ -30,10 +30,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from rnn_timescales.analysis.autocorrelation import integrated_time
 from rnn_timescales.analysis.timescales import fit_timescales
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_text
-from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint
+from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint, check_settings
 from rnn_timescales.studies.contract import RunStudy
 
 K24_NS = (2, 5, 10, 15, 20, 25, 30, 40, 50)
@@ -80,31 +81,14 @@ class ReproductionSettings:
         data["ns"] = tuple(sorted(set(ns)))
         if not isinstance(data["largest"], bool):
             raise ConfigError(f"{where}: largest must be true or false, got {data['largest']!r}")
-        lows = {"n_trials": 2, "n_steps": 1, "burn_in": 0, "max_lag": 1, "fit_lag": 2, "n_points": 1, "n_slowest": 1,
-                "seed": 0}
-        for key, low in lows.items():
-            v = data[key]
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ConfigError(f"{where}: {key} must be an integer of at least {low}, got {v!r}")
-        if data["fit_lag"] > data["max_lag"] or data["n_steps"] <= data["max_lag"]:
-            raise ConfigError(f"{where}: need fit_lag <= max_lag < n_steps, got {data['fit_lag']}, {data['max_lag']}, "
-                              f"{data['n_steps']}")
-        return cls(**data)
+        settings = cls(**data)
+        check_settings(asdict(settings.analysis()), prefix=f"{where}: ")  # the simulation's, as analyze checks them
+        if settings.n_trials < 2:  # the parsimonious rule weighs the fit against the trials' spread
+            raise ConfigError(f"{where}: n_trials must be an integer of at least 2, got {settings.n_trials}")
+        return settings
 
 
 # --- one network ---------------------------------------------------------------------------------
-def integrated_time(rho: np.ndarray) -> np.ndarray:
-    """Integrated autocorrelation time of normalised autocorrelations, no model assumed.
-
-    rho: (units, lags) with rho[:, 0] == 1 -> (units,) in time steps: sum of rho(k) over k = 0, 1, ...
-    up to the last lag before rho first drops to or below zero, minus one half (so that
-    rho(k) = exp(-k / tau) gives about tau for tau >= 1; exactly 1 / (1 - e^(-1/tau)) - 1/2).
-    """
-    rho = np.asarray(rho, dtype=np.float64)
-    positive = np.cumprod(rho > 0, axis=1).astype(bool)
-    return np.where(positive, rho, 0.0).sum(axis=1) - 0.5
-
-
 def _aggregate(tau_net: np.ndarray, table: pd.DataFrame, suffix: str) -> dict[str, float]:
     """Both aggregations of one estimator's tau_net, and what it calls a slow component."""
     finite = tau_net[np.isfinite(tau_net)]
