@@ -66,7 +66,9 @@ def test_cli_trains_a_tiny_network_to_n4_multi_head(tmp_path):
            "--hidden", "64", "--target-n", "4", "--max-epochs", "80", "--seed", "0", "--device", "cpu",
            "--out", str(out), "--no-progress", "--set", "training.batch_size=64",
            "--set", "training.steps_per_epoch=50", "--set", "training.eval_batches=4"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # one thread: on a shared 2-core machine two would fight the other jobs and each other
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stop_reason"] == "target_n" and summary["n_max_solved"] == 4
@@ -87,7 +89,7 @@ def test_cli_trains_the_flipflop_to_95_percent_on_every_head(tmp_path):
     out = tmp_path / "ff"
     cmd = [sys.executable, "-m", "rnn_timescales.cli", "train", "--task", "flipflop", "--hidden", "64",
            "--max-epochs", "20", "--seed", "0", "--device", "cpu", "--out", str(out), "--no-progress"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
     evaluated = subprocess.run([sys.executable, "-m", "rnn_timescales.cli", "evaluate", str(out), "--json",
                                 "--batches", "20"], capture_output=True, text=True, timeout=60)
