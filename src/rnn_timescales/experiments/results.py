@@ -28,9 +28,16 @@ FIGURES = OutputDir("figures", marker="figures.json", kind="an output of report"
 
 
 def run_row(run_dir: Path, revision: str = "", machine: str = "") -> dict[str, Any]:
-    """The ``runs.csv`` row of one run directory (RUN_COLUMNS)."""
+    """The ``runs.csv`` row of one run directory (RUN_COLUMNS); a run still training (no
+    ``summary.json``) is described by its metrics so far, with stop_reason ``training``."""
     config = RunConfig.model_validate(read_yaml(run_dir / "config.yaml"))
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
+    if not summary:
+        curve = training_curve(run_dir)
+        if not curve.empty:
+            last = curve.iloc[-1]
+            summary = {"n_max_solved": None if pd.isna(curve["n_solved"].max()) else int(curve["n_solved"].max()),
+                       "steps": int(last["step"]), "epochs": int(last["epoch"]), "wall_time_s": float(last["wall_time_s"])}
     m, t = config.model, config.training
     return {
         "task": config.task.name, "curriculum": config.curriculum.kind, "model": m.type, "train_tau": m.train_tau,
@@ -66,8 +73,9 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str = "",
     :func:`network_timescales`'s row) into ``out``, with ``provenance.json`` (command, revision,
     machine, roots). Runs still training are listed with stop_reason ``training``."""
     machine = machine if machine is not None else f"{platform.machine()} {platform.processor() or ''}".strip()
+    roots = [Path(r) for r in roots]
     runs, rows, curves = [], [], []
-    for root in map(Path, roots):
+    for root in roots:
         for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
             run = run_row(run_dir, revision, machine)
             runs.append(run)
