@@ -61,7 +61,7 @@ def training_curve(run_dir: Path) -> pd.DataFrame:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     m = pd.read_csv(path)
     solved = m["n_max"].where(m["solved"].astype(bool))
-    m["n_solved"] = solved.cummax()
+    m["n_solved"] = solved.cummax().ffill()  # held between the epochs that solve a level
     return m[CURVE_COLUMNS]
 
 
@@ -94,7 +94,8 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str = "",
     atomic_write_text(paths["runs"], pd.DataFrame(runs, columns=RUN_COLUMNS).to_csv(index=False))
     atomic_write_text(paths["curves"], (pd.concat(curves, ignore_index=True) if curves else
                                         pd.DataFrame(columns=[*ID_COLUMNS, "run", *CURVE_COLUMNS])).to_csv(index=False))
-    atomic_write_text(paths["timescales"], pd.DataFrame(rows).to_csv(index=False))
+    atomic_write_text(paths["timescales"], pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n"])
+                      .to_csv(index=False))  # before any analysis: the columns alone
     atomic_write_text(paths["provenance"], json.dumps({"command": command, "revision": revision, "machine": machine,
                                                        "roots": [str(r) for r in roots]}, indent=2))
     return paths
