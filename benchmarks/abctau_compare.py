@@ -53,12 +53,14 @@ def ours(x: np.ndarray, kind: str) -> dict:
             "weights": u["weights"], "model": u["model"]}
 
 
-def abctau(py: str, src: str, path: Path, name: str, out: Path, minutes: float) -> dict:
+def abctau(py: str, src: str, path: Path, name: str, out: Path, minutes: float, steps: int = 20,
+           min_acc_rate: float = 0.01) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     inter = out / "inter.npy"
     if inter.exists():
         inter.unlink()
-    cmd = ["nice", "-n", "19", py, str(Path(__file__).with_name("abctau_run.py")), src, str(path), name, str(out)]
+    cmd = ["nice", "-n", "19", py, str(Path(__file__).with_name("abctau_run.py")), src, str(path), name, str(out),
+           "--steps", str(steps), "--min-acc-rate", str(min_acc_rate)]
     if name == "gamma2":
         cmd += ["--disp", "1.5"]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -93,6 +95,9 @@ def main() -> int:
     p.add_argument("--abctau-python")
     p.add_argument("--abctau-src")
     p.add_argument("--abctau-minutes", type=float, default=8.0)
+    p.add_argument("--abctau-steps", type=int, default=20, help="most ABC steps (its examples: 60)")
+    p.add_argument("--abctau-min-acc-rate", type=float, default=0.01,
+                   help="stop when the acceptance rate falls below this (its examples: 0.01; 0.003 for 2 tau counts)")
     p.add_argument("--skip-ours", action="store_true")
     args = p.parse_args()
     out = Path(args.out)
@@ -119,7 +124,7 @@ def main() -> int:
                       f"{r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU", flush=True)
             if have_abc:
                 row["abctau"] = a = abctau(args.abctau_python, args.abctau_src, path, name, out / f"{name}_seed{seed}",
-                                           args.abctau_minutes)
+                                           args.abctau_minutes, args.abctau_steps, args.abctau_min_acc_rate)
                 print(f"{name} seed {seed} abcTau: {json.dumps(a)}", flush=True)
             results.append(row)
             (out / "results.json").write_text(json.dumps(results, indent=1))

@@ -1,7 +1,7 @@
 """Run abcTau (Zeraati et al. 2022) on one data set; called by benchmarks/abctau_compare.py with the
 Python of an environment where abcTau is installed (its own package, not part of this project).
 
-    python abctau_run.py SRC_DIR DATA.npy KIND OUT_DIR [--min-samples 100] [--steps 20] [--disp 1.5]
+    python abctau_run.py SRC_DIR DATA.npy KIND OUT_DIR [--min-samples 100] [--steps 20] [--min-acc-rate 0.01] [--disp 1.5]
 
 KIND: ou1 | ou2 | poisson2 | gamma2 (the generative model abcTau fits). DATA.npy is (trials, bins).
 Writes OUT_DIR/inter.npy after every ABC step (abcTau's own intermediate record), so a run stopped
@@ -23,6 +23,7 @@ p.add_argument("kind")
 p.add_argument("out")
 p.add_argument("--min-samples", type=int, default=100)
 p.add_argument("--steps", type=int, default=20)
+p.add_argument("--min-acc-rate", type=float, default=0.01)
 p.add_argument("--disp", type=float, default=None)
 p.add_argument("--max-lag", type=int, default=None)
 args = p.parse_args()
@@ -71,5 +72,5 @@ model.set_prior(prior)
 model.set_data(data_ac)
 os.makedirs(args.out, exist_ok=True)
 pmc_abc(model, data_ac, args.out + "/", "inter", epsilon_0=1, min_samples=args.min_samples, steps=args.steps,
-        parallel=False, n_procs=1, minAccRate=0.01)
+        parallel=False, n_procs=1, minAccRate=args.min_acc_rate)
 print("abcTau finished")
