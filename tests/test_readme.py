@@ -56,6 +56,7 @@ SCALE = {
               "--set", "analyze.timescales.n_trials=1", "--set", "analyze.timescales.n_steps=300",
               "--set", "analyze.timescales.max_lag=40", "--set", "analyze.timescales.fit_lag=20"],
     "sweep status": [],
+    "sweep collect": [],
     "report": [],
     "slow-points": ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500",
                     "--no-progress"],
@@ -128,13 +129,15 @@ def test_every_rnn_timescales_command_of_the_readme_runs(workspace):
         if not line.startswith("rnn-timescales"):
             continue
         argv = [("run" if a == "RUN_DIR" else a) for a in shlex.split(line)[1:]]
-        kind = "resume" if "--resume" in argv else " ".join(argv[:2]) if argv[:2] == ["sweep", "status"] else argv[0]
+        kind = ("resume" if "--resume" in argv else " ".join(argv[:2]) if argv[:2] in (["sweep", "status"], ["sweep", "collect"])
+                else argv[0])
         assert main(argv + SCALE[kind]) == 0, line
         ran.add(kind)
     assert ran == set(SCALE)
     assert (workspace / "runs" / "reference" / "cumulative_parity_network_1" / "analysis" / "summary.csv").is_file()
     assert (workspace / "run" / "analysis" / "figures" / "tau_vs_n.png").is_file()
     assert (workspace / "runs" / "quick" / "report" / "index.html").is_file()
+    assert (workspace / "results" / "quick" / "runs.csv").is_file()
 
 
 def test_the_python_example_of_getting_started_runs(workspace):

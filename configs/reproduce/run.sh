@@ -3,7 +3,10 @@
 #
 #   bash configs/reproduce/run.sh STAGE [STAGE ...]      # one after another, in the background
 #   bash configs/reproduce/run.sh k24_parity:analyze     # the timescale rows of a stage's networks
+#   bash configs/reproduce/run.sh k24_parity:robustness  # perturbation, ablation, forgetting at N = 30
+#   bash configs/reproduce/run.sh h19_curricula:post     # extrapolation, recall memory, speed regularisation
 #   bash configs/reproduce/run.sh --foreground STAGE     # in this shell (e.g. inside a batch job)
+#   bash configs/reproduce/run.sh --stop                 # stop the background queue; runs save their state
 #
 # STAGE names configs/reproduce/STAGE.yaml, a sweep spec; STAGE:analyze runs the sweep analysis
 # `reproduction` (the paper's 10 x 10^5-step simulation, both estimators) over that stage's finished
@@ -12,17 +15,27 @@
 # tree never changes a stage in flight; on a fresh machine that install is rebuilt from the same
 # revision. Run directories go to CAMPAIGN_DIR/STAGE (default ~/rnn-timescales-campaign, outside
 # the work tree), logs to CAMPAIGN_DIR/STAGE.log. The sweep skips finished runs and resumes
-# interrupted ones, so running this again is always safe.
+# interrupted ones, so running this again is always safe. STAGE:robustness writes
+# CAMPAIGN_DIR/STAGE.robustness (the robustness command over every run of the stage at N =
+# ROBUSTNESS_N); STAGE:post writes CAMPAIGN_DIR/STAGE.post/{extrapolate,recall_memory,speed_regularization}
+# (the [H19] analyses of every run's final network; speed regularisation on the delay-curriculum runs).
 # Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto");
-# TORCH (what pip installs for PyTorch; default torch==2.13.0, the CPU build).
+# TORCH (what pip installs for PyTorch; default torch==2.13.0, the CPU build); ROBUSTNESS_N (default
+# 30); ROBUSTNESS_KINDS (default "perturb-w perturb-tau ablation forgetting"; add retrain for the
+# retraining figure, about 20 minutes per network at N = 30 on one core); ROBUSTNESS_ARGS (more flags).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 campaign=${CAMPAIGN_DIR:-$HOME/rnn-timescales-campaign}
 torch_req=${TORCH:-torch==2.13.0}
 read -r -a sweep_args <<< "${SWEEP_ARGS:---workers 1}"
 foreground=0
+if [ "${1:-}" = "--stop" ]; then  # SIGINT to the queue's process group, as Ctrl-C would: runs save their state
+  [ -f "$campaign/queue.pid" ] && kill -INT -- "-$(cat "$campaign/queue.pid")" 2>/dev/null \
+    && { echo "stopping the campaign queue (process group $(cat "$campaign/queue.pid"))"; exit 0; }
+  echo "run.sh: no campaign queue is running" >&2; exit 1
+fi
 if [ "${1:-}" = "--foreground" ]; then foreground=1; shift; fi
-[ $# -gt 0 ] || { echo "usage: run.sh [--foreground] STAGE[:analyze] ..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: run.sh [--foreground|--stop] STAGE[:analyze|:robustness|:post] ..." >&2; exit 2; }
 mkdir -p "$campaign"
 
 install() {  # install REV -> prints the venv of that revision, building it if missing
@@ -44,8 +57,8 @@ for arg in "$@"; do
   stage=${arg%%:*}
   mode=run; [ "$arg" != "$stage" ] && mode=${arg#*:}
   [ -f "$repo/configs/reproduce/$stage.yaml" ] || { echo "run.sh: no stage $stage (configs/reproduce/$stage.yaml)" >&2; exit 2; }
-  [ "$mode" = run ] || [ "$mode" = analyze ] || { echo "run.sh: $arg: the mode after ':' must be analyze" >&2; exit 2; }
-  name=$stage; [ "$mode" = analyze ] && name="$stage.analyze"
+  case $mode in run|analyze|robustness|post) ;; *) echo "run.sh: $arg: the mode after ':' must be analyze, robustness or post" >&2; exit 2;; esac
+  name=$stage; [ "$mode" != run ] && name="$stage.$mode"
   revfile="$campaign/$name.revision"
   if [ -f "$revfile" ]; then
     rev=$(cat "$revfile")
@@ -57,12 +70,19 @@ for arg in "$@"; do
   fi
   venv=$(install "$rev")
   out="$campaign/$stage"
-  if [ "$mode" = run ]; then
-    cmd="$venv/bin/rnn-timescales sweep $campaign/src-${rev:0:10}/configs/reproduce/$stage.yaml --out $out --no-progress ${sweep_args[*]}"
-  else
-    cmd="$venv/bin/rnn-timescales sweep analyze $out --set analyze.reproduction={} --no-progress ${sweep_args[*]}"
-  fi
-  commands+=("echo \"\$(date -u +%FT%TZ) revision $rev: $cmd\" >> $campaign/$name.log; OMP_NUM_THREADS=1 $cmd >> $campaign/$name.log 2>&1")
+  rt="$venv/bin/rnn-timescales"
+  case $mode in
+    run) cmd="$rt sweep $campaign/src-${rev:0:10}/configs/reproduce/$stage.yaml --out $out --no-progress ${sweep_args[*]}";;
+    analyze) cmd="$rt sweep analyze $out --set analyze.reproduction={} --no-progress ${sweep_args[*]}";;
+    robustness)
+      kinds=""; for k in ${ROBUSTNESS_KINDS:-perturb-w perturb-tau ablation forgetting}; do kinds="$kinds --kind $k"; done
+      cmd="$rt robustness $out --n ${ROBUSTNESS_N:-30}$kinds --out $campaign/$name --no-progress ${ROBUSTNESS_ARGS:-}";;
+    post)
+      post="$campaign/$name"; finals="$out/*/checkpoints/final.safetensors"
+      cmd="$rt extrapolate $finals --out $post/extrapolate --no-progress && $rt recall-memory $finals --out $post/recall_memory --no-progress"
+      cmd="$cmd && for r in $out/*curriculum-delay*/; do $rt speed-regularization \$r/checkpoints/final.safetensors --out $post/speed_regularization/\$(basename \$r) --no-progress || exit 1; done";;
+  esac
+  commands+=("echo \"\$(date -u +%FT%TZ) revision $rev:\" ${cmd@Q} >> $campaign/$name.log; (export OMP_NUM_THREADS=1; $cmd) >> $campaign/$name.log 2>&1")
 done
 
 script=$(printf '%s; ' "${commands[@]}")
@@ -70,5 +90,6 @@ if [ "$foreground" = 1 ]; then
   exec bash -c "$script"
 fi
 nohup setsid bash -c "$script" > /dev/null 2>&1 < /dev/null &
+echo $! > "$campaign/queue.pid"   # setsid: the queue's pid is its process group (run.sh --stop)
 echo "started in the background (pid $!): $*; logs in $campaign/*.log"
 echo "status: rnn-timescales sweep status $campaign/STAGE"

@@ -85,3 +85,17 @@ def torch_threads(threads: int = 1) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def describe_machine() -> str:
+    """One line naming this machine's CPU and core count (e.g. 'AMD EPYC 9R14 (2 cores, x86_64)'),
+    for the provenance of results; the CPU's model name where Linux says it, else the architecture."""
+    import platform
+
+    name = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name or 'unknown CPU'} ({os.cpu_count()} cores, {platform.machine()})"

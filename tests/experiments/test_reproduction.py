@@ -73,6 +73,13 @@ def test_a_sweep_analysis_makes_rows_resumably_and_collect_tabulates_them(tmp_pa
     agg = aggregate_by_n(table, ["tau_mean"])
     assert {"tau_mean_mean", "tau_mean_std", "tau_mean_count"} <= set(agg.columns)
     assert json.loads(paths["provenance"].read_text())["revision"] == "abc"
+    # the command line: each root's revision from the campaign runner's record beside it
+    (tmp_path / "sweep.revision").write_text("f00d\n")
+    assert main(["sweep", "collect", str(root), "--out", str(tmp_path / "cli")]) == 0
+    provenance = json.loads((tmp_path / "cli" / "provenance.json").read_text())
+    assert provenance["revision"] == "f00d" and provenance["roots"] == [{"path": str(root), "revision": "f00d"}]
+    assert provenance["command"].startswith("rnn-timescales sweep collect") or provenance["command"] == ""
+    assert (pd.read_csv(tmp_path / "cli" / "runs.csv")["revision"] == "f00d").all()
     curves = pd.read_csv(paths["curves"])
     assert set(curves["run"]) == set(runs["run"]) and curves.groupby("run")["n_solved"].apply(
         lambda s: s.dropna().is_monotonic_increasing).all()

@@ -30,8 +30,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="perturbation, ablation, retraining, forgetting, continuation, transfer and continuous time of trained "
         "networks",
         description="Robustness of trained networks (docs/science.md, robustness), with the paper's settings by default. "
-        "PATH: a run directory (its last checkpoint, or --n), a checkpoint, or a folder of the paper code's "
-        "checkpoints; several PATHs are compared (one curve each). retrain, continuation and transfer train runs "
+        "PATH: a run directory (its last checkpoint, or --n), a checkpoint, a folder of the paper code's "
+        "checkpoints, or a sweep directory (each of its runs); several PATHs are compared (one curve each). retrain, continuation and transfer train runs "
         "into DIR/robustness/runs/ (a second call reuses finished runs and resumes interrupted ones). What each kind "
         "computes: docs/robustness.md.",
     )

@@ -1,4 +1,4 @@
-"""``rnn-timescales sweep``: many runs from one spec: run, status, analyze."""
+"""``rnn-timescales sweep``: many runs from one spec: run, status, analyze, collect."""
 
 from __future__ import annotations
 
@@ -14,17 +14,23 @@ from rnn_timescales.errors import UsageError
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep",
-        help="train (and analyse) many runs from a sweep spec; 'sweep status DIR', 'sweep analyze DIR'",
+        help="train (and analyse) many runs from a sweep spec; 'sweep status DIR', 'sweep analyze DIR', "
+        "'sweep collect DIR... --out RESULTS'",
         description="rnn-timescales sweep SPEC.yaml --out DIR: train every point of a sweep (a base configuration "
         "crossed with a grid and/or a list of runs), each in its own run directory under DIR, on a local process "
         "pool or Ray, then run the spec's analyses; re-running skips finished runs and resumes interrupted ones. "
         "rnn-timescales sweep status DIR [--json]: done / running / failed / pending. "
-        "rnn-timescales sweep analyze DIR: run the analyses (the spec's, else timescales) on every finished run.",
+        "rnn-timescales sweep analyze DIR: run the analyses (the spec's, else timescales) on every finished run. "
+        "rnn-timescales sweep collect DIR [DIR ...] --out RESULTS: the small result tables of sweeps (runs.csv, "
+        "curves.csv, timescales.csv, provenance.json), to commit and to draw figures from (report RESULTS).",
     )
-    p.add_argument("target", metavar="SPEC.yaml|status|analyze", help="a sweep spec (or a sweep directory to "
-                   "continue), or the action status / analyze")
-    p.add_argument("dir", nargs="?", metavar="DIR", help="the sweep directory (for status and analyze)")
-    add_out(p, "sweep directory (default: runs/<spec name>)")
+    p.add_argument("target", metavar="SPEC.yaml|status|analyze|collect", help="a sweep spec (or a sweep directory "
+                   "to continue), or the action status / analyze / collect")
+    p.add_argument("dir", nargs="*", metavar="DIR", help="the sweep directory (status and analyze: one; collect: "
+                   "one or more)")
+    add_out(p, "sweep directory (default: runs/<spec name>); collect: the results directory")
+    p.add_argument("--revision", help="collect: the code revision the sweeps ran at (default: each sweep's record "
+                   "DIR.revision beside it, written by configs/reproduce/run.sh, else empty)")
     p.add_argument("--backend", default="local", help="local (a process pool, default) or ray")
     p.add_argument("--workers", type=positive_int, help="runs at once (local default: cores / threads)")
     p.add_argument("--threads", type=positive_int, help="torch threads per run (default: the spec's, else 1)")
@@ -46,42 +52,36 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from rnn_timescales.experiments.sweep import ANALYSES, load_spec, run_sweep, status_counts, sweep_status
+    from rnn_timescales.experiments.sweep import ANALYSES, load_spec, run_sweep
 
-    action = args.target if args.target in ("status", "analyze") else "run"
-    if action == "run" and args.dir is not None:
-        raise UsageError(f"unexpected argument {args.dir!r}; give the sweep directory with --out")
-    if action != "run" and args.dir is None:
+    action = args.target if args.target in ("status", "analyze", "collect") else "run"
+    if action == "run" and args.dir:
+        raise UsageError(f"unexpected argument {args.dir[0]!r}; give the sweep directory with --out")
+    if action != "run" and not args.dir:
         raise UsageError(f"rnn-timescales sweep {action} needs the sweep directory: rnn-timescales sweep {action} DIR")
+    if action in ("status", "analyze") and len(args.dir) > 1:
+        raise UsageError(f"unexpected argument {args.dir[1]!r}; sweep {action} takes one sweep directory")
     flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
              "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
-             "--gpus": args.gpus is not None, "--address": args.address, "--run-timeout": args.run_timeout}
+             "--gpus": args.gpus is not None, "--address": args.address, "--run-timeout": args.run_timeout,
+             "--revision": args.revision is not None}
     running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout"}
-    allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"}}[action]
+    allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"},
+               "collect": {"--out", "--revision"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
     if given:
         raise UsageError(f"{given[0]} cannot be given with sweep {'SPEC' if action == 'run' else action}")
+    if action == "collect":
+        return _collect(args)
     if action == "status":
-        spec = load_spec(args.dir)
-        statuses = sweep_status(args.dir, spec)
-        counts = status_counts(statuses)
-        if args.json:
-            print(json.dumps(counts))
-            return 0
-        width = max(len(s.name) for s in statuses)
-        for s in statuses:
-            analysed = [f"{name} {'done' if ANALYSES[name].is_current(Path(args.dir) / s.name, settings) else 'to do'}"
-                        for name, settings in spec.analyze.items()] if s.status == "done" else []
-            print(f"{s.name:<{width}}  {s.status:<8} {s.detail}" + (f"; {', '.join(analysed)}" if analysed else ""))
-        print(", ".join(f"{v} {k}" for k, v in counts.items()))
-        return 0
+        return _status(Path(args.dir[0]), args.json)
     if args.backend not in ("local", "ray"):
         raise UsageError(f"--backend must be local or ray, got {args.backend!r}")
     if action == "analyze":
         bad = [o for o in args.overrides if not o.startswith("analyze.")]
         if bad:
             raise UsageError(f"sweep analyze only takes analysis settings (--set analyze.NAME.key=value), got {bad[0]!r}")
-        root = Path(args.dir)
+        root = Path(args.dir[0])
         spec = load_spec(root)
         if not spec.analyze and not args.overrides:  # nothing named: the default analysis
             spec = dataclasses.replace(spec, analyze={"timescales": ANALYSES["timescales"].validate({}, "timescales")})
@@ -112,3 +112,36 @@ def run(args: argparse.Namespace) -> int:
               "continues", file=sys.stderr)
         return 130
     return 0 if c["failed"] == 0 and c["pending"] + c["running"] == 0 else 1
+
+
+def _status(root: Path, as_json: bool) -> int:
+    """Print each run's status (and its analyses'), then the counts; ``--json``: the counts alone."""
+    from rnn_timescales.experiments.sweep import ANALYSES, load_spec, status_counts, sweep_status
+
+    spec = load_spec(root)
+    statuses = sweep_status(root, spec)
+    counts = status_counts(statuses)
+    if as_json:
+        print(json.dumps(counts))
+        return 0
+    width = max(len(s.name) for s in statuses)
+    for s in statuses:
+        analysed = [f"{name} {'done' if ANALYSES[name].is_current(root / s.name, settings) else 'to do'}"
+                    for name, settings in spec.analyze.items()] if s.status == "done" else []
+        print(f"{s.name:<{width}}  {s.status:<8} {s.detail}" + (f"; {', '.join(analysed)}" if analysed else ""))
+    print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    """``sweep collect DIR... --out RESULTS``: the result tables of the sweeps (experiments.results)."""
+    import shlex
+
+    from rnn_timescales.experiments.results import collect
+
+    if not args.out:
+        raise UsageError("sweep collect needs --out RESULTS, the directory for the result tables (e.g. results/k24)")
+    command = "rnn-timescales " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else ""
+    paths = collect(args.dir, args.out, revision=args.revision, command=command)
+    print(f"wrote {', '.join(p.name for p in paths.values())} into {args.out}")
+    return 0

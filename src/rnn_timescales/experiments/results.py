@@ -10,7 +10,6 @@ and analysed N, the rows of :mod:`rnn_timescales.studies.reproduction`), with ``
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -20,6 +19,7 @@ import pandas as pd
 from rnn_timescales.config import RunConfig, read_yaml
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import OutputDir, atomic_write_text
+from rnn_timescales.runtime import describe_machine
 from rnn_timescales.studies.reproduction import ID_COLUMNS, ROWS_DIR
 
 RUN_COLUMNS = [*ID_COLUMNS, "n_reached", "steps", "epochs", "wall_time_s", "budget_s", "budget_epochs", "stop_reason",
@@ -65,19 +65,51 @@ def training_curve(run_dir: Path) -> pd.DataFrame:
     return m[CURVE_COLUMNS]
 
 
-def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str = "", machine: str | None = None,
+def root_revision(root: Path) -> str:
+    """The revision a campaign stage ran at: the first line of ``ROOT.revision`` beside the sweep
+    root (written by ``configs/reproduce/run.sh``), else ''."""
+    record = root.parent / f"{root.name}.revision"
+    if not record.is_file():
+        return ""
+    lines = record.read_text().split()
+    return lines[0] if lines else ""
+
+
+def check_roots(roots: Iterable[str | Path]) -> list[Path]:
+    """The sweep roots to collect, each a directory holding run directories; ConfigError (one line)
+    naming the first that is not."""
+    checked = []
+    for root in (Path(r) for r in roots):
+        if not root.is_dir():
+            raise ConfigError(f"{str(root)!r} is not a directory; give sweep directories to collect")
+        if not any((p / "config.yaml").is_file() for p in root.iterdir()):
+            raise ConfigError(f"{str(root)!r} holds no run directories (no config.yaml in its subdirectories); "
+                              "give sweep directories to collect")
+        checked.append(root)
+    if not checked:
+        raise ConfigError("no sweep directories to collect")
+    return checked
+
+
+def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | None = None, machine: str | None = None,
             command: str = "") -> dict[str, Path]:
     """Write ``runs.csv`` (one row per run directory under the sweep ``roots``), ``curves.csv`` (one
     row per run and epoch: the identifying columns, ``run`` and CURVE_COLUMNS) and
     ``timescales.csv`` (one row per run and analysed N: the run's identifying columns and
-    :func:`network_timescales`'s row) into ``out``, with ``provenance.json`` (command, revision,
-    machine, roots). Runs still training are listed with stop_reason ``training``."""
-    machine = machine if machine is not None else f"{platform.machine()} {platform.processor() or ''}".strip()
-    roots = [Path(r) for r in roots]
+    :func:`network_timescales`'s row) into ``out``, with ``provenance.json`` (command, machine,
+    and each root with its revision). ``revision`` names the code every root ran at; None reads
+    each root's own record (:func:`root_revision`). Runs still training are listed with
+    stop_reason ``training``. Each file is replaced atomically; other files in ``out`` are kept."""
+    machine = machine if machine is not None else describe_machine()
+    roots = check_roots(roots)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
+    revisions = {root: revision if revision is not None else root_revision(root) for root in roots}
     runs, rows, curves = [], [], []
     for root in roots:
         for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
-            run = run_row(run_dir, revision, machine)
+            run = run_row(run_dir, revisions[root], machine)
             runs.append(run)
             curve = training_curve(run_dir)
             for k in reversed(ID_COLUMNS):
@@ -87,7 +119,6 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str = "",
             for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
                 rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"],
                              **json.loads(path.read_text())["row"]})
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"runs": out / "runs.csv", "curves": out / "curves.csv", "timescales": out / "timescales.csv",
              "provenance": out / "provenance.json"}
@@ -96,8 +127,10 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str = "",
                                         pd.DataFrame(columns=[*ID_COLUMNS, "run", *CURVE_COLUMNS])).to_csv(index=False))
     atomic_write_text(paths["timescales"], pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n"])
                       .to_csv(index=False))  # before any analysis: the columns alone
-    atomic_write_text(paths["provenance"], json.dumps({"command": command, "revision": revision, "machine": machine,
-                                                       "roots": [str(r) for r in roots]}, indent=2))
+    distinct = sorted(set(revisions.values()))
+    atomic_write_text(paths["provenance"], json.dumps({
+        "command": command, "revision": distinct[0] if len(distinct) == 1 else "", "machine": machine,
+        "roots": [{"path": str(r), "revision": revisions[r]} for r in roots]}, indent=2))
     return paths
 
 

@@ -1,7 +1,8 @@
 """What ``rnn-timescales robustness`` runs and writes.
 
 A *network* is one PATH: a run directory, a checkpoint file, or a folder of the paper code's
-checkpoints (each network folder of a folder of them is a network of its own). A *kind* is one
+checkpoints (each network folder of a folder of them is a network of its own); a folder of run
+directories (a sweep) gives each of its runs. A *kind* is one
 analysis; :data:`KINDS` is the registry the command line offers. Adding a kind means adding a
 :class:`Kind` whose ``prepare`` loads and checks everything it needs (raising ValueError or
 CheckpointError with one line) and returns the computation, so that every bad input is reported
@@ -106,11 +107,12 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
         if p.is_file():
             run = p.parent.parent if p.parent.name == CHECKPOINTS and is_run_dir(p.parent.parent) else None
             networks.append(Network((run or p.parent).resolve().name, [p], run, str(p)))
-        elif is_run_dir(p):
-            files = list_run_checkpoints(p, include_init=False)
-            if not files:
-                raise CheckpointError(f"run directory {str(p)!r} has no solved checkpoints yet")
-            networks.append(Network(p.resolve().name, files, p, str(p)))
+        elif is_run_dir(p) or _run_dirs(p):  # a run directory, or a sweep (a folder of them): each run
+            for run in [p] if is_run_dir(p) else _run_dirs(p):
+                files = list_run_checkpoints(run, include_init=False)
+                if not files:
+                    raise CheckpointError(f"run directory {str(run)!r} has no solved checkpoints yet")
+                networks.append(Network(run.resolve().name, files, run, str(run)))
         else:
             for folder, files in find_reference_files([p]).items():
                 solved = sorted((f for f in files if _N_RANGE.match(f.name)), key=Network.n_of)
@@ -122,6 +124,11 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
         if names.count(net.name) > 1:
             net.name = net.where
     return networks
+
+
+def _run_dirs(folder: Path) -> list[Path]:
+    """The run directories directly inside ``folder`` (a sweep's runs), by name."""
+    return sorted(q for q in folder.iterdir() if q.is_dir() and is_run_dir(q))
 
 
 DEFAULT_RETRAIN_W = (0.464,)  # the strengths at which the paper's single- and multi-head networks differ most
