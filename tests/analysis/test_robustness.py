@@ -39,6 +39,7 @@ from rnn_timescales.tasks import get_task
 from rnn_timescales.runs import LoadedCheckpoint, load_any
 from rnn_timescales.config import build_config
 from rnn_timescales.training.steps import streaming_accuracy
+from conftest import tiny_overrides
 
 SMALL = StreamingProtocol(repeats=3, warmup=20, length=150, seed=4)
 
@@ -401,3 +402,17 @@ def test_ablation_by_tau_net_reads_the_analysis_beside_the_network(reference_dir
     longest = table.loc[table["group"] == "long", "neuron"].unique()
     assert sorted(tau_net.loc[longest]) == sorted(tau_net.dropna().nlargest(2))
     assert table.loc[table["group"] == "long", "tau_net"].notna().all()
+
+
+def test_a_sweep_directory_gives_each_of_its_runs(tmp_path):
+    from rnn_timescales.training.trainer import train
+
+    sweep = tmp_path / "sweep"
+    for curriculum in ("multi", "single"):
+        config = build_config("paper", overrides=tiny_overrides(hidden=8, batch=8, steps=5, eval_batches=1)
+                              + [f"curriculum.kind={curriculum}", "curriculum.threshold=0.01", "training.max_epochs=2"])
+        train(config, sweep / f"curriculum-{curriculum}", progress=False)
+    (sweep / "errors").mkdir()  # what a sweep keeps beside its runs is not a network
+    nets = resolve_networks([sweep])
+    assert [n.name for n in nets] == ["curriculum-multi", "curriculum-single"]
+    assert all(n.run_dir is not None and n.files for n in nets)
