@@ -18,7 +18,7 @@ from rnn_timescales.analysis.fitting import (
 from rnn_timescales.analysis.synthetic import ar1, ar1_mixture
 from rnn_timescales.analysis.simulation import simulate_statistics
 from rnn_timescales.analysis.timescales import (
-    estimate_timescales,
+    tau_net_table,
     expected_autocorrelation,
     fit_timescales,
     sampling_noise,
@@ -65,13 +65,13 @@ def test_paper_aic_ties_give_nan():
 def test_default_rule_on_ar1_and_mixtures():
     # smaller than the acceptance (10 x 10^5, see benchmarks/analysis.py): 10 x 2*10^4
     pure = np.concatenate([ar1(t, 20_000, 10, 8, seed=i) for i, t in enumerate((2.0, 5.0, 20.0))], axis=2)
-    table = estimate_timescales(pure, max_lag=60, fit_lag=30)
+    table = tau_net_table(pure, max_lag=60, fit_lag=30)
     truth = np.repeat([2.0, 5.0, 20.0], 8)
     assert (table["model"] == 1).mean() >= 0.95
     assert np.median(np.abs(table["tau_net"] / truth - 1)) < 0.05
     for taus in ((3.0, 40.0), (1.0, 8.0)):
         mix = ar1_mixture(taus, None, 20_000, 10, 8, seed=7)
-        t = estimate_timescales(mix, max_lag=60, fit_lag=30)
+        t = tau_net_table(mix, max_lag=60, fit_lag=30)
         assert (t["model"] == 2).mean() >= 0.9
         assert np.median(np.abs(t["tau_net"] / taus[1] - 1)) < 0.1
 
@@ -137,14 +137,21 @@ def test_expected_autocorrelation_matches_simulation():
 
 def test_bias_correction_reduces_short_series_bias():
     x = ar1(20.0, 300, 200, 6, seed=4)
-    raw = estimate_timescales(x, max_lag=30, fit_lag=30)
-    corrected = estimate_timescales(x, max_lag=30, fit_lag=30, bias_correction="analytic")
+    raw = tau_net_table(x, max_lag=30, fit_lag=30)
+    corrected = tau_net_table(x, max_lag=30, fit_lag=30, bias_correction="analytic")
     assert np.median(raw["tau_net"]) < 18.5  # biased low
     assert abs(np.median(corrected["tau_net"]) / 20.0 - 1) < 0.05
 
 
-def test_estimate_timescales_validates():
+def test_tau_net_table_validates():
     with pytest.raises(ValueError, match="time, trials, units"):
-        estimate_timescales(np.zeros((100, 3)))
+        tau_net_table(np.zeros((100, 3)))
     with pytest.raises(ValueError, match="method"):
-        estimate_timescales(np.random.rand(100, 1, 1), max_lag=40, method="aic")
+        tau_net_table(np.random.rand(100, 1, 1), max_lag=40, method="aic")
+
+
+def test_the_former_name_still_works_with_a_deprecation_warning():
+    import rnn_timescales.analysis as analysis
+
+    with pytest.warns(DeprecationWarning, match="tau_net_table"):
+        assert analysis.estimate_timescales is tau_net_table

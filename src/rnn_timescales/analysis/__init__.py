@@ -7,10 +7,10 @@ from rnn_timescales.dynamics.jacobian import jacobian_timescales, step_jacobian
 from rnn_timescales.analysis.synthetic import ar1, ar1_mixture
 from rnn_timescales.analysis.timescales import (
     SelectionRule,
-    estimate_timescales,
     expected_autocorrelation,
     fit_timescales,
     select_models,
+    tau_net_table,
 )
 
 __all__ = [
@@ -20,11 +20,24 @@ __all__ = [
     "ar1_mixture",
     "autocorrelation",
     "dimensionality_from_covariance",
-    "estimate_timescales",
     "expected_autocorrelation",
     "fit_timescales",
     "jacobian_timescales",
     "pca_dimensionality",
     "select_models",
     "step_jacobian",
+    "tau_net_table",
 ]
+
+
+def __getattr__(name: str):
+    """``estimate_timescales`` here is the former name of :func:`tau_net_table` (kept, with a
+    DeprecationWarning): the estimator with intervals is ``rnn_timescales.estimate_timescales``."""
+    if name == "estimate_timescales":
+        import warnings
+
+        warnings.warn("rnn_timescales.analysis.estimate_timescales is now tau_net_table; "
+                      "rnn_timescales.estimate_timescales is the estimator with intervals", DeprecationWarning,
+                      stacklevel=2)
+        return tau_net_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -255,7 +255,7 @@ def select_models(
     )
 
 
-def estimate_timescales(
+def tau_net_table(
     activity: np.ndarray,
     max_lag: int = 200,
     fit_lag: int = 30,
@@ -384,7 +384,7 @@ __all__ = [
     "METHODS",
     "SelectionRule",
     "correct_bias",
-    "estimate_timescales",
+    "tau_net_table",
     "expected_autocorrelation",
     "fit_timescales",
     "sampling_noise",
