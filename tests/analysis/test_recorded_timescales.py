@@ -225,3 +225,11 @@ def test_white_noise_and_anticorrelated_units_have_no_timescale():
     est = estimate_timescales(x, n_boot=20)
     assert list(est.table["model"]) == ["none", "none"]
     assert all(u["timescales"] == [] for u in est.units)
+
+
+def test_exp_basis_closed_form_equals_the_expected_estimate_of_an_exponential():
+    for n, lags in [(50, 10), (3000, 200), (100_000, 200)]:
+        taus = np.array([0.02, 0.6, 3.0, 70.0, n / 10, n, 4 * n])
+        direct = expected_estimate(np.exp(-np.arange(n)[None] / taus[:, None]), n, lags)
+        np.testing.assert_allclose(exp_basis(taus, n, lags), direct, rtol=0, atol=1e-12)
+    assert exp_basis(np.full((3, 2), 5.0), 100, 7).shape == (3, 2, 8)

@@ -68,14 +68,24 @@ def expected_estimate(gamma: np.ndarray, n_steps: int, max_lag: int) -> np.ndarr
 def exp_basis(taus: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
     """b(tau): expected estimate of a unit-variance process with autocorrelation exp(-k / tau).
 
-    taus: any shape, in steps (> 0) -> array of shape taus.shape + (max_lag + 1,)."""
+    taus: any shape, in steps (> 0) -> array of shape taus.shape + (max_lag + 1,).
+
+    :func:`expected_estimate` applied to gamma_k = r^k, r = exp(-1 / tau), in closed form (O(max_lag)
+    per timescale instead of O(n_steps)): g(t) = S(t) + S(n-1-t) - 1 with S(m) = (1 - r^(m+1)) / (1 - r),
+    so P(m) = sum_{t<m} g(t) = (2m - (r + r^(n-m+1)) (1 - r^m) / (1 - r)) / (1 - r) - m; the powers are
+    taken through expm1 so that long timescales (r near 1) keep their precision."""
     taus = np.asarray(taus, dtype=np.float64)
-    k = np.arange(n_steps, dtype=np.float64)
-    flat = taus.reshape(-1, 1)
-    out = np.empty((flat.shape[0], max_lag + 1))
-    for i in range(0, flat.shape[0], 2048):  # bounded memory: 2048 x n_steps at a time
-        gamma = np.exp(-k / flat[i : i + 2048])
-        out[i : i + 2048] = expected_estimate(gamma, n_steps, max_lag)
+    n = int(n_steps)
+    inv = 1.0 / taus.reshape(-1, 1)  # (T, 1)
+    q = -np.expm1(-inv)  # 1 - r
+
+    def pre(m: np.ndarray) -> np.ndarray:  # P(m), m an array of counts 0..n
+        one_minus_rm = -np.expm1(-m * inv)
+        return (2 * m - (np.exp(-inv) + np.exp(-(n - m + 1) * inv)) * one_minus_rm / q) / q - m
+
+    k = np.arange(max_lag + 1, dtype=np.float64)
+    big = pre(np.array([float(n)]))
+    out = np.exp(-k * inv) - (pre(n - k) + big - pre(k)) / (n * (n - k)) + big / n**2
     return out.reshape(taus.shape + (max_lag + 1,))
 
 
