@@ -233,3 +233,26 @@ def test_exp_basis_closed_form_equals_the_expected_estimate_of_an_exponential():
         direct = expected_estimate(np.exp(-np.arange(n)[None] / taus[:, None]), n, lags)
         np.testing.assert_allclose(exp_basis(taus, n, lags), direct, rtol=0, atol=1e-12)
     assert exp_basis(np.full((3, 2), 5.0), 100, 7).shape == (3, 2, 8)
+
+
+def test_decay_after_jump_separates_the_lag0_jump_from_the_decay():
+    from rnn_timescales.analysis.acf_models import decay_after_jump
+
+    n, lags = 100_000, 30
+    # a decay of tau = 3 steps carrying 30 % of the variance, then pure white noise, as expected estimates
+    curves = np.stack([0.3 * exp_basis(3.0, n, lags) + 0.7 * white_basis(n, lags), white_basis(n, lags)])
+    tau, weight = decay_after_jump(curves, n, lags)
+    assert abs(tau[0] - 3.0) < 0.05 and abs(weight[0] - 0.3) < 0.01
+    assert np.isnan(tau[1]) and weight[1] < 0.01
+    # measured: an AR(1) with rho = exp(-1/3) plus white noise of twice its variance
+    rng = np.random.default_rng(0)
+    x = np.zeros((20_000, 8))
+    r = np.exp(-1 / 3)
+    e = rng.normal(size=x.shape) * np.sqrt(1 - r * r)
+    for t in range(1, len(x)):
+        x[t] = r * x[t - 1] + e[t]
+    from rnn_timescales.analysis.autocorrelation import autocorrelation
+
+    ac = autocorrelation((x + rng.normal(size=x.shape) * np.sqrt(2))[:, :, None], lags, per_trial=True)
+    tau, weight = decay_after_jump(ac, len(x), lags)
+    assert abs(tau[0] - 3.0) < 0.3 and abs(weight[0] - 1 / 3) < 0.03

@@ -63,6 +63,7 @@ def test_a_sweep_analysis_makes_rows_resumably_and_collect_tabulates_them(tmp_pa
     table = pd.read_csv(paths["timescales"])
     for column in [*ID_COLUMNS, "n", "tau_mean", "tau_std", "tau_max", "tau_net_median", "tau_net_paper_mean",
                    "tau_net_dropped", "tau_net_median_aic", "tau_net_paper_mean_aic", "tau_net_dropped_aic",
+                   "tau_jump_median", "tau_jump_paper_mean", "tau_jump_none", "jump_weight_median",
                    "population_tau_net", "jacobian_tau_max", "dimensionality", "iat_median", "ac_lag5_median",
                    "share_double", "share_double_aic"]:
         assert column in table, column

@@ -312,4 +312,46 @@ def fit_model(
     return fit
 
 
-__all__ = ["Fit", "MODELS", "expected_estimate", "exp_basis", "fit_model", "osc_basis", "tau_grid", "white_basis"]
+def decay_after_jump(ac: np.ndarray, n_steps: int, fit_lag: int = 30,
+                     min_weight: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """The timescale of the decay that follows a jump at lag 0: one exponential plus white noise
+    (``fit_model(..., "1exp")``) fitted to each curve's lags 0 ... fit_lag as its expected estimate.
+
+    A trained network's neuron typically decorrelates partly within one step (the input's white
+    noise passed through a step: a jump at lag 0) and partly by a decay over steps; a single
+    exponential fitted from lag 0 averages the two, while this measures the decay alone, with the
+    jump as the white-noise share (docs/reproduction.md, the estimator question).
+
+    Parameters
+    ----------
+    ac : array, shape (units, lags) or (trials, units, lags)
+        Autocovariances from lag 0 (per-trial curves are averaged); any scale.
+    n_steps : int
+        Steps per trial of the data.
+    fit_lag : int
+        Largest lag fitted.
+    min_weight : float
+        Below this share of the lag-0 variance the decay is not measurable (NaN).
+
+    Returns
+    -------
+    tau : array, shape (units,)
+        Decay timescale in steps; NaN where its weight is below ``min_weight``, the fit failed or the
+        timescale sits at the grid's bound.
+    weight : array, shape (units,)
+        Share of the lag-0 variance carried by the decay (1 - the jump's share).
+    """
+    y = np.asarray(ac, dtype=np.float64)
+    if y.ndim == 3:
+        y = y.mean(axis=0)
+    y = y[:, : fit_lag + 1]
+    fit = fit_model(y, n_steps, "1exp")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = fit.amps[:, 0] / (fit.amps[:, 0] + fit.white)
+    tau = fit.taus[:, 0].copy()
+    tau[~(weight >= min_weight) | fit.at_bound] = np.nan
+    return tau, weight
+
+
+__all__ = ["Fit", "MODELS", "decay_after_jump", "expected_estimate", "exp_basis", "fit_model", "osc_basis",
+           "tau_grid", "white_basis"]

@@ -12,6 +12,8 @@ One simulation per checkpoint (the paper's 10 trials x 10^5 steps) feeds every m
   weight and the timescale of its slow part;
 - measures that need no model choice: the integrated autocorrelation time and the autocorrelation at
   fixed lags (median over neurons), the slowest Jacobian modes at the operating points;
+- the decay that follows the lag-0 jump (one exponential plus white noise, fitted as its expected
+  estimate): its timescale (median, quantiles, the paper's aggregation) and its share of the variance;
 - the population tau_net and the dimensionality (90 % of the variance).
 
 A sweep runs it as the analysis ``reproduction`` (``rnn-timescales sweep analyze ROOT --set
@@ -30,6 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from rnn_timescales.analysis.acf_models import decay_after_jump
 from rnn_timescales.analysis.autocorrelation import integrated_time
 from rnn_timescales.analysis.timescales import fit_timescales
 from rnn_timescales.errors import ConfigError
@@ -119,7 +122,11 @@ def network_timescales(ckpt, settings: ReproductionSettings | None = None) -> di
     slow_tau_median, fast_tau_median, n_no_fit, tau_net_q10 ... q90``; ``population_tau_net``,
     ``jacobian_tau_max`` (median over operating points of the slowest mode) and ``jacobian_tau_2 ...``,
     ``dimensionality``; ``iat_median, iat_q90`` (integrated autocorrelation time) and
-    ``ac_lag<k>_median`` at :data:`FIXED_LAGS`. Timescales in time steps.
+    ``ac_lag<k>_median`` at :data:`FIXED_LAGS`; the decay after the lag-0 jump
+    (:func:`~rnn_timescales.analysis.acf_models.decay_after_jump`): ``tau_jump_median, tau_jump_q75,
+    tau_jump_q90``, ``tau_jump_paper_mean`` (mean of those above one step), ``tau_jump_above_1``
+    (their share), ``tau_jump_none`` (share without a measurable decay), ``jump_weight_median``
+    (the decay's share of the variance). Timescales in time steps.
     """
     s = settings or ReproductionSettings()
     result = analyze_checkpoint(ckpt, s.analysis("parsimonious"), keep_stats=True)
@@ -137,6 +144,15 @@ def network_timescales(ckpt, settings: ReproductionSettings | None = None) -> di
         row[f"tau_q{int(q * 100)}"] = float(np.quantile(finite_tau, q)) if finite_tau.size else np.nan
     row.update(_aggregate(ours["tau_net"].to_numpy(), ours, ""))
     row.update(_aggregate(paper["tau_net"].to_numpy(), paper, "_aic"))
+    decay, weight = decay_after_jump(result.ac, s.n_steps, s.fit_lag)
+    measured = decay[np.isfinite(decay)]
+    row.update(tau_jump_median=float(np.median(measured)) if measured.size else np.nan,
+               tau_jump_q75=float(np.quantile(measured, 0.75)) if measured.size else np.nan,
+               tau_jump_q90=float(np.quantile(measured, 0.9)) if measured.size else np.nan,
+               tau_jump_paper_mean=float(measured[measured > 1].mean()) if (measured > 1).any() else np.nan,
+               tau_jump_above_1=float((measured > 1).mean()) if measured.size else np.nan,
+               tau_jump_none=float(np.mean(~np.isfinite(decay))),
+               jump_weight_median=float(np.nanmedian(weight)) if np.isfinite(weight).any() else np.nan)
     usable = np.isfinite(rho).all(axis=1)
     iat = integrated_time(rho[usable])
     row.update(iat_median=float(np.median(iat)) if iat.size else np.nan,
