@@ -339,7 +339,8 @@ def decay_after_jump(ac: np.ndarray, n_steps: int, fit_lag: int = 30,
         Decay timescale in steps; NaN where its weight is below ``min_weight``, the fit failed or the
         timescale sits at the grid's bound.
     weight : array, shape (units,)
-        Share of the lag-0 variance carried by the decay (1 - the jump's share).
+        Share of the lag-0 variance carried by the decay (1 - the jump's share), clipped to [0, 1]
+        (it is 1 where the curve starts smoother than an exponential: no jump).
     """
     y = np.asarray(ac, dtype=np.float64)
     if y.ndim == 3:
@@ -350,7 +351,8 @@ def decay_after_jump(ac: np.ndarray, n_steps: int, fit_lag: int = 30,
         weight = fit.amps[:, 0] / (fit.amps[:, 0] + fit.white)
     tau = fit.taus[:, 0].copy()
     tau[~(weight >= min_weight) | fit.at_bound] = np.nan
-    return tau, weight
+    # a negative white term (a curve that starts smoother than an exponential) puts the raw share above 1
+    return tau, np.clip(weight, 0.0, 1.0)
 
 
 __all__ = ["Fit", "MODELS", "decay_after_jump", "expected_estimate", "exp_basis", "fit_model", "osc_basis",

@@ -126,7 +126,7 @@ def network_timescales(ckpt, settings: ReproductionSettings | None = None) -> di
     (:func:`~rnn_timescales.analysis.acf_models.decay_after_jump`): ``tau_jump_median, tau_jump_q75,
     tau_jump_q90``, ``tau_jump_paper_mean`` (mean of those above one step), ``tau_jump_above_1``
     (their share), ``tau_jump_none`` (share without a measurable decay), ``jump_weight_median``
-    (the decay's share of the variance). Timescales in time steps.
+    (the decay's share of the variance, over the neurons with a decay). Timescales in time steps.
     """
     s = settings or ReproductionSettings()
     result = analyze_checkpoint(ckpt, s.analysis("parsimonious"), keep_stats=True)
@@ -152,7 +152,7 @@ def network_timescales(ckpt, settings: ReproductionSettings | None = None) -> di
                tau_jump_paper_mean=float(measured[measured > 1].mean()) if (measured > 1).any() else np.nan,
                tau_jump_above_1=float((measured > 1).mean()) if measured.size else np.nan,
                tau_jump_none=float(np.mean(~np.isfinite(decay))),
-               jump_weight_median=float(np.nanmedian(weight)) if np.isfinite(weight).any() else np.nan)
+               jump_weight_median=float(np.median(weight[np.isfinite(decay)])) if measured.size else np.nan)
     usable = np.isfinite(rho).all(axis=1)
     iat = integrated_time(rho[usable])
     row.update(iat_median=float(np.median(iat)) if iat.size else np.nan,
