@@ -91,9 +91,10 @@ def timescales_vs_n(table: pd.DataFrame, title: str | None = None) -> plt.Figure
 
 def estimators_vs_n(table: pd.DataFrame) -> plt.Figure:
     """The estimator question: what each estimator calls a slow component, beside measures that
-    need no model choice, against N. Panels: share of neurons given two exponentials; median weight
-    of the slow component; median slow timescale; integrated autocorrelation time and the slowest
-    Jacobian mode (no fit)."""
+    need no model choice, against N. Panels: share of neurons given two exponentials (dotted: with a
+    measurable decay after the lag-0 jump); median weight of the slow component; median slow
+    timescale (dotted: of the decay after the jump); integrated autocorrelation time and the
+    slowest Jacobian mode (no fit)."""
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), constrained_layout=True)
     for curriculum, group in _groups(table):
         color, name = CURRICULUM_COLORS.get(curriculum, "k"), CURRICULUM_NAMES.get(curriculum, curriculum)
@@ -103,12 +104,17 @@ def estimators_vs_n(table: pd.DataFrame) -> plt.Figure:
             _band(axes[k], group, column + "_aic", color, f"{name}, paper (AIC)")
             _band(axes[k], group, column, color, f"{name}, ours", style="--")
             axes[k].set(xlabel="N", ylabel=label)
+        if "tau_jump_none" in group:  # the decay after the lag-0 jump (tables from this version on)
+            _band(axes[0], group.assign(jump_measured=1 - group["tau_jump_none"]), "jump_measured", color,
+                  f"{name}, a decay after the jump", style=":")
+            _band(axes[2], group, "tau_jump_median", color, f"{name}, decay after the jump", style=":")
         _band(axes[3], group, "iat_median", color, f"{name}, integrated AC time")
         _band(axes[3], group, "jacobian_tau_max", color, f"{name}, slowest Jacobian mode", style="-.")
     axes[0].set_ylim(0, 1)
     axes[0].set_title("neurons with a slow component")
     axes[1].set_title("its weight (median)")
     axes[2].set_title("its timescale (median)")
+    axes[2].legend(fontsize=7)
     axes[3].set(xlabel="N", ylabel="steps", title="no model choice")
     for ax in axes:
         ax.grid(alpha=0.3)
