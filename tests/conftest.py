@@ -1,12 +1,14 @@
-"""Shared helpers: where the reference checkpoints live, tiny configurations, and the comparison of
-two run directories."""
+"""Shared helpers: where the reference checkpoints live, tiny configurations, the comparison of
+two run directories, and the check that a command refused bad input (:func:`assert_refused`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -86,3 +88,39 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
         if p.is_file() else (0, 0, "dir")
         for p in sorted(root.rglob("*"))
     }
+
+
+def assert_refused(argv: list[Any], capsys: pytest.CaptureFixture, unchanged: Path | None = None) -> str:
+    """Run the command line ``argv`` and check that it refused its input as docs/errors.md promises:
+    exit code 2, one line on stderr (``rnn-timescales: error: ...``), and nothing under
+    ``unchanged`` written, changed or removed. Returns that line."""
+    from rnn_timescales.cli import main
+
+    before = snapshot(unchanged) if unchanged is not None else None
+    capsys.readouterr()
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("rnn-timescales: error: "), err
+    if unchanged is not None:
+        assert snapshot(unchanged) == before
+    return lines[0]
+
+
+def assert_case_refused(case: Any, ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """One row of a bad-input table (``argv``, ``expect``: a regex of its error line, ``setup(ws)``
+    or None), run in the workspace ``ws``: refused as :func:`assert_refused` checks, with the
+    expected line, and no file ``pwned`` made (an injected command that ran)."""
+    if case.setup is not None:
+        case.setup(ws)
+    monkeypatch.chdir(ws)
+    line = assert_refused(case.argv, capsys, ws)
+    assert re.search(case.expect, line), line
+    assert not (ws / "pwned").exists()
+
+
+def missing_from_docs(cases: list[Any], docs: Path) -> list[str]:
+    """The ids of the bad-input cases that the table of ``docs`` (docs/errors.md) does not list."""
+    text = docs.read_text()
+    return [c.id for c in cases if f"`{c.id}`" not in text]

@@ -287,20 +287,28 @@ def staged_directory(out: str | Path, replace: bool = True) -> Iterator[Path]:
     :class:`WriteError`). While it is filled it is locked, so that a later writer can tell a killed
     writer's leftovers, which it removes (:func:`remove_stale`)."""
     out = Path(out)
-    tmp, fd = _locked_temp_dir(out)
+    with _filled_or_removed(out, out) as tmp:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; an output is meant to be shared
+        if replace:
+            move_into_place(tmp, out)
+        else:
+            os.rename(tmp, out)
+
+
+@contextlib.contextmanager
+def _filled_or_removed(beside: Path, out: Path) -> Iterator[Path]:
+    """A locked temporary directory named after ``beside`` (:func:`_locked_temp_dir`) for the block
+    to fill and move; if the block fails it is removed, an ``OSError`` becoming a one-line
+    :class:`WriteError` about ``out``."""
+    tmp, fd = _locked_temp_dir(beside)
     try:
-        try:
-            yield tmp
-            os.chmod(tmp, 0o755)  # mkdtemp makes it private; an output is meant to be shared
-            if replace:
-                move_into_place(tmp, out)
-            else:
-                os.rename(tmp, out)
-        except BaseException as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(e, OSError):
-                raise write_error(out, e) from None
-            raise
+        yield tmp
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise write_error(out, e) from None
+        raise
     finally:
         os.close(fd)
 
@@ -337,28 +345,19 @@ def write_files_together(out: str | Path, files: dict[str, bytes], attempts: int
     except OSError as e:
         raise write_error(out, e) from None
     settle(out)
-    tmp, fd = _locked_temp_dir(out / "files")
-    try:
-        try:
-            for name, data in files.items():
-                atomic_write_bytes(tmp / name, data)
-            for _ in range(attempts):
-                try:
-                    os.rename(tmp, out / COMMIT_DIR)
-                    break
-                except OSError:
-                    if not (out / COMMIT_DIR).exists():
-                        raise
-                settle(out)  # another writer's group, not yet moved: finish it first
-            else:
-                raise OSError(f"could not write into {str(out)!r}: other processes keep writing there")
-        except BaseException as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(e, OSError):
-                raise write_error(out, e) from None
-            raise
-    finally:
-        os.close(fd)
+    with _filled_or_removed(out / "files", out) as tmp:
+        for name, data in files.items():
+            atomic_write_bytes(tmp / name, data)
+        for _ in range(attempts):
+            try:
+                os.rename(tmp, out / COMMIT_DIR)
+                break
+            except OSError:
+                if not (out / COMMIT_DIR).exists():
+                    raise
+            settle(out)  # another writer's group, not yet moved: finish it first
+        else:
+            raise OSError(f"could not write into {str(out)!r}: other processes keep writing there")
     settle(out)
     return [out / name for name in files]
 

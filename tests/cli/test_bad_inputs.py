@@ -16,10 +16,9 @@ from typing import Callable
 
 import pytest
 import torch
-from conftest import REFERENCE_DIR, require_reference_checkpoints, snapshot, tiny_overrides
+from conftest import REFERENCE_DIR, assert_case_refused, missing_from_docs, require_reference_checkpoints, tiny_overrides
 from safetensors.torch import save_file
 
-from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.models import build_model
 from rnn_timescales.runs.checkpoints import save_checkpoint
@@ -420,26 +419,11 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, trained_run, tmp_
         pytest.skip("CUDA is available here")
     ws = tmp_path / "ws"
     shutil.copytree(trained_run, ws / "run")
-    if case.setup is not None:
-        case.setup(ws)
-    monkeypatch.chdir(ws)
-    before = snapshot(ws)
-    code = main(case.argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rnn-timescales: error: ")
-    import re
-
-    assert re.search(case.expect, lines[0]), lines[0]
-    assert snapshot(ws) == before
-    assert not (ws / "pwned").exists()
+    assert_case_refused(case, ws, monkeypatch, capsys)
 
 
 def test_every_case_is_in_the_docs_table():
-    text = DOCS.read_text()
-    missing = [c.id for c in CASES if f"`{c.id}`" not in text]
+    missing = missing_from_docs(CASES, DOCS)
     assert not missing, f"add these cases to {DOCS}: {missing}"
     assert len(CASES) >= 20 and {c.command for c in CASES} >= {"train", "evaluate", "analyze", "import-reference",
                                                                 "compare-models"}

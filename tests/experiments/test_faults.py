@@ -14,7 +14,7 @@ import pytest
 import yaml
 from faults import DiskFull, Starter, command_campaign, kill_tree, mtimes, sweep_campaign, trained_runs
 from sweep_testing import write_spec
-from conftest import assert_same_run
+from conftest import assert_refused, assert_same_run
 
 from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
@@ -175,9 +175,8 @@ def test_a_second_driver_on_the_same_sweep_is_refused_in_one_line(tmp_path, star
         before = {p: p.stat().st_mtime_ns for p in root.iterdir() if p.is_file()}
         capsys.readouterr()
         for second in (argv, ["sweep", "analyze", str(root), "--no-progress"]):
-            assert main(second) == 2
-            err = capsys.readouterr().err.strip().splitlines()
-            assert len(err) == 1 and f"sweep directory {str(root)!r} is being run by another driver (pid " in err[0]
+            line = assert_refused(second, capsys)
+            assert f"sweep directory {str(root)!r} is being run by another driver (pid " in line
         assert {p: p.stat().st_mtime_ns for p in root.iterdir() if p.is_file()} == before  # nothing written
         first.join(300)
         assert first.exitcode == 0
@@ -216,12 +215,11 @@ def test_a_run_past_the_sweep_run_timeout_is_recorded_as_failed_and_the_sweep_go
 
 def test_run_timeout_is_checked(tmp_path, capsys):
     spec = write_spec(tmp_path / "spec.yaml", grid={"seed": [0]}, resources={"timeout_s": -1})
-    assert main(["sweep", str(spec), "--out", str(tmp_path / "new"), "--no-progress"]) == 2
-    assert "resources.timeout_s must be a positive number of seconds (or null), got -1" in capsys.readouterr().err
-    assert main(["sweep", str(spec), "--out", str(tmp_path / "new"), "--run-timeout", "0"]) == 2
-    assert capsys.readouterr().err.strip() == ("rnn-timescales: error: rnn-timescales sweep: argument --run-timeout: "
-                                               "expected a positive number, got '0' (see --help)")
-    assert not (tmp_path / "new").exists()
+    assert "resources.timeout_s must be a positive number of seconds (or null), got -1" in assert_refused(
+        ["sweep", spec, "--out", tmp_path / "new", "--no-progress"], capsys, tmp_path)
+    assert assert_refused(["sweep", spec, "--out", tmp_path / "new", "--run-timeout", "0"], capsys, tmp_path) == (
+        "rnn-timescales: error: rnn-timescales sweep: argument --run-timeout: expected a positive number, got '0' "
+        "(see --help)")
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
@@ -242,26 +240,19 @@ def test_a_run_directory_edited_by_hand_is_refused_in_one_line(tmp_path, capsys)
     assert main(["sweep", str(spec), "--out", str(root), "--workers", "1", "--no-progress"]) == 0
     config = root / "run" / "config.yaml"
     original = config.read_text()
-    before = mtimes(root)
     # config.yaml edited: it no longer is the sweep's point
     edited = yaml.safe_load(original)
     edited["model"]["hidden_size"] = 24
     config.write_text(yaml.safe_dump(edited))
-    before = mtimes(root)
-    capsys.readouterr()
-    assert main(["sweep", str(root), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"rnn-timescales: error: run directory {str(root / 'run')!r} was made with another configuration "
-                   "(model.hidden_size: 24 there, 16 in the sweep); choose another --out or remove it"]
+    assert assert_refused(["sweep", root, "--no-progress"], capsys, root) == (
+        f"rnn-timescales: error: run directory {str(root / 'run')!r} was made with another configuration "
+        "(model.hidden_size: 24 there, 16 in the sweep); choose another --out or remove it")
     # config.yaml and sweep.yaml both edited to agree: the training state still tells
     (root / "sweep.yaml").write_text((root / "sweep.yaml").read_text().replace("hidden_size: 16", "hidden_size: 24"))
-    before = mtimes(root)
-    assert main(["sweep", str(root), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"rnn-timescales: error: run directory {str(root / 'run')!r} was edited by hand: config.yaml "
-                   "differs from its training state (model.hidden_size: 16 in its training state, 24 in config.yaml); "
-                   "restore it or remove the run directory"]
-    assert mtimes(root) == before  # nothing written
+    assert assert_refused(["sweep", root, "--no-progress"], capsys, root) == (
+        f"rnn-timescales: error: run directory {str(root / 'run')!r} was edited by hand: config.yaml differs from its "
+        "training state (model.hidden_size: 16 in its training state, 24 in config.yaml); restore it or remove the "
+        "run directory")
     config.write_text(original)
     (root / "sweep.yaml").write_text((root / "sweep.yaml").read_text().replace("hidden_size: 24", "hidden_size: 16"))
     assert main(["sweep", str(root), "--no-progress"]) == 0

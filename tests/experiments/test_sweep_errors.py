@@ -4,7 +4,6 @@ exit code 2, nothing written. Each case is a row of the "Sweeps and reports" tab
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,9 +11,8 @@ from typing import Callable
 import pytest
 import yaml
 from sweep_testing import TINY_BASE
-from conftest import snapshot
+from conftest import assert_case_refused, missing_from_docs
 
-from rnn_timescales.cli import main
 from rnn_timescales.experiments.sweep import SweepSpec, plan, prepare_sweep
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
@@ -110,21 +108,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeyp
     ws = tmp_path / "ws"
     ws.mkdir()
     _workspace(ws)
-    if case.setup is not None:
-        case.setup(ws)
-    monkeypatch.chdir(ws)
-    before = snapshot(ws)
-    code = main(case.argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnn-timescales: error: "), err
-    assert re.search(case.expect, lines[0]), lines[0]
-    assert snapshot(ws) == before
-    assert not (ws / "pwned").exists()
+    assert_case_refused(case, ws, monkeypatch, capsys)
 
 
 def test_every_case_is_in_the_docs_table():
-    text = DOCS.read_text()
-    missing = [c.id for c in CASES if f"`{c.id}`" not in text]
+    missing = missing_from_docs(CASES, DOCS)
     assert not missing, f"add these cases to {DOCS}: {missing}"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import assert_refused
 
 from rnn_timescales.analysis.gates import gate_timescales, mean_gates
 from rnn_timescales.dynamics.jacobian import jacobian_timescales, step_jacobian
@@ -312,9 +313,8 @@ def test_compare_models_end_to_end_and_continues(tmp_path, capsys):
     table = pd.read_csv(out / "comparison.csv")
     assert list(table["epochs"]) == [3, 3]
     assert len(pd.read_csv(out / "runs" / "gru_multi" / "metrics.csv")) == 3
-    capsys.readouterr()
-    assert main([*base, "--max-epochs", "3", "--models", "gru", "--seed", "1"]) == 2
-    assert "holds a comparison with other settings (run gru_single, seed: 0 there, 1 now)" in capsys.readouterr().err
+    assert "holds a comparison with other settings (run gru_single, seed: 0 there, 1 now)" in assert_refused(
+        [*base, "--max-epochs", "3", "--models", "gru", "--seed", "1"], capsys, out)
 
 
 def test_robustness_analyses_of_w_and_tau_refuse_a_gated_network_in_one_line(tmp_path, capsys):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import pandas as pd
 import torch
+from conftest import assert_refused
 
 from rnn_timescales.analysis.autocorrelation import autocorrelation
 from rnn_timescales.analysis.simulation import simulate_statistics
@@ -56,8 +57,7 @@ def test_analyze_cli_on_reference_checkpoint(reference_dir, tmp_path):
 
 def test_analyze_cli_rejects_bad_method(reference_dir, tmp_path, capsys):
     ckpt = reference_dir / "cumulative_parity_network_1" / "rnn_N2_N5"
-    assert main(["analyze", str(ckpt), "--method", "aic", "--out", str(tmp_path)]) == 2
-    assert "--method" in capsys.readouterr().err
+    assert "--method" in assert_refused(["analyze", ckpt, "--method", "aic", "--out", tmp_path / "out"], capsys, tmp_path)
 
 
 def _tiny_analysis(reference_dir, out, seed):

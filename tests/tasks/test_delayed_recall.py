@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import assert_refused, tiny_overrides
 
 from rnn_timescales.analysis.extrapolation import extrapolation_delays, recall_by_delay
 from rnn_timescales.cli import main
@@ -334,10 +334,6 @@ def test_constructing_a_task_reads_no_file(tmp_path):
         build_config("quick", overrides=["task.name=delayed-recall", "task.dataset=cifar10"])
 
 
-def _snapshot(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-
-
 @pytest.mark.parametrize("setup, expect", [
     ("none", "is not a folder"),
     ("empty", "not found; task.data_dir must hold the IDX files"),
@@ -349,13 +345,9 @@ def test_cli_refuses_missing_data_before_writing(tmp_path, monkeypatch, capsys, 
     elif setup == "magic":
         _corrupt_mnist(tmp_path / "data", "magic")
     monkeypatch.chdir(tmp_path)
-    before = _snapshot(tmp_path)
-    code = main(["train", "--no-progress", "--task", "delayed-recall", "--max-epochs", "1", "--out", "run",
-                 "--set", "task.dataset=mnist", "--set", "task.data_dir=data"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("rnn-timescales: error: ") and expect in err[0]
-    assert "data" in err[0]
-    assert _snapshot(tmp_path) == before and not (tmp_path / "run").exists()
+    line = assert_refused(["train", "--no-progress", "--task", "delayed-recall", "--max-epochs", "1", "--out", "run",
+                           "--set", "task.dataset=mnist", "--set", "task.data_dir=data"], capsys, tmp_path)
+    assert expect in line and "data" in line and not (tmp_path / "run").exists()
 
 
 # --- curricula -----------------------------------------------------------------------------------
@@ -566,8 +558,4 @@ def test_extrapolate_bad_input_is_one_line(recall_runs, tmp_path, monkeypatch, c
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("x")
     monkeypatch.chdir(tmp_path)
-    before = _snapshot(tmp_path)
-    code = main(["extrapolate", str(recall_runs[argv[0]]), *argv[1:], "--no-progress"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and expect in err[0]
-    assert _snapshot(tmp_path) == before
+    assert expect in assert_refused(["extrapolate", recall_runs[argv[0]], *argv[1:], "--no-progress"], capsys, tmp_path)

@@ -10,10 +10,9 @@ import sys
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import assert_refused, tiny_overrides
 from safetensors.torch import load_file
 
-from rnn_timescales.cli import main
 from rnn_timescales.config import build_config
 from rnn_timescales.training.trainer import METRIC_COLUMNS, TIMING_COLUMNS, train
 
@@ -52,11 +51,10 @@ def test_time_budget_stops_the_run(tmp_path):
     assert result.stop_reason == "time_budget" and len(result.metrics) < 1000
 
 
-def test_existing_output_directory_is_refused(tmp_path):
+def test_existing_output_directory_is_refused(tmp_path, capsys):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "file").write_text("x")
-    assert main(["train", "--out", str(tmp_path / "taken"), "--max-epochs", "1", "--no-progress"]) == 2
-    assert [p.name for p in (tmp_path / "taken").iterdir()] == ["file"]
+    assert_refused(["train", "--out", tmp_path / "taken", "--max-epochs", "1", "--no-progress"], capsys, tmp_path)
 
 
 @pytest.mark.slow

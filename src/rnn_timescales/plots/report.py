@@ -12,6 +12,10 @@ below the axis labelled "below one step", and a panel with nothing above one ste
 Distribution tables (per-neuron quantiles per condition and N, made by
 :func:`rnn_timescales.experiments.report.neuron_quantiles`) have ``condition, n_max, q10, q25, q50,
 q75, q90, neurons``; they are drawn as quantile bands (10–90 % light, 25–75 % darker, median line).
+
+Over 400 lines: one short, independent function per figure of the report's page and the few
+drawing helpers they share; split along the page's sections (training, timescales, robustness,
+delayed recall) if it grows further.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@
 
 Every file is replaced atomically, so a reader (an analysis of a run still training) never sees
 half of one.
+
+:func:`decide_run` is the one decision about a directory that should hold a given run (sweeps,
+compare-models, robustness retraining): new, the same run to resume or reuse, or refused.
 """
 
 from __future__ import annotations
@@ -19,17 +22,18 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
-from rnn_timescales.config import RunConfig
-from rnn_timescales.errors import ConfigError
+from rnn_timescales.config import RunConfig, config_difference, read_yaml, resumable_changes
+from rnn_timescales.errors import ConfigError, StateError
 from rnn_timescales.io import atomic_write_text, check_output_dir, remove_stale
 from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, HEAD_METRICS, METRICS, SUMMARY
 from rnn_timescales.runs.checkpoints import SUFFIX, checkpoint_name
-from rnn_timescales.runs.state import STATE_DIR
+from rnn_timescales.runs.state import STATE_DIR, load_latest_state
 
 try:
     import fcntl
@@ -167,3 +171,133 @@ class RunDirectory:
 
     def remove_summary(self) -> None:
         (self.path / SUMMARY).unlink(missing_ok=True)  # it is training again
+
+
+def is_locked(run_dir: str | Path) -> bool:
+    """Whether a process holds the run directory's training lock (it is training now)."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(Path(run_dir) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        # A shared lock only: it never blocks a trainer that has taken the exclusive one.
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any] | None:
+    """A run's summary.json, or None if it has none (still training, killed) or it is unreadable."""
+    try:
+        return json.loads((Path(run_dir) / SUMMARY).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+# --- new, resume or reuse ----------------------------------------------------------------------------
+FINAL_STOPS = ("target_n", "solved", "heads_exhausted", "max_epochs", "time_budget", "imported")
+"""Stop reasons after which a run has done what its configuration asks; only a larger budget
+continues it (an ``imported`` run never). ``interrupted`` resumes; ``diverged`` failed."""
+
+
+def state_mismatch(run_dir: str | Path) -> str | None:
+    """How a run directory's config.yaml differs from its saved training state (edited by hand since
+    the run was trained); None when they fit, or it has no readable state (a corrupt state is that
+    run's failure, found when it is resumed)."""
+    try:
+        state, _, _ = load_latest_state(run_dir)
+    except StateError:
+        return None
+    if state is None:
+        return None
+    difference = config_difference(state.config, read_yaml(Path(run_dir) / CONFIG),
+                                   where=("in its training state", "in config.yaml"))
+    return f"config.yaml differs from its training state ({difference})" if difference else None
+
+
+@dataclass(frozen=True)
+class RunDecision:
+    """What to do with a run directory to have the run a caller wants in it (:func:`decide_run`).
+
+    action: ``new`` (no run there yet: train it from the start), ``resume`` (the same run, not
+    finished, or finished with a budget the wanted configuration changes: continue it from its
+    saved state) or ``reuse`` (the same run, finished as wanted: read it back).
+    changes: the settings a resumed run may change (``config.RESUMABLE``) on which the run's
+    config.yaml and the wanted configuration differ, setting -> wanted value.
+    summary: the run's summary.json (None: it never stopped, or is training now).
+    """
+
+    run_dir: Path
+    action: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+
+    @property
+    def stop_reason(self) -> str | None:
+        return None if self.summary is None else self.summary.get("stop_reason")
+
+    @property
+    def overrides(self) -> list[str]:
+        """:attr:`changes` as the ``key=value`` overrides a resumed run takes."""
+        return [f"{key}={json.dumps(value)}" for key, value in self.changes.items()]
+
+
+Refusal = Callable[[str], Exception]
+
+
+def decide_run(
+    run_dir: str | Path,
+    wanted: RunConfig,
+    *,
+    different: Refusal | None = None,
+    where: tuple[str, str] = ("there", "now"),
+    unreadable: Callable[[ConfigError], Exception] | None = None,
+    foreign: Callable[[ConfigError], Exception] | None = None,
+    edited: Refusal | None = None,
+) -> RunDecision:
+    """Whether ``run_dir`` is to hold a new run of ``wanted``, holds that run to resume, or holds it
+    finished (to reuse); the callers word the refusals, each a one-line exception they make.
+
+    - No config.yaml: ``new``. A directory that holds other files (or a file at ``run_dir``) is
+      refused with ``foreign(error)`` (``error``: the ConfigError of :func:`prepare_run_dir`) if
+      ``foreign`` is given; otherwise the trainer refuses it when it claims the directory.
+    - config.yaml that is not a valid configuration: ``unreadable(error)`` (default: the error).
+    - A run that differs from ``wanted`` outside the resumable settings: ``different(difference)``
+      (:func:`~rnn_timescales.config.config_difference`, ``where`` naming the run's side and the
+      wanted one); not checked when ``different`` is None (a status, not a decision to train).
+    - config.yaml that no longer fits the run's training state (edited by hand):
+      ``edited(difference)``, checked only when ``edited`` is given.
+    - Otherwise the same run: ``reuse`` when its summary.json has a stop reason of
+      :data:`FINAL_STOPS` and the wanted configuration changes none of its resumable settings (an
+      imported run is never extended), else ``resume``.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir.is_dir() and (run_dir / CONFIG).is_file()):
+        if foreign is not None:
+            try:
+                prepare_run_dir(run_dir)
+            except ConfigError as e:
+                raise foreign(e) from None
+        return RunDecision(run_dir, "new")
+    try:
+        saved = RunConfig.load(run_dir / CONFIG)
+    except ConfigError as e:
+        raise (unreadable(e) if unreadable is not None else e) from None
+    if different is not None:
+        difference = config_difference(saved, wanted, where=where)
+        if difference is not None:
+            raise different(difference)
+    if edited is not None:
+        mismatch = state_mismatch(run_dir)
+        if mismatch is not None:
+            raise edited(mismatch)
+    summary = read_summary(run_dir)
+    reason = None if summary is None else summary.get("stop_reason")
+    changes = {} if reason == "imported" else resumable_changes(saved, wanted)
+    action = "reuse" if reason in FINAL_STOPS and not changes else "resume"
+    return RunDecision(run_dir, action, changes, summary)

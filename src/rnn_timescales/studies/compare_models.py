@@ -35,11 +35,12 @@ import pandas as pd
 import torch
 
 from rnn_timescales.backends import LocalPool
-from rnn_timescales.config import RunConfig, build_config, config_difference, preset_dict, resumable_changes, validate
+from rnn_timescales.config import RunConfig, build_config, preset_dict, validate
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import OutputDir, atomic_write_bytes, atomic_write_text
 from rnn_timescales.runtime import torch_threads
 from rnn_timescales.runs.files import CONFIG, METRICS, SUMMARY
+from rnn_timescales.runs.rundir import decide_run
 
 MODEL_PRESETS = {"leaky_rnn": "quick", "gru": "gated", "lstm": "gated"}
 """The preset whose model and optimiser settings each model trains with (others: ``quick``)."""
@@ -115,17 +116,12 @@ def check_comparison_dir(out: str | Path, configs: dict[str, RunConfig]) -> Path
     comparison (whose runs may differ only in their budget); ConfigError otherwise."""
     p = OUTPUT.check(out)
     for name, config in configs.items():
-        saved_path = p / RUNS / name / CONFIG
-        if not saved_path.is_file():
-            continue
-        try:
-            saved = RunConfig.load(saved_path)
-        except ConfigError as e:
-            raise ConfigError(f"{str(saved_path)!r} is not a valid run configuration ({e})") from None
-        difference = config_difference(saved, config)
-        if difference is not None:
-            raise ConfigError(f"{str(p)!r} holds a comparison with other settings (run {name}, {difference}); "
-                              "choose another --out")
+        run_dir = p / RUNS / name
+        decide_run(run_dir, config,
+                   different=lambda difference: ConfigError(
+                       f"{str(p)!r} holds a comparison with other settings (run {name}, {difference}); "
+                       "choose another --out"),
+                   unreadable=lambda e: ConfigError(f"{str(run_dir / CONFIG)!r} is not a valid run configuration ({e})"))
     return p
 
 
@@ -181,14 +177,13 @@ def _train_one(job: tuple[str, dict, str, int]) -> dict:
     torch.set_num_threads(threads)
     path = Path(run_dir)
     wanted = validate(config)
-    if (path / CONFIG).is_file():
-        changes = resumable_changes(RunConfig.load(path / CONFIG), wanted)
-        overrides = [f"{key}={json.dumps(value)}" for key, value in changes.items()]
-        trainer = Trainer.resume(path, overrides, progress=False)
-        if overrides or trainer.pending_stop_reason() is None:  # a new budget is written even if nothing trains
-            trainer.run()
-    else:
+    decision = decide_run(path, wanted)
+    if decision.action == "new":
         Trainer(wanted, path, progress=False).run()
+    else:
+        trainer = Trainer.resume(path, decision.overrides, progress=False)
+        if decision.changes or trainer.pending_stop_reason() is None:  # a new budget is written even if nothing trains
+            trainer.run()
     return json.loads((path / SUMMARY).read_text())
 
 

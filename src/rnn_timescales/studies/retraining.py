@@ -36,16 +36,16 @@ import torch
 from rnn_timescales.analysis.robustness.changes import ablated_copy, perturbed_copy
 from rnn_timescales.analysis.robustness.strengths import Progress
 from rnn_timescales.analysis.robustness.streams import derived_seed
-from rnn_timescales.config import RunConfig, config_difference, merge, parse_override, preset_dict, validate
+from rnn_timescales.config import RunConfig, merge, parse_override, preset_dict, validate
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import build_model
 from rnn_timescales.tasks import build_task
 from rnn_timescales.runs.checkpoints import CheckpointError, load_checkpoint
-from rnn_timescales.runs.rundir import prepare_run_dir
+from rnn_timescales.runs.rundir import RunDecision, decide_run
 from rnn_timescales.training.steps import accuracy
 from rnn_timescales.training.trainer import Trainer, train
-from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, METRICS
+from rnn_timescales.runs.files import CHECKPOINTS, METRICS
 
 
 TRAIN_PRESETS = ("quick", "paper")
@@ -199,27 +199,27 @@ class PlannedRun:
     config: RunConfig
     run_dir: Path
     initial_state: dict[str, torch.Tensor] | None = None
-    status: str = field(default="new", init=False)
+    decision: RunDecision | None = field(default=None, init=False)
+
+    @property
+    def status(self) -> str:
+        """``new``, or ``existing`` (the same run, to reuse or resume), once :meth:`check` decided."""
+        return "new" if self.decision is None or self.decision.action == "new" else "existing"
 
     def check(self) -> PlannedRun:
-        """Decide whether the run is ``new``, or ``existing`` (the same run, to reuse or resume);
-        ValueError (one line) if ``run_dir`` holds something else."""
-        try:
-            prepare_run_dir(self.run_dir)
-            self.status = "new"
+        """Decide whether the run is ``new``, or ``existing`` (the same run, to reuse or resume;
+        :func:`~rnn_timescales.runs.rundir.decide_run`); ValueError (one line) if ``run_dir``
+        holds something else."""
+        where = str(self.run_dir)
+        self.decision = decide_run(
+            self.run_dir, self.config,
+            different=lambda difference: ValueError(f"{where!r} holds a run with other settings ({difference}); "
+                                                    "remove it or choose another --out"),
+            unreadable=lambda e: ValueError(f"{where!r} holds a run whose configuration cannot be read ({e}); "
+                                            "remove it or choose another --out"),
+            foreign=lambda e: ValueError(str(e)))
+        if self.decision.action == "new":
             return self
-        except ConfigError as e:
-            if not (self.run_dir / CONFIG).is_file():
-                raise ValueError(str(e)) from None
-        try:
-            saved = RunConfig.load(self.run_dir / CONFIG)
-        except ConfigError as e:
-            raise ValueError(f"{str(self.run_dir)!r} holds a run whose configuration cannot be read ({e}); remove it "
-                             "or choose another --out") from None
-        diff = config_difference(saved, self.config)
-        if diff is not None:
-            raise ValueError(f"{str(self.run_dir)!r} holds a run with other settings ({diff}); remove it or choose "
-                             "another --out")
         init = self.run_dir / CHECKPOINTS / "init.safetensors"
         if init.is_file():
             try:
@@ -228,19 +228,14 @@ class PlannedRun:
                 raise ValueError(str(e)) from None
             expected = self.initial_state if self.initial_state is not None else build_model(self.config).state_dict()
             if not _same_tensors(started, expected):
-                raise ValueError(f"{str(self.run_dir)!r} holds a run that started from another network; remove it or "
+                raise ValueError(f"{where!r} holds a run that started from another network; remove it or "
                                  "choose another --out")
         self._resumed(progress=False)  # its training state must be readable and fit its configuration
-        self.status = "existing"
         return self
 
     def _resumed(self, progress: bool) -> Trainer:
         """A trainer continuing the run in ``run_dir`` with this configuration's stopping rules."""
-        c = self.config.training
-        stops = [f"training.max_epochs={c.max_epochs}",
-                 f"training.target_n={'null' if c.target_n is None else c.target_n}",
-                 f"training.time_budget_s={'null' if c.time_budget_s is None else c.time_budget_s}"]
-        return Trainer.resume(self.run_dir, stops, progress=progress)
+        return Trainer.resume(self.run_dir, self.decision.overrides, progress=progress)
 
     def run(self, progress: bool = False) -> pd.DataFrame:
         """Train (or resume, or reuse) the run; returns its ``metrics.csv`` up to where this

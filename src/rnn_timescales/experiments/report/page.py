@@ -1,29 +1,6 @@
-"""Reports across runs: aggregate a sweep (or one run) into PNG figures and one HTML page.
-
-``rnn-timescales report DIR`` reads every run directory of DIR (a sweep root, a single run
-directory, or a directory holding run directories, such as ``import-reference``'s output) and
-writes ``DIR/report/index.html`` with its figures beside it. Every panel is drawn when some run
-has the data for it and is otherwise listed on the page as "no data", with what would make it.
-
-Runs are grouped into **conditions** by the settings that vary between them other than the seed;
-each curve is the mean across a condition's runs (seeds) with the spread chosen by ``spread``:
-``sem`` (mean ± standard error of the mean, the default) or ``bootstrap`` (95 % percentile
-interval of 2000 resampled means, seeded). tau_net is aggregated two ways, each labelled: ours (the
-median of the neurons' tau_net per network, then mean ± spread across networks) and the paper's
-figures' (neurons with tau_net <= 1 step dropped, mean per network, then mean ± s.d. across
-networks, s.d. with ddof 0 as the paper's notebooks compute it). Timescales below one step cannot
-be resolved at integer lags and are shown as "below one step", never as numbers on a log axis.
-Distributions over neurons (per-neuron trained tau, and tau_net of the neurons above one step) are
-quantile bands per condition and N, pooled over the condition's networks, beside the share of
-neurons below one step per network.
-
-Largest N solved against epochs and time: N solved is n_start - 1 before a run's first advance; a
-run that stopped because it reached its goal (target_n, solved, heads_exhausted) keeps its final N
-to the right of its end, any other run leaves the mean there (the count n says how many remain).
-
-Over 400 lines for now: the report's figures are being reworked in parallel (docs branch); it
-splits into data, statistics and page along its sections once that lands.
-"""
+"""The report's page: one section per subject (training, timescales, robustness, delayed recall),
+each with its figures (plots/report.py), inline tables and notes, written as one HTML file with its
+PNG figures beside it (:func:`write_report`)."""
 
 from __future__ import annotations
 
@@ -31,296 +8,28 @@ import html
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rnn_timescales.config import flatten, read_yaml
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.experiments.sweep import (
-    SPEC_FILE,
-    is_locked,
-    load_spec,
-    plan,
-    read_summary,
-    run_status,
-    setting_labels,
+from rnn_timescales.experiments.report.data import TABLES, ReportData, load_report_data
+from rnn_timescales.experiments.report.statistics import (
+    CARRY_STOPS,
+    ONE_STEP,
+    SPREADS,
+    aggregate,
+    curve_on_grid,
+    neuron_quantiles,
+    share_below_one_step,
+    solved_curves,
 )
-from rnn_timescales.io import OutputDir, settle
-from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
+from rnn_timescales.io import OutputDir
+from rnn_timescales.runs.rundir import read_summary
 
 OUTPUT = OutputDir("report", marker="index.html")
 
-SPREADS = ("sem", "bootstrap")
-CARRY_STOPS = ("target_n", "solved", "heads_exhausted")
-ONE_STEP = 1.0
-BOOTSTRAP_RESAMPLES = 2000
-# Tables other analyses write into a run directory, and the columns the report reads from them.
-TABLES = {
-    "perturbation": ("robustness/perturbation.csv", ["kind", "epsilon", "repeat", "n", "accuracy", "relative_accuracy"]),
-    "ablation": ("robustness/ablation.csv", ["neuron", "tau", "group", "n", "accuracy"]),
-    "forgetting": ("robustness/forgetting.csv", ["checkpoint_n", "n", "accuracy"]),
-    "continuous": ("robustness/continuous.csv", ["k", "n", "accuracy"]),
-    "extrapolation": ("extrapolation/extrapolation.csv", ["delay", "accuracy", "n_trials"]),
-}
 
-
-# --- statistics ---------------------------------------------------------------------------------
-def spread_interval(values: np.ndarray, spread: str, seed: int = 0) -> tuple[float, float, float, int]:
-    """(mean, lo, hi, n) of the finite ``values``. ``spread``: ``sem`` (mean ± s.e.m., ddof 1),
-    ``sd`` (mean ± s.d., ddof 0, as the paper's notebooks), ``bootstrap`` (95 % percentile interval
-    of the mean over 2000 resamples drawn with ``seed``). One value: lo = hi = mean."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    n = int(v.size)
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    mean = float(v.mean())
-    if n == 1:
-        return mean, mean, mean, 1
-    if spread == "sem":
-        e = float(v.std(ddof=1) / np.sqrt(n))
-        return mean, mean - e, mean + e, n
-    if spread == "sd":
-        e = float(v.std(ddof=0))
-        return mean, mean - e, mean + e, n
-    if spread == "bootstrap":
-        rng = np.random.default_rng(seed)
-        means = v[rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))].mean(axis=1)
-        lo, hi = np.quantile(means, [0.025, 0.975])
-        return mean, float(lo), float(hi), n
-    raise ValueError(f"spread must be one of sem, sd, bootstrap, got {spread!r}")
-
-
-def aggregate(table: pd.DataFrame, by: list[str], value: str, spread: str) -> pd.DataFrame:
-    """One row per group of ``by``: ``by..., mean, lo, hi, n`` of ``value`` across the group's rows
-    (each row one network), in the order the groups first appear."""
-    rows = []
-    for key, g in table.groupby(by, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        mean, lo, hi, n = spread_interval(g[value].to_numpy(), spread)
-        if n:
-            rows.append({**dict(zip(by, key)), "mean": mean, "lo": lo, "hi": hi, "n": n})
-    return pd.DataFrame(rows, columns=[*by, "mean", "lo", "hi", "n"])
-
-
-def solved_curves(metrics: pd.DataFrame, n_start: dict[str, int]) -> pd.DataFrame:
-    """Largest N solved after each epoch, per run: ``run, epoch, wall_time_s, n_solved``, starting
-    with epoch 0 at time 0 and n_start - 1. ``metrics``: the runs' metrics.csv rows with ``run``."""
-    parts = []
-    for run, m in metrics.groupby("run", sort=False):
-        m = m.sort_values("epoch")
-        base = n_start.get(run, 2) - 1
-        solved = np.where(m["solved"].astype(bool), m["n_max"], base)
-        parts.append(pd.DataFrame({"run": run, "epoch": np.r_[0, m["epoch"]], "wall_time_s": np.r_[0.0, m["wall_time_s"]],
-                                   "n_solved": np.maximum.accumulate(np.r_[base, solved])}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run", "epoch", "wall_time_s", "n_solved"])
-
-
-def curve_on_grid(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[str]) -> pd.DataFrame:
-    """Each run's step curve of ``n_solved`` against ``x`` read at ``grid``: ``run, <x>, value``.
-    Past its last point a run in ``carry`` keeps its final value; any other run has none there."""
-    parts = []
-    for run, c in curves.groupby("run", sort=False):
-        xs, ys = c[x].to_numpy(float), c["n_solved"].to_numpy(float)
-        idx = np.searchsorted(xs, grid, side="right") - 1
-        value = np.where(idx >= 0, ys[np.clip(idx, 0, None)], np.nan)
-        if run not in carry:
-            value = np.where(grid > xs[-1], np.nan, value)
-        parts.append(pd.DataFrame({"run": run, x: grid, "value": value}))
-    return pd.concat(parts, ignore_index=True)
-
-
-QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-
-
-def neuron_quantiles(neurons: pd.DataFrame, value: str, above: float | None = None) -> pd.DataFrame:
-    """The distribution of ``value`` over neurons per condition and N, pooled over the condition's
-    networks: ``condition, n_max, q10, q25, q50, q75, q90, neurons`` (the count used). ``above``:
-    keep only neurons whose value exceeds it (e.g. tau_net > 1 step). ``neurons``: one row per
-    neuron with ``condition, n_max`` and ``value``."""
-    cols = ["condition", "n_max", *(f"q{round(100 * q)}" for q in QUANTILES), "neurons"]
-    if neurons.empty or value not in neurons:
-        return pd.DataFrame(columns=cols)
-    rows = []
-    for (condition, n_max), g in neurons.groupby(["condition", "n_max"], sort=False):
-        v = g[value].to_numpy(float)
-        v = v[np.isfinite(v)]
-        if above is not None:
-            v = v[v > above]
-        if v.size:
-            rows.append([condition, n_max, *np.quantile(v, QUANTILES), int(v.size)])
-    return pd.DataFrame(rows, columns=cols).sort_values(["condition", "n_max"], kind="stable").reset_index(drop=True)
-
-
-def share_below_one_step(neurons: pd.DataFrame) -> pd.DataFrame:
-    """Per network (run) and N: the share of neurons with tau_net <= 1 step among those with a
-    finite tau_net: ``condition, run, n_max, share``."""
-    t = neurons.dropna(subset=["tau_net"])
-    share = (t["tau_net"] <= ONE_STEP).groupby([t["condition"], t["run"], t["n_max"]], sort=False).mean()
-    return share.rename("share").reset_index()
-
-
-def paper_tau_net(neurons: pd.DataFrame) -> pd.DataFrame:
-    """The paper's per-network tau_net: for each checkpoint (``n_max``), the mean tau_net of the
-    neurons with tau_net > 1 step: ``n_max, value, kept, neurons`` (value NaN if none is kept)."""
-    rows = []
-    for n_max, g in neurons.groupby("n_max", sort=True):
-        t = g["tau_net"].to_numpy(float)
-        keep = t[np.isfinite(t) & (t > ONE_STEP)]
-        rows.append({"n_max": n_max, "value": float(keep.mean()) if keep.size else np.nan, "kept": int(keep.size),
-                     "neurons": int(t.size)})
-    return pd.DataFrame(rows, columns=["n_max", "value", "kept", "neurons"])
-
-
-# --- collecting the runs ------------------------------------------------------------------------
-@dataclass
-class RunInfo:
-    """One run directory in a report."""
-
-    name: str
-    path: Path
-    condition: str
-    seed: Any
-    status: str
-    detail: str
-    stop_reason: str | None = None
-    n_start: int = 2
-    model_type: str | None = None
-    curriculum: str | None = None
-
-
-@dataclass
-class ReportData:
-    """Everything a report draws, read from the run directories (one row per run and epoch, per
-    checkpoint, ...; every table has ``run`` and ``condition`` columns)."""
-
-    title: str
-    kind: str  # sweep | run | runs
-    description: str
-    varying: list[str]
-    runs: list[RunInfo]
-    metrics: pd.DataFrame
-    heads: pd.DataFrame
-    analysis: pd.DataFrame
-    paper: pd.DataFrame
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    neurons: pd.DataFrame = field(default_factory=pd.DataFrame)  # n_max, tau, tau_net per neuron
-
-    @property
-    def conditions(self) -> list[str]:
-        return list(dict.fromkeys(r.condition for r in self.runs))
-
-
-def _condition(values: dict[str, Any], labels: dict[str, str], default: str) -> str:
-    parts = [f"{labels[k]} {v}" for k, v in values.items() if k != "seed"]
-    return ", ".join(parts) or default
-
-
-def _plain_status(run_dir: Path) -> tuple[str, str]:
-    if is_locked(run_dir):
-        return "running", "training (its lock is held)"
-    summary = read_summary(run_dir)
-    if summary is None:
-        return "unfinished", "no summary.json (interrupted, or still being written)"
-    parts = [f"{summary['epochs']} epochs" if summary.get("epochs") is not None else None,
-             f"N = {summary['n_max_solved']}" if summary.get("n_max_solved") is not None else "nothing solved"]
-    return summary.get("stop_reason", "?"), ", ".join(p for p in parts if p)
-
-
-def find_runs(path: str | Path) -> tuple[str, str, str, list[str], list[RunInfo]]:
-    """(title, kind, description, varying settings, runs) of a sweep root, a run directory, or a
-    directory of run directories. ConfigError if ``path`` is none of these."""
-    p = Path(path)
-    if not p.is_dir():
-        raise ConfigError(f"{str(p)!r} is not a directory; give a sweep directory or a run directory")
-    if (p / SPEC_FILE).is_file():
-        spec = load_spec(p)
-        points = plan(spec)
-        varying = list(points[0].varying) if points else []
-        labels = setting_labels(varying)
-        runs = []
-        for point in points:
-            st = run_status(p, point)
-            c = point.config
-            runs.append(RunInfo(point.name, p / point.name, _condition(point.varying, labels, "all runs"), c.seed,
-                                st.status, st.detail, st.stop_reason, c.curriculum.n_start, c.model.type,
-                                c.curriculum.kind))
-        return p.name, "sweep", spec.description, varying, runs
-    if (p / CONFIG).is_file():
-        dirs, kind = [p], "run"
-    else:
-        dirs, kind = sorted(q for q in p.iterdir() if (q / CONFIG).is_file()), "runs"
-        if not dirs:
-            raise ConfigError(f"{str(p)!r} holds no run directories (no config.yaml in it or its subdirectories) "
-                              f"and is not a sweep (no {SPEC_FILE})")
-    configs = [flatten(read_yaml(d / CONFIG)) for d in dirs]
-    keys = list(dict.fromkeys(k for c in configs for k in c))
-    varying = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
-    labels = setting_labels(varying)
-    runs = []
-    for d, c in zip(dirs, configs):
-        status, detail = _plain_status(d)
-        default = "all runs" if kind == "runs" else d.name
-        runs.append(RunInfo(d.name, d, _condition({k: c.get(k) for k in varying}, labels, default), c.get("seed"),
-                            status, detail, (read_summary(d) or {}).get("stop_reason"),
-                            int(c.get("curriculum.n_start", 2)), c.get("model.type"), c.get("curriculum.kind")))
-    return p.name, kind, "", varying, runs
-
-
-def _read_csv(path: Path, notes: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        notes.append(f"{path}: could not be read ({type(e).__name__}); left out")
-        return None
-    missing = [c for c in columns or [] if c not in table]
-    if missing:
-        notes.append(f"{path}: lacks the columns {', '.join(missing)}; left out")
-        return None
-    return table
-
-
-def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [p for p in parts if p is not None and len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def load_report_data(path: str | Path) -> ReportData:
-    """Read every run under ``path`` (see :func:`find_runs`) into the tables a report draws."""
-    title, kind, description, varying, runs = find_runs(path)
-    notes: list[str] = []
-    metrics, heads, analysis, paper, cells = [], [], [], [], []
-    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    for r in runs:
-        tag = {"run": r.name, "condition": r.condition}
-        m = _read_csv(r.path / METRICS, notes, ["epoch", "n_max", "solved", "wall_time_s"])
-        if m is not None:
-            metrics.append(m.assign(**tag))
-        h = _read_csv(r.path / HEAD_METRICS, notes, ["epoch", "n", "accuracy"])
-        if h is not None:
-            heads.append(h.assign(**tag))
-        s = _read_csv(r.path / "analysis" / "summary.csv", notes, ["n_max"])
-        if s is not None:
-            analysis.append(s.assign(**tag))
-        neurons = _read_csv(r.path / "analysis" / "neurons.csv", notes, ["n_max", "tau_net"])
-        if neurons is not None:
-            paper.append(paper_tau_net(neurons).assign(**tag))
-            cells.append(neurons[[c for c in ("n_max", "tau", "tau_net") if c in neurons]].assign(**tag))
-        settle(r.path / "robustness")  # a robustness write killed half-way: its whole group of files
-        for name, (rel, cols) in TABLES.items():
-            t = _read_csv(r.path / rel, notes, cols)
-            if t is not None:
-                tables[name].append(t.assign(**tag))
-    return ReportData(title, kind, description, varying, runs, _stack(metrics), _stack(heads), _stack(analysis),
-                      _stack(paper), {k: _stack(v) for k, v in tables.items()}, notes, _stack(cells))
-
-
-# --- the page -----------------------------------------------------------------------------------
 @dataclass
 class Section:
     """A part of the page: figures (file name, caption), inline tables (HTML) and notes."""

@@ -1,0 +1,113 @@
+"""A sweep's points: every combination of its grid and runs, each with its validated configuration
+and a directory name made from the settings that vary between points (:func:`plan`)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from rnn_timescales.config import PRESETS, RunConfig, build_config, flatten
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.experiments.sweep.spec import SweepSpec, _canonical
+
+# Names of often-varied settings in run directory names; any other setting is named by its last part.
+SHORT_LABELS = MappingProxyType({
+    "task.name": "task", "curriculum.kind": "curriculum", "model.hidden_size": "h", "model.type": "model",
+    "model.precision": "precision",
+})
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One run of a sweep. ``settings``: its grid values and run settings (dotted); ``varying``:
+    the settings that differ between the sweep's points, with this run's resolved values."""
+
+    name: str
+    settings: dict[str, Any]
+    varying: dict[str, Any]
+    config: RunConfig
+
+
+def expand(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Each point's own settings: every grid combination, combined with every explicit run."""
+    keys = list(spec.grid)
+    grid_points = [dict(zip(keys, combo)) for combo in itertools.product(*(spec.grid[k] for k in keys))]
+    return [{**g, **r} for g in grid_points for r in (spec.runs or [{}])]
+
+
+def point_config(spec: SweepSpec, settings: Mapping[str, Any]) -> RunConfig:
+    """The validated configuration of one point (layers as in the module docstring)."""
+    base = flatten(spec.base)
+    preset = settings.get("preset", base.get("preset", "paper"))
+    layered = {k: v for k, v in {**base, **settings}.items() if k != "preset"}
+    overrides = [f"{k}={json.dumps(v)}" for k, v in layered.items()] + list(spec.overrides)
+    try:
+        if preset == "custom":  # a saved config.yaml: complete, so the starting preset does not matter
+            return build_config("paper", overrides=overrides + ["preset=custom"])
+        if preset not in PRESETS:
+            build_config(str(preset))  # raises the usual "unknown preset" message
+        return build_config(preset, overrides=overrides)
+    except ConfigError as e:
+        where = ", ".join(f"{k}={v}" for k, v in settings.items()) or "base"
+        raise ConfigError(f"sweep point ({where}): {e}") from None
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "none"
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, (dict, list)):
+        text = _canonical(value)
+    else:
+        text = str(value)
+    return re.sub(r"[^A-Za-z0-9.+]+", "-", text).strip("-") or "x"
+
+
+def setting_labels(keys: Iterable[str]) -> dict[str, str]:
+    """Short names of settings for run directory names and figure legends (``curriculum.kind`` ->
+    ``curriculum``); a short name two settings would share falls back to the dotted setting."""
+    keys = list(keys)
+    short = {k: SHORT_LABELS.get(k, k.rsplit(".", 1)[-1]) for k in keys}
+    counts = Counter(short.values())
+    return {k: (s if counts[s] == 1 else k.replace(".", "-")) for k, s in short.items()}
+
+
+def plan(spec: SweepSpec) -> list[SweepPoint]:
+    """The sweep's points, named from the settings that vary (``curriculum-single_seed-0``).
+
+    ConfigError for a point whose configuration is invalid, or two points that are the same run.
+    """
+    raw = expand(spec)
+    configs = [point_config(spec, s) for s in raw]
+    seen: dict[str, int] = {}
+    for i, c in enumerate(configs):
+        key = _canonical(c.to_dict())
+        if key in seen:
+            a = ", ".join(f"{k}={v}" for k, v in raw[seen[key]].items())
+            b = ", ".join(f"{k}={v}" for k, v in raw[i].items())
+            raise ConfigError(f"sweep points ({a}) and ({b}) are the same run; remove one")
+        seen[key] = i
+    resolved = [flatten(c.to_dict()) for c in configs]
+    keys = list(dict.fromkeys(k for s in raw for k in s))
+
+    def value(i: int, key: str) -> Any:
+        return resolved[i].get(key, raw[i].get(key))
+
+    varying = [k for k in keys if len({_canonical(value(i, k)) for i in range(len(raw))}) > 1]
+    labels = setting_labels(varying)
+    points, used = [], Counter()
+    for i, (settings, config) in enumerate(zip(raw, configs)):
+        name = "_".join(f"{labels[k]}-{_format_value(value(i, k))}" for k in varying) or "run"
+        used[name] += 1
+        if used[name] > 1:  # different values that read the same once made safe for a file name
+            name = f"{name}-{used[name]}"
+        points.append(SweepPoint(name, dict(settings), {k: value(i, k) for k in varying}, config))
+    return points
