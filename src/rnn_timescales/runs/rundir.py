@@ -200,7 +200,7 @@ def read_summary(run_dir: str | Path) -> dict[str, Any] | None:
 
 
 # --- new, resume or reuse ----------------------------------------------------------------------------
-FINAL_STOPS = ("target_n", "solved", "heads_exhausted", "max_epochs", "time_budget", "imported")
+FINAL_STOPS = ("target_n", "target_level", "solved", "heads_exhausted", "max_epochs", "time_budget", "imported")
 """Stop reasons after which a run has done what its configuration asks; only a larger budget
 continues it (an ``imported`` run never). ``interrupted`` resumes; ``diverged`` failed."""
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 SPREADS = ("sem", "bootstrap")
-CARRY_STOPS = ("target_n", "solved", "heads_exhausted")
+CARRY_STOPS = ("target_n", "target_level", "solved", "heads_exhausted")
 """Stop reasons after which a run keeps its final N to the right of its end (it reached its goal)."""
 ONE_STEP = 1.0
 BOOTSTRAP_RESAMPLES = 2000
