@@ -7,6 +7,9 @@ its temporary file and raises :class:`~rnn_timescales.errors.WriteError`, one li
 the previous file stays as it was. A process killed while writing leaves a temporary file or
 directory (``.NAME.*.tmp``) that its writer holds locked while it lives; the next writer of the
 same place removes those whose writer is gone (:func:`remove_stale`).
+
+Over 400 lines: every write the package makes goes through here, on purpose — one place for
+atomic files, staged directories, their locks and cleanup, so that fault handling exists once.
 """
 
 from __future__ import annotations
