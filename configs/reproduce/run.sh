@@ -82,7 +82,8 @@ for arg in "$@"; do
       cmd="$rt extrapolate $finals --out $post/extrapolate --no-progress && $rt recall-memory $finals --out $post/recall_memory --no-progress"
       cmd="$cmd && for r in $out/*curriculum-delay*/; do $rt speed-regularization \$r/checkpoints/final.safetensors --out $post/speed_regularization/\$(basename \$r) --no-progress || exit 1; done";;
   esac
-  commands+=("echo \"\$(date -u +%FT%TZ) revision $rev:\" ${cmd@Q} >> $campaign/$name.log; (export OMP_NUM_THREADS=1; $cmd) >> $campaign/$name.log 2>&1")
+  # a stage stopped by --stop (exit 130) ends the queue; one that fails lets the next stage start
+  commands+=("echo \"\$(date -u +%FT%TZ) revision $rev:\" ${cmd@Q} >> $campaign/$name.log; (export OMP_NUM_THREADS=1; $cmd) >> $campaign/$name.log 2>&1; rc=\$?; [ \$rc -ne 130 ] || exit 130; (exit \$rc)")
 done
 
 script=$(printf '%s; ' "${commands[@]}")
