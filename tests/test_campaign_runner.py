@@ -1,0 +1,37 @@
+"""Bad arguments to the campaign runner (configs/reproduce/run.sh): one line, exit 2, nothing
+written (docs/errors.md, "The reproduction campaign's runner")."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = ROOT / "configs" / "reproduce" / "run.sh"
+DOCS = ROOT / "docs" / "errors.md"
+
+CASES = [
+    ("runner-no-stage", [], 2, "usage: run.sh"),
+    ("runner-unknown-stage", ["k24_parityy"], 2, "no stage k24_parityy"),
+    ("runner-unknown-mode", ["k24_parity:analyse"], 2, "the mode after ':' must be analyze, robustness or post"),
+    ("runner-nothing-to-stop", ["--stop"], 1, "no campaign queue is running"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_arguments_are_one_line_and_write_nothing(case, tmp_path):
+    _, argv, code, message = case
+    campaign = tmp_path / "campaign"
+    proc = subprocess.run(["bash", str(RUNNER), *argv], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)})
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not campaign.exists() or not any(campaign.iterdir())
+
+
+def test_every_case_is_in_the_docs_table():
+    text = DOCS.read_text()
+    assert not [c[0] for c in CASES if f"`{c[0]}`" not in text]
