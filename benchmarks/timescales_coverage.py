@@ -18,16 +18,9 @@ import time
 import numpy as np
 
 from rnn_timescales.analysis.inference import estimate_timescales
-from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
+from rnn_timescales.analysis.synthetic import VALIDATION_CASES, ou_process, ou_spike_counts
 
-CASES = {
-    "ou1": ([20.0], [1.0], "continuous", {}),
-    "ou2": ([5.0, 80.0], [0.4, 0.6], "continuous", {}),
-    "poisson1": ([20.0], [1.0], "counts", {"distribution": "poisson"}),
-    "poisson2": ([5.0, 80.0], [0.4, 0.6], "counts", {"distribution": "poisson"}),
-    "gamma1": ([20.0], [1.0], "counts", {"distribution": "gamma", "fano": 1.5}),
-    "gamma2": ([5.0, 80.0], [0.4, 0.6], "counts", {"distribution": "gamma", "fano": 1.5}),
-}
+CASES = VALIDATION_CASES
 
 
 def draw(name: str, steps: int, trials: int, units: int, seed) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 from rnn_timescales.analysis.acf_models import exp_basis, expected_estimate, fit_model, osc_basis, white_basis
 from rnn_timescales.analysis.autocorrelation import autocorrelation
 from rnn_timescales.analysis.inference import estimate_timescales, guess_kind, simulate_acf
-from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts, spike_counts
+from rnn_timescales.analysis.synthetic import VALIDATION_CASES, ou_process, ou_spike_counts, spike_counts
 from rnn_timescales.analysis.timescales import expected_autocorrelation
 from rnn_timescales.cli import main
 
@@ -91,14 +91,7 @@ def test_white_noise_is_never_a_timescale():
 
 
 # --- acceptance: recovery at 500 trials x 1000 steps ---------------------------------------------
-CASES = {
-    "ou1": ([20.0], [1.0], "continuous", {}),
-    "ou2": ([5.0, 80.0], [0.4, 0.6], "continuous", {}),
-    "poisson1": ([20.0], [1.0], "counts", {"distribution": "poisson"}),
-    "poisson2": ([5.0, 80.0], [0.4, 0.6], "counts", {"distribution": "poisson"}),
-    "gamma1": ([20.0], [1.0], "counts", {"distribution": "gamma", "fano": 1.5}),
-    "gamma2": ([5.0, 80.0], [0.4, 0.6], "counts", {"distribution": "gamma", "fano": 1.5}),
-}
+CASES = VALIDATION_CASES
 
 
 def _draw(name, seed, steps=N_STEPS, trials=N_TRIALS):

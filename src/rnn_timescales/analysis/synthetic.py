@@ -246,3 +246,15 @@ def ou_spike_counts(
     rng = _as_generator(seed)
     x = ou_process(taus, weights, n_steps, n_trials, n_units, dt, oscillation, seed=rng)
     return spike_counts(x, mean, std, distribution, fano, seed=rng)
+
+
+# The validation cases of the recorded-data estimator (docs/timescales.md): name -> (timescales,
+# weights, kind, keyword arguments of ou_spike_counts for counts), shared by its tests and benchmarks.
+VALIDATION_CASES = {
+    "ou1": ([20.0], [1.0], "continuous", {}),
+    "ou2": ([5.0, 80.0], [0.4, 0.6], "continuous", {}),
+    "poisson1": ([20.0], [1.0], "counts", {"distribution": "poisson"}),
+    "poisson2": ([5.0, 80.0], [0.4, 0.6], "counts", {"distribution": "poisson"}),
+    "gamma1": ([20.0], [1.0], "counts", {"distribution": "gamma", "fano": 1.5}),
+    "gamma2": ([5.0, 80.0], [0.4, 0.6], "counts", {"distribution": "gamma", "fano": 1.5}),
+}
