@@ -35,3 +35,20 @@ def test_bad_arguments_are_one_line_and_write_nothing(case, tmp_path):
 def test_every_case_is_in_the_docs_table():
     text = DOCS.read_text()
     assert not [c[0] for c in CASES if f"`{c[0]}`" not in text]
+
+
+def test_stop_interrupts_every_queue(tmp_path):
+    """Two queues on one campaign (a stage started twice): --stop sends SIGINT to both process groups."""
+    campaign = tmp_path / "campaign"
+    campaign.mkdir()
+    queues = [subprocess.Popen(["sleep", "60"], start_new_session=True) for _ in range(2)]
+    try:
+        (campaign / "queue.pid").write_text("".join(f"{q.pid}\n" for q in queues))
+        proc = subprocess.run(["bash", str(RUNNER), "--stop"], capture_output=True, text=True, timeout=60,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)})
+        assert proc.returncode == 0, proc.stderr
+        assert [q.wait(timeout=10) for q in queues] == [-2, -2]  # both ended by SIGINT
+        assert not (campaign / "queue.pid").exists()
+    finally:
+        for q in queues:
+            q.kill()

@@ -6,7 +6,7 @@
 #   bash configs/reproduce/run.sh k24_parity:robustness  # perturbation, ablation, forgetting at N = 30
 #   bash configs/reproduce/run.sh h19_curricula:post     # extrapolation, recall memory, speed regularisation
 #   bash configs/reproduce/run.sh --foreground STAGE     # in this shell (e.g. inside a batch job)
-#   bash configs/reproduce/run.sh --stop                 # stop the background queue; runs save their state
+#   bash configs/reproduce/run.sh --stop                 # stop every background queue; runs save their state
 #
 # STAGE names configs/reproduce/STAGE.yaml, a sweep spec; STAGE:analyze runs the sweep analysis
 # `reproduction` (the paper's 10 x 10^5-step simulation, both estimators) over that stage's finished
@@ -15,8 +15,9 @@
 # tree never changes a stage in flight; on a fresh machine that install is rebuilt from the same
 # revision. Run directories go to CAMPAIGN_DIR/STAGE (default ~/rnn-timescales-campaign, outside
 # the work tree), logs to CAMPAIGN_DIR/STAGE.log. The sweep skips finished runs and resumes
-# interrupted ones, so running this again is always safe. STAGE:robustness writes
-# CAMPAIGN_DIR/STAGE.robustness (the robustness command over every run of the stage at N =
+# interrupted ones, so running this again is always safe; starting a stage that is already running
+# adds a second queue, which trains the next run not held by the first (each run's lock keeps them
+# apart). STAGE:robustness writes CAMPAIGN_DIR/STAGE.robustness (the robustness command over every run of the stage at N =
 # ROBUSTNESS_N); STAGE:post writes CAMPAIGN_DIR/STAGE.post/{extrapolate,recall_memory,speed_regularization}
 # (the [H19] analyses of every run's final network; speed regularisation on the delay-curriculum runs).
 # Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto");
@@ -29,9 +30,15 @@ campaign=${CAMPAIGN_DIR:-$HOME/rnn-timescales-campaign}
 torch_req=${TORCH:-torch==2.13.0}
 read -r -a sweep_args <<< "${SWEEP_ARGS:---workers 1}"
 foreground=0
-if [ "${1:-}" = "--stop" ]; then  # SIGINT to the queue's process group, as Ctrl-C would: runs save their state
-  [ -f "$campaign/queue.pid" ] && kill -INT -- "-$(cat "$campaign/queue.pid")" 2>/dev/null \
-    && { echo "stopping the campaign queue (process group $(cat "$campaign/queue.pid"))"; exit 0; }
+if [ "${1:-}" = "--stop" ]; then  # SIGINT to every queue's process group, as Ctrl-C would: runs save their state
+  stopped=0
+  if [ -f "$campaign/queue.pid" ]; then
+    while read -r pid; do
+      [ -n "$pid" ] && kill -INT -- "-$pid" 2>/dev/null && { echo "stopping the campaign queue (process group $pid)"; stopped=1; }
+    done < "$campaign/queue.pid"
+    rm -f "$campaign/queue.pid"
+  fi
+  [ "$stopped" = 1 ] && exit 0
   echo "run.sh: no campaign queue is running" >&2; exit 1
 fi
 if [ "${1:-}" = "--foreground" ]; then foreground=1; shift; fi
@@ -91,6 +98,6 @@ if [ "$foreground" = 1 ]; then
   exec bash -c "$script"
 fi
 nohup setsid bash -c "$script" > /dev/null 2>&1 < /dev/null &
-echo $! > "$campaign/queue.pid"   # setsid: the queue's pid is its process group (run.sh --stop)
+echo $! >> "$campaign/queue.pid"   # setsid: each queue's pid is its process group (run.sh --stop stops all)
 echo "started in the background (pid $!): $*; logs in $campaign/*.log"
 echo "status: rnn-timescales sweep status $campaign/STAGE"
