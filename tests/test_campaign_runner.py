@@ -52,3 +52,18 @@ def test_stop_interrupts_every_queue(tmp_path):
     finally:
         for q in queues:
             q.kill()
+
+
+def test_paper_robustness_without_a_checkout_is_refused_in_one_line(tmp_path):
+    """configs/reproduce/paper_robustness.py: a path that is not the paper's checkout (docs/errors.md,
+    `paper-robustness-no-checkout`): one line, exit 2, nothing written."""
+    import sys
+
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, str(ROOT / "configs" / "reproduce" / "paper_robustness.py"),
+                           str(tmp_path / "nowhere"), "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "give a checkout of LevinaLab/rnn_timescale_public" in lines[0]
+    assert not out.exists()
+    assert "`paper-robustness-no-checkout`" in DOCS.read_text()

@@ -94,3 +94,60 @@ def test_a_sweep_analysis_makes_rows_resumably_and_collect_tabulates_them(tmp_pa
     assert set(drawn) == {"parity_timescales_vs_n.png", "parity_estimators_vs_n.png", "parity_dynamics_vs_n.png",
                           "parity_n_vs_steps.png"}
     assert all((tmp_path / "figures" / name).stat().st_size > 10_000 for name in drawn)
+
+
+def _fake_run(root, name, seed, curriculum):
+    """A run directory as collect reads it (config.yaml alone: no training needed)."""
+    import yaml
+
+    from rnn_timescales.config import RunConfig
+
+    (root / name).mkdir(parents=True)
+    config = RunConfig.model_validate({"seed": seed, "curriculum": {"kind": curriculum}})
+    (root / name / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+
+
+def test_collect_carries_the_robustness_tables_with_the_paper_normalisation(tmp_path):
+    root = tmp_path / "k24_parity"
+    for seed, curriculum in ((0, "multi"), (0, "single")):
+        _fake_run(root, f"s{seed}-{curriculum}", seed, curriculum)
+    rob = tmp_path / "k24_parity.robustness"
+    rob.mkdir()
+    (tmp_path / "k24_parity.robustness.revision").write_text("cafe\n")
+    rows = []
+    for net, intact in (("s0-multi", (1.0, 0.9)), ("s0-single", (0.8, 0.7))):
+        curriculum = net.split("-")[1]
+        for repeat, acc in enumerate(intact):
+            rows.append([net, curriculum, "parity", "perturb-w", "normalized", 0.0, repeat, 0, 5, acc, 0.0, 5])
+            rows.append([net, curriculum, "parity", "perturb-w", "normalized", 0.5, repeat, 0, 5, 0.6, 0.0, 5])
+    rows.append(["not-a-run", "multi", "parity", "perturb-w", "normalized", 0.0, 0, 0, 5, 1.0, 1.0, 5])
+    pd.DataFrame(rows, columns=["network", "curriculum", "task", "kind", "mode", "epsilon", "repeat", "head", "n",
+                                "accuracy", "relative_accuracy", "n_max"]).to_csv(rob / "perturbation.csv", index=False)
+    pd.DataFrame([["s0-single", "single", "parity", "none", -1, 0, -1, "", np.nan, np.nan, 0, 0, 5, 0.75, 1.0, 5],
+                  ["s0-single", "single", "parity", "long", 0, 1, 7, "7", 3.0, np.nan, 0, 0, 5, 0.6, 0.4, 5]],
+                 columns=["network", "curriculum", "task", "group", "variant", "size", "neuron", "neurons", "tau",
+                          "tau_net", "repeat", "head", "n", "accuracy", "relative_accuracy", "n_max"]
+                 ).to_csv(rob / "ablation.csv", index=False)
+    pd.DataFrame([["s0-single", 3, 2, 0.5, 0.5], ["s0-multi", 3, 2, 1.0, 0.0]],
+                 columns=["network", "checkpoint_n", "n_earlier", "retained", "forgetting"]
+                 ).to_csv(rob / "forgetting_scores.csv", index=False)
+
+    paths = collect([root], tmp_path / "results", revision="abc", machine="test")
+    table = pd.read_csv(paths["robustness"])
+    assert set(table["run"]) == {"s0-multi", "s0-single"}  # rows of networks not in the sweep are dropped
+    assert {"task", "curriculum", "seed", "n", "kind", "epsilon_or_group", "relative_accuracy"} <= set(table.columns)
+    pert = table[(table["kind"] == "perturb-w") & (pd.to_numeric(table["epsilon_or_group"], errors="coerce") == 0.5)]
+    # (0.6 - 0.5) / (mean intact - 0.5): multi 0.1 / 0.45, single 0.1 / 0.25
+    got = pert.groupby("curriculum")["relative_accuracy_mean_baseline"].mean()
+    assert got["multi"] == pytest.approx(0.1 / 0.45) and got["single"] == pytest.approx(0.1 / 0.25)
+    abl = table[table["kind"] == "ablation"].set_index("epsilon_or_group")
+    assert abl.loc["long", "relative_accuracy_mean_baseline"] == pytest.approx(0.1 / 0.25)
+    assert abl.loc["long", "seed"] == 0 and abl.loc["long", "curriculum"] == "single"
+    scores = pd.read_csv(paths["forgetting_scores"])
+    assert list(scores.columns[:2]) == ["task", "curriculum"] and len(scores) == 2
+    provenance = json.loads(paths["provenance"].read_text())
+    assert provenance["roots"][0]["robustness"] == {"path": str(rob), "revision": "cafe"}
+
+    assert main(["report", str(tmp_path / "results"), "--out", str(tmp_path / "figures")]) == 0
+    drawn = json.loads((tmp_path / "figures" / "figures.json").read_text())["figures"]
+    assert {"parity_perturbation.png", "parity_ablation.png", "parity_forgetting.png"} <= set(drawn)

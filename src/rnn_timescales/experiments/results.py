@@ -4,7 +4,10 @@
 :func:`collect` turns the sweep roots of the campaign into ``runs.csv`` (one row per trained
 network), ``curves.csv`` (one row per network and epoch) and ``timescales.csv`` (one row per network
 and analysed N, the rows of :mod:`rnn_timescales.studies.reproduction`), with ``provenance.json``;
-:func:`draw_figures` redraws the published figures from those tables, with no run directory.
+where a stage's robustness output lies beside its sweep root (``ROOT.robustness``, written by
+``configs/reproduce/run.sh STAGE:robustness``), also ``robustness.csv``, ``forgetting.csv`` and
+the retraining tables. :func:`draw_figures` redraws the published figures from those tables, with no
+run directory.
 """
 
 from __future__ import annotations
@@ -91,6 +94,63 @@ def check_roots(roots: Iterable[str | Path]) -> list[Path]:
     return checked
 
 
+ROBUSTNESS_COLUMNS = [*ID_COLUMNS, "run", "n", "kind", "epsilon_or_group", "mode", "repeat", "head", "neuron", "tau",
+                      "accuracy", "relative_accuracy", "relative_accuracy_mean_baseline"]
+"""``robustness.csv``: one row per network, perturbation (or ablated neuron) and repeat."""
+ROBUSTNESS_TABLES = {"forgetting": "forgetting.csv", "forgetting_scores": "forgetting_scores.csv",
+                     "retrain": "retrain.csv", "retrain_summary": "retrain_summary.csv"}
+"""The other robustness tables carried over as they are, with the networks' identifying columns."""
+
+
+def robustness_dir(root: Path) -> Path | None:
+    """The robustness output of a campaign stage, ``ROOT.robustness`` beside the sweep root, if it
+    holds any table."""
+    d = root.parent / f"{root.name}.robustness"
+    return d if d.is_dir() and any(d.glob("*.csv")) else None
+
+
+def _mean_baseline(table: pd.DataFrame, keys: list[str], intact: pd.Series) -> pd.Series:
+    """(accuracy - 1/2) / (mean over repeats of the intact network's accuracy - 1/2), per ``keys``
+    group: the paper's pickles' normalisation (NaN where the intact network is at chance)."""
+    base = table[intact].groupby(keys)["accuracy"].mean().rename("base")
+    b = table[keys].merge(base, left_on=keys, right_index=True, how="left")["base"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.Series(np.where(b > 0.5, (table["accuracy"].to_numpy() - 0.5) / (b - 0.5), np.nan), index=table.index)
+
+
+def robustness_rows(directory: Path, runs: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    """The robustness tables of one ``rnn-timescales robustness`` output over the networks ``runs``
+    (run name -> runs.csv row): ``robustness`` (perturbation and ablation rows in the long form of
+    ROBUSTNESS_COLUMNS; ``epsilon_or_group`` the perturbation's epsilon or the ablation group, with
+    ``none`` the intact network) and each of ROBUSTNESS_TABLES that exists, every row led by its
+    network's identifying columns and ``run``. Rows of networks not in ``runs`` are dropped."""
+
+    def identify(t: pd.DataFrame) -> pd.DataFrame:
+        t = t[t["network"].isin(runs)].drop(columns=[c for c in ("curriculum", "task", "run") if c in t])
+        ids = pd.DataFrame([{**{k: runs[net][k] for k in ID_COLUMNS}, "run": net} for net in t["network"]],
+                           index=t.index, columns=[*ID_COLUMNS, "run"])
+        return pd.concat([ids, t.drop(columns="network")], axis=1)
+
+    out: dict[str, pd.DataFrame] = {}
+    parts = []
+    if (directory / "perturbation.csv").is_file():
+        p = identify(pd.read_csv(directory / "perturbation.csv"))
+        p["relative_accuracy_mean_baseline"] = _mean_baseline(p, ["run", "kind", "n", "head"], p["epsilon"] == 0)
+        parts.append(p.rename(columns={"epsilon": "epsilon_or_group"}))
+    if (directory / "ablation.csv").is_file():
+        a = identify(pd.read_csv(directory / "ablation.csv"))
+        a["relative_accuracy_mean_baseline"] = _mean_baseline(a, ["run", "n", "head"], a["group"] == "none")
+        a["kind"] = "ablation"
+        parts.append(a.rename(columns={"group": "epsilon_or_group"}))
+    if parts:
+        out["robustness"] = pd.concat(parts, ignore_index=True).reindex(columns=ROBUSTNESS_COLUMNS)
+    for name, file in ROBUSTNESS_TABLES.items():
+        if (directory / file).is_file():
+            out[name] = identify(pd.read_csv(directory / file))
+    return out
+
+
+
 def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | None = None, machine: str | None = None,
             command: str = "") -> dict[str, Path]:
     """Write ``runs.csv`` (one row per run directory under the sweep ``roots``), ``curves.csv`` (one
@@ -107,10 +167,14 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
     revisions = {root: revision if revision is not None else root_revision(root) for root in roots}
     runs, rows, curves = [], [], []
+    robustness: dict[str, list[pd.DataFrame]] = {}
+    provenance_roots = []
     for root in roots:
+        root_runs = {}
         for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
             run = run_row(run_dir, revisions[root], machine)
             runs.append(run)
+            root_runs[run["run"]] = run
             curve = training_curve(run_dir)
             for k in reversed(ID_COLUMNS):
                 curve.insert(0, k, run[k])
@@ -119,6 +183,13 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
             for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
                 rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"],
                              **json.loads(path.read_text())["row"]})
+        entry = {"path": str(root), "revision": revisions[root]}
+        rob = robustness_dir(root)
+        if rob is not None:
+            for name, table in robustness_rows(rob, root_runs).items():
+                robustness.setdefault(name, []).append(table)
+            entry["robustness"] = {"path": str(rob), "revision": root_revision(rob)}
+        provenance_roots.append(entry)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"runs": out / "runs.csv", "curves": out / "curves.csv", "timescales": out / "timescales.csv",
              "provenance": out / "provenance.json"}
@@ -127,10 +198,13 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
                                         pd.DataFrame(columns=[*ID_COLUMNS, "run", *CURVE_COLUMNS])).to_csv(index=False))
     atomic_write_text(paths["timescales"], pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n"])
                       .to_csv(index=False))  # before any analysis: the columns alone
+    for name, tables in robustness.items():
+        paths[name] = out / f"{name}.csv"
+        atomic_write_text(paths[name], pd.concat(tables, ignore_index=True).to_csv(index=False))
     distinct = sorted(set(revisions.values()))
     atomic_write_text(paths["provenance"], json.dumps({
         "command": command, "revision": distinct[0] if len(distinct) == 1 else "", "machine": machine,
-        "roots": [{"path": str(r), "revision": revisions[r]} for r in roots]}, indent=2))
+        "roots": provenance_roots}, indent=2))
     return paths
 
 
@@ -146,6 +220,31 @@ def is_results_dir(path: str | Path) -> bool:
     """Whether ``path`` holds the reproduction's result tables (``runs.csv`` and ``timescales.csv``)."""
     p = Path(path)
     return (p / "runs.csv").is_file() and (p / "timescales.csv").is_file()
+
+
+def _robustness_figures(results: Path, figures: Any) -> list[tuple[str, Any]]:
+    """The robustness figures of a results directory, per task: perturbation and ablation (with the
+    paper's numbers beside ours where ``paper_robustness.csv`` is there), forgetting, retraining."""
+    drawn: list[tuple[str, Any]] = []
+
+    def read(name: str) -> pd.DataFrame:
+        path = results / f"{name}.csv"
+        return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["task"])
+
+    rob, paper = read("robustness"), read("paper_robustness")
+    for task, group in rob.groupby("task"):
+        p = paper[paper["task"] == task] if not paper.empty else None
+        if group["kind"].isin(["perturb-w", "perturb-tau"]).any():
+            drawn.append((f"{task}_perturbation", lambda g=group, p=p: figures.perturbation(g, p)))
+        if (group["kind"] == "ablation").any():
+            drawn.append((f"{task}_ablation", lambda g=group, p=p: figures.ablation(g, p)))
+    scores = read("forgetting_scores")
+    for task, group in scores.groupby("task"):
+        if group["retained"].notna().any():
+            drawn.append((f"{task}_forgetting", lambda g=group: figures.forgetting(g)))
+    for task, group in read("retrain").groupby("task"):
+        drawn.append((f"{task}_retraining", lambda g=group: figures.retraining(g)))
+    return drawn
 
 
 def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
@@ -172,6 +271,7 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
     if curves is not None and not curves.empty:
         for task, group in curves.groupby("task"):
             drawn.append((f"{task}_n_vs_steps", lambda g=group: figures.n_vs_steps(g)))
+    drawn += _robustness_figures(results, figures)
 
     def fill(tmp: Path) -> list[str]:
         names = []

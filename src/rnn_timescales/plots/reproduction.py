@@ -158,3 +158,133 @@ def n_vs_steps(curves: pd.DataFrame, by: Sequence[str] = ("curriculum",)) -> plt
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+# --- robustness (results/k24/robustness.csv, forgetting_scores.csv, retrain.csv) -------------------
+PERTURBATION_TARGETS = {"perturb-w": "W", "perturb-tau": "τ"}
+ABLATION_GROUPS = {"none": "intact", "short": "20 fastest\n(shortest τ)", "long": "20 slowest\n(longest τ)"}
+
+
+def _per_network(table: pd.DataFrame, by: Sequence[str], column: str) -> pd.DataFrame:
+    """Per network (``run``) and ``by``: the mean of ``column`` over repeats and heads; then per
+    curriculum and ``by``: mean, s.d. (ddof 0) and count across networks."""
+    per = table.dropna(subset=[column]).groupby(["curriculum", "run", *by])[column].mean().reset_index()
+    g = per.groupby(["curriculum", *by])[column]
+    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count()}).reset_index()
+
+
+def _count(stats: pd.DataFrame) -> str:
+    k = int(stats["count"].max())
+    return f"{k} network{'s' if k != 1 else ''}"
+
+
+def _paper_label(paper: pd.DataFrame) -> str:
+    return f"paper, N = {'/'.join(str(n) for n in sorted(paper['n'].unique()))} ({int(paper['networks'].max())} networks)"
+
+
+def perturbation(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.Figure:
+    """Relative accuracy (accuracy - 1/2) / (intact mean - 1/2) against the perturbation size
+    epsilon, one panel per target (W, tau): per network the mean over repeats, then mean ± s.d.
+    across networks, per curriculum and N. ``paper`` (``paper_robustness.csv``), where given, is
+    drawn beside it: open markers, dashed."""
+    kinds = [k for k in PERTURBATION_TARGETS if k in set(table["kind"])]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.9), squeeze=False, constrained_layout=True)
+    for ax, kind in zip(axes[0], kinds):
+        rows = table[table["kind"] == kind].assign(epsilon=lambda t: t["epsilon_or_group"].astype(float))
+        stats = _per_network(rows[rows["epsilon"] > 0], ["n", "epsilon"], "relative_accuracy_mean_baseline")
+        for (curriculum, n), s in stats.groupby(["curriculum", "n"], sort=False):
+            color = CURRICULUM_COLORS.get(curriculum, "k")
+            ax.plot(s["epsilon"], s["mean"], "o-", ms=3, color=color,
+                    label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, ours, N = {n} ({int(s['count'].max())})")
+            ax.fill_between(s["epsilon"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+        if paper is not None:
+            p = paper[paper["kind"] == kind].assign(epsilon=lambda t: t["epsilon_or_group"].astype(float))
+            for curriculum, s in p[p["epsilon"] > 0].groupby("curriculum", sort=False):
+                ax.errorbar(s["epsilon"], s["relative_accuracy_mean"], s["relative_accuracy_sd"], fmt="o--", ms=4,
+                            mfc="white", lw=1, capsize=2, color=CURRICULUM_COLORS.get(curriculum, "k"),
+                            label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, {_paper_label(s)}")
+        ax.set_xscale("log")
+        ax.axhline(0, color="grey", lw=0.6, ls=":")
+        ax.axhline(1, color="grey", lw=0.6, ls=":")
+        ax.set(xlabel=f"perturbation size ε of {PERTURBATION_TARGETS[kind]}", ylabel="relative accuracy",
+               title=f"perturbing {PERTURBATION_TARGETS[kind]}", ylim=(-0.1, 1.1))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Perturbation (mean ± s.d. across networks; count in brackets)", fontsize=10)
+    return fig
+
+
+def ablation(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.Figure:
+    """Accuracy with one neuron silenced (the 20 of shortest and the 20 of longest trained tau, each
+    alone), beside the intact network: per network the mean over neurons and repeats, then mean ±
+    s.d. across networks, per curriculum and N; hatched bars: ``paper``."""
+    rows = table[table["kind"] == "ablation"]
+    stats = _per_network(rows, ["n", "epsilon_or_group"], "accuracy")
+    bars = [(f"{CURRICULUM_NAMES.get(c, c)}\nours, N = {n}", c, s.set_index("epsilon_or_group"), "")
+            for (c, n), s in stats.groupby(["curriculum", "n"], sort=False)]
+    if paper is not None:
+        p = paper[paper["kind"] == "ablation"]
+        for (c, n), s in p.groupby(["curriculum", "n"], sort=False):
+            s = s.rename(columns={"accuracy_mean": "mean", "accuracy_sd": "sd", "networks": "count"})
+            bars.append((f"{CURRICULUM_NAMES.get(c, c)}\npaper, N = {n}", c, s.set_index("epsilon_or_group"), "//"))
+    bars.sort(key=lambda b: (b[1] != "single", b[0]))
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.7 * len(bars)), 3.9), constrained_layout=True)
+    width = 0.8 / len(ABLATION_GROUPS)
+    for i, (label, curriculum, s, hatch) in enumerate(bars):
+        for j, group in enumerate(ABLATION_GROUPS):
+            if group not in s.index:
+                continue
+            r = s.loc[group]
+            ax.bar(i + (j - 1) * width, r["mean"], width, yerr=r["sd"], capsize=2, hatch=hatch, edgecolor="k", lw=0.5,
+                   color=CURRICULUM_COLORS.get(curriculum, "k"), alpha=(0.35, 0.65, 1.0)[j])
+            ax.text(i + (j - 1) * width, 0.505, ("intact", "fast", "slow")[j], rotation=90, ha="center", va="bottom",
+                    fontsize=6)
+    ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
+    ax.set_ylim(0.5, 1.02)
+    ax.set_ylabel("accuracy")
+    ax.set_title("Ablating one neuron: intact, one of the 20 fastest, one of the 20 slowest\n"
+                 "(mean over neurons, then mean ± s.d. across networks)", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def forgetting(scores: pd.DataFrame) -> plt.Figure:
+    """Mean accuracy on every earlier N (``retained``, from ``forgetting_scores.csv``) of each
+    checkpoint against the largest N it was trained to: mean ± s.d. across networks per curriculum."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    stats = _per_network(scores.rename(columns={"checkpoint_n": "n_ckpt"}), ["n_ckpt"], "retained")
+    for curriculum, s in stats.groupby("curriculum", sort=False):
+        color = CURRICULUM_COLORS.get(curriculum, "k")
+        ax.plot(s["n_ckpt"], s["mean"], "o-", ms=3, color=color,
+                label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)} ({_count(s)})")
+        ax.fill_between(s["n_ckpt"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+    ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+    ax.set(xlabel="trained up to N", ylabel="mean accuracy on every earlier N", ylim=(0.45, 1.02),
+           title="Forgetting (multi-head: each N by its own head; chance 0.5)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def retraining(table: pd.DataFrame) -> plt.Figure:
+    """Accuracy (mean over heads) against retraining epochs after a change (W or tau perturbed;
+    epoch 0: before retraining), mean ± s.d. across networks, one panel per change."""
+    rows = table[table["change"] != "none"].assign(
+        change_label=lambda t: [f"{PERTURBATION_TARGETS.get('perturb-' + c, c)} perturbed, ε = {e:g}"
+                                if pd.notna(e) else f"{c}: {g}" for c, e, g in zip(t["change"], t["epsilon"], t["group"])])
+    labels = list(dict.fromkeys(rows["change_label"]))
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.8 * len(labels), 3.6), squeeze=False, sharey=True,
+                             constrained_layout=True)
+    for ax, label in zip(axes[0], labels):
+        stats = _per_network(rows[rows["change_label"] == label], ["n_max", "epoch"], "accuracy_mean")
+        for (curriculum, n), s in stats.groupby(["curriculum", "n_max"], sort=False):
+            color = CURRICULUM_COLORS.get(curriculum, "k")
+            ax.plot(s["epoch"], s["mean"], "o-", ms=3, color=color,
+                    label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({int(s['count'].max())})")
+            ax.fill_between(s["epoch"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+        ax.set(xlabel="retraining epoch (0: before)", title=label)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("accuracy (mean over heads)")
+    return fig
