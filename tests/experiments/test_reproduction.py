@@ -92,8 +92,15 @@ def test_a_sweep_analysis_makes_rows_resumably_and_collect_tabulates_them(tmp_pa
     assert main(["report", str(tmp_path / "results"), "--out", str(tmp_path / "figures")]) == 0
     drawn = json.loads((tmp_path / "figures" / "figures.json").read_text())["figures"]
     assert set(drawn) == {"parity_timescales_vs_n.png", "parity_estimators_vs_n.png", "parity_dynamics_vs_n.png",
-                          "parity_n_vs_steps.png"}
-    assert all((tmp_path / "figures" / name).stat().st_size > 10_000 for name in drawn)
+                          "parity_n_vs_steps.png", "parity_timescales_by_n.csv", "parity_timescales_by_n.md"}
+    assert all((tmp_path / "figures" / name).stat().st_size > 10_000 for name in drawn if name.endswith(".png"))
+    # the per-N summary across networks: one row per curriculum and N, the mean equal to the table's
+    summary = pd.read_csv(tmp_path / "figures" / "parity_timescales_by_n.csv")
+    assert len(summary) == len(table.groupby(["curriculum", "n"]))
+    first = table.sort_values(["curriculum", "n"]).iloc[0]
+    row = summary[(summary["curriculum"] == first["curriculum"]) & (summary["n"] == first["n"])].iloc[0]
+    assert row["tau_mean_mean"] == pytest.approx(first["tau_mean"]) and row["tau_mean_count"] == 1
+    assert "| tau_net_paper_mean_aic |" in (tmp_path / "figures" / "parity_timescales_by_n.md").read_text()
 
 
 def _fake_run(root, name, seed, curriculum):

@@ -216,6 +216,42 @@ def aggregate_by_n(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str
     return out.reset_index()
 
 
+SUMMARY_COLUMNS = ["tau_mean", "tau_max", "tau_net_median", "tau_net_paper_mean", "tau_net_dropped",
+                   "tau_net_paper_mean_aic", "tau_net_dropped_aic", "share_double", "share_double_aic",
+                   "tau_jump_median", "tau_jump_none", "iat_median", "population_tau_net", "jacobian_tau_max",
+                   "dimensionality"]
+"""The columns of ``timescales.csv`` summarised per N across networks (``TASK_timescales_by_n``)."""
+
+
+def timescales_by_n(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, s.d. (ddof 0) and count across networks of SUMMARY_COLUMNS, per task, curriculum,
+    model, trained-or-fixed tau and N: the numbers docs/reproduction.md quotes."""
+    columns = [c for c in SUMMARY_COLUMNS if c in table]
+    by = ["task", "curriculum", "model", "train_tau", "n"]
+    g = table.groupby(by)[columns]
+    out = pd.concat({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count()}, axis=1)
+    out.columns = [f"{c}_{stat}" for stat, c in out.columns]
+    return out[[f"{c}_{stat}" for c in columns for stat in ("mean", "sd", "count")]].reset_index()
+
+
+def timescales_by_n_markdown(summary: pd.DataFrame) -> str:
+    """:func:`timescales_by_n` as one markdown table per curriculum: N across, "mean ± s.d. (networks)"."""
+    parts = []
+    for (curriculum, model, train_tau), g in summary.groupby(["curriculum", "model", "train_tau"], sort=False):
+        g = g.sort_values("n")
+        parts.append(f"**{curriculum}** ({model}, τ {'trained' if train_tau else 'fixed'})\n")
+        parts.append("| | " + " | ".join(f"N = {n}" for n in g["n"]) + " |")
+        parts.append("| --- " * (len(g) + 1) + "|")
+        for c in SUMMARY_COLUMNS:
+            if f"{c}_mean" not in g:
+                continue
+            cells = [("–" if pd.isna(m) else f"{m:.2f} ± {0.0 if pd.isna(sd) else sd:.2f} ({int(k)})")
+                     for m, sd, k in zip(g[f"{c}_mean"], g[f"{c}_sd"], g[f"{c}_count"])]
+            parts.append(f"| {c} | " + " | ".join(cells) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
 def is_results_dir(path: str | Path) -> bool:
     """Whether ``path`` holds the reproduction's result tables (``runs.csv`` and ``timescales.csv``)."""
     p = Path(path)
@@ -249,7 +285,8 @@ def _robustness_figures(results: Path, figures: Any) -> list[tuple[str, Any]]:
 
 def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
     """Redraw the published figures of a results directory (``results/k24``) from its tables alone
-    into ``out`` (replaced as a whole; ``figures.json`` lists what was drawn from what)."""
+    into ``out`` (replaced as a whole; ``figures.json`` lists what was drawn from what), with the
+    per-N summary of the timescales across networks (``TASK_timescales_by_n.csv`` and ``.md``)."""
     import matplotlib.pyplot as plt
 
     from rnn_timescales.plots import reproduction as figures
@@ -280,6 +317,11 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
             fig.savefig(tmp / f"{name}.png", dpi=110)
             plt.close(fig)
             names.append(f"{name}.png")
+        for task, group in table.groupby("task") if not table.empty else ():
+            summary = timescales_by_n(group)
+            atomic_write_text(tmp / f"{task}_timescales_by_n.csv", summary.to_csv(index=False))
+            atomic_write_text(tmp / f"{task}_timescales_by_n.md", timescales_by_n_markdown(summary))
+            names += [f"{task}_timescales_by_n.csv", f"{task}_timescales_by_n.md"]
         atomic_write_text(tmp / FIGURES.marker, json.dumps({"results": str(results), "figures": names}, indent=2))
         return names
 

@@ -85,7 +85,7 @@ def analyze_checkpoint(
     Parameters
     ----------
     ckpt : LoadedCheckpoint
-        From :func:`rnn_timescales.runs.checkpoints.load_any`.
+        From :func:`rnn_timescales.runs.load.load_any`.
     settings : AnalysisSettings
     progress : callable, optional
         Called with the number of simulated steps as they complete.
