@@ -59,8 +59,9 @@ def test_every_command_has_a_page_in_the_site_with_its_figures():
 def test_the_readme_is_the_front_page():
     readme = (ROOT / "README.md").read_text()
     first = readme.split("\n## ")[0]  # before the first section: the headline figure
-    assert re.search(r"!\[[^\]]*\]\(docs/figures/headline\.png\)", first)
-    assert (DOCS / "figures" / "headline.png").is_file()
+    # the headline figure: the reproduction's timescales against N, drawn from results/k24
+    assert re.search(r"!\[[^\]]*\]\(docs/figures/k24/parity_timescales_vs_n\.png\)", first)
+    assert (DOCS / "figures" / "k24" / "parity_timescales_vs_n.png").is_file()
     for command in commands():
         assert f"](docs/commands/{command}.md)" in readme, f"the README does not link {command}'s page"
     for link in re.findall(r"\]\(((?:docs/)?[^)#:]+?\.(?:md|png|ipynb|cff))(?:#[^)]*)?\)", readme):
