@@ -36,7 +36,7 @@ from rnn_timescales.analysis.robustness.streams import copy_accuracy, draw_strea
 from rnn_timescales.cli import main
 from rnn_timescales.models import LeakyRNN
 from rnn_timescales.tasks import get_task
-from rnn_timescales.runs import LoadedCheckpoint, load_any
+from rnn_timescales.runs import CheckpointError, LoadedCheckpoint, load_any
 from rnn_timescales.config import build_config
 from rnn_timescales.training.steps import streaming_accuracy
 from conftest import tiny_overrides
@@ -416,3 +416,14 @@ def test_a_sweep_directory_gives_each_of_its_runs(tmp_path):
     nets = resolve_networks([sweep])
     assert [n.name for n in nets] == ["curriculum-multi", "curriculum-single"]
     assert all(n.run_dir is not None and n.files for n in nets)
+    # a run that has not finished (interrupted, or training now) is left out of the sweep's networks...
+    summary = sweep / "curriculum-single" / "summary.json"
+    finished = summary.read_text()
+    summary.write_text(json.dumps({**json.loads(finished), "stop_reason": "interrupted"}))
+    assert [n.name for n in resolve_networks([sweep])] == ["curriculum-multi"]
+    # ...but given as a run directory it is analysed as it stands
+    assert [n.name for n in resolve_networks([sweep / "curriculum-single"])] == ["curriculum-single"]
+    summary.unlink()
+    (sweep / "curriculum-multi" / "summary.json").unlink()
+    with pytest.raises(CheckpointError, match="has finished yet"):
+        resolve_networks([sweep])

@@ -8,6 +8,7 @@ sizes, modification times, contents) must be the same after the command as befor
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 from dataclasses import dataclass
@@ -336,11 +337,21 @@ CASES = [
 
 # --- robustness ----------------------------------------------------------------------------------
 R = ["robustness", "run", "--no-progress"]
+
+
+def _unfinished_sweep(ws: Path) -> None:
+    """A sweep directory holding one copy of the run, its training interrupted."""
+    shutil.copytree(ws / "run", ws / "sweep" / "r1")
+    summary = ws / "sweep" / "r1" / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "stop_reason": "interrupted"}))
+
 CASES += [
     Case("robustness-missing", "robustness", "path missing", ["robustness", "nowhere", "--kind", "forgetting"],
          "does not exist"),
     Case("robustness-not-a-network", "robustness", "a directory that is neither a run nor reference checkpoints",
          ["robustness", "empty", "--kind", "forgetting"], "holds no reference networks", lambda ws: (ws / "empty").mkdir()),
+    Case("robustness-sweep-unfinished", "robustness", "a sweep directory none of whose runs has finished",
+         ["robustness", "sweep", "--kind", "forgetting"], "has finished yet", _unfinished_sweep),
     Case("robustness-no-kind", "robustness", "no --kind", R, "--kind"),
     Case("robustness-unknown-kind", "robustness", "unknown kind", R + ["--kind", "perturb"], "invalid choice"),
     Case("robustness-no-such-n", "robustness", "no checkpoint with the requested N", R + ["--kind", "perturb-w", "--n", "9"],

@@ -31,7 +31,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "networks",
         description="Robustness of trained networks (docs/science.md, robustness), with the paper's settings by default. "
         "PATH: a run directory (its last checkpoint, or --n), a checkpoint, a folder of the paper code's "
-        "checkpoints, or a sweep directory (each of its runs); several PATHs are compared (one curve each). retrain, continuation and transfer train runs "
+        "checkpoints, or a sweep directory (each of its finished runs); several PATHs are compared (one curve each). retrain, continuation and transfer train runs "
         "into DIR/robustness/runs/ (a second call reuses finished runs and resumes interrupted ones). What each kind "
         "computes: docs/robustness.md.",
     )

@@ -2,7 +2,7 @@
 
 A *network* is one PATH: a run directory, a checkpoint file, or a folder of the paper code's
 checkpoints (each network folder of a folder of them is a network of its own); a folder of run
-directories (a sweep) gives each of its runs. A *kind* is one
+directories (a sweep) gives each of its finished runs. A *kind* is one
 analysis; :data:`KINDS` is the registry the command line offers. Adding a kind means adding a
 :class:`Kind` whose ``prepare`` loads and checks everything it needs (raising ValueError or
 CheckpointError with one line) and returns the computation, so that every bad input is reported
@@ -107,8 +107,12 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
         if p.is_file():
             run = p.parent.parent if p.parent.name == CHECKPOINTS and is_run_dir(p.parent.parent) else None
             networks.append(Network((run or p.parent).resolve().name, [p], run, str(p)))
-        elif is_run_dir(p) or _run_dirs(p):  # a run directory, or a sweep (a folder of them): each run
-            for run in [p] if is_run_dir(p) else _run_dirs(p):
+        elif is_run_dir(p) or _run_dirs(p):  # a run directory, or a sweep (a folder of them): each finished run
+            runs = [p] if is_run_dir(p) else _finished(_run_dirs(p))
+            if not runs:
+                raise CheckpointError(f"no run in {str(p)!r} has finished yet; give it when one has, or give a run "
+                                      "directory")
+            for run in runs:
                 files = list_run_checkpoints(run, include_init=False)
                 if not files:
                     raise CheckpointError(f"run directory {str(run)!r} has no solved checkpoints yet")
@@ -129,6 +133,14 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
 def _run_dirs(folder: Path) -> list[Path]:
     """The run directories directly inside ``folder`` (a sweep's runs), by name."""
     return sorted(q for q in folder.iterdir() if q.is_dir() and is_run_dir(q))
+
+
+def _finished(runs: list[Path]) -> list[Path]:
+    """Of a sweep's runs, those that have finished (a final stop reason, not training now): the
+    networks a campaign's robustness stage covers while other runs still train or wait to resume."""
+    from rnn_timescales.runs.rundir import FINAL_STOPS, is_locked, read_summary
+
+    return [q for q in runs if not is_locked(q) and (read_summary(q) or {}).get("stop_reason") in FINAL_STOPS]
 
 
 DEFAULT_RETRAIN_W = (0.464,)  # the strengths at which the paper's single- and multi-head networks differ most
