@@ -3,7 +3,7 @@
 #
 #   bash configs/reproduce/run.sh STAGE [STAGE ...]      # one after another, in the background
 #   bash configs/reproduce/run.sh k24_parity:analyze     # the timescale rows of a stage's networks
-#   bash configs/reproduce/run.sh k24_parity:robustness  # perturbation, ablation, forgetting at N = 30
+#   bash configs/reproduce/run.sh k24_parity:robustness  # perturbation, ablation, forgetting, continuous time at N = 30
 #   bash configs/reproduce/run.sh h19_curricula:post     # extrapolation, recall memory, speed regularisation
 #   bash configs/reproduce/run.sh --foreground STAGE     # in this shell (e.g. inside a batch job)
 #   bash configs/reproduce/run.sh --stop                 # stop every background queue; runs save their state
@@ -22,7 +22,7 @@
 # (the [H19] analyses of every run's final network; speed regularisation on the delay-curriculum runs).
 # Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto");
 # TORCH (what pip installs for PyTorch; default torch==2.13.0, the CPU build); ROBUSTNESS_N (default
-# 30); ROBUSTNESS_KINDS (default "perturb-w perturb-tau ablation forgetting"; add retrain for the
+# 30); ROBUSTNESS_KINDS (default "perturb-w perturb-tau ablation forgetting continuous"; add retrain for the
 # retraining figure, about 20 minutes per network at N = 30 on one core); ROBUSTNESS_ARGS (more flags).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -82,7 +82,7 @@ for arg in "$@"; do
     run) cmd="$rt sweep $campaign/src-${rev:0:10}/configs/reproduce/$stage.yaml --out $out --no-progress ${sweep_args[*]}";;
     analyze) cmd="$rt sweep analyze $out --set analyze.reproduction={} --no-progress ${sweep_args[*]}";;
     robustness)
-      kinds=""; for k in ${ROBUSTNESS_KINDS:-perturb-w perturb-tau ablation forgetting}; do kinds="$kinds --kind $k"; done
+      kinds=""; for k in ${ROBUSTNESS_KINDS:-perturb-w perturb-tau ablation forgetting continuous}; do kinds="$kinds --kind $k"; done
       cmd="$rt robustness $out --n ${ROBUSTNESS_N:-30}$kinds --out $campaign/$name --no-progress ${ROBUSTNESS_ARGS:-}";;
     post)
       post="$campaign/$name"; finals="$out/*/checkpoints/final.safetensors"

@@ -139,6 +139,11 @@ def test_collect_carries_the_robustness_tables_with_the_paper_normalisation(tmp_
                  columns=["network", "checkpoint_n", "n_earlier", "retained", "forgetting"]
                  ).to_csv(rob / "forgetting_scores.csv", index=False)
 
+    pd.DataFrame([[net, net.split("-")[1], "parity", k, 0, 5, acc, 5] for net in ("s0-multi", "s0-single")
+                  for k, acc in ((1, 1.0), (2, 0.9), (5, 0.7))],
+                 columns=["network", "curriculum", "task", "k", "head", "n", "accuracy", "n_max"]
+                 ).to_csv(rob / "continuous.csv", index=False)
+
     paths = collect([root], tmp_path / "results", revision="abc", machine="test")
     table = pd.read_csv(paths["robustness"])
     assert set(table["run"]) == {"s0-multi", "s0-single"}  # rows of networks not in the sweep are dropped
@@ -157,4 +162,6 @@ def test_collect_carries_the_robustness_tables_with_the_paper_normalisation(tmp_
 
     assert main(["report", str(tmp_path / "results"), "--out", str(tmp_path / "figures")]) == 0
     drawn = json.loads((tmp_path / "figures" / "figures.json").read_text())["figures"]
-    assert {"parity_perturbation.png", "parity_ablation.png", "parity_forgetting.png"} <= set(drawn)
+    assert {"parity_perturbation.png", "parity_ablation.png", "parity_forgetting.png",
+            "parity_continuous.png"} <= set(drawn)
+    assert len(pd.read_csv(paths["continuous"])) == 6

@@ -98,7 +98,7 @@ ROBUSTNESS_COLUMNS = [*ID_COLUMNS, "run", "n", "kind", "epsilon_or_group", "mode
                       "accuracy", "relative_accuracy", "relative_accuracy_mean_baseline"]
 """``robustness.csv``: one row per network, perturbation (or ablated neuron) and repeat."""
 ROBUSTNESS_TABLES = {"forgetting": "forgetting.csv", "forgetting_scores": "forgetting_scores.csv",
-                     "retrain": "retrain.csv", "retrain_summary": "retrain_summary.csv"}
+                     "retrain": "retrain.csv", "retrain_summary": "retrain_summary.csv", "continuous": "continuous.csv"}
 """The other robustness tables carried over as they are, with the networks' identifying columns."""
 
 
@@ -260,7 +260,8 @@ def is_results_dir(path: str | Path) -> bool:
 
 def _robustness_figures(results: Path, figures: Any) -> list[tuple[str, Any]]:
     """The robustness figures of a results directory, per task: perturbation and ablation (with the
-    paper's numbers beside ours where ``paper_robustness.csv`` is there), forgetting, retraining."""
+    paper's numbers beside ours where ``paper_robustness.csv`` is there), forgetting, retraining and
+    the continuous-time test."""
     drawn: list[tuple[str, Any]] = []
 
     def read(name: str) -> pd.DataFrame:
@@ -280,6 +281,8 @@ def _robustness_figures(results: Path, figures: Any) -> list[tuple[str, Any]]:
             drawn.append((f"{task}_forgetting", lambda g=group: figures.forgetting(g)))
     for task, group in read("retrain").groupby("task"):
         drawn.append((f"{task}_retraining", lambda g=group: figures.retraining(g)))
+    for task, group in read("continuous").groupby("task"):
+        drawn.append((f"{task}_continuous", lambda g=group: figures.continuous(g)))
     return drawn
 
 

@@ -160,7 +160,7 @@ def n_vs_steps(curves: pd.DataFrame, by: Sequence[str] = ("curriculum",)) -> plt
     return fig
 
 
-# --- robustness (results/k24/robustness.csv, forgetting_scores.csv, retrain.csv) -------------------
+# --- robustness (results/k24/robustness.csv, forgetting_scores.csv, retrain.csv, continuous.csv) -------
 PERTURBATION_TARGETS = {"perturb-w": "W", "perturb-tau": "τ"}
 ABLATION_GROUPS = {"none": "intact", "short": "20 fastest\n(shortest τ)", "long": "20 slowest\n(longest τ)"}
 
@@ -287,4 +287,25 @@ def retraining(table: pd.DataFrame) -> plt.Figure:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("accuracy (mean over heads)")
+    return fig
+
+
+def continuous(table: pd.DataFrame) -> plt.Figure:
+    """The continuous-time test (generalisation): accuracy at the network's largest N when every
+    input is held for k steps and every tau scaled by k, against k; per network (its head for the
+    largest N), then mean ± s.d. across networks per curriculum. ``table``: ``continuous.csv``."""
+    rows = table[table["n"] == table["n_max"]]
+    stats = _per_network(rows, ["n", "k"], "accuracy")
+    fig, ax = plt.subplots(figsize=(5.8, 3.8), constrained_layout=True)
+    for (curriculum, n), s in stats.groupby(["curriculum", "n"], sort=False):
+        color = CURRICULUM_COLORS.get(curriculum, "k")
+        ax.plot(s["k"], s["mean"], "o-", ms=3, color=color,
+                label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({_count(s)})")
+        ax.fill_between(s["k"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+    ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set(xlabel="time rescaling k (each input held k steps, τ × k)", ylabel="accuracy at the largest N",
+           ylim=(0.45, 1.02), title="Continuous-time test (k = 1: the trained network)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return fig
