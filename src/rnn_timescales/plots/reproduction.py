@@ -305,7 +305,7 @@ def continuous(table: pd.DataFrame) -> plt.Figure:
     ax.axhline(0.5, color="grey", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set(xlabel="time rescaling k (each input held k steps, τ × k)", ylabel="accuracy at the largest N",
-           ylim=(0.45, 1.02), title="Continuous-time test (k = 1: the trained network)")
+           ylim=(0.4, 1.02), title="Continuous-time test (k = 1: the trained network)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
