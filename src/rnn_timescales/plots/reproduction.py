@@ -125,13 +125,18 @@ def estimators_vs_n(table: pd.DataFrame) -> plt.Figure:
 
 def dynamics_vs_n(table: pd.DataFrame) -> plt.Figure:
     """Population tau_net, the slowest Jacobian mode and the dimensionality (PCs for 90 % of the
-    variance) against N."""
+    variance) against N. A population tau_net below 0.1 step (ringed) means the fit leaves no
+    correlation at lag 1: the summed activity decorrelates (or anticorrelates) within one step."""
     fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.6), constrained_layout=True)
     for curriculum, group in _groups(table):
         color, name = CURRICULUM_COLORS.get(curriculum, "k"), CURRICULUM_NAMES.get(curriculum, curriculum)
         _band(axes[0], group, "population_tau_net", color, name)
         _band(axes[1], group, "jacobian_tau_max", color, name)
         _band(axes[2], group, "dimensionality", color, name)
+    pop = table[table["population_tau_net"] < 0.1] if "population_tau_net" in table else table.iloc[:0]
+    if not pop.empty:  # exp(-1/0.1) < 1e-4: the fit leaves no correlation at lag 1 (e.g. it is negative there)
+        axes[0].scatter(pop["n"], pop["population_tau_net"], s=40, facecolors="none", edgecolors="k", zorder=3,
+                        label="< 0.1: no correlation left at lag 1")
     axes[0].set(xlabel="N", ylabel="steps", title="population τ_net (summed activity)")
     axes[1].set(xlabel="N", ylabel="steps", title="slowest Jacobian mode")
     axes[2].set(xlabel="N", ylabel="principal components", title="dimensionality (90 % variance)")
