@@ -39,15 +39,27 @@ def test_every_case_is_in_the_docs_table():
 
 def test_stop_interrupts_every_queue(tmp_path):
     """Two queues on one campaign (a stage started twice): --stop sends SIGINT to both process groups."""
+    import sys
+    import time
+
     campaign = tmp_path / "campaign"
     campaign.mkdir()
-    queues = [subprocess.Popen(["sleep", "60"], start_new_session=True) for _ in range(2)]
+    # each queue answers SIGINT with exit code 42 (its own handler: a process started in the background
+    # by a non-interactive shell may have inherited SIGINT ignored) and says when it is listening
+    listen = ("import signal, sys, time, pathlib; signal.signal(signal.SIGINT, lambda *a: sys.exit(42)); "
+              "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")
+    ready = [tmp_path / f"ready{k}" for k in range(2)]
+    queues = [subprocess.Popen([sys.executable, "-c", listen, str(r)], start_new_session=True) for r in ready]
     try:
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready):
+            assert time.monotonic() < deadline, "the queues did not start"
+            time.sleep(0.05)
         (campaign / "queue.pid").write_text("".join(f"{q.pid}\n" for q in queues))
         proc = subprocess.run(["bash", str(RUNNER), "--stop"], capture_output=True, text=True, timeout=60,
                               env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)})
         assert proc.returncode == 0, proc.stderr
-        assert [q.wait(timeout=10) for q in queues] == [-2, -2]  # both ended by SIGINT
+        assert [q.wait(timeout=30) for q in queues] == [42, 42]  # both received SIGINT
         assert not (campaign / "queue.pid").exists()
     finally:
         for q in queues:
