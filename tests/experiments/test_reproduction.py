@@ -165,3 +165,15 @@ def test_collect_carries_the_robustness_tables_with_the_paper_normalisation(tmp_
     assert {"parity_perturbation.png", "parity_ablation.png", "parity_forgetting.png",
             "parity_continuous.png"} <= set(drawn)
     assert len(pd.read_csv(paths["continuous"])) == 6
+
+
+def test_a_slow_component_of_a_handful_of_neurons_is_not_drawn():
+    from rnn_timescales.plots.reproduction import MIN_SLOW_NEURONS, _few_slow_masked
+
+    table = pd.DataFrame({"hidden": [500, 500], "share_double": [4 / 500, MIN_SLOW_NEURONS / 500],
+                          "slow_tau_median": [24.0, 3.0], "slow_weight_median": [0.1, 0.3],
+                          "share_double_aic": [0.5, 0.5], "slow_tau_median_aic": [2.0, 2.5]})
+    masked = _few_slow_masked(table)
+    assert masked["slow_tau_median"].isna().tolist() == [True, False]  # 4 neurons: noise; 5: drawn
+    assert masked["slow_weight_median"].isna().tolist() == [True, False]
+    assert masked["slow_tau_median_aic"].tolist() == [2.0, 2.5] and table["slow_tau_median"].notna().all()

@@ -89,15 +89,36 @@ def timescales_vs_n(table: pd.DataFrame, title: str | None = None) -> plt.Figure
     return fig
 
 
+MIN_SLOW_NEURONS = 5
+"""Fewer neurons than this with a slow component: its median weight and timescale are not drawn."""
+
+
+def _few_slow_masked(group: pd.DataFrame) -> pd.DataFrame:
+    """``group`` with each estimator's slow-component weight and timescale set to NaN in rows where
+    fewer than MIN_SLOW_NEURONS neurons have one (a median of one or two neurons is noise)."""
+    group = group.copy()
+    for suffix in ("", "_aic"):
+        share = f"share_double{suffix}"
+        if share not in group or "hidden" not in group:
+            continue
+        few = group[share] * group["hidden"] < MIN_SLOW_NEURONS
+        for column in (f"slow_weight_median{suffix}", f"slow_tau_median{suffix}"):
+            if column in group:
+                group.loc[few, column] = np.nan
+    return group
+
+
 def estimators_vs_n(table: pd.DataFrame) -> plt.Figure:
     """The estimator question: what each estimator calls a slow component, beside measures that
     need no model choice, against N. Panels: share of neurons given two exponentials (dotted: with a
     measurable decay after the lag-0 jump); median weight of the slow component; median slow
     timescale (dotted: of the decay after the jump); integrated autocorrelation time and the
-    slowest Jacobian mode (no fit)."""
+    slowest Jacobian mode (no fit). A slow component's weight and timescale are drawn only where at
+    least MIN_SLOW_NEURONS neurons have one."""
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), constrained_layout=True)
     for curriculum, group in _groups(table):
         color, name = CURRICULUM_COLORS.get(curriculum, "k"), CURRICULUM_NAMES.get(curriculum, curriculum)
+        group = _few_slow_masked(group)
         for k, (column, label) in enumerate((("share_double", "share with 2 exponentials"),
                                              ("slow_weight_median", "weight of the slow part"),
                                              ("slow_tau_median", "slow timescale (steps)"))):
