@@ -118,8 +118,8 @@ def test_collect_carries_the_robustness_tables_with_the_paper_normalisation(tmp_
     root = tmp_path / "k24_parity"
     for seed, curriculum in ((0, "multi"), (0, "single")):
         _fake_run(root, f"s{seed}-{curriculum}", seed, curriculum)
-    rob = tmp_path / "k24_parity.robustness"
-    rob.mkdir()
+    rob = tmp_path / "k24_parity.robustness" / "robustness"  # as `robustness --out k24_parity.robustness` writes
+    rob.mkdir(parents=True)
     (tmp_path / "k24_parity.robustness.revision").write_text("cafe\n")
     rows = []
     for net, intact in (("s0-multi", (1.0, 0.9)), ("s0-single", (0.8, 0.7))):

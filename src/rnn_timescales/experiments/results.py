@@ -103,10 +103,14 @@ ROBUSTNESS_TABLES = {"forgetting": "forgetting.csv", "forgetting_scores": "forge
 
 
 def robustness_dir(root: Path) -> Path | None:
-    """The robustness output of a campaign stage, ``ROOT.robustness`` beside the sweep root, if it
-    holds any table."""
-    d = root.parent / f"{root.name}.robustness"
-    return d if d.is_dir() and any(d.glob("*.csv")) else None
+    """The robustness output of a campaign stage beside the sweep root, if it holds any table:
+    ``ROOT.robustness/robustness`` (what ``rnn-timescales robustness --out ROOT.robustness`` writes,
+    as ``run.sh STAGE:robustness`` runs it), else ``ROOT.robustness`` itself."""
+    base = root.parent / f"{root.name}.robustness"
+    for d in (base / "robustness", base):
+        if d.is_dir() and any(d.glob("*.csv")):
+            return d
+    return None
 
 
 def _mean_baseline(table: pd.DataFrame, keys: list[str], intact: pd.Series) -> pd.Series:
@@ -188,7 +192,8 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         if rob is not None:
             for name, table in robustness_rows(rob, root_runs).items():
                 robustness.setdefault(name, []).append(table)
-            entry["robustness"] = {"path": str(rob), "revision": root_revision(rob)}
+            stage = root.parent / f"{root.name}.robustness"  # its revision record: STAGE.robustness.revision
+            entry["robustness"] = {"path": str(rob), "revision": root_revision(stage)}
         provenance_roots.append(entry)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"runs": out / "runs.csv", "curves": out / "curves.csv", "timescales": out / "timescales.csv",
