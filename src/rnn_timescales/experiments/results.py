@@ -154,7 +154,6 @@ def robustness_rows(directory: Path, runs: dict[str, dict[str, Any]]) -> dict[st
     return out
 
 
-
 def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | None = None, machine: str | None = None,
             command: str = "") -> dict[str, Path]:
     """Write ``runs.csv`` (one row per run directory under the sweep ``roots``), ``curves.csv`` (one

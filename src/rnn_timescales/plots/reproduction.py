@@ -188,7 +188,9 @@ def n_vs_steps(curves: pd.DataFrame, by: Sequence[str] = ("curriculum",)) -> plt
 
 # --- robustness (results/k24/robustness.csv, forgetting_scores.csv, retrain.csv, continuous.csv) -------
 PERTURBATION_TARGETS = {"perturb-w": "W", "perturb-tau": "τ"}
-ABLATION_GROUPS = {"none": "intact", "short": "20 fastest\n(shortest τ)", "long": "20 slowest\n(longest τ)"}
+ABLATION_GROUPS = {"none": "intact", "short": "fast", "long": "slow"}
+"""The ablation groups of ``robustness.csv`` (the intact network, one of the 20 neurons of shortest
+trained tau, one of the 20 longest) and their labels on the bars."""
 
 
 def _per_network(table: pd.DataFrame, by: Sequence[str], column: str) -> pd.DataFrame:
@@ -257,14 +259,13 @@ def ablation(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.Figu
     fig, ax = plt.subplots(figsize=(max(5.5, 1.7 * len(bars)), 3.9), constrained_layout=True)
     width = 0.8 / len(ABLATION_GROUPS)
     for i, (label, curriculum, s, hatch) in enumerate(bars):
-        for j, group in enumerate(ABLATION_GROUPS):
+        for j, (group, name) in enumerate(ABLATION_GROUPS.items()):
             if group not in s.index:
                 continue
             r = s.loc[group]
             ax.bar(i + (j - 1) * width, r["mean"], width, yerr=r["sd"], capsize=2, hatch=hatch, edgecolor="k", lw=0.5,
                    color=CURRICULUM_COLORS.get(curriculum, "k"), alpha=(0.35, 0.65, 1.0)[j])
-            ax.text(i + (j - 1) * width, 0.505, ("intact", "fast", "slow")[j], rotation=90, ha="center", va="bottom",
-                    fontsize=6)
+            ax.text(i + (j - 1) * width, 0.505, name, rotation=90, ha="center", va="bottom", fontsize=6)
     ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
     ax.set_ylim(0.5, 1.02)
     ax.set_ylabel("accuracy")
