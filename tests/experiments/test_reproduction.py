@@ -177,3 +177,19 @@ def test_a_slow_component_of_a_handful_of_neurons_is_not_drawn():
     assert masked["slow_tau_median"].isna().tolist() == [True, False]  # 4 neurons: noise; 5: drawn
     assert masked["slow_weight_median"].isna().tolist() == [True, False]
     assert masked["slow_tau_median_aic"].tolist() == [2.0, 2.5] and table["slow_tau_median"].notna().all()
+
+
+def test_the_committed_results_redraw_the_published_figures(tmp_path):
+    """A fresh clone regenerates docs/figures/k24 from results/k24 alone (docs/reproduction.md)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    published = json.loads((root / "docs" / "figures" / "k24" / "figures.json").read_text())["figures"]
+    assert main(["report", str(root / "results" / "k24"), "--out", str(tmp_path / "k24")]) == 0
+    drawn = json.loads((tmp_path / "k24" / "figures.json").read_text())["figures"]
+    assert sorted(drawn) == sorted(published)
+    assert all((root / "docs" / "figures" / "k24" / name).is_file() for name in published)
+    # the per-N summary is a function of the committed tables: the same numbers
+    ours = pd.read_csv(tmp_path / "k24" / "parity_timescales_by_n.csv")
+    theirs = pd.read_csv(root / "docs" / "figures" / "k24" / "parity_timescales_by_n.csv")
+    pd.testing.assert_frame_equal(ours, theirs)
