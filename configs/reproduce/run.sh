@@ -17,8 +17,8 @@
 # the work tree), logs to CAMPAIGN_DIR/STAGE.log. The sweep skips finished runs and resumes
 # interrupted ones, so running this again is always safe; starting a stage that is already running
 # adds a second queue, which trains the next run not held by the first (each run's lock keeps them
-# apart). STAGE:robustness writes CAMPAIGN_DIR/STAGE.robustness (the robustness command over every run of the stage at N =
-# ROBUSTNESS_N); STAGE:post writes CAMPAIGN_DIR/STAGE.post/{extrapolate,recall_memory,speed_regularization}
+# apart). STAGE:robustness writes CAMPAIGN_DIR/STAGE.robustness/robustness (the robustness command
+# over every finished run of the stage at N = ROBUSTNESS_N); STAGE:post writes CAMPAIGN_DIR/STAGE.post/{extrapolate,recall_memory,speed_regularization}
 # (the [H19] analyses of every run's final network; speed regularisation on the delay-curriculum runs).
 # Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto");
 # TORCH (what pip installs for PyTorch; default torch==2.13.0, the CPU build); ROBUSTNESS_N (default
