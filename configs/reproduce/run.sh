@@ -97,6 +97,10 @@ script=$(printf '%s; ' "${commands[@]}")
 if [ "$foreground" = 1 ]; then
   exec bash -c "$script"
 fi
+# job control on: without it a non-interactive shell starts a background job with SIGINT ignored,
+# which every command of the queue would inherit (and --stop could not stop the ones that do not
+# install their own handler, such as robustness)
+set -m
 nohup setsid bash -c "$script" > /dev/null 2>&1 < /dev/null &
 echo $! >> "$campaign/queue.pid"   # setsid: each queue's pid is its process group (run.sh --stop stops all)
 echo "started in the background (pid $!): $*; logs in $campaign/*.log"
