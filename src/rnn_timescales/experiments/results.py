@@ -116,10 +116,11 @@ def robustness_dir(root: Path) -> Path | None:
 def _mean_baseline(table: pd.DataFrame, keys: list[str], intact: pd.Series) -> pd.Series:
     """(accuracy - 1/2) / (mean over repeats of the intact network's accuracy - 1/2), per ``keys``
     group: the paper's pickles' normalisation (NaN where the intact network is at chance)."""
+    from rnn_timescales.analysis.robustness.streams import relative_accuracy
+
     base = table[intact].groupby(keys)["accuracy"].mean().rename("base")
     b = table[keys].merge(base, left_on=keys, right_index=True, how="left")["base"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return pd.Series(np.where(b > 0.5, (table["accuracy"].to_numpy() - 0.5) / (b - 0.5), np.nan), index=table.index)
+    return pd.Series(relative_accuracy(table["accuracy"].to_numpy(), b), index=table.index)
 
 
 def robustness_rows(directory: Path, runs: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:
@@ -212,11 +213,13 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     return paths
 
 
-def aggregate_by_n(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = ("task", "curriculum")) -> pd.DataFrame:
-    """Mean, s.d. and count across networks of each column, per group and N (the paper's second step)."""
+def aggregate_by_n(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = ("task", "curriculum"),
+                   ddof: int = 1) -> pd.DataFrame:
+    """Mean, s.d. (``ddof``) and count across networks of each column, per group and N (the paper's
+    second step), as columns ``COLUMN_mean``, ``COLUMN_std``, ``COLUMN_count``."""
     grouped = table.groupby([*by, "n"])[list(columns)]
-    out = grouped.agg(["mean", "std", "count"])
-    out.columns = [f"{c}_{stat}" for c, stat in out.columns]
+    out = grouped.agg(["mean", lambda x: x.std(ddof=ddof), "count"])
+    out.columns = [f"{c}_{'std' if stat.startswith('<lambda') else stat}" for c, stat in out.columns]
     return out.reset_index()
 
 
@@ -231,11 +234,8 @@ def timescales_by_n(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, s.d. (ddof 0) and count across networks of SUMMARY_COLUMNS, per task, curriculum,
     model, trained-or-fixed tau and N: the numbers docs/reproduction.md quotes."""
     columns = [c for c in SUMMARY_COLUMNS if c in table]
-    by = ["task", "curriculum", "model", "train_tau", "n"]
-    g = table.groupby(by)[columns]
-    out = pd.concat({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count()}, axis=1)
-    out.columns = [f"{c}_{stat}" for stat, c in out.columns]
-    return out[[f"{c}_{stat}" for c in columns for stat in ("mean", "sd", "count")]].reset_index()
+    out = aggregate_by_n(table, columns, by=("task", "curriculum", "model", "train_tau"), ddof=0)
+    return out.rename(columns={f"{c}_std": f"{c}_sd" for c in columns})
 
 
 def timescales_by_n_markdown(summary: pd.DataFrame) -> str:
