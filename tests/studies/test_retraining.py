@@ -295,3 +295,38 @@ def test_cli_trains_retrain_continuation_and_transfer_and_reuses_them(tiny_run, 
     assert {p: (out / "runs" / p / "metrics.csv").stat().st_mtime_ns for p in runs} == stamps
     pd.testing.assert_frame_equal(pd.read_csv(out / "retrain.csv"), r)
     assert load_any(out / "runs" / "retrain_run_N3_none").n_max == 3  # a run directory like any other
+
+
+def test_a_signal_stops_the_retraining_study_and_running_it_again_finishes_it_exactly(tiny_run, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """SIGINT (or SIGTERM) in the middle of the first retraining run stops the whole study with exit
+    130 (nothing written, no later run started); the second call resumes to the uninterrupted result."""
+    import os
+    import signal
+
+    import rnn_timescales.training.loop as loop_module
+
+    def argv(out):
+        return ["robustness", str(tiny_run), "--kind", "retrain", "--epochs", "2", "--retrain-w", "0.3",
+                "--out", str(out), "--no-progress"] + [a for s in TINY for a in ("--set", s)]
+
+    assert main(argv(tmp_path / "ref")) == 0
+    step, calls = loop_module.train_step, {"n": 0}
+
+    def interrupted_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first run (the unchanged network), epoch 1, step 2
+            os.kill(os.getpid(), signal.SIGINT)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(loop_module, "train_step", interrupted_step)
+    assert main(argv(tmp_path / "cut")) == 130
+    assert "interrupted" in capsys.readouterr().err
+    out = tmp_path / "cut" / "robustness"
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["retrain_run_N3_none"]
+    assert not (out / "retrain.csv").exists()
+    monkeypatch.setattr(loop_module, "train_step", step)
+    assert main(argv(tmp_path / "cut")) == 0
+    drop = ["run"]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "retrain.csv").drop(columns=drop),
+                                  pd.read_csv(tmp_path / "ref" / "robustness" / "retrain.csv").drop(columns=drop))

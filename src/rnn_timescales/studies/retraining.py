@@ -240,16 +240,22 @@ class PlannedRun:
     def run(self, progress: bool = False) -> pd.DataFrame:
         """Train (or resume, or reuse) the run; returns its ``metrics.csv`` up to where this
         configuration stops (a reused run may have trained further under a larger budget; runs are
-        deterministic, so its first epochs are exactly those of this one)."""
+        deterministic, so its first epochs are exactly those of this one).
+
+        A SIGINT or SIGTERM while it trains saves the run's state and raises KeyboardInterrupt, so
+        that the study stops there (rather than going on with the next run) and resumes next time."""
+        result = None
         if self.status == "new":
-            train(self.config, self.run_dir, progress=progress, initial_state=self.initial_state)
+            result = train(self.config, self.run_dir, progress=progress, initial_state=self.initial_state)
         else:
             trainer = self._resumed(progress)
             if trainer.mode == "restart" and self.initial_state is not None:
                 # killed before its first state was saved: it starts again, from the same network
                 trainer.model.load_state_dict(self.initial_state)
             if trainer.mode == "restart" or trainer.pending_stop_reason() is None:
-                trainer.run()
+                result = trainer.run()
+        if result is not None and result.stop_reason == "interrupted":
+            raise KeyboardInterrupt(f"interrupted; {self.run_dir} saved its state and resumes when run again")
         metrics = read_metrics(self.run_dir)
         c = self.config.training
         metrics = metrics[metrics["epoch"] <= c.max_epochs]
