@@ -2,5 +2,5 @@
 network or a few: ``analyze``, ``robustness``, ``slow-points``, ``extrapolate``, ``recall-memory``,
 ``speed-regularization``, ``compare-models``), :mod:`.report` for the HTML report across many
 runs, :mod:`.timescales` for ``timescales`` (recorded activity), and :mod:`.reproduction` for the
-reproduction's published figures. Functions take tables and
-arrays and return or save a matplotlib figure; none computes."""
+reproduction's published figures; :mod:`.bands` is the one way all of them draw a mean with its
+spread. Functions take tables and arrays and return or save a matplotlib figure; none computes."""

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rnn_timescales.analysis.fitting import double_exp, single_exp
+from rnn_timescales.plots.bands import mean_sd_band
 
 
 def _by_level(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, str]:
@@ -157,8 +158,7 @@ def plot_perturbation(table: pd.DataFrame):
         label = _series_label(table, *key)
         if mean.isna().all():  # the unchanged network is at chance: relative accuracy is undefined
             label += ": at chance, no relative accuracy"
-        ax.plot(mean.index, mean, "o-", ms=3, color=colors[key], label=label)
-        ax.fill_between(mean.index, mean - sd, mean + sd, color=colors[key], alpha=0.2)
+        mean_sd_band(ax, mean.index, mean, sd, color=colors[key], label=label)
     ax.axhline(1.0, color="grey", lw=0.6, ls=":")
     ax.axhline(0.0, color="grey", lw=0.6, ls=":")
     positive = table.loc[table["epsilon"] > 0, "epsilon"]

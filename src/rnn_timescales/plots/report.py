@@ -25,6 +25,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 import numpy as np
 import pandas as pd
 
+from rnn_timescales.plots.bands import line_with_band
+
 ONE_STEP = 1.0
 
 
@@ -38,10 +40,8 @@ def _band(ax, table: pd.DataFrame, x: str, colors: dict[str, str], step: bool = 
     for condition, t in table.groupby("condition", sort=False):
         t = t.sort_values(x)
         c = colors.get(condition, "k")
-        kw = {"drawstyle": "steps-post"} if step else {"marker": "o", "ms": 3}
-        ax.plot(t[x], t["mean"], color=c, label=f"{condition} (n={int(t['n'].max())})", **kw)
-        if (t["n"] > 1).any():
-            ax.fill_between(t[x], t["lo"], t["hi"], color=c, alpha=0.2, step="post" if step else None, lw=0)
+        line_with_band(ax, t[x], t["mean"], t["lo"], t["hi"], color=c, label=f"{condition} (n={int(t['n'].max())})",
+                       step=step, band=bool((t["n"] > 1).any()))
 
 
 def plot_progress(by_epoch: pd.DataFrame, by_time: pd.DataFrame, colors: dict[str, str], spread: str,
@@ -389,8 +389,7 @@ def plot_perturbation_across_runs(table: pd.DataFrame, colors: dict[str, str], s
         for (condition, n), g in t.groupby(["condition", "n"], sort=False):
             g = g.sort_values("epsilon")
             c = colors.get(condition, "k")
-            ax.plot(g["epsilon"], g["mean"], marker="o", ms=3, color=c, label=f"{condition}, N={n}")
-            ax.fill_between(g["epsilon"], g["lo"], g["hi"], color=c, alpha=0.2, lw=0)
+            line_with_band(ax, g["epsilon"], g["mean"], g["lo"], g["hi"], color=c, label=f"{condition}, N={n}")
         positive = t["epsilon"] > 0
         if positive.any():
             ax.set_xscale("symlog", linthresh=float(t.loc[positive, "epsilon"].min()))
@@ -442,8 +441,7 @@ def plot_forgetting_across_runs(table: pd.DataFrame, colors: dict[str, str], spr
         for k, ck in enumerate(ckpts):
             g = t[t["checkpoint_n"] == ck].sort_values("n")
             c = cmap(k / max(1, len(ckpts) - 1))
-            ax.plot(g["n"], g["mean"], marker="o", ms=3, color=c, label=f"trained to N={ck}")
-            ax.fill_between(g["n"], g["lo"], g["hi"], color=c, alpha=0.2, lw=0)
+            line_with_band(ax, g["n"], g["mean"], g["lo"], g["hi"], color=c, label=f"trained to N={ck}")
         ax.set_xlabel("N evaluated")
         ax.set_ylabel("accuracy")
         ax.set_title(f"{condition} (mean ± {spread} across runs)", fontsize=8, color=colors.get(condition, "k"))
@@ -459,8 +457,7 @@ def plot_continuous_across_runs(table: pd.DataFrame, colors: dict[str, str], spr
     for (condition, n), g in table.groupby(["condition", "n"], sort=False):
         g = g.sort_values("k")
         c = colors.get(condition, "k")
-        ax.plot(g["k"], g["mean"], marker="o", ms=3, color=c, label=f"{condition}, N={n}")
-        ax.fill_between(g["k"], g["lo"], g["hi"], color=c, alpha=0.2, lw=0)
+        line_with_band(ax, g["k"], g["mean"], g["lo"], g["hi"], color=c, label=f"{condition}, N={n}")
     ax.set_xscale("log")
     ax.set_xlabel("rescaling factor k")
     ax.set_ylabel("accuracy")

@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rnn_timescales.plots.bands import mean_sd_band  # noqa: E402
+
 CURRICULUM_COLORS = {"single": "#d62728", "multi": "#1f77b4", "sliding": "#2ca02c", "fixed": "#7f7f7f"}
 CURRICULUM_NAMES = {"single": "single-head", "multi": "multi-head", "sliding": "sliding", "fixed": "fixed N"}
 
@@ -36,9 +38,7 @@ def _band(ax, group: pd.DataFrame, column: str, color: str, label: str | None, s
     stats = _mean_sd(group, column)
     if stats.empty:
         return
-    ax.plot(stats["n"], stats["mean"], style, color=color, marker="o", ms=3, label=label)
-    sd = stats["sd"].fillna(0)
-    ax.fill_between(stats["n"], stats["mean"] - sd, stats["mean"] + sd, color=color, alpha=0.15, lw=0)
+    mean_sd_band(ax, stats["n"], stats["mean"], stats["sd"], color=color, label=label, style=f"o{style}", alpha=0.15)
 
 
 def _neuron_band(ax, group: pd.DataFrame, low: str, high: str, color: str) -> None:
@@ -222,9 +222,8 @@ def perturbation(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.
         stats = _per_network(rows[rows["epsilon"] > 0], ["n", "epsilon"], "relative_accuracy_mean_baseline")
         for (curriculum, n), s in stats.groupby(["curriculum", "n"], sort=False):
             color = CURRICULUM_COLORS.get(curriculum, "k")
-            ax.plot(s["epsilon"], s["mean"], "o-", ms=3, color=color,
-                    label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, ours, N = {n} ({int(s['count'].max())})")
-            ax.fill_between(s["epsilon"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+            mean_sd_band(ax, s["epsilon"], s["mean"], s["sd"], color=color, alpha=0.15,
+                         label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, ours, N = {n} ({int(s['count'].max())})")
         if paper is not None:
             p = paper[paper["kind"] == kind].assign(epsilon=lambda t: t["epsilon_or_group"].astype(float))
             for curriculum, s in p[p["epsilon"] > 0].groupby("curriculum", sort=False):
@@ -282,9 +281,8 @@ def forgetting(scores: pd.DataFrame) -> plt.Figure:
     stats = _per_network(scores.rename(columns={"checkpoint_n": "n_ckpt"}), ["n_ckpt"], "retained")
     for curriculum, s in stats.groupby("curriculum", sort=False):
         color = CURRICULUM_COLORS.get(curriculum, "k")
-        ax.plot(s["n_ckpt"], s["mean"], "o-", ms=3, color=color,
-                label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)} ({_count(s)})")
-        ax.fill_between(s["n_ckpt"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+        mean_sd_band(ax, s["n_ckpt"], s["mean"], s["sd"], color=color, alpha=0.15,
+                     label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)} ({_count(s)})")
     ax.axhline(0.5, color="grey", lw=0.6, ls=":")
     ax.set(xlabel="trained up to N", ylabel="mean accuracy on every earlier N", ylim=(0.45, 1.02),
            title="Forgetting (multi-head: each N by its own head; chance 0.5)")
@@ -306,9 +304,8 @@ def retraining(table: pd.DataFrame) -> plt.Figure:
         stats = _per_network(rows[rows["change_label"] == label], ["n_max", "epoch"], "accuracy_mean")
         for (curriculum, n), s in stats.groupby(["curriculum", "n_max"], sort=False):
             color = CURRICULUM_COLORS.get(curriculum, "k")
-            ax.plot(s["epoch"], s["mean"], "o-", ms=3, color=color,
-                    label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({int(s['count'].max())})")
-            ax.fill_between(s["epoch"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+            mean_sd_band(ax, s["epoch"], s["mean"], s["sd"], color=color, alpha=0.15,
+                         label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({int(s['count'].max())})")
         ax.set(xlabel="retraining epoch (0: before)", title=label)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
@@ -326,9 +323,8 @@ def continuous(table: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5.8, 3.8), constrained_layout=True)
     for (curriculum, n), s in stats.groupby(["curriculum", "n"], sort=False):
         color = CURRICULUM_COLORS.get(curriculum, "k")
-        ax.plot(s["k"], s["mean"], "o-", ms=3, color=color,
-                label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({_count(s)})")
-        ax.fill_between(s["k"], s["mean"] - s["sd"], s["mean"] + s["sd"], color=color, alpha=0.15, lw=0)
+        mean_sd_band(ax, s["k"], s["mean"], s["sd"], color=color, alpha=0.15,
+                     label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({_count(s)})")
     ax.axhline(0.5, color="grey", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set(xlabel="time rescaling k (each input held k steps, τ × k)", ylabel="accuracy at the largest N",
