@@ -193,3 +193,48 @@ def test_the_committed_results_redraw_the_published_figures(tmp_path):
     ours = pd.read_csv(tmp_path / "k24" / "parity_timescales_by_n.csv")
     theirs = pd.read_csv(root / "docs" / "figures" / "k24" / "parity_timescales_by_n.csv")
     pd.testing.assert_frame_equal(ours, theirs)
+
+
+def _curve(run, curriculum, seed, train_tau, tau_fixed, solved_at):
+    """A run's rows of curves.csv: one epoch per 100 steps, ``solved_at`` {step: N first solved there}."""
+    steps = range(100, 1 + max(solved_at), 100)
+    n, rows = np.nan, []
+    for step in steps:
+        n = solved_at.get(step, n)
+        rows.append({"task": "parity", "curriculum": curriculum, "model": "leaky_rnn", "train_tau": train_tau,
+                     "tau_fixed": tau_fixed, "seed": seed, "run": run, "epoch": step // 100, "step": step,
+                     "n_solved": n})
+    return rows
+
+
+def test_n_at_budget_compares_trained_and_fixed_tau_over_the_fixed_runs_steps(tmp_path):
+    from rnn_timescales.experiments.results import fixed_tau_budget, n_at_budget, n_at_budget_markdown
+
+    curves = pd.DataFrame(
+        _curve("t0", "multi", 0, True, np.nan, {100: 2, 300: 5, 500: 7, 900: 12})
+        + _curve("t1", "multi", 1, True, np.nan, {200: 2, 400: 6, 700: 9})
+        + _curve("f0", "multi", 0, False, 1.0, {300: 2, 400: 3, 500: 3})
+        + _curve("f1", "multi", 1, False, 1.0, {500: np.nan})  # solved nothing in its budget
+        + _curve("g0", "single", 0, False, 3.0, {200: 2, 400: 3}))  # still short of the budget
+    assert fixed_tau_budget(curves) == 500
+    assert fixed_tau_budget(curves[curves["train_tau"]]) is None
+    table = n_at_budget(curves, 500)
+    rows = {(r.curriculum, r.train_tau, r.tau_fixed if not r.train_tau else None): r for r in table.itertuples()}
+    trained = rows[("multi", True, None)]
+    assert (trained.values, trained.n_mean, trained.n_sd, trained.networks) == ("7 6", 6.5, 0.5, 2) and trained.complete
+    fixed = rows[("multi", False, 1.0)]
+    assert (fixed.values, fixed.n_min, fixed.n_max) == ("3 1", 1, 3)
+    short = rows[("single", False, 3.0)]
+    assert short.values == "3" and not short.complete
+    text = n_at_budget_markdown(table)
+    assert "within 500 training steps" in text and "| parity | multi | fixed at 1 | 2.0 ± 1.0 | 2 | 3 1 |" in text
+    assert "lower bound" in text
+    # the report draws the comparison where fixed-tau runs are among the curves
+    pd.DataFrame(columns=[*ID_COLUMNS, "run", "n"]).to_csv(tmp_path / "timescales.csv", index=False)
+    pd.DataFrame(columns=RUN_COLUMNS).to_csv(tmp_path / "runs.csv", index=False)
+    curves.to_csv(tmp_path / "curves.csv", index=False)
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "figures")]) == 0
+    drawn = json.loads((tmp_path / "figures" / "figures.json").read_text())["figures"]
+    assert set(drawn) == {"parity_n_vs_steps.png", "parity_n_at_budget.csv", "parity_n_at_budget.md"}
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "figures" / "parity_n_at_budget.csv"), table,
+                                  check_dtype=False)

@@ -238,6 +238,50 @@ def timescales_by_n(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={f"{c}_std": f"{c}_sd" for c in columns})
 
 
+def fixed_tau_budget(curves: pd.DataFrame) -> int | None:
+    """The training budget of the fixed-τ runs ([K24] Fig. 4a), in steps: the most steps any of
+    them trained; None when ``curves`` has no fixed-τ run."""
+    fixed = curves[~curves["train_tau"].astype(bool)]
+    return None if fixed.empty else int(fixed["step"].max())
+
+
+def n_at_budget(curves: pd.DataFrame, budget_steps: int) -> pd.DataFrame:
+    """The largest N each run had solved within its first ``budget_steps`` training steps, summarised
+    per task, curriculum and trained-or-fixed τ: trained against fixed τ at one budget ([K24] Fig. 4a).
+
+    ``curves``: ``curves.csv`` (one row per run and epoch). Returns one row per condition: ``task,
+    curriculum, model, train_tau, tau_fixed, budget_steps, n_mean, n_sd`` (ddof 0), ``n_min, n_max,
+    networks, values`` (each run's N, by seed; 1 where a run had solved nothing) and ``complete``
+    (whether every run trained the whole budget: a run still short of it is a lower bound)."""
+    rows = []
+    for run, c in curves.groupby("run", sort=False):
+        within = c[c["step"] <= budget_steps]
+        solved = within["n_solved"].max() if not within.empty else np.nan
+        rows.append({**{k: c[k].iloc[0] for k in ("task", "curriculum", "model", "train_tau", "tau_fixed", "seed")},
+                     "n": 1 if pd.isna(solved) else int(solved), "trained": int(c["step"].max())})
+    per_run = pd.DataFrame(rows)
+    by = ["task", "curriculum", "model", "train_tau", "tau_fixed"]
+    out = []
+    for key, g in per_run.sort_values("seed").groupby(by, sort=False, dropna=False):
+        out.append({**dict(zip(by, key)), "budget_steps": budget_steps, "n_mean": g["n"].mean(),
+                    "n_sd": g["n"].std(ddof=0), "n_min": g["n"].min(), "n_max": g["n"].max(), "networks": len(g),
+                    "values": " ".join(str(v) for v in g["n"]), "complete": bool((g["trained"] >= budget_steps).all())})
+    return pd.DataFrame(out).sort_values(["task", "curriculum", "train_tau", "tau_fixed"], ignore_index=True)
+
+
+def n_at_budget_markdown(table: pd.DataFrame) -> str:
+    """:func:`n_at_budget` as a markdown table: one row per condition."""
+    lines = [f"Largest N solved within {int(table['budget_steps'].iloc[0])} training steps (mean ± s.d. across "
+             "networks; each network's N by seed)\n",
+             "| task | curriculum | τ | N | networks | each |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in table.itertuples():
+        tau = "trained" if r.train_tau else f"fixed at {r.tau_fixed:g}"
+        bound = "" if r.complete else " (a run short of the budget: lower bound)"
+        lines.append(f"| {r.task} | {r.curriculum} | {tau} | {r.n_mean:.1f} ± {r.n_sd:.1f}{bound} | {r.networks} | "
+                     f"{r.values} |")
+    return "\n".join(lines) + "\n"
+
+
 def timescales_by_n_markdown(summary: pd.DataFrame) -> str:
     """:func:`timescales_by_n` as one markdown table per curriculum: N across, "mean ± s.d. (networks)"."""
     parts = []
@@ -293,7 +337,8 @@ def _robustness_figures(results: Path, figures: Any) -> list[tuple[str, Any]]:
 def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
     """Redraw the published figures of a results directory (``results/k24``) from its tables alone
     into ``out`` (replaced as a whole; ``figures.json`` lists what was drawn from what), with the
-    per-N summary of the timescales across networks (``TASK_timescales_by_n.csv`` and ``.md``)."""
+    per-N summary of the timescales across networks (``TASK_timescales_by_n.csv`` and ``.md``) and,
+    where fixed-τ runs are among the curves, the largest N at their budget (``TASK_n_at_budget``)."""
     import matplotlib.pyplot as plt
 
     from rnn_timescales.plots import reproduction as figures
@@ -312,9 +357,13 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
                 drawn += [(f"{task}_timescales_vs_n", lambda g=parity_tau: figures.timescales_vs_n(g)),
                           (f"{task}_estimators_vs_n", lambda g=parity_tau: figures.estimators_vs_n(g)),
                           (f"{task}_dynamics_vs_n", lambda g=parity_tau: figures.dynamics_vs_n(g))]
+    budgets: dict[str, int] = {}
     if curves is not None and not curves.empty:
         for task, group in curves.groupby("task"):
-            drawn.append((f"{task}_n_vs_steps", lambda g=group: figures.n_vs_steps(g)))
+            budget = fixed_tau_budget(group)
+            if budget is not None:
+                budgets[task] = budget
+            drawn.append((f"{task}_n_vs_steps", lambda g=group, b=budget: figures.n_vs_steps(g, budget=b)))
     drawn += _robustness_figures(results, figures)
 
     def fill(tmp: Path) -> list[str]:
@@ -329,6 +378,11 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
             atomic_write_text(tmp / f"{task}_timescales_by_n.csv", summary.to_csv(index=False))
             atomic_write_text(tmp / f"{task}_timescales_by_n.md", timescales_by_n_markdown(summary))
             names += [f"{task}_timescales_by_n.csv", f"{task}_timescales_by_n.md"]
+        for task, budget in budgets.items():
+            at = n_at_budget(curves[curves["task"] == task], budget)
+            atomic_write_text(tmp / f"{task}_n_at_budget.csv", at.to_csv(index=False))
+            atomic_write_text(tmp / f"{task}_n_at_budget.md", n_at_budget_markdown(at))
+            names += [f"{task}_n_at_budget.csv", f"{task}_n_at_budget.md"]
         atomic_write_text(tmp / FIGURES.marker, json.dumps({"results": str(results), "figures": names}, indent=2))
         return names
 

@@ -167,22 +167,35 @@ def dynamics_vs_n(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def n_vs_steps(curves: pd.DataFrame, by: Sequence[str] = ("curriculum",)) -> plt.Figure:
-    """Largest N solved against training steps, one line per run, coloured by curriculum (dashed
-    where tau was fixed). ``curves``: run, curriculum, train_tau, tau_fixed, step, n_solved."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
-    seen = set()
-    for run, c in curves.groupby("run", sort=False):
-        curriculum = c["curriculum"].iloc[0]
-        fixed = not bool(c["train_tau"].iloc[0])
-        label = CURRICULUM_NAMES.get(curriculum, curriculum) + (f", τ fixed at {c['tau_fixed'].iloc[0]:g}" if fixed else "")
-        style = ("--" if c["tau_fixed"].iloc[0] == 1 else ":") if fixed else "-"
-        ax.step(c["step"] / 1000, c["n_solved"], where="post", ls=style, color=CURRICULUM_COLORS.get(curriculum, "k"),
-                alpha=0.8, label=None if label in seen else label)
-        seen.add(label)
-    ax.set(xlabel="training steps (thousands)", ylabel="largest N solved", title="Training speed")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+def n_vs_steps(curves: pd.DataFrame, budget: int | None = None) -> plt.Figure:
+    """Largest N solved against training steps, one line per run, coloured by curriculum (dashed:
+    tau fixed at 1, dotted: fixed at another value). ``curves``: run, curriculum, train_tau,
+    tau_fixed, step, n_solved. ``budget`` (steps; the fixed-tau runs' budget): a second panel shows
+    the first ``budget`` steps alone, where trained and fixed tau are compared ([K24] Fig. 4a)."""
+    panels = 2 if budget else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.2), squeeze=False, constrained_layout=True)
+    for ax in axes[0]:
+        seen = set()
+        for run, c in curves.groupby("run", sort=False):
+            curriculum = c["curriculum"].iloc[0]
+            fixed = not bool(c["train_tau"].iloc[0])
+            label = CURRICULUM_NAMES.get(curriculum, curriculum) + (f", τ fixed at {c['tau_fixed'].iloc[0]:g}"
+                                                                     if fixed else ", τ trained")
+            style = ("--" if c["tau_fixed"].iloc[0] == 1 else ":") if fixed else "-"
+            ax.step(c["step"] / 1000, c["n_solved"], where="post", ls=style, color=CURRICULUM_COLORS.get(curriculum, "k"),
+                    alpha=0.8, label=None if label in seen else label)
+            seen.add(label)
+        ax.set(xlabel="training steps (thousands)", ylabel="largest N solved")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_title("Training speed")
+    axes[0][0].legend(fontsize=8)
+    if budget:
+        axes[0][0].axvline(budget / 1000, color="grey", lw=0.8, ls="-.")
+        zoom = axes[0][1]
+        zoom.set_xlim(0, budget / 1000 * 1.02)
+        shown = curves[curves["step"] <= budget]["n_solved"]
+        zoom.set_ylim(0, (shown.max() if shown.notna().any() else 2) + 2)
+        zoom.set_title(f"The first {budget} steps (the fixed-τ runs' budget)")
     return fig
 
 
