@@ -333,3 +333,36 @@ def test_robustness_analyses_of_w_and_tau_refuse_a_gated_network_in_one_line(tmp
         err = capsys.readouterr().err.strip()
         assert "needs a leaky RNN" in err and "gru" in err and "\n" not in err, err
     assert not (tmp_path / "gru" / "robustness").exists()
+
+
+def test_a_signal_stops_the_comparison_and_running_it_again_finishes_it_exactly(tmp_path, monkeypatch, capsys):
+    """SIGINT in the first run stops compare-models with exit 130: no later run starts, no table is
+    written; the second call resumes to the uninterrupted result."""
+    import os
+    import signal
+
+    import rnn_timescales.training.loop as loop_module
+
+    def argv(out):
+        return ["compare-models", "--hidden", "8", "--models", "gru", "--max-epochs", "2", "--set",
+                "training.steps_per_epoch=3", "--set", "training.eval_batches=1", "--set", "training.batch_size=16",
+                "--workers", "1", "--out", str(out), "--no-progress"]
+
+    assert main(argv(tmp_path / "ref")) == 0
+    step, calls = loop_module.train_step, {"n": 0}
+
+    def interrupted_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(loop_module, "train_step", interrupted_step)
+    assert main(argv(tmp_path / "cut")) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert len(list((tmp_path / "cut" / "runs").iterdir())) == 1 and not (tmp_path / "cut" / "comparison.csv").exists()
+    monkeypatch.setattr(loop_module, "train_step", step)
+    assert main(argv(tmp_path / "cut")) == 0
+    volatile = ["wall_time_s", "time_largest_n_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "cut" / "comparison.csv").drop(columns=volatile),
+                                  pd.read_csv(tmp_path / "ref" / "comparison.csv").drop(columns=volatile))

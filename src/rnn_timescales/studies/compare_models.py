@@ -159,10 +159,14 @@ def run_comparison(
 
 
 def _collect(done: Iterable[tuple[tuple, Any]], on_done: Callable[[str, dict], None] | None) -> None:
-    """Raise the first failure among finished ``(job, summary or exception)``; report the others."""
+    """Raise the first failure among finished ``(job, summary or exception)``; report the others.
+    A run stopped by SIGINT or SIGTERM (its state saved) raises KeyboardInterrupt: the comparison
+    stops there, starts no further run and writes no table; running it again resumes."""
     for job, summary in done:
         if isinstance(summary, BaseException):
             raise summary
+        if summary.get("stop_reason") == "interrupted":
+            raise KeyboardInterrupt(f"run {job[0]} was interrupted; its state is saved and it resumes when run again")
         if on_done is not None:
             on_done(job[0], summary)
 
