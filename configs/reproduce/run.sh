@@ -20,7 +20,8 @@
 # apart). STAGE:robustness writes CAMPAIGN_DIR/STAGE.robustness/robustness (the robustness command
 # over every finished run of the stage at N = ROBUSTNESS_N); STAGE:post writes CAMPAIGN_DIR/STAGE.post/{extrapolate,recall_memory,speed_regularization}
 # (the [H19] analyses of every run's final network; speed regularisation on the delay-curriculum runs).
-# Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto");
+# Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto", or
+# "--workers 1 --only seed=0,1,2" for some of the seeds, in stages pinned at a revision that has --only);
 # TORCH (what pip installs for PyTorch; default torch==2.13.0, the CPU build); ROBUSTNESS_N (default
 # 30); ROBUSTNESS_KINDS (default "perturb-w perturb-tau ablation forgetting continuous"; add retrain for the
 # retraining figure, about 20 minutes per network at N = 30 on one core); ROBUSTNESS_ARGS (more flags).

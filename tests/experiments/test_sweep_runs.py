@@ -109,3 +109,26 @@ def test_a_pool_whose_worker_died_while_idle_is_replaced():
         with pytest.raises(BrokenProcessPool):
             killed.result()
         assert dict(pool.run(die_on_three, [1, 2])) == {1: 2, 2: 4}
+
+
+def test_only_trains_the_selected_points_and_a_later_call_does_the_rest(tmp_path, capsys):
+    """--only seed=1 --only curriculum=multi trains one run of four; the sweep is still recorded whole,
+    and a call without --only trains the other three."""
+    spec_file = write_spec(tmp_path / "tiny.yaml", grid={"seed": [0, 1], "curriculum.kind": ["single", "multi"]})
+    root = tmp_path / "sweep"
+    argv = ["sweep", str(spec_file), "--out", str(root), "--workers", "1", "--no-progress", "--no-analyze"]
+    assert main([*argv, "--only", "seed=1", "--only", "curriculum=multi"]) == 0
+    assert "1 done, 0 failed, 0 unfinished (1 runs worked on" in capsys.readouterr().out
+    names = [p.name for p in plan(load_spec(root))]
+    assert len(pd.read_csv(root / "runs.csv")) == 4 and len(names) == 4
+    assert [n for n in names if (root / n).is_dir()] == ["seed-1_curriculum-multi"]
+    # values are compared as the run names show them; several values, and a dotted key
+    from rnn_timescales.experiments.sweep import parse_only, select_points
+
+    points = plan(load_spec(root))
+    assert [p.name for p in select_points(points, parse_only(["curriculum.kind=single,multi", "seed=0.0"]))] == [
+        "seed-0_curriculum-single", "seed-0_curriculum-multi"]
+    assert main(["sweep", "status", str(root)]) == 0
+    assert "1 done, 0 running, 0 failed, 3 pending" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "4 done, 0 failed, 0 unfinished (3 runs worked on" in capsys.readouterr().out

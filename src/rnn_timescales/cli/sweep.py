@@ -43,6 +43,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting of every run (e.g. training.time_budget_s=60) or of an analysis "
                    "(analyze.timescales.n_steps=20000); repeatable")
+    p.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
+                   help="train (or analyse) only the runs with these values, e.g. --only seed=0,1,2 --only "
+                   "curriculum=multi; the rest of the sweep waits for a call without it; repeatable")
     p.add_argument("--no-analyze", action="store_true", help="train only; skip the spec's analyses")
     add_json(p, 'status: print {"done": n, "running": n, "failed": n, "pending": n}')
     add_progress(p)
@@ -52,7 +55,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from rnn_timescales.experiments.sweep import ANALYSES, load_spec, run_sweep
+    from rnn_timescales.experiments.sweep import ANALYSES, load_spec, parse_only, run_sweep
 
     action = args.target if args.target in ("status", "analyze", "collect") else "run"
     if action == "run" and args.dir:
@@ -64,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
              "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
              "--gpus": args.gpus is not None, "--address": args.address, "--run-timeout": args.run_timeout,
-             "--revision": args.revision is not None}
-    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout"}
+             "--revision": args.revision is not None, "--only": args.only}
+    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout", "--only"}
     allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"},
                "collect": {"--out", "--revision"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.run_timeout is not None:
         spec = dataclasses.replace(spec, timeout_s=args.run_timeout)
     result = run_sweep(spec, root, backend=args.backend, workers=args.workers, address=args.address,
-                       train=action == "run", progress=not args.no_progress,
+                       train=action == "run", progress=not args.no_progress, only=parse_only(args.only),
                        log=lambda line: print(f"rnn-timescales: {line}", file=sys.stderr))
     c = result.counts
     print(f"sweep {root}: {c['done']} done, {c['failed']} failed, {c['pending'] + c['running']} unfinished "

@@ -65,8 +65,10 @@ from rnn_timescales.experiments.sweep.points import (
     SHORT_LABELS,
     SweepPoint,
     expand,
+    parse_only,
     plan,
     point_config,
+    select_points,
     setting_labels,
 )
 from rnn_timescales.experiments.sweep.spec import SPEC_FILE, SPEC_KEYS, SweepSpec, load_spec
@@ -94,7 +96,7 @@ __all__ = [
     "ANALYSES", "DRIVER_LOCK", "ERRORS_DIR", "FINAL_STOPS", "RUNS_FILE", "SHORT_LABELS", "SPEC_FILE", "SPEC_KEYS",
     "STATUSES", "RunStatus", "RunTask", "SweepAnalysis", "SweepPoint", "SweepResult", "SweepSpec", "check_root",
     "clear_failure", "configuration_mismatch", "driver_lock", "error_files", "execute", "expand", "is_locked",
-    "load_spec", "plan", "point_config", "prepare_sweep", "read_failure", "read_summary", "record_failure",
-    "run_status", "run_sweep", "setting_labels", "state_mismatch", "status_counts", "stopping_differences",
+    "load_spec", "parse_only", "plan", "point_config", "prepare_sweep", "read_failure", "read_summary", "record_failure",
+    "run_status", "run_sweep", "select_points", "setting_labels", "state_mismatch", "status_counts", "stopping_differences",
     "sweep_status",
 ]

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
 import yaml
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.experiments.sweep.analyses import ANALYSES
-from rnn_timescales.experiments.sweep.points import SweepPoint, plan
+from rnn_timescales.experiments.sweep.points import SweepPoint, plan, select_points
 from rnn_timescales.experiments.sweep.spec import SPEC_FILE, SweepSpec, _canonical
 from rnn_timescales.experiments.sweep.status import ERRORS_DIR, RunStatus, record_failure, run_status, status_counts
 from rnn_timescales.experiments.sweep.worker import RunTask, execute
@@ -95,6 +95,7 @@ def run_sweep(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     poll_s: float = 2.0,
+    only: Mapping[str, Iterable[str]] | None = None,
 ) -> SweepResult:
     """Train (``train=True``) and analyse every point of ``spec`` under ``root``; skip what is done.
 
@@ -109,20 +110,25 @@ def run_sweep(
     without a result after ``spec.timeout_s`` seconds has its worker killed and is recorded as failed.
     backend: ``local`` (a process pool of ``workers``, default one per ``spec.threads`` cores) or
     ``ray`` (``address`` of a cluster, else a local instance). ``log`` receives one line per event.
+    ``only`` ({setting: values}, :func:`~rnn_timescales.experiments.sweep.points.select_points`)
+    restricts the work, and the counts, to the points that have those values (e.g. ``{"seed": ["0",
+    "1"]}``); the whole sweep is still checked and recorded, and a later call without it does the rest.
     """
     from rnn_timescales.backends import make_backend
 
     pool = make_backend(backend, workers=workers, address=address, threads=spec.threads, gpus=spec.gpus,
                         timeout_s=spec.timeout_s)
-    prepare_sweep(spec, root, write=False)  # everything checked before the first file is written
+    _, points = prepare_sweep(spec, root, write=False)  # everything checked before the first file is written
+    select_points(points, only or {})
     with driver_lock(root):
-        return _drive(spec, Path(root), pool, train, progress, log, poll_s)
+        return _drive(spec, Path(root), pool, train, progress, log, poll_s, only or {})
 
 
 def _drive(spec: SweepSpec, root: Path, pool: Any, train: bool, progress: bool,
-           log: Callable[[str], None] | None, poll_s: float) -> SweepResult:
+           log: Callable[[str], None] | None, poll_s: float, only: Mapping[str, Iterable[str]]) -> SweepResult:
     """:func:`run_sweep` once this driver holds the sweep's lock."""
     root, points = prepare_sweep(spec, root)
+    points = select_points(points, only)
     for d in (root, root / ERRORS_DIR):  # what a killed driver or worker was writing
         remove_stale(d)
     say = log or (lambda line: None)

@@ -111,3 +111,51 @@ def plan(spec: SweepSpec) -> list[SweepPoint]:
             name = f"{name}-{used[name]}"
         points.append(SweepPoint(name, dict(settings), {k: value(i, k) for k in varying}, config))
     return points
+
+
+def parse_only(items: Iterable[str]) -> dict[str, list[str]]:
+    """``--only KEY=V1,V2`` arguments as {KEY: [V1, V2]}; ConfigError for one without ``=`` or values.
+    A key given twice keeps the values of both."""
+    only: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key.strip() or not parts:
+            raise ConfigError(f"--only takes KEY=VALUE[,VALUE...] (e.g. seed=0,1,2), got {item!r}")
+        only.setdefault(key.strip(), []).extend(parts)
+    return only
+
+
+def select_points(points: list[SweepPoint], only: Mapping[str, Iterable[str]]) -> list[SweepPoint]:
+    """The points whose resolved setting KEY is one of the given values, for every KEY of ``only``
+    (``seed``, ``curriculum.kind``, ``model.tau_init``, or a short name of a setting the sweep varies,
+    such as ``curriculum``). Values are read as YAML and compared as the run names show them, so
+    ``1`` and ``1.0`` select the same τ. ConfigError for a key no point has, or a value no point has
+    (the message lists the values there are)."""
+    if not only:
+        return list(points)
+    resolved = [flatten(p.config.to_dict()) for p in points]
+    short = {label: key for key, label in setting_labels(points[0].varying if points else {}).items()}
+    chosen = list(range(len(points)))
+    for key, values in only.items():
+        dotted = key if any(key in r for r in resolved) else short.get(key)
+        if dotted is None:
+            raise ConfigError(f"--only {key}=...: no setting {key!r} in this sweep; give a dotted setting such as "
+                              "seed or curriculum.kind")
+        have = {_format_value(r.get(dotted)): r.get(dotted) for r in resolved}
+        wanted = {_format_value(_yaml_value(v)) for v in values}
+        missing = sorted(wanted - set(have))
+        if missing:
+            raise ConfigError(f"--only {key}={missing[0]}: no run of this sweep has it (its values: "
+                              f"{', '.join(sorted(have))})")
+        chosen = [i for i in chosen if _format_value(resolved[i].get(dotted)) in wanted]
+    return [points[i] for i in chosen]
+
+
+def _yaml_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
