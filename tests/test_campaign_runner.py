@@ -17,6 +17,7 @@ CASES = [
     ("runner-unknown-stage", ["k24_parityy"], 2, "no stage k24_parityy"),
     ("runner-unknown-mode", ["k24_parity:analyse"], 2, "the mode after ':' must be analyze, robustness or post"),
     ("runner-nothing-to-stop", ["--stop"], 1, "no campaign queue is running"),
+    ("runner-stage-not-running", ["--stop", "k24_dms"], 1, "no campaign queue of k24_dms is running"),
 ]
 
 
@@ -60,6 +61,44 @@ def test_stop_interrupts_every_queue(tmp_path):
                               env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)})
         assert proc.returncode == 0, proc.stderr
         assert [q.wait(timeout=30) for q in queues] == [42, 42]  # both received SIGINT
+        assert not (campaign / "queue.pid").exists()
+    finally:
+        for q in queues:
+            q.kill()
+
+
+def test_stop_with_a_stage_interrupts_only_the_queues_started_with_it(tmp_path):
+    """queue.pid records what each queue was started with: --stop k24_fixed_tau stops that queue alone
+    and keeps the other's line; a line of an older runner (a pid alone) is stopped by --stop only."""
+    import sys
+    import time
+
+    campaign = tmp_path / "campaign"
+    campaign.mkdir()
+    listen = ("import signal, sys, time, pathlib; signal.signal(signal.SIGINT, lambda *a: sys.exit(42)); "
+              "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")
+    ready = [tmp_path / f"ready{k}" for k in range(3)]
+    queues = [subprocess.Popen([sys.executable, "-c", listen, str(r)], start_new_session=True) for r in ready]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)}
+    try:
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready):
+            assert time.monotonic() < deadline, "the queues did not start"
+            time.sleep(0.05)
+        (campaign / "queue.pid").write_text(f"{queues[0].pid} k24_parity k24_parity:analyze\n"
+                                            f"{queues[1].pid} k24_fixed_tau\n{queues[2].pid}\n")
+        proc = subprocess.run(["bash", str(RUNNER), "--stop", "k24_fixed_tau"], capture_output=True, text=True,
+                              timeout=60, env=env)
+        assert proc.returncode == 0 and "k24_fixed_tau" in proc.stdout, proc.stderr
+        assert queues[1].wait(timeout=30) == 42
+        assert queues[0].poll() is None and queues[2].poll() is None
+        assert (campaign / "queue.pid").read_text() == (f"{queues[0].pid} k24_parity k24_parity:analyze\n"
+                                                         f"{queues[2].pid} \n")
+        proc = subprocess.run(["bash", str(RUNNER), "--stop", "k24_dms"], capture_output=True, text=True, timeout=60,
+                              env=env)
+        assert proc.returncode == 1 and "no campaign queue of k24_dms is running" in proc.stderr
+        proc = subprocess.run(["bash", str(RUNNER), "--stop"], capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 0 and [queues[0].wait(timeout=30), queues[2].wait(timeout=30)] == [42, 42]
         assert not (campaign / "queue.pid").exists()
     finally:
         for q in queues:

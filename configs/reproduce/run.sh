@@ -7,6 +7,7 @@
 #   bash configs/reproduce/run.sh h19_curricula:post     # extrapolation, recall memory, speed regularisation
 #   bash configs/reproduce/run.sh --foreground STAGE     # in this shell (e.g. inside a batch job)
 #   bash configs/reproduce/run.sh --stop                 # stop every background queue; runs save their state
+#   bash configs/reproduce/run.sh --stop k24_fixed_tau   # stop the queues started with that stage alone
 #
 # STAGE names configs/reproduce/STAGE.yaml, a sweep spec; STAGE:analyze runs the sweep analysis
 # `reproduction` (the paper's 10 x 10^5-step simulation, both estimators) over that stage's finished
@@ -31,16 +32,25 @@ campaign=${CAMPAIGN_DIR:-$HOME/rnn-timescales-campaign}
 torch_req=${TORCH:-torch==2.13.0}
 read -r -a sweep_args <<< "${SWEEP_ARGS:---workers 1}"
 foreground=0
-if [ "${1:-}" = "--stop" ]; then  # SIGINT to every queue's process group, as Ctrl-C would: runs save their state
-  stopped=0
+if [ "${1:-}" = "--stop" ]; then  # SIGINT to each queue's process group, as Ctrl-C would: runs save their state
+  # queue.pid: one line per queue, "PID STAGE[:MODE] ..." (what it was started with); --stop ARG stops
+  # the queues started with ARG among theirs, --stop alone every queue
+  which=${2:-}
+  stopped=0; kept=""
   if [ -f "$campaign/queue.pid" ]; then
-    while read -r pid; do
-      [ -n "$pid" ] && kill -INT -- "-$pid" 2>/dev/null && { echo "stopping the campaign queue (process group $pid)"; stopped=1; }
+    while read -r pid stages; do
+      [ -n "$pid" ] || continue
+      kill -0 -- "-$pid" 2>/dev/null || continue                  # ended: forget it
+      if [ -z "$which" ] || [[ " $stages " == *" $which "* ]]; then
+        kill -INT -- "-$pid" 2>/dev/null && { echo "stopping the campaign queue ${stages:-?} (process group $pid)"; stopped=1; }
+      else
+        kept+="$pid $stages"$'\n'
+      fi
     done < "$campaign/queue.pid"
-    rm -f "$campaign/queue.pid"
+    if [ -n "$kept" ]; then printf '%s' "$kept" > "$campaign/queue.pid"; else rm -f "$campaign/queue.pid"; fi
   fi
   [ "$stopped" = 1 ] && exit 0
-  echo "run.sh: no campaign queue is running" >&2; exit 1
+  echo "run.sh: no campaign queue${which:+ of $which} is running" >&2; exit 1
 fi
 if [ "${1:-}" = "--foreground" ]; then foreground=1; shift; fi
 [ $# -gt 0 ] || { echo "usage: run.sh [--foreground|--stop] STAGE[:analyze|:robustness|:post] ..." >&2; exit 2; }
@@ -103,6 +113,6 @@ fi
 # install their own handler, such as robustness)
 set -m
 nohup setsid bash -c "$script" > /dev/null 2>&1 < /dev/null &
-echo $! >> "$campaign/queue.pid"   # setsid: each queue's pid is its process group (run.sh --stop stops all)
+echo "$! $*" >> "$campaign/queue.pid"   # setsid: each queue's pid is its process group (run.sh --stop [STAGE])
 echo "started in the background (pid $!): $*; logs in $campaign/*.log"
 echo "status: rnn-timescales sweep status $campaign/STAGE"
