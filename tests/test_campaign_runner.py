@@ -105,6 +105,54 @@ def test_stop_with_a_stage_interrupts_only_the_queues_started_with_it(tmp_path):
             q.kill()
 
 
+def test_a_queue_started_in_the_background_is_stopped_by_stop(tmp_path):
+    """The runner itself: a stage started in the background is recorded in queue.pid by its process
+    group, and --stop ends it, also a command that leaves SIGINT to its default (as robustness does).
+    The stage's install is faked: a venv whose rnn-timescales sleeps."""
+    import os
+    import stat
+    import time
+
+    campaign = tmp_path / "campaign"
+    rev = "0123456789" + "0" * 30
+    (campaign / f"venv-{rev[:10]}" / "bin").mkdir(parents=True)
+    fake = campaign / f"venv-{rev[:10]}" / "bin" / "rnn-timescales"
+    fake.write_text(f"#!/bin/bash\necho $$ > {tmp_path / 'started.tmp'}\nmv {tmp_path / 'started.tmp'} "
+                    f"{tmp_path / 'started'}\nsleep 60\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    (campaign / "k24_parity.robustness.revision").write_text(rev + "\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)}
+    proc = subprocess.run(["bash", str(RUNNER), "k24_parity:robustness"], capture_output=True, text=True, timeout=60,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    group, stages = (campaign / "queue.pid").read_text().split(maxsplit=1)
+    assert stages.strip() == "k24_parity:robustness" and f"process group {group}" in proc.stdout
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists():
+            assert time.monotonic() < deadline, "the queue did not start its command"
+            time.sleep(0.05)
+        command = int((tmp_path / "started").read_text())
+        assert os.getpgid(command) == int(group)  # the recorded pid is the group the stage's command runs in
+        proc = subprocess.run(["bash", str(RUNNER), "--stop"], capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 0, proc.stderr
+        deadline = time.monotonic() + 30
+        while _alive(command):
+            assert time.monotonic() < deadline, "the stage's command did not stop"
+            time.sleep(0.05)
+    finally:
+        if (tmp_path / "started").exists() and _alive(int((tmp_path / "started").read_text())):
+            os.killpg(os.getpgid(int((tmp_path / "started").read_text())), 9)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def test_paper_robustness_without_a_checkout_is_refused_in_one_line(tmp_path):
     """configs/reproduce/paper_robustness.py: a path that is not the paper's checkout (docs/errors.md,
     `paper-robustness-no-checkout`): one line, exit 2, nothing written."""

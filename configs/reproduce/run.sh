@@ -112,7 +112,14 @@ fi
 # which every command of the queue would inherit (and --stop could not stop the ones that do not
 # install their own handler, such as robustness)
 set -m
-nohup setsid bash -c "$script" > /dev/null 2>&1 < /dev/null &
-echo "$! $*" >> "$campaign/queue.pid"   # setsid: each queue's pid is its process group (run.sh --stop [STAGE])
-echo "started in the background (pid $!): $*; logs in $campaign/*.log"
+# setsid makes the queue's shell a session (and process group) leader; as the job is a group leader
+# already (set -m), setsid forks first, so $! is not the group: the shell writes its own pid ($$, the
+# group that run.sh --stop signals) into a file of its own, and queue.pid gets it from there
+started=$(mktemp "$campaign/.queue.XXXXXX")
+nohup setsid bash -c "echo \$\$ > ${started@Q}; $script" > /dev/null 2>&1 < /dev/null &
+for _ in $(seq 100); do [ -s "$started" ] && break; sleep 0.1; done
+group=$(cat "$started"); rm -f "$started"
+[ -n "$group" ] || { echo "run.sh: the queue did not start (see $campaign/*.log)" >&2; exit 1; }
+echo "$group $*" >> "$campaign/queue.pid"   # run.sh --stop [STAGE] signals this process group
+echo "started in the background (process group $group): $*; logs in $campaign/*.log"
 echo "status: rnn-timescales sweep status $campaign/STAGE"
