@@ -110,6 +110,7 @@ def test_a_queue_started_in_the_background_is_stopped_by_stop(tmp_path):
     group, and --stop ends it, also a command that leaves SIGINT to its default (as robustness does).
     The stage's install is faked: a venv whose rnn-timescales sleeps."""
     import os
+    import signal
     import stat
     import time
 
@@ -122,8 +123,9 @@ def test_a_queue_started_in_the_background_is_stopped_by_stop(tmp_path):
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     (campaign / "k24_parity.robustness.revision").write_text(rev + "\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)}
+    # started with SIGINT ignored, as from a script's `nohup ... &` or a CI job: the queue must still stop
     proc = subprocess.run(["bash", str(RUNNER), "k24_parity:robustness"], capture_output=True, text=True, timeout=60,
-                          env=env)
+                          env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert proc.returncode == 0, proc.stderr
     group, stages = (campaign / "queue.pid").read_text().split(maxsplit=1)
     assert stages.strip() == "k24_parity:robustness" and f"process group {group}" in proc.stdout

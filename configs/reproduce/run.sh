@@ -105,8 +105,12 @@ for arg in "$@"; do
 done
 
 script=$(printf '%s; ' "${commands[@]}")
+# run.sh itself may have been started with SIGINT ignored (by `nohup ... &` from a script, a batch or
+# CI job), which no shell can undo for its children: the queue starts with SIGINT reset to its default
+# (GNU env; elsewhere the queue keeps what it inherited)
+reset_int=(); env --default-signal=INT true 2>/dev/null && reset_int=(env --default-signal=INT)
 if [ "$foreground" = 1 ]; then
-  exec bash -c "$script"
+  exec "${reset_int[@]}" bash -c "$script"
 fi
 # job control on: without it a non-interactive shell starts a background job with SIGINT ignored,
 # which every command of the queue would inherit (and --stop could not stop the ones that do not
@@ -116,7 +120,7 @@ set -m
 # already (set -m), setsid forks first, so $! is not the group: the shell writes its own pid ($$, the
 # group that run.sh --stop signals) into a file of its own, and queue.pid gets it from there
 started=$(mktemp "$campaign/.queue.XXXXXX")
-nohup setsid bash -c "echo \$\$ > ${started@Q}; $script" > /dev/null 2>&1 < /dev/null &
+nohup setsid "${reset_int[@]}" bash -c "echo \$\$ > ${started@Q}; $script" > /dev/null 2>&1 < /dev/null &
 for _ in $(seq 100); do [ -s "$started" ] && break; sleep 0.1; done
 group=$(cat "$started"); rm -f "$started"
 [ -n "$group" ] || { echo "run.sh: the queue did not start (see $campaign/*.log)" >&2; exit 1; }
