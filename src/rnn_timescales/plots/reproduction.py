@@ -306,7 +306,8 @@ def forgetting(scores: pd.DataFrame) -> plt.Figure:
 
 def retraining(table: pd.DataFrame) -> plt.Figure:
     """Accuracy (mean over heads) against retraining epochs after a change (W or tau perturbed;
-    epoch 0: before retraining), mean ± s.d. across networks, one panel per change."""
+    epoch 0: before retraining), mean ± s.d. across networks, one panel per change; dotted, the
+    unchanged networks trained the same epochs (the baseline each curriculum recovers towards)."""
     rows = table[table["change"] != "none"].assign(
         change_label=lambda t: [f"{PERTURBATION_TARGETS.get('perturb-' + c, c)} perturbed, ε = {e:g}"
                                 if pd.notna(e) else f"{c}: {g}" for c, e, g in zip(t["change"], t["epsilon"], t["group"])])
@@ -319,6 +320,10 @@ def retraining(table: pd.DataFrame) -> plt.Figure:
             color = CURRICULUM_COLORS.get(curriculum, "k")
             mean_sd_band(ax, s["epoch"], s["mean"], s["sd"], color=color, alpha=0.15,
                          label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({int(s['count'].max())})")
+        baseline = _per_network(table[table["change"] == "none"], ["n_max", "epoch"], "accuracy_mean")
+        for (curriculum, n), s in baseline.groupby(["curriculum", "n_max"], sort=False):
+            ax.plot(s["epoch"], s["mean"], ":", lw=1, color=CURRICULUM_COLORS.get(curriculum, "k"),
+                    label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, unchanged")
         ax.set(xlabel="retraining epoch (0: before)", title=label)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
