@@ -38,24 +38,33 @@ def test_every_case_is_in_the_docs_table():
     assert not [c[0] for c in CASES if f"`{c[0]}`" not in text]
 
 
-def test_stop_interrupts_every_queue(tmp_path):
-    """Two queues on one campaign (a stage started twice): --stop sends SIGINT to both process groups."""
+def _listening_queues(tmp_path: Path, k: int) -> list[subprocess.Popen]:
+    """``k`` stand-ins for campaign queues, each its own process group, that answer SIGINT with exit
+    code 42 (their own handler: a process started in the background by a non-interactive shell may
+    have inherited SIGINT ignored); returns once all are listening."""
     import sys
     import time
 
-    campaign = tmp_path / "campaign"
-    campaign.mkdir()
-    # each queue answers SIGINT with exit code 42 (its own handler: a process started in the background
-    # by a non-interactive shell may have inherited SIGINT ignored) and says when it is listening
     listen = ("import signal, sys, time, pathlib; signal.signal(signal.SIGINT, lambda *a: sys.exit(42)); "
               "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")
-    ready = [tmp_path / f"ready{k}" for k in range(2)]
+    ready = [tmp_path / f"ready{i}" for i in range(k)]
     queues = [subprocess.Popen([sys.executable, "-c", listen, str(r)], start_new_session=True) for r in ready]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready):
+        if time.monotonic() > deadline:
+            for q in queues:
+                q.kill()
+            raise AssertionError("the queues did not start")
+        time.sleep(0.05)
+    return queues
+
+
+def test_stop_interrupts_every_queue(tmp_path):
+    """Two queues on one campaign (a stage started twice): --stop sends SIGINT to both process groups."""
+    campaign = tmp_path / "campaign"
+    campaign.mkdir()
+    queues = _listening_queues(tmp_path, 2)
     try:
-        deadline = time.monotonic() + 60
-        while not all(r.exists() for r in ready):
-            assert time.monotonic() < deadline, "the queues did not start"
-            time.sleep(0.05)
         (campaign / "queue.pid").write_text("".join(f"{q.pid}\n" for q in queues))
         proc = subprocess.run(["bash", str(RUNNER), "--stop"], capture_output=True, text=True, timeout=60,
                               env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)})
@@ -70,21 +79,11 @@ def test_stop_interrupts_every_queue(tmp_path):
 def test_stop_with_a_stage_interrupts_only_the_queues_started_with_it(tmp_path):
     """queue.pid records what each queue was started with: --stop k24_fixed_tau stops that queue alone
     and keeps the other's line; a line of an older runner (a pid alone) is stopped by --stop only."""
-    import sys
-    import time
-
     campaign = tmp_path / "campaign"
     campaign.mkdir()
-    listen = ("import signal, sys, time, pathlib; signal.signal(signal.SIGINT, lambda *a: sys.exit(42)); "
-              "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")
-    ready = [tmp_path / f"ready{k}" for k in range(3)]
-    queues = [subprocess.Popen([sys.executable, "-c", listen, str(r)], start_new_session=True) for r in ready]
+    queues = _listening_queues(tmp_path, 3)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CAMPAIGN_DIR": str(campaign)}
     try:
-        deadline = time.monotonic() + 60
-        while not all(r.exists() for r in ready):
-            assert time.monotonic() < deadline, "the queues did not start"
-            time.sleep(0.05)
         (campaign / "queue.pid").write_text(f"{queues[0].pid} k24_parity k24_parity:analyze\n"
                                             f"{queues[1].pid} k24_fixed_tau\n{queues[2].pid}\n")
         proc = subprocess.run(["bash", str(RUNNER), "--stop", "k24_fixed_tau"], capture_output=True, text=True,
