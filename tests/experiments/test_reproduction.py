@@ -238,3 +238,30 @@ def test_n_at_budget_compares_trained_and_fixed_tau_over_the_fixed_runs_steps(tm
     assert set(drawn) == {"parity_n_vs_steps.png", "parity_n_at_budget.csv", "parity_n_at_budget.md"}
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "figures" / "parity_n_at_budget.csv"), table,
                                   check_dtype=False)
+
+
+def test_robustness_summary_averages_per_network_first_then_across_networks():
+    """Two repeats per network, two networks per curriculum: the network's mean first, then mean,
+    s.d. (ddof 0) and count across networks, with each network's value; retraining per change."""
+    from rnn_timescales.experiments.results import robustness_summary, robustness_summary_markdown
+
+    def rows(curriculum, run, kind, cond, column, values):
+        return [{"task": "parity", "curriculum": curriculum, "run": run, "n": 17, "kind": kind,
+                 "epsilon_or_group": cond, column: v} for v in values]
+
+    rob = pd.DataFrame(rows("single", "a", "perturb-w", "0.464", "relative_accuracy_mean_baseline", [0.5, 0.7])
+                       + rows("single", "b", "perturb-w", "0.464", "relative_accuracy_mean_baseline", [0.9, 0.9])
+                       + rows("single", "a", "perturb-w", "0.0", "relative_accuracy_mean_baseline", [1.0])
+                       + rows("multi", "c", "ablation", "long", "accuracy", [0.8, 1.0]))
+    retrain = pd.DataFrame([{"task": "parity", "curriculum": "single", "run": r, "n_max": 17, "change": "w",
+                             "epsilon": 0.464, "accuracy_before": b, "accuracy_after": 1.0, "epochs_to_recover": e}
+                            for r, b, e in (("a", 0.8, 3), ("b", 0.6, 5))])
+    s = robustness_summary(rob, retrain).set_index(["measure", "condition", "curriculum"])
+    w = s.loc[("perturb-w", "ε = 0.464", "single")]
+    assert (w["mean"], w["sd"], w["count"], w["each"]) == (pytest.approx(0.75), pytest.approx(0.15), 2, "0.60 0.90")
+    assert ("perturb-w", "ε = 0", "single") not in s.index  # the intact network is the baseline, not a row
+    assert s.loc[("ablation", "long", "multi"), "mean"] == pytest.approx(0.9)
+    before = s.loc[("accuracy_before", "w 0.464", "single")]
+    assert before["mean"] == pytest.approx(0.7) and s.loc[("epochs_to_recover", "w 0.464", "single"), "each"] == "3.00 5.00"
+    assert "| perturb-w | ε = 0.464 | 17 | single | 0.75 ± 0.15 (2) | 0.60 0.90 |" in robustness_summary_markdown(
+        s.reset_index())

@@ -300,6 +300,49 @@ def timescales_by_n_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+def robustness_summary(robustness: pd.DataFrame, retrain_summary: pd.DataFrame) -> pd.DataFrame:
+    """The robustness numbers docs/reproduction.md quotes, one row per curriculum, N, measure and
+    condition: ``curriculum, n, measure, condition, mean, sd, count, each`` (per network first, then
+    across networks, as the figures draw them: ``plots.reproduction.per_network``). Measures:
+    ``perturb-w`` / ``perturb-tau`` (relative accuracy with the intact repeats' mean as baseline, per
+    ε), ``ablation`` (accuracy, per group: none, short, long), and from the retraining
+    ``accuracy_before`` / ``accuracy_after`` / ``epochs_to_recover`` (per change)."""
+    from rnn_timescales.plots.reproduction import per_network
+
+    parts = []
+    if not robustness.empty:
+        for kind in ("perturb-w", "perturb-tau"):
+            rows = robustness[robustness["kind"] == kind].assign(
+                epsilon=lambda t: t["epsilon_or_group"].astype(float))
+            rows = rows[rows["epsilon"] > 0]
+            if not rows.empty:
+                t = per_network(rows, ["n", "epsilon"], "relative_accuracy_mean_baseline").sort_values(
+                    ["curriculum", "n", "epsilon"], kind="stable")
+                parts.append(t.assign(measure=kind, condition=[f"ε = {e:.3g}" for e in t["epsilon"]]))
+        rows = robustness[robustness["kind"] == "ablation"]
+        if not rows.empty:
+            t = per_network(rows, ["n", "epsilon_or_group"], "accuracy")
+            parts.append(t.rename(columns={"epsilon_or_group": "condition"}).assign(measure="ablation"))
+    if not retrain_summary.empty:
+        rs = retrain_summary.assign(condition=[c if pd.isna(e) else f"{c} {e:g}" for c, e in
+                                               zip(retrain_summary["change"], retrain_summary["epsilon"])])
+        for column in ("accuracy_before", "accuracy_after", "epochs_to_recover"):
+            t = per_network(rs.rename(columns={"n_max": "n"}), ["n", "condition"], column)
+            parts.append(t.assign(measure=column))
+    columns = ["curriculum", "n", "measure", "condition", "mean", "sd", "count", "each"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def robustness_summary_markdown(summary: pd.DataFrame) -> str:
+    """:func:`robustness_summary` as one markdown table: "mean ± s.d. (networks): each"."""
+    lines = ["| measure | condition | N | curriculum | mean ± s.d. (networks) | each network |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in summary.itertuples():
+        lines.append(f"| {r.measure} | {r.condition} | {r.n} | {r.curriculum} | {r.mean:.2f} ± {r.sd:.2f} "
+                     f"({r.count}) | {r.each} |")
+    return "\n".join(lines) + "\n"
+
+
 def is_results_dir(path: str | Path) -> bool:
     """Whether ``path`` holds the reproduction's result tables (``runs.csv`` and ``timescales.csv``)."""
     p = Path(path)
@@ -338,7 +381,8 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
     """Redraw the published figures of a results directory (``results/k24``) from its tables alone
     into ``out`` (replaced as a whole; ``figures.json`` lists what was drawn from what), with the
     per-N summary of the timescales across networks (``TASK_timescales_by_n.csv`` and ``.md``) and,
-    where fixed-τ runs are among the curves, the largest N at their budget (``TASK_n_at_budget``)."""
+    where fixed-τ runs are among the curves, the largest N at their budget (``TASK_n_at_budget``), and
+    where robustness tables are there, the numbers quoted from them (``TASK_robustness_summary``)."""
     import matplotlib.pyplot as plt
 
     from rnn_timescales.plots import reproduction as figures
@@ -378,6 +422,13 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
             atomic_write_text(tmp / f"{task}_timescales_by_n.csv", summary.to_csv(index=False))
             atomic_write_text(tmp / f"{task}_timescales_by_n.md", timescales_by_n_markdown(summary))
             names += [f"{task}_timescales_by_n.csv", f"{task}_timescales_by_n.md"]
+        rob, retrain = (pd.read_csv(results / f) if (results / f).is_file() else pd.DataFrame(columns=["task"])
+                        for f in ("robustness.csv", "retrain_summary.csv"))
+        for task in sorted(set(rob["task"]) | set(retrain["task"])):
+            summary = robustness_summary(rob[rob["task"] == task], retrain[retrain["task"] == task])
+            atomic_write_text(tmp / f"{task}_robustness_summary.csv", summary.to_csv(index=False))
+            atomic_write_text(tmp / f"{task}_robustness_summary.md", robustness_summary_markdown(summary))
+            names += [f"{task}_robustness_summary.csv", f"{task}_robustness_summary.md"]
         for task, budget in budgets.items():
             at = n_at_budget(curves[curves["task"] == task], budget)
             atomic_write_text(tmp / f"{task}_n_at_budget.csv", at.to_csv(index=False))

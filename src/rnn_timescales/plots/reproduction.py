@@ -206,12 +206,15 @@ ABLATION_GROUPS = {"none": "intact", "short": "fast", "long": "slow"}
 trained tau, one of the 20 longest) and their labels on the bars."""
 
 
-def _per_network(table: pd.DataFrame, by: Sequence[str], column: str) -> pd.DataFrame:
+def per_network(table: pd.DataFrame, by: Sequence[str], column: str) -> pd.DataFrame:
     """Per network (``run``) and ``by``: the mean of ``column`` over repeats and heads; then per
-    curriculum and ``by``: mean, s.d. (ddof 0) and count across networks."""
+    curriculum and ``by``: mean, s.d. (ddof 0) and count across networks, and ``each`` (the
+    networks' values in ``run`` order, two decimals). The statistic every robustness figure draws,
+    and the report's robustness summary quotes."""
     per = table.dropna(subset=[column]).groupby(["curriculum", "run", *by])[column].mean().reset_index()
-    g = per.groupby(["curriculum", *by])[column]
-    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count()}).reset_index()
+    g = per.groupby(["curriculum", *by], sort=False)[column]
+    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count(),
+                         "each": g.agg(lambda v: " ".join(f"{x:.2f}" for x in v))}).reset_index()
 
 
 def _count(stats: pd.DataFrame) -> str:
@@ -232,7 +235,7 @@ def perturbation(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.
     fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.9), squeeze=False, constrained_layout=True)
     for ax, kind in zip(axes[0], kinds):
         rows = table[table["kind"] == kind].assign(epsilon=lambda t: t["epsilon_or_group"].astype(float))
-        stats = _per_network(rows[rows["epsilon"] > 0], ["n", "epsilon"], "relative_accuracy_mean_baseline")
+        stats = per_network(rows[rows["epsilon"] > 0], ["n", "epsilon"], "relative_accuracy_mean_baseline")
         for (curriculum, n), s in stats.groupby(["curriculum", "n"], sort=False):
             color = CURRICULUM_COLORS.get(curriculum, "k")
             mean_sd_band(ax, s["epsilon"], s["mean"], s["sd"], color=color, alpha=0.15,
@@ -259,7 +262,7 @@ def ablation(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.Figu
     alone), beside the intact network: per network the mean over neurons and repeats, then mean ±
     s.d. across networks, per curriculum and N; hatched bars: ``paper``."""
     rows = table[table["kind"] == "ablation"]
-    stats = _per_network(rows, ["n", "epsilon_or_group"], "accuracy")
+    stats = per_network(rows, ["n", "epsilon_or_group"], "accuracy")
     bars = [(f"{CURRICULUM_NAMES.get(c, c)}\nours, N = {n}", c, s.set_index("epsilon_or_group"), "")
             for (c, n), s in stats.groupby(["curriculum", "n"], sort=False)]
     if paper is not None:
@@ -291,7 +294,7 @@ def forgetting(scores: pd.DataFrame) -> plt.Figure:
     """Mean accuracy on every earlier N (``retained``, from ``forgetting_scores.csv``) of each
     checkpoint against the largest N it was trained to: mean ± s.d. across networks per curriculum."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
-    stats = _per_network(scores.rename(columns={"checkpoint_n": "n_ckpt"}), ["n_ckpt"], "retained")
+    stats = per_network(scores.rename(columns={"checkpoint_n": "n_ckpt"}), ["n_ckpt"], "retained")
     for curriculum, s in stats.groupby("curriculum", sort=False):
         color = CURRICULUM_COLORS.get(curriculum, "k")
         mean_sd_band(ax, s["n_ckpt"], s["mean"], s["sd"], color=color, alpha=0.15,
@@ -315,12 +318,12 @@ def retraining(table: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(1, len(labels), figsize=(4.8 * len(labels), 3.6), squeeze=False, sharey=True,
                              constrained_layout=True)
     for ax, label in zip(axes[0], labels):
-        stats = _per_network(rows[rows["change_label"] == label], ["n_max", "epoch"], "accuracy_mean")
+        stats = per_network(rows[rows["change_label"] == label], ["n_max", "epoch"], "accuracy_mean")
         for (curriculum, n), s in stats.groupby(["curriculum", "n_max"], sort=False):
             color = CURRICULUM_COLORS.get(curriculum, "k")
             mean_sd_band(ax, s["epoch"], s["mean"], s["sd"], color=color, alpha=0.15,
                          label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, N = {n} ({int(s['count'].max())})")
-        baseline = _per_network(table[table["change"] == "none"], ["n_max", "epoch"], "accuracy_mean")
+        baseline = per_network(table[table["change"] == "none"], ["n_max", "epoch"], "accuracy_mean")
         for (curriculum, n), s in baseline.groupby(["curriculum", "n_max"], sort=False):
             ax.plot(s["epoch"], s["mean"], ":", lw=1, color=CURRICULUM_COLORS.get(curriculum, "k"),
                     label=f"{CURRICULUM_NAMES.get(curriculum, curriculum)}, unchanged")
@@ -337,7 +340,7 @@ def continuous(table: pd.DataFrame) -> plt.Figure:
     input is held for k steps and every tau scaled by k, against k; per network (its head for the
     largest N), then mean ± s.d. across networks per curriculum. ``table``: ``continuous.csv``."""
     rows = table[table["n"] == table["n_max"]]
-    stats = _per_network(rows, ["n", "k"], "accuracy")
+    stats = per_network(rows, ["n", "k"], "accuracy")
     fig, ax = plt.subplots(figsize=(5.8, 3.8), constrained_layout=True)
     for (curriculum, n), s in stats.groupby(["curriculum", "n"], sort=False):
         color = CURRICULUM_COLORS.get(curriculum, "k")
