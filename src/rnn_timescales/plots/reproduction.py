@@ -212,7 +212,7 @@ def per_network(table: pd.DataFrame, by: Sequence[str], column: str) -> pd.DataF
     networks' values in ``run`` order, two decimals). The statistic every robustness figure draws,
     and the report's robustness summary quotes."""
     per = table.dropna(subset=[column]).groupby(["curriculum", "run", *by])[column].mean().reset_index()
-    g = per.groupby(["curriculum", *by], sort=False)[column]
+    g = per.groupby(["curriculum", *by])[column]
     return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count(),
                          "each": g.agg(lambda v: " ".join(f"{x:.2f}" for x in v))}).reset_index()
 
