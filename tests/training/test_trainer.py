@@ -109,3 +109,6 @@ def test_precision_auto_is_resolved_and_recorded(tmp_path, monkeypatch, native):
     saved = RunConfig.load(tmp_path / "r" / "config.yaml")
     assert saved.model.precision == ("bf16" if native else "fp32")
     assert load_any(tmp_path / "r").model.precision == saved.model.precision
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())  # and why it chose it
+    assert summary["precision"] == saved.model.precision
+    assert summary["precision_reason"].startswith(f"auto: {saved.model.precision}, ")

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from rnn_timescales.config import RESUMABLE, RunConfig, config_difference, flatten, merge, parse_override, validate
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.runtime import resolve_device, resolve_precision
+from rnn_timescales.runtime import choose_precision, resolve_device
 from rnn_timescales.curricula import build_curriculum
 from rnn_timescales.models import MODELS, RecurrentModel, build_model
 from rnn_timescales.tasks import build_task
@@ -133,8 +133,11 @@ class Trainer:
 
     def _build(self, config: RunConfig, run_dir: Path, progress: bool) -> None:
         self.device = resolve_device(config.device)
-        if config.model.precision == "auto":  # the run records the precision it used
-            precision = resolve_precision("auto", self.device, bf16_supported=MODELS.get(config.model.type).bf16_supported)
+        # the run records the precision it used (config.yaml) and, when it chose it, why (its events)
+        precision, reason = choose_precision(config.model.precision, self.device,
+                                             bf16_supported=MODELS.get(config.model.type).bf16_supported)
+        chosen = [{"kind": "precision", "precision": precision, "reason": reason}] if config.model.precision == "auto" else []
+        if chosen:
             config = validate(merge(config.to_dict(), {"model": {"precision": precision}}))
         self.config = config
         self.run_directory = RunDirectory(run_dir)
@@ -155,7 +158,7 @@ class Trainer:
         self.rows: list[dict] = []
         self.head_rows: list[dict] = []
         self.checkpoints: list[Path] = []
-        self.events: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = chosen
         self.clock = Clock()
         self.epoch_clock = Clock()
         self.elapsed_before = self.epoch_elapsed_before = self.last_epoch_s = 0.0
@@ -451,6 +454,9 @@ class Trainer:
             "levels_solved": levels,
             "checkpoints": [p.name for p in self.checkpoints],
             "events": self.events,
+            "precision": self.config.model.precision,
+            "precision_reason": next((e["reason"] for e in reversed(self.events) if e["kind"] == "precision"),
+                                     f"{self.config.model.precision}: set in the configuration"),
             "message": self.message,
             "phase_times_s": {k: round(v, 3) for k, v in sorted(self.phases.totals.items())},
             "resumable": stop_reason in ("interrupted", "time_budget", "max_epochs", "diverged"),
