@@ -76,7 +76,7 @@ class ModelConfig(_Extensible):
         None, ge=1, description="readout heads allocated (null: the task's default, 100 for parity and DMS)")
     precision: Literal["fp32", "bf16", "auto"] = Field(
         "fp32", description="matrix products in fp32, or with bf16 operands (fp32 state and accumulation); "
-        "auto: bf16 where the device has bf16 matrix units, else fp32 (a run records what it used)")
+        "auto: bf16 where the device has bf16 matrix units (a CPU with avx512_bf16/amx_bf16, a GPU with bf16), else fp32; a run records what it used and why")
     nonlinearity: Literal["leaky_relu", "relu", "tanh", "sigmoid"] = "leaky_relu"
     placement: Literal["outside", "inside"] = "outside"
     train_tau: bool = True
