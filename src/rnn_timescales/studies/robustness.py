@@ -57,6 +57,7 @@ from rnn_timescales.io import OutputDir, atomic_write_bytes, settle, write_files
 from rnn_timescales.models.capabilities import require_leaky_rnn
 from rnn_timescales.runs import CheckpointError, is_run_dir, list_run_checkpoints, load_any
 from rnn_timescales.runs.files import CHECKPOINTS
+from rnn_timescales.studies.contract import Study
 
 _N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
 
@@ -509,3 +510,9 @@ def write_report(tables: dict[str, pd.DataFrame], out: str | Path, settings: Rob
                          "summary": json.loads(summarize(kind, table).to_json(orient="records"))}
     files["summary.json"] = json.dumps(summary, indent=2, default=str).encode()
     return write_files_together(out, files)  # all of them or none, even when killed (io.settle)
+
+
+STUDY = Study(
+    "robustness", "perturbation, ablation, forgetting, continuous time, retraining, continuation and transfer",
+    RobustnessSettings, (*dict.fromkeys(f"{k.table}.csv" for k in KINDS.values()), "summary.json"),
+    tuple(dict.fromkeys(f"{k.figure}.png" for k in KINDS.values())), "Robustness and generalisation")

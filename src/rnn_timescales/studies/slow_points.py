@@ -23,6 +23,7 @@ import torch
 from rnn_timescales.analysis.dimensionality import principal_axes
 from rnn_timescales.dynamics.slow_points import SlowPoints, find_slow_points, sample_states
 from rnn_timescales.io import OutputDir
+from rnn_timescales.studies.contract import Study
 
 POINTS = "slow_points.csv"
 SUMMARY = "slow_points_summary.csv"
@@ -291,3 +292,8 @@ def _write_files(a: SlowPointAnalysis, out: Path) -> dict[str, str]:
         plt.close(fig)
         names[name] = f"figures/{name}.png"
     return names
+
+
+STUDY = Study(
+    "slow-points", "slow and fixed points of a checkpoint under its task's mean input, beside its timescales",
+    SlowPointSettings, (POINTS, SUMMARY, RESULT), ("figures/slow_points_pca.png", "figures/slow_point_spectra.png"))

@@ -16,6 +16,7 @@ from rnn_timescales.experiments.sweep import SPEC_FILE, load_spec, plan, run_sta
 from rnn_timescales.io import settle
 from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
 from rnn_timescales.runs.rundir import is_locked, read_summary
+from rnn_timescales.studies import analyze
 
 # Tables other analyses write into a run directory, and the columns the report reads from them.
 TABLES = {
@@ -156,10 +157,10 @@ def load_report_data(path: str | Path) -> ReportData:
         h = _read_csv(r.path / HEAD_METRICS, notes, ["epoch", "n", "accuracy"])
         if h is not None:
             heads.append(h.assign(**tag))
-        s = _read_csv(r.path / "analysis" / "summary.csv", notes, ["n_max"])
+        s = _read_csv(r.path / analyze.IN_RUN / analyze.SUMMARY, notes, ["n_max"])
         if s is not None:
             analysis.append(s.assign(**tag))
-        neurons = _read_csv(r.path / "analysis" / "neurons.csv", notes, ["n_max", "tau_net"])
+        neurons = _read_csv(r.path / analyze.IN_RUN / analyze.NEURONS, notes, ["n_max", "tau_net"])
         if neurons is not None:
             paper.append(paper_tau_net(neurons).assign(**tag))
             cells.append(neurons[[c for c in ("n_max", "tau", "tau_net") if c in neurons]].assign(**tag))
