@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -127,22 +126,21 @@ def checkpoint_level(ckpt) -> tuple[str, float]:
 
 
 # --- files ----------------------------------------------------------------------------------------
-_NAME = re.compile(r"rnn_N(\d+)_N(\d+)")
 
 
 def run_checkpoints_to_analyze(run_dir: Path, include_init: bool) -> list[Path]:
     """A run's checkpoints of solved levels (after the untrained network with ``include_init``);
     for a run that solved none, its final weights."""
-    from rnn_timescales.runs.checkpoints import list_run_checkpoints
+    from rnn_timescales.runs.checkpoints import analysed_checkpoints
 
-    return list_run_checkpoints(run_dir, include_init, final="if_unsolved")
+    return analysed_checkpoints(run_dir, include_init)
 
 
 def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None = None,
                            include_init: bool = False) -> list[Path]:
     """Checkpoint files from run directories, directories of checkpoints, or files; filtered to
     the given N (largest N of each checkpoint), ordered by N."""
-    from rnn_timescales.runs.checkpoints import CheckpointError, is_run_dir
+    from rnn_timescales.runs.checkpoints import CheckpointError, is_run_dir, n_of, n_range
 
     files: list[Path] = []
     for raw in paths:
@@ -151,7 +149,7 @@ def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None
             raise CheckpointError(f"{str(p)!r} does not exist; give a run directory or a checkpoint file")
         if p.is_dir():
             found = run_checkpoints_to_analyze(p, include_init) if is_run_dir(p) else [
-                q for q in p.iterdir() if q.is_file() and (_NAME.match(q.name) or (include_init and q.name.startswith("rnn_init")))
+                q for q in p.iterdir() if q.is_file() and (n_range(q.name) or (include_init and q.name.startswith("rnn_init")))
             ]
             if not found:
                 raise CheckpointError(f"{str(p)!r} holds no checkpoints (rnn_N*_N* files)")
@@ -159,16 +157,12 @@ def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None
         else:
             files.append(p)
 
-    def n_of(q: Path) -> int:
-        m = _NAME.match(q.name)
-        return int(m.group(2)) if m else 0
-
     if ns:
         wanted = set(ns)
         files = [q for q in files if n_of(q) in wanted]
         if not files:
             raise CheckpointError(f"no checkpoint with N in {sorted(wanted)} among the given paths")
-    return sorted(dict.fromkeys(files), key=n_of)
+    return sorted(dict.fromkeys(files), key=lambda q: n_of(q) or 0)
 
 
 def default_out_dir(path: str | Path) -> Path:

@@ -170,10 +170,10 @@ def network_timescales(ckpt, settings: ReproductionSettings | None = None) -> di
 # --- a sweep's runs --------------------------------------------------------------------------------
 def _wanted(run_dir: Path, s: ReproductionSettings) -> list[tuple[int, Path]]:
     """(N, checkpoint) of the solved N a run's rows are made at: those in ``s.ns``, and the largest."""
-    from rnn_timescales.runs import list_run_checkpoints, load_checkpoint
+    from rnn_timescales.runs import load_checkpoint, solved_checkpoints
 
     by_n: dict[int, Path] = {}
-    for path in list_run_checkpoints(run_dir, include_init=False):
+    for path in solved_checkpoints(run_dir):
         ckpt = load_checkpoint(path)
         if ckpt.n_max is not None:
             by_n[ckpt.n_max] = path

@@ -55,12 +55,10 @@ from rnn_timescales.studies.retraining import (
 )
 from rnn_timescales.io import OutputDir, atomic_write_bytes, settle, write_files_together
 from rnn_timescales.models.capabilities import require_leaky_rnn
-from rnn_timescales.runs import CheckpointError, is_run_dir, list_run_checkpoints, load_any
+from rnn_timescales.runs import (
+    CheckpointError, checkpoint_at_n, is_run_dir, load_any, n_of, n_range, solved_checkpoints)
 from rnn_timescales.runs.files import CHECKPOINTS
 from rnn_timescales.studies.contract import Study
-
-_N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
-
 
 @dataclass
 class Network:
@@ -75,16 +73,13 @@ class Network:
 
     @staticmethod
     def n_of(path: Path) -> int | None:
-        m = _N_RANGE.match(path.name)
-        return int(m.group(2)) if m else None
+        return n_of(path)
 
     def checkpoint(self, n: int | None = None) -> Path:
         """The checkpoint whose largest N is ``n`` (default: the last one)."""
-        if n is None:
-            return self.files[-1]
-        for f in self.files:
-            if self.n_of(f) == n:
-                return f
+        found = checkpoint_at_n(self.files, n)
+        if found is not None:
+            return found
         have = ", ".join(str(self.n_of(f)) for f in self.files)
         raise CheckpointError(f"{self.name!r} has no checkpoint for N = {n} (it has N = {have})")
 
@@ -114,13 +109,13 @@ def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
                 raise CheckpointError(f"no run in {str(p)!r} has finished yet; give it when one has, or give a run "
                                       "directory")
             for run in runs:
-                files = list_run_checkpoints(run, include_init=False)
+                files = solved_checkpoints(run)
                 if not files:
                     raise CheckpointError(f"run directory {str(run)!r} has no solved checkpoints yet")
                 networks.append(Network(run.resolve().name, files, run, str(run)))
         else:
             for folder, files in find_reference_files([p]).items():
-                solved = sorted((f for f in files if _N_RANGE.match(f.name)), key=Network.n_of)
+                solved = sorted((f for f in files if n_range(f.name)), key=Network.n_of)
                 if not solved:
                     raise CheckpointError(f"{str(folder)!r} holds no solved checkpoints (rnn_N<min>_N<max> files)")
                 networks.append(Network(folder.name, solved, None, str(folder)))
