@@ -201,6 +201,16 @@ def register_measure(cls: type[Measure]) -> type[Measure]:
     return MEASURES.register(cls)
 
 
+def declare(base: type[Measure], name: str, label: str, unit: str, definition: str,
+            compute: Callable[[MeasureContext], Any], more: Mapping[str, Any] | None = None,
+            **fields: Any) -> type[Measure]:
+    """Register a measure given as one row (a family of small measures declared as a table): a
+    subclass of ``base`` with these fields and ``compute(ctx)``."""
+    attrs = {"name": name, "label": label, "unit": unit, "definition": definition,
+             "compute": classmethod(lambda cls, ctx: compute(ctx)), **fields, **(more or {})}
+    return register_measure(type(f"Measure_{name}", (base,), attrs))
+
+
 def measures(per: str | None = None) -> list[type[Measure]]:
     """The registered measures (per neuron or per network, or all) in the order of the tables."""
     chosen = [MEASURES.get(n) for n in MEASURES]

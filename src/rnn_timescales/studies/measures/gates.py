@@ -5,55 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_timescales.studies.measures.base import Measure, MeasureContext, register_measure
+from rnn_timescales.studies.measures.base import Measure, declare
 
 
-@register_measure
-class GateTau(Measure):
-    name = "tau_gate"
-    label = "gate τ"
-    unit = "steps"
-    definition = "1/(1 − ā) of the neuron's mean retention gate ā (GRU, LSTM)"
-    after = "tau"
-    order = 20
+class _GateMeasure(Measure):
     timescale = True
     panel = ""
 
-    @classmethod
-    def compute(cls, ctx: MeasureContext) -> np.ndarray:
-        return ctx.gates["tau_gate"].to_numpy()
 
+# name, label, unit, definition, how it is computed (from the shared gate table), what else it declares
+_DECLARED = [
+    ("tau_gate", "gate τ", "steps", "1/(1 − ā) of the neuron's mean retention gate ā (GRU, LSTM)",
+     lambda ctx: ctx.gates["tau_gate"].to_numpy(), {"after": "tau", "order": 20}),
+    ("tau_gate_log", "gate τ (logarithmic)", "steps", "−1/ln ā of the neuron's mean retention gate ā (GRU, LSTM)",
+     lambda ctx: ctx.gates["tau_gate_log"].to_numpy(),  # its median over every neuron: a gate held open counts
+     {"after": "tau_gate", "order": 21, "statistics": (), "extra": {"median": np.median}, "headline": None}),
+    ("gate_mean", "mean retention gate", "", "ā, the neuron's retention gate averaged over steps and trials (GRU, LSTM)",
+     lambda ctx: ctx.gates["gate_mean"].to_numpy(),
+     {"after": "tau_gate_log", "order": 22, "statistics": (), "headline": None, "timescale": False}),
+]
 
-@register_measure
-class GateTauLog(Measure):
-    name = "tau_gate_log"
-    label = "gate τ (logarithmic)"
-    unit = "steps"
-    definition = "−1/ln ā of the neuron's mean retention gate ā (GRU, LSTM)"
-    after = "tau_gate"
-    order = 21
-    statistics = ()
-    extra = {"median": np.median}  # over every neuron: a gate held open (τ = inf) counts
-    headline = None
-    timescale = True
-    panel = ""
-
-    @classmethod
-    def compute(cls, ctx: MeasureContext) -> np.ndarray:
-        return ctx.gates["tau_gate_log"].to_numpy()
-
-
-@register_measure
-class GateMean(Measure):
-    name = "gate_mean"
-    label = "mean retention gate"
-    definition = "ā, the neuron's retention gate averaged over steps and trials (GRU, LSTM)"
-    after = "tau_gate_log"
-    order = 22
-    statistics = ()
-    headline = None
-    panel = ""
-
-    @classmethod
-    def compute(cls, ctx: MeasureContext) -> np.ndarray:
-        return ctx.gates["gate_mean"].to_numpy()
+for _row in _DECLARED:
+    declare(_GateMeasure, *_row)
