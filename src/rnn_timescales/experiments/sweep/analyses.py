@@ -14,7 +14,5 @@ from typing import Mapping
 from rnn_timescales.studies.contract import RunStudy
 from rnn_timescales.studies.registry import sweep_analyses
 
-SweepAnalysis = RunStudy  # the name this module used before studies declared their own
-
 # The studies a sweep can run on every finished run, by the name a spec's ``analyze`` uses.
 ANALYSES: Mapping[str, RunStudy] = MappingProxyType(sweep_analyses())
