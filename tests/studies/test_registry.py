@@ -24,7 +24,8 @@ from rnn_timescales.errors import ConfigError
 from rnn_timescales.studies.analyze import IN_RUN, NEURONS, SUMMARY, printed_columns, registered_columns
 from rnn_timescales.studies.measures import measures
 from rnn_timescales.studies.measures.base import PER
-from rnn_timescales.studies.registry import all_studies, measures_markdown, studies_markdown, sweep_analyses
+from rnn_timescales.studies.registry import (
+    all_studies, measures_markdown, report_entries, studies_markdown, sweep_analyses)
 
 MEASURE_CLASSES = measures()
 STUDIES = all_studies()
@@ -115,6 +116,13 @@ def test_a_measure_without_a_figure_gets_a_report_panel(measure, analysed_run):
     data = load_report_data(analysed_run)
     assert measure.summary_column() in data.analysis
     assert measure in [m for m, _ in panel_measures(data.analysis)]
+
+
+@pytest.mark.parametrize("measure", MEASURE_CLASSES, ids=_ids(MEASURE_CLASSES))
+def test_a_measure_belongs_to_a_report_section_of_a_study(measure):
+    sections = {section for section, kind, _, _ in report_entries() if kind == "study"}
+    assert (measure.section, "measure", measure.name, measure.panel) in report_entries()
+    assert measure.section in sections
 
 
 def test_the_registered_columns_are_the_analysis_columns(analysed_run):

@@ -78,3 +78,17 @@ def studies_markdown() -> str:
                     f"{', '.join(f'`{f}`' for f in s.figures) or '–'} | {s.report_section or '–'} | "
                     f"{f'`analyze.{s.sweep_name}`' if s.sweep_name else '–'} |")
     return "\n".join(rows)
+
+
+def report_entries() -> list[tuple[str, str, str, str | None]]:
+    """What the report shows, from the registry: (section, ``study`` or ``measure``, name, panel)
+    for every study with a report section and every measure (its panel: the figure that draws it,
+    None for a panel of its own, ``""`` for none), in the registry's order. The report's program
+    reads its sections from here (``experiments/report/page.py``'s ``panel_measures`` draws the
+    measures without a figure of their own)."""
+    from rnn_timescales.studies.measures import measures
+
+    entries: list[tuple[str, str, str, str | None]] = [
+        (s.report_section, "study", name, None) for name, s in all_studies().items() if s.report_section]
+    entries += [(m.section, "measure", m.name, m.panel) for m in measures()]
+    return entries
