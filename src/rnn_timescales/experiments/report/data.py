@@ -16,7 +16,6 @@ from rnn_timescales.experiments.sweep import SPEC_FILE, load_spec, plan, run_sta
 from rnn_timescales.io import settle
 from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
 from rnn_timescales.runs.rundir import is_locked, read_summary
-from rnn_timescales.studies import analyze
 
 # Tables other analyses write into a run directory, and the columns the report reads from them.
 TABLES = {
@@ -145,6 +144,8 @@ def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def load_report_data(path: str | Path) -> ReportData:
     """Read every run under ``path`` (see :func:`find_runs`) into the tables a report draws."""
+    from rnn_timescales.studies import analyze  # the analysis's file names
+
     title, kind, description, varying, runs = find_runs(path)
     notes: list[str] = []
     metrics, heads, analysis, paper, cells = [], [], [], [], []
