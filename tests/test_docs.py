@@ -19,7 +19,7 @@ from rnn_timescales.cli import build_parser
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 # commands that draw no figure of their own (their pages say so and point to the pages that do)
-NO_FIGURES = {"evaluate", "import-reference", "sweep"}
+NO_FIGURES = {"evaluate", "import-reference", "sweep", "list"}
 
 
 def nav_pages() -> list[str]:

@@ -3,10 +3,6 @@ their memory comes from slow single neurons or slow collective dynamics."""
 
 __version__ = "0.1.0"
 
-from rnn_timescales import _compat
-
-_compat.install()  # the import paths the README documented before issue 22's layout
-
 __all__ = ["estimate_timescales"]
 
 

@@ -149,9 +149,3 @@ def test_tau_net_table_validates():
     with pytest.raises(ValueError, match="method"):
         tau_net_table(np.random.rand(100, 1, 1), max_lag=40, method="aic")
 
-
-def test_the_former_name_still_works_with_a_deprecation_warning():
-    import rnn_timescales.analysis as analysis
-
-    with pytest.warns(DeprecationWarning, match="tau_net_table"):
-        assert analysis.estimate_timescales is tau_net_table

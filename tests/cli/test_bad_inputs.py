@@ -408,6 +408,8 @@ CASES += [
          R + ["--kind", "retrain"], "holds a run with other settings",
          lambda ws: _write(ws / "run" / "robustness" / "runs" / "retrain_run_N2_none" / "config.yaml",
                            build_config("paper", overrides=["model.hidden_size=8"]).to_yaml())),
+    Case("list-unknown", "list", "something to list that is not registered", ["list", "metrics"],
+         "choose from studies, measures, tasks, models, curricula"),
 ]
 
 

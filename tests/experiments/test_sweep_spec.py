@@ -166,10 +166,17 @@ def test_an_analysis_is_current_when_newer_than_the_checkpoints_and_made_the_sam
         (run / "checkpoints" / f"rnn_N2_N{n}.safetensors").write_bytes(b"x")
     assert not analysis.is_current(run, settings)
     (run / "analysis").mkdir()
-    table = pd.DataFrame({"n_max": [2, 3], "n_trials": 2, "n_steps": 500, "method": "parsimonious"})
+    from rnn_timescales.studies.analyze import registered_columns
+
+    summary_columns, neuron_columns = registered_columns()
+    table = pd.DataFrame({"n_max": [2, 3], "n_trials": 2, "n_steps": 500, "method": "parsimonious",
+                          **{c: 1.0 for c in summary_columns}})
     past = time.time() - 100
     for c in (run / "checkpoints").iterdir():
         os.utime(c, (past, past))
+    pd.DataFrame(columns=["n_max", *neuron_columns]).to_csv(run / "analysis" / "neurons.csv", index=False)
+    table.drop(columns=summary_columns[-1]).to_csv(run / "analysis" / "summary.csv", index=False)
+    assert not analysis.is_current(run, settings)  # made before a registered measure was added
     table.to_csv(run / "analysis" / "summary.csv", index=False)
     assert analysis.is_current(run, settings)
     assert not analysis.is_current(run, settings | {"n_steps": 600})

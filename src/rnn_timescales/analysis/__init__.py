@@ -29,15 +29,3 @@ __all__ = [
     "tau_net_table",
 ]
 
-
-def __getattr__(name: str):
-    """``estimate_timescales`` here is the former name of :func:`tau_net_table` (kept, with a
-    DeprecationWarning): the estimator with intervals is ``rnn_timescales.estimate_timescales``."""
-    if name == "estimate_timescales":
-        import warnings
-
-        warnings.warn("rnn_timescales.analysis.estimate_timescales is now tau_net_table; "
-                      "rnn_timescales.estimate_timescales is the estimator with intervals", DeprecationWarning,
-                      stacklevel=2)
-        return tau_net_table
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

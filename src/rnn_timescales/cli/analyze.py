@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rnn_timescales.studies.analyze import (
-        AnalysisSettings, analyze_checkpoint, check_out_dir, check_settings, checkpoints_to_analyze, default_out_dir,
-        write_analysis)
+        OUTPUT_FILES, AnalysisSettings, analyze_checkpoint, check_out_dir, check_settings, checkpoints_to_analyze,
+        default_out_dir, printed_summary, write_analysis)
     from rnn_timescales.runs import load_any
 
     settings = AnalysisSettings(n_trials=args.trials, n_steps=args.steps, burn_in=args.burn_in,
@@ -71,12 +71,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     summary = pd.DataFrame([r.summary for r in results])
-    cols = ["n_max", "tau_median", "tau_gate_median", "tau_net_median", "tau_net_cell_median", "population_tau_net",
-            "dimensionality", "jacobian_tau_max"]
-    cols = [c for c in cols if c in ("n_max", "tau_net_median") or summary[c].notna().any()]  # the model's own
-    if summary["n_max"].isna().all():  # a task without N: the curriculum's level names the checkpoint
-        summary[summary["level_name"].iloc[0]] = summary["level"]
-        cols[0] = summary["level_name"].iloc[0]
-    print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    print(f"wrote {out}/summary.csv, neurons.csv, jacobian.csv, autocorrelations.npz, figures/")
+    print(printed_summary(summary).to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"wrote {out}/{', '.join(OUTPUT_FILES)}")
     return 0

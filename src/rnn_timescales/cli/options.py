@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable, Iterable
 
 from rnn_timescales.errors import UsageError
 
@@ -47,16 +48,15 @@ def heads_option(text: str):
 
 
 class LazyChoices:
-    """Allowed values read from ``module.name`` only when argparse needs them: the analysis modules
-    import torch, which building the parser (for every command) should not pay for."""
+    """Allowed values read only when argparse needs them, from ``values()`` (a function that imports
+    them): the analysis modules import torch, which building the parser (for every command) should
+    not pay for."""
 
-    def __init__(self, module: str, name: str) -> None:
-        self.module, self.name = module, name
+    def __init__(self, values: Callable[[], Iterable]) -> None:
+        self.values = values
 
     def _values(self) -> list:
-        import importlib
-
-        return list(getattr(importlib.import_module(self.module), self.name))
+        return list(self.values())
 
     def __contains__(self, value: object) -> bool:
         return value in self._values()

@@ -24,7 +24,7 @@ from rnn_timescales.errors import UsageError
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    robustness = "rnn_timescales.analysis.robustness"
+    kinds = _choices("KINDS")  # read from the study when argparse checks a --kind
     p = sub.add_parser(
         "robustness",
         help="perturbation, ablation, retraining, forgetting, continuation, transfer and continuous time of trained "
@@ -36,7 +36,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "computes: docs/robustness.md.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--kind", action="append", required=True, choices=LazyChoices("rnn_timescales.studies.robustness", "KINDS"),
+    p.add_argument("--kind", action="append", required=True, choices=kinds,
                    metavar="KIND", help="analysis to run (repeatable): %(choices)s")
     p.add_argument("--n", type=positive_int, metavar="N",
                    help="the checkpoint of this largest N (forgetting: the checkpoints up to it); default the last")
@@ -46,32 +46,32 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=non_negative_int, default=100, help="unscored steps per stream (default 100)")
     p.add_argument("--length", type=positive_int, default=1000, help="scored steps per stream (default 1000)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for streams, perturbations and random choices")
-    p.add_argument("--baseline", choices=LazyChoices(f"{robustness}.streams", "BASELINES"), metavar="HOW", default="max",
+    p.add_argument("--baseline", choices=_choices("BASELINES"), metavar="HOW", default="max",
                    help="relative accuracy divides by the max (the paper's plots, default) or the mean of the "
                    "unchanged network's accuracies: %(choices)s")
     eps = number(float, 0.0, False, "a non-negative number")
     p.add_argument("--w-epsilons", type=eps, nargs="+", metavar="EPS",
                    help="strengths for perturb-w (default: 0 and 10 log-spaced in [0.01, 10])")
-    p.add_argument("--w-mode", choices=LazyChoices(f"{robustness}.changes", "W_MODES"), metavar="MODE",
+    p.add_argument("--w-mode", choices=_choices("W_MODES"), metavar="MODE",
                    default="normalized", help="perturbation of W: %(choices)s (default %(default)s)")
-    p.add_argument("--w-direction", choices=LazyChoices(f"{robustness}.changes", "DIRECTIONS"), metavar="HOW",
+    p.add_argument("--w-direction", choices=_choices("DIRECTIONS"), metavar="HOW",
                    default="offdiag", help="normalise W's noise off the diagonal (offdiag, default) or over all "
                    "entries as the paper code (paper)")
     p.add_argument("--tau-epsilons", type=eps, nargs="+", metavar="EPS",
                    help="strengths for perturb-tau (default: 0 and 13 log-spaced in [0.001, 10])")
-    p.add_argument("--tau-mode", choices=LazyChoices(f"{robustness}.changes", "TAU_MODES"), metavar="MODE",
+    p.add_argument("--tau-mode", choices=_choices("TAU_MODES"), metavar="MODE",
                    default="normalized_abs", help="perturbation of tau: %(choices)s (default %(default)s)")
     p.add_argument("--ablate", choices=("tau", "tau-net", "random"), default="tau",
                    help="neurons silenced: smallest and largest trained tau (default), tau_net, or random")
     p.add_argument("--ablate-count", type=positive_int, default=20, help="neurons from each end, or at random (default 20)")
     p.add_argument("--group-size", type=positive_int, default=1, help="neurons silenced together (default 1: one at a time)")
-    p.add_argument("--readout-rule", choices=LazyChoices(f"{robustness}.changes", "ABLATION_RULES"), metavar="RULE",
+    p.add_argument("--readout-rule", choices=_choices("ABLATION_RULES"), metavar="RULE",
                    default="spec", help="spec: zero the neuron's column of every head (default); paper: of head 0 only")
     p.add_argument("--neurons-csv", metavar="FILE", help="neurons.csv of `analyze` for --ablate tau-net "
                    "(default: where analyze writes it for PATH)")
     p.add_argument("--ks", type=positive_int, nargs="+", metavar="K", help="repetitions k for continuous "
                    "(default: 1..20, 25..50 step 5, 60..100 step 10, 150, 200)")
-    p.add_argument("--continuous-mode", choices=LazyChoices(f"{robustness}.strengths", "CONTINUOUS_MODES"), metavar="MODE",
+    p.add_argument("--continuous-mode", choices=_choices("CONTINUOUS_MODES"), metavar="MODE",
                    default="sequence",
                    help="sequence: training-style sequences read at the end, as the paper code (default); "
                    "streaming: the streams, read at the last repeat of every input")
@@ -102,6 +102,17 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_json(p, "print the summaries as JSON")
     add_progress(p, "hide the progress bars")
     p.set_defaults(func=run)
+
+
+def _choices(name: str):
+    """The values of ``name`` in the robustness study or estimators, read when argparse needs them."""
+    def values():
+        from rnn_timescales.analysis.robustness import changes, streams, strengths
+        from rnn_timescales.studies import robustness
+
+        module = {"KINDS": robustness, "BASELINES": streams, "CONTINUOUS_MODES": strengths}.get(name, changes)
+        return getattr(module, name)
+    return LazyChoices(values)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,8 @@ class DelayParams(BaseModel):
 
 
 class DelayCurriculum(StepwiseCurriculum):
+    """Delayed recall with a growing maximum delay T_max, by accuracy or the paper's step schedule ([H19])."""
+
     kind = "delay"
     level_name = "max_delay"
     requires = ("max_delay",)

@@ -52,6 +52,8 @@ class NCurriculum(Curriculum):
 
 
 class SingleHead(NCurriculum):
+    """One head, N = n_start, then N + 1 each time it is solved ([K24] single-head)."""
+
     kind = "single"
 
     def initial_level(self) -> Level:
@@ -62,6 +64,8 @@ class SingleHead(NCurriculum):
 
 
 class MultiHead(NCurriculum):
+    """One head per N from n_start, a new head (the next N) each time all are solved ([K24] multi-head)."""
+
     kind = "multi"
 
     def initial_level(self) -> Level:
@@ -73,6 +77,8 @@ class MultiHead(NCurriculum):
 
 
 class SlidingWindow(NCurriculum):
+    """A window of consecutive N: once solved, the smallest are forgotten and as many larger ones added."""
+
     kind = "sliding"
 
     def initial_level(self) -> Level:
@@ -85,6 +91,8 @@ class SlidingWindow(NCurriculum):
 
 
 class Fixed(SingleHead):
+    """One head at N = n_start, never advanced (the fixed-N baseline)."""
+
     kind = "fixed"
 
     def next_level(self) -> None:

@@ -24,6 +24,8 @@ class VocabularyParams(BaseModel):
 
 
 class VocabularyCurriculum(StepwiseCurriculum):
+    """Delayed recall with a growing number of classes, by accuracy or the paper's step schedule ([H19])."""
+
     kind = "vocabulary"
     level_name = "n_classes"
     requires = ("n_classes",)

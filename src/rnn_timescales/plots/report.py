@@ -335,6 +335,25 @@ def plot_dimensionality_vs_n(table: pd.DataFrame, colors: dict[str, str], spread
     return fig
 
 
+def plot_measure_vs_n(table: pd.DataFrame, colors: dict[str, str], spread: str, ylabel: str):
+    """A registered measure's network value against N, per condition (``table``: ``condition,
+    n_max, mean, lo, hi, n``): mean ± ``spread`` across networks (the report's panel of a measure
+    that has no figure of its own)."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for condition, t in table.groupby("condition", sort=False):
+        t = t.sort_values("n_max")
+        ax.errorbar(t["n_max"], t["mean"], yerr=[t["mean"] - t["lo"], t["hi"] - t["mean"]],
+                    color=colors.get(condition, "k"), marker="o", ms=4, capsize=2,
+                    label=f"{condition} (n={int(t['n'].max())})")
+    ax.set_xlabel("N")
+    ax.set_ylabel(ylabel)
+    _n_axis(ax, table["n_max"])
+    ax.set_title(f"mean ± {spread} across networks", fontsize=8)
+    _legend(ax)
+    fig.tight_layout()
+    return fig
+
+
 def plot_tau_during_training(table: pd.DataFrame, colors: dict[str, str], spread: str):
     """Mean trained tau of the network against epochs (``table``: ``condition, epoch, mean, lo, hi, n``)."""
     fig, ax = plt.subplots(figsize=(5.2, 3.6))

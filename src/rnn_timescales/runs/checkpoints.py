@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import torch
 
@@ -37,7 +37,6 @@ SUFFIX = ".safetensors"
 INIT_NAME = "init"
 FINAL_NAME = "final"
 _SOLVED = re.compile(r"^rnn_(.+)$")
-_N_LABEL = re.compile(r"^N(\d+)_N(\d+)$")
 _VALUE_LABEL = re.compile(r"^([A-Za-z_]+?)(\d+)$")
 
 
@@ -190,14 +189,59 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
                             accuracy=accuracy, extra=extra)
 
 
+N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
+
+
+def n_range(name: str, whole: bool = False) -> tuple[int, int] | None:
+    """(N_min, N_max) of a checkpoint named ``rnn_N<min>_N<max>`` (ours with ``.safetensors``, the
+    paper code's without), else None; ``whole``: the name must be exactly that, nothing after it.
+    The one parser of checkpoint names."""
+    m = N_RANGE.match(name)
+    if m is None or (whole and m.end() != len(name)):
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
+def n_of(path: str | Path) -> int | None:
+    """The largest N of a checkpoint, from its name (None if it is not named by its N range)."""
+    found = n_range(Path(path).name)
+    return found[1] if found else None
+
+
+def solved_checkpoints(run_dir: str | Path, include_init: bool = False) -> list[Path]:
+    """Each solved level of a run (each solved N), in the order reached; the untrained network
+    first with ``include_init``."""
+    return list_run_checkpoints(run_dir, include_init, final="never")
+
+
+def analysed_checkpoints(run_dir: str | Path, include_init: bool = False) -> list[Path]:
+    """What an analysis of a run reads: each solved level, or the final weights of a run that
+    solved none (``analyze``, the sweeps)."""
+    return list_run_checkpoints(run_dir, include_init, final="if_unsolved")
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """A run's latest network: its last solved level, else its final weights, else the untrained
+    network (None when it has no checkpoint yet)."""
+    found = list_run_checkpoints(run_dir, include_init=True, final="if_unsolved")
+    return found[-1] if found else None
+
+
+def checkpoint_at_n(files: Sequence[Path], n: int | None = None) -> Path | None:
+    """The checkpoint among ``files`` whose largest N is ``n`` (this N); the last one for None."""
+    if n is None:
+        return files[-1] if files else None
+    return next((f for f in files if n_of(f) == n), None)
+
+
 def _solved_order(path: Path) -> tuple[int, int] | None:
     """Sort key of a solved-level checkpoint from its name: (level value, N_min), or None."""
     m = _SOLVED.match(path.name[: -len(SUFFIX)])
     if m is None:
         return None
     label = m.group(1)
-    if (n := _N_LABEL.match(label)) is not None:
-        return int(n.group(2)), int(n.group(1))
+    if (n := n_range("rnn_" + label, whole=True)) is not None:
+        return n[1], n[0]
     if (v := _VALUE_LABEL.match(label)) is not None:
         return int(v.group(2)), 0
     return (0, 0) if label == "solved" else None

@@ -11,7 +11,7 @@ from rnn_timescales.runs.checkpoints import (
     SUFFIX,
     LoadedCheckpoint,
     is_run_dir,
-    list_run_checkpoints,
+    latest_checkpoint,
     load_checkpoint,
     read_bytes,
 )
@@ -27,10 +27,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if p.is_dir():
         if not is_run_dir(p):
             raise CheckpointError(f"{str(p)!r} is a directory but not a run directory (it has no config.yaml)")
-        candidates = list_run_checkpoints(p, include_init=True, final="if_unsolved")
-        if not candidates:
+        latest = latest_checkpoint(p)
+        if latest is None:
             raise CheckpointError(f"run directory {str(p)!r} has no checkpoints yet")
-        return candidates[-1]  # the last solved level, else the final weights, else the untrained network
+        return latest
     return p
 
 

@@ -49,12 +49,11 @@ from rnn_timescales.runs.checkpoints import (
     LoadedCheckpoint,
     read_bytes,
     checkpoint_name,
+    n_range,
     save_checkpoint,
 )
 
 NETWORK_DIR = re.compile(r"^(cumulative|single|fixed|sliding_(\d+)_(\d+))_(parity|dms)_network_\w+$")
-CHECKPOINT_FILE = re.compile(r"^(rnn_N\d+_N\d+|rnn_init)$")
-REFERENCE_FILE = re.compile(r"^rnn_N(\d+)_N(\d+)$")
 _REF_CURRICULUM = {"cumulative": "multi", "single": "single", "fixed": "fixed"}
 
 
@@ -72,10 +71,10 @@ def parse_reference_name(path: str | Path) -> tuple[str, str, list[int] | None]:
     task = d.group(4)
     if path.name == "rnn_init":
         return curriculum, task, None
-    f = REFERENCE_FILE.match(path.name)
-    if f is None:
+    ns = n_range(path.name, whole=True)
+    if ns is None:
         raise CheckpointError(f"cannot tell the N range of {str(path)!r}: expected a file named rnn_N<min>_N<max>")
-    n_min, n_max = int(f.group(1)), int(f.group(2))
+    n_min, n_max = ns
     if n_max < n_min:
         raise CheckpointError(f"{str(path)!r}: N range {n_min}..{n_max} is empty")
     if curriculum == "single" and n_min != n_max:
@@ -234,7 +233,7 @@ def find_reference_files(paths: list[str | Path]) -> dict[Path, list[Path]]:
                     "{cumulative|single|sliding_W_F}_{parity|dms}_network_K, or checkpoint files"
                 )
         for folder in folders:
-            files = sorted(f for f in folder.iterdir() if f.is_file() and CHECKPOINT_FILE.match(f.name))
+            files = sorted(f for f in folder.iterdir() if f.is_file() and (n_range(f.name, whole=True) or f.name == "rnn_init"))
             if not files:
                 raise CheckpointError(f"reference folder {str(folder)!r} holds no rnn_N<min>_N<max> or rnn_init files")
             groups.setdefault(folder.resolve(), []).extend(files)
@@ -245,8 +244,8 @@ def find_reference_files(paths: list[str | Path]) -> dict[Path, list[Path]]:
 
 
 def _order(path: Path) -> tuple[int, int]:
-    m = re.fullmatch(r"rnn_N(\d+)_N(\d+)", path.name)
-    return (int(m.group(2)), int(m.group(1))) if m else (-1, -1)
+    ns = n_range(path.name, whole=True)
+    return (ns[1], ns[0]) if ns else (-1, -1)
 
 
 def read_reference_network(folder: Path, files: list[Path]) -> ReferenceNetwork:

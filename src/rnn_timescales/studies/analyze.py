@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -12,16 +11,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rnn_timescales.analysis.dimensionality import dimensionality_from_covariance
-from rnn_timescales.analysis.gates import (
-    CELL, RETENTION, autocorrelated_signals, gate_signals, gate_timescales, retention_gate)
-from rnn_timescales.dynamics.jacobian import jacobian_timescales
+from rnn_timescales.analysis.gates import autocorrelated_signals, gate_signals, retention_gate
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
-from rnn_timescales.analysis.timescales import METHODS, fit_timescales
+from rnn_timescales.analysis.timescales import METHODS
 from rnn_timescales.io import OutputDir
 from rnn_timescales.errors import ConfigError
-from rnn_timescales.runtime import torch_threads
-from rnn_timescales.studies.contract import RunStudy
+from rnn_timescales.studies.contract import RunStudy, Study
+from rnn_timescales.studies.measures import MeasureContext, measures, network_summary, neuron_table
 
 
 
@@ -65,22 +61,15 @@ class CheckpointAnalysis:
     stats: SimulationStats | None = field(default=None, repr=False)
 
 
-def _spread(values: np.ndarray) -> dict[str, float]:
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return {"mean": np.nan, "median": np.nan, "std": np.nan, "q25": np.nan, "q75": np.nan}
-    return {"mean": v.mean(), "median": np.median(v), "std": v.std(), "q25": np.quantile(v, 0.25),
-            "q75": np.quantile(v, 0.75)}
-
-
 def analyze_checkpoint(
     ckpt,
     settings: AnalysisSettings | None = None,
     progress: Callable[[int], None] | None = None,
     keep_stats: bool = False,
 ) -> CheckpointAnalysis:
-    """Trained tau (leaky RNN), gate timescales (GRU, LSTM), tau_net (and the LSTM cell state's),
-    population autocorrelation, dimensionality and Jacobian timescales.
+    """Every registered measure (:mod:`rnn_timescales.studies.measures`: trained tau, gate
+    timescales, tau_net, population autocorrelation, dimensionality, Jacobian timescales, ...) of one
+    checkpoint, from one simulation.
 
     Parameters
     ----------
@@ -92,38 +81,14 @@ def analyze_checkpoint(
     keep_stats : bool
         Keep the raw :class:`SimulationStats` on the result.
     """
-    # Long on purpose: simulate once, then every estimate of one checkpoint from the same statistics.
     s = settings or AnalysisSettings()
     model = ckpt.model.cpu()
     stats = simulate_statistics(model, s.n_trials, s.n_steps, s.burn_in, s.max_lag, seed=s.seed,
                                 n_points=s.n_points, progress=progress, task=ckpt.make_task(),
                                 signals=gate_signals(model), autocorrelate=autocorrelated_signals(model))
-    table = fit_timescales(stats.ac, s.fit_lag, s.method, bias_correction=s.bias_correction, n_steps=s.n_steps)
-    pop = fit_timescales(stats.population_ac[:, None, :], s.fit_lag, s.method,
-                         bias_correction=s.bias_correction, n_steps=s.n_steps)
-    trained = model.timescales()
-    tau = trained.detach().cpu().numpy().astype(np.float64) if trained is not None else np.full(len(table), np.nan)
-    if RETENTION in stats.signal_means:
-        gates = gate_timescales(stats.signal_means[RETENTION])
-    else:
-        gates = pd.DataFrame(np.nan, index=range(len(table)), columns=["gate_mean", "tau_gate", "tau_gate_log"])
-    tau_net_cell = np.full(len(table), np.nan)
-    if CELL in stats.signal_ac:
-        tau_net_cell = fit_timescales(stats.signal_ac[CELL], s.fit_lag, s.method, bias_correction=s.bias_correction,
-                                      n_steps=s.n_steps)["tau_net"].to_numpy()
-    with torch_threads(1):  # small eigenproblems: threads only add overhead on a busy machine
-        jac = jacobian_timescales(model, stats.states, stats.inputs, s.n_slowest) if len(stats.states) else None
-    per_point = jac["per_point"] if jac else np.zeros((0, s.n_slowest))
-    mean_j = jac["mean_jacobian"] if jac else np.full(s.n_slowest, np.nan)
-
+    ctx = MeasureContext(ckpt, model, stats, s)
     level_name, level = checkpoint_level(ckpt)
-    neurons = table.rename(columns={"unit": "neuron"})
-    neurons.insert(0, "n_max", ckpt.n_max)
-    neurons.insert(1, "level", level)
-    neurons.insert(2, "tau", tau)
-    for k, column in enumerate(("tau_gate", "tau_gate_log", "gate_mean")):
-        neurons.insert(3 + k, column, gates[column].to_numpy())
-    neurons.insert(neurons.columns.get_loc("tau_net") + 1, "tau_net_cell", tau_net_cell)
+    neurons = neuron_table(ctx, {"n_max": ckpt.n_max, "level": level})
     if s.tau_net_intervals:
         from rnn_timescales.analysis.tau_net_intervals import tau_net_interval
 
@@ -132,39 +97,19 @@ def analyze_checkpoint(
         at = neurons.columns.get_loc("tau_net") + 1
         neurons.insert(at, "tau_net_low", low)
         neurons.insert(at + 1, "tau_net_high", high)
-    dim = dimensionality_from_covariance(stats.covariance, 0.9)
     summary = {"checkpoint": str(ckpt.path), "n_min": ckpt.n_min, "n_max": ckpt.n_max, "level_name": level_name,
                "level": level, "model_type": ckpt.config.model.type, "gate": retention_gate(model)}
-    for name in ("tau", "tau_gate", "tau_net", "tau_net_cell"):
-        for stat, v in _spread(neurons[name].to_numpy()).items():
-            summary[f"{name}_{stat}"] = float(v)
-    summary.update(
-        tau_gate_log_median=float(np.median(gates["tau_gate_log"])),
-        tau_max=float(np.nanmax(tau)) if np.isfinite(tau).any() else np.nan,
-        tau_net_max=float(np.nanmax(neurons["tau_net"])) if neurons["tau_net"].notna().any() else np.nan,
-        frac_double=float((neurons["model"] == 2).mean()),
-        n_no_fit=int((neurons["model"] == 0).sum()),
-        population_tau_net=float(pop["tau_net"].iloc[0]),
-        population_model=int(pop["model"].iloc[0]),
-        dimensionality=dim,
-        dimensionality_zero_based=dim - 1,
-        jacobian_tau_max=float(np.median(per_point[:, 0])) if len(per_point) else np.nan,
-        jacobian_tau_max_spread=float(per_point[:, 0].max() - per_point[:, 0].min()) if len(per_point) else np.nan,
-        jacobian_mean_tau_max=float(mean_j[0]),
-        jacobian_spectral_radius=float(np.median(jac["spectral_radius"])) if jac else np.nan,
-        method=s.method,
-        n_trials=s.n_trials,
-        n_steps=s.n_steps,
-    )
-    for i in range(min(s.n_slowest, per_point.shape[1])):
-        summary[f"jacobian_tau_{i + 1}"] = float(np.median(per_point[:, i]))
+    measured, late = network_summary(ctx, neurons)
+    summary.update(measured)
+    summary.update(method=s.method, n_trials=s.n_trials, n_steps=s.n_steps)
+    summary.update(late)
     return CheckpointAnalysis(
         neurons=neurons,
         summary=summary,
         ac=stats.ac.mean(axis=0),
         population_ac=stats.population_ac.mean(axis=0),
-        jacobian=per_point,
-        jacobian_mean=mean_j,
+        jacobian=ctx.jacobian_per_point,
+        jacobian_mean=ctx.jacobian_mean,
         stats=stats if keep_stats else None,
     )
 
@@ -181,22 +126,21 @@ def checkpoint_level(ckpt) -> tuple[str, float]:
 
 
 # --- files ----------------------------------------------------------------------------------------
-_NAME = re.compile(r"rnn_N(\d+)_N(\d+)")
 
 
 def run_checkpoints_to_analyze(run_dir: Path, include_init: bool) -> list[Path]:
     """A run's checkpoints of solved levels (after the untrained network with ``include_init``);
     for a run that solved none, its final weights."""
-    from rnn_timescales.runs.checkpoints import list_run_checkpoints
+    from rnn_timescales.runs.checkpoints import analysed_checkpoints
 
-    return list_run_checkpoints(run_dir, include_init, final="if_unsolved")
+    return analysed_checkpoints(run_dir, include_init)
 
 
 def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None = None,
                            include_init: bool = False) -> list[Path]:
     """Checkpoint files from run directories, directories of checkpoints, or files; filtered to
     the given N (largest N of each checkpoint), ordered by N."""
-    from rnn_timescales.runs.checkpoints import CheckpointError, is_run_dir
+    from rnn_timescales.runs.checkpoints import CheckpointError, is_run_dir, n_of, n_range
 
     files: list[Path] = []
     for raw in paths:
@@ -205,7 +149,7 @@ def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None
             raise CheckpointError(f"{str(p)!r} does not exist; give a run directory or a checkpoint file")
         if p.is_dir():
             found = run_checkpoints_to_analyze(p, include_init) if is_run_dir(p) else [
-                q for q in p.iterdir() if q.is_file() and (_NAME.match(q.name) or (include_init and q.name.startswith("rnn_init")))
+                q for q in p.iterdir() if q.is_file() and (n_range(q.name) or (include_init and q.name.startswith("rnn_init")))
             ]
             if not found:
                 raise CheckpointError(f"{str(p)!r} holds no checkpoints (rnn_N*_N* files)")
@@ -213,16 +157,12 @@ def checkpoints_to_analyze(paths: Sequence[str | Path], ns: Iterable[int] | None
         else:
             files.append(p)
 
-    def n_of(q: Path) -> int:
-        m = _NAME.match(q.name)
-        return int(m.group(2)) if m else 0
-
     if ns:
         wanted = set(ns)
         files = [q for q in files if n_of(q) in wanted]
         if not files:
             raise CheckpointError(f"no checkpoint with N in {sorted(wanted)} among the given paths")
-    return sorted(dict.fromkeys(files), key=n_of)
+    return sorted(dict.fromkeys(files), key=lambda q: n_of(q) or 0)
 
 
 def default_out_dir(path: str | Path) -> Path:
@@ -233,11 +173,39 @@ def default_out_dir(path: str | Path) -> Path:
     p = Path(path).resolve()
     for cand in (p, p.parent, p.parent.parent):
         if is_run_dir(cand):
-            return cand / "analysis"
-    return Path("analysis") / (p.parent.name + "_" + p.name if p.is_file() else p.name)
+            return cand / IN_RUN
+    return Path(IN_RUN) / (p.parent.name + "_" + p.name if p.is_file() else p.name)
 
 
+# The files an analysis writes (its output directory's marker first), named here only.
+IN_RUN = "analysis"  # the analysis of a run directory: RUN_DIR/analysis
 SUMMARY = "summary.csv"
+NEURONS = "neurons.csv"
+JACOBIAN = "jacobian.csv"
+AUTOCORRELATIONS = "autocorrelations.npz"
+FIGURES = "figures"
+OUTPUT_FILES = (SUMMARY, NEURONS, JACOBIAN, AUTOCORRELATIONS, FIGURES + "/")
+
+
+def printed_columns(summary: pd.DataFrame) -> list[str]:
+    """The ``summary.csv`` columns ``analyze`` prints: the level, then every registered measure's
+    headline that the checkpoints' model has (not NaN throughout), in the registry's order."""
+    cols = ["n_max"]
+    for m in measures():
+        col = m.summary_column()
+        if col is not None and col in summary and (m.shown_always or summary[col].notna().any()):
+            cols.append(col)
+    return cols
+
+
+def printed_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """What ``analyze`` prints: :func:`printed_columns` of ``summary``, the level named by the
+    curriculum (``N``'s column ``n_max``, else e.g. ``max_delay``)."""
+    cols = printed_columns(summary)
+    if summary["n_max"].isna().all():  # a task without N: the curriculum's level names the checkpoint
+        summary = summary.assign(**{summary["level_name"].iloc[0]: summary["level"]})
+        cols[0] = summary["level_name"].iloc[0]
+    return summary[cols]
 
 
 OUTPUT = OutputDir("analysis", marker=SUMMARY, kind="an analysis")
@@ -276,7 +244,7 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
                  n_examples: int) -> dict[str, str]:
     from rnn_timescales.plots import figures as plotting
 
-    fig_dir = out / "figures"
+    fig_dir = out / FIGURES
     fig_dir.mkdir()
     summary = pd.DataFrame([r.summary for r in results])
     neurons = pd.concat([r.neurons for r in results], ignore_index=True)
@@ -284,8 +252,7 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
         {"n_max": r.summary["n_max"], "level": r.summary["level"], "point": i, "rank": k + 1, "tau": float(v)}
         for r in results for i, row in enumerate(r.jacobian) for k, v in enumerate(row)
     ]
-    names = {"summary": SUMMARY, "neurons": "neurons.csv", "jacobian": "jacobian.csv",
-             "autocorrelations": "autocorrelations.npz"}
+    names = {"summary": SUMMARY, "neurons": NEURONS, "jacobian": JACOBIAN, "autocorrelations": AUTOCORRELATIONS}
     summary.to_csv(out / names["summary"], index=False)
     neurons.to_csv(out / names["neurons"], index=False)
     pd.DataFrame(jac_rows, columns=["n_max", "level", "point", "rank", "tau"]).to_csv(out / names["jacobian"], index=False)
@@ -302,7 +269,7 @@ def _write_files(results: list[CheckpointAnalysis], out: Path, settings: Analysi
     def save(name: str, fig) -> None:  # one figure open at a time, however many checkpoints
         fig.savefig(fig_dir / f"{name}.png", dpi=120, bbox_inches="tight")
         plt.close(fig)
-        names[name] = f"figures/{name}.png"
+        names[name] = f"{FIGURES}/{name}.png"
 
     save("tau_vs_n", plotting.plot_timescales_vs_n(summary))
     save("tau_scatter", plotting.plot_tau_vs_tau_net(neurons, "tau" if neurons["tau"].notna().any() else "tau_gate"))
@@ -355,20 +322,38 @@ def _timescales_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     return s
 
 
+def registered_columns() -> tuple[list[str], list[str]]:
+    """(``summary.csv`` columns, ``neurons.csv`` columns) that the registered measures write."""
+    summary, neurons = [], []
+    for m in measures():
+        cols = m.columns()
+        if m.per == "neuron":
+            neurons.append(cols[0])
+            summary.extend(cols[1:])
+        else:
+            summary.extend(cols)
+    return summary, neurons
+
+
 def _timescales_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
     """Up to date: ``analysis/summary.csv`` is newer than the newest checkpoint, has one row per
-    checkpoint, and was made with the same number of trials and steps and the same method."""
+    checkpoint, was made with the same number of trials and steps and the same method, and has
+    every registered measure's columns (an analysis made before a measure was added is stale)."""
     ckpts = run_checkpoints_to_analyze(run_dir, settings["include_init"])
     if not ckpts:
         return True  # nothing solved: nothing to analyse
-    out = run_dir / "analysis" / "summary.csv"
+    out = run_dir / IN_RUN / SUMMARY
     if not out.is_file() or out.stat().st_mtime < max(c.stat().st_mtime for c in ckpts):
         return False
     try:
         summary = pd.read_csv(out)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        neurons = pd.read_csv(run_dir / IN_RUN / NEURONS, nrows=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, FileNotFoundError):
         return False
     if len(summary) != len(ckpts):
+        return False
+    summary_cols, neuron_cols = registered_columns()
+    if any(c not in summary for c in summary_cols) or any(c not in neurons for c in neuron_cols):
         return False
     return all(key in summary and (summary[key] == settings[key]).all() for key in ("n_trials", "n_steps", "method"))
 
@@ -382,7 +367,15 @@ def _run_timescales(run_dir: Path, settings: Mapping[str, Any]) -> None:
     checkpoints = [load_any(p) for p in run_checkpoints_to_analyze(run_dir, include_init)]
     if checkpoints:
         results = [analyze_checkpoint(ckpt, analysis_settings) for ckpt in checkpoints]
-        write_analysis(results, run_dir / "analysis", analysis_settings)
+        write_analysis(results, run_dir / IN_RUN, analysis_settings)
 
 
-RUN_STUDY = RunStudy("analysis/" + SUMMARY, _timescales_settings, _timescales_current, _run_timescales)
+RUN_STUDY = RunStudy(f"{IN_RUN}/{SUMMARY}", _timescales_settings, _timescales_current, _run_timescales)
+
+
+STUDY = Study(
+    "analyze", "every registered measure of each checkpoint: trained tau, tau_net, population autocorrelation, "
+    "dimensionality, Jacobian timescales", AnalysisSettings, OUTPUT_FILES[:-1],
+    (f"{FIGURES}/tau_vs_n.png", f"{FIGURES}/tau_scatter.png", f"{FIGURES}/population_ac.png",
+     f"{FIGURES}/ac_fits_<level>.png"), "Timescales and dimensionality", "timescales", RUN_STUDY, measures=True,
+    tiny={"n_trials": 2, "n_steps": 300, "burn_in": 10, "max_lag": 20, "fit_lag": 10, "n_points": 1})

@@ -41,6 +41,7 @@ from rnn_timescales.io import OutputDir, atomic_write_bytes, atomic_write_text
 from rnn_timescales.runtime import torch_threads
 from rnn_timescales.runs.files import CONFIG, METRICS, SUMMARY
 from rnn_timescales.runs.rundir import decide_run
+from rnn_timescales.studies.contract import Study
 
 MODEL_PRESETS = {"leaky_rnn": "quick", "gru": "gated", "lstm": "gated"}
 """The preset whose model and optimiser settings each model trains with (others: ``quick``)."""
@@ -258,3 +259,7 @@ def write_comparison(table: pd.DataFrame, curves: pd.DataFrame, out: str | Path)
         paths[name] = out / "figures" / f"{name}.png"
         atomic_write_bytes(paths[name], buffer.getvalue())
     return paths
+
+
+STUDY = Study("compare-models", "leaky RNN, GRU and LSTM under the single- and multi-head curricula", None,
+              (TABLE, CURVES, RUNS + "/"), tuple(f"figures/{name}.png" for name in FIGURES))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -21,3 +21,37 @@ class RunStudy:
     validate: Callable[[Mapping[str, Any], str], dict[str, Any]]
     is_current: Callable[[Path, Mapping[str, Any]], bool]
     run: Callable[[Path, Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Study:
+    """What a study is, declared once in its module as ``STUDY`` (``rnn-timescales list``, the sweep,
+    the report and the docs read it; docs/contracts.md, "Add a study").
+
+    name: the command that runs it (``analyze``, ``slow-points``, ...), or its sweep name.
+    summary: one line, what it computes.
+    settings: the class of its validated settings (a dataclass or pydantic model), or None.
+    outputs: the files it writes into its output directory (the names its module defines).
+    figures: the figures it draws (file names, in ``outputs``' directory or its ``figures/``).
+    report_section: the report's section that shows its tables ("" if none does yet).
+    sweep_name, sweep: the name a sweep spec's ``analyze:`` uses, and how a sweep runs it on every
+        finished run directory (None: it does not run in sweeps).
+    measures: it writes a column per registered measure (``analyze``).
+    tiny: settings small enough for the common tests to run the study on a tiny network in seconds
+        (scikit-learn's test parameters; merged over its defaults).
+    """
+
+    name: str
+    summary: str
+    settings: type | None
+    outputs: tuple[str, ...]
+    figures: tuple[str, ...] = ()
+    report_section: str = ""
+    sweep_name: str | None = None
+    sweep: RunStudy | None = None
+    measures: bool = False
+    tiny: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line: the summary, and the sweep name if it has one."""
+        return self.summary + (f" (sweep: analyze.{self.sweep_name})" if self.sweep_name else "")

@@ -10,6 +10,7 @@ import torch
 from rnn_timescales.analysis.extrapolation import null_accuracy
 from rnn_timescales.runs.checkpoints import LoadedCheckpoint
 from rnn_timescales.training.steps import accuracy, streaming_accuracy
+from rnn_timescales.studies.contract import Study
 
 
 def evaluate_checkpoint(
@@ -42,3 +43,6 @@ def evaluate_checkpoint(
     if task.recall:
         table["null_accuracy"] = null_accuracy(model, task, ckpt.level, n_batches, batch_size, generator, device)
     return table
+
+
+STUDY = Study("evaluate", "per-head accuracy of a network (streaming and null accuracy where defined)", None, ())

@@ -11,6 +11,7 @@ import pandas as pd
 
 from rnn_timescales.io import OutputDir
 from rnn_timescales.plots.figures import plot_extrapolation
+from rnn_timescales.studies.contract import Study
 
 TABLE = "extrapolation.csv"
 FIGURE = "extrapolation.png"
@@ -34,3 +35,7 @@ def write_extrapolation(tables: Sequence[pd.DataFrame], out: str | Path) -> dict
 
     OUTPUT.write(out, fill)
     return {"table": Path(out) / TABLE, "figure": Path(out) / FIGURE}
+
+
+STUDY = Study("extrapolate", "delayed-recall accuracy beyond the trained delays", None, (TABLE,), (FIGURE,),
+              "Delayed recall")

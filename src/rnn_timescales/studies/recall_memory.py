@@ -17,6 +17,7 @@ from rnn_timescales.io import OutputDir
 from rnn_timescales.plots import figures as plotting
 from rnn_timescales.runs.checkpoints import LoadedCheckpoint
 from rnn_timescales.tasks.delayed_recall import DelayedRecall
+from rnn_timescales.studies.contract import Study
 
 OUTPUT = OutputDir("analysis of recall memory", marker=rm.CLASSES, kind="an analysis of recall memory")
 
@@ -86,3 +87,9 @@ def write_recall_memory(study: RecallMemoryStudy, out: str | Path) -> list[str]:
         return names
 
     return OUTPUT.write(out, fill)
+
+
+STUDY = Study(
+    "recall-memory", "where delayed-recall networks keep each class's memory: slow points, speeds, extrapolation",
+    None, (rm.CLASSES, rm.EXTRAPOLATION, rm.CORRELATIONS, rm.TRACKING, rm.TRACKING_POINTS),
+    ("figures/recall_slow_points_pca.png", "figures/speed_vs_extrapolation.png"))

@@ -19,9 +19,11 @@ import numpy as np
 from rnn_timescales.analysis.inference import (
     INTERVALS, KINDS, TimescaleEstimate, default_max_lag, estimate_timescales, guess_kind)
 from rnn_timescales.io import file_in_the_way, move_into_place
+from rnn_timescales.studies.contract import Study
 
 AXES = ("time", "trials", "units")
 TABLE = "timescales.csv"
+SUMMARY_JSON = "timescales.json"
 SUFFIXES = (".npy", ".npz", ".csv")
 
 
@@ -166,7 +168,7 @@ def write(est: TimescaleEstimate, out: str | Path, unit_label: str = "steps") ->
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         est.table.to_csv(tmp / TABLE, index=False, float_format="%.6g")
-        (tmp / "timescales.json").write_text(json.dumps(to_json(est), indent=1))
+        (tmp / SUMMARY_JSON).write_text(json.dumps(to_json(est), indent=1))
         (tmp / "figures").mkdir()
         n = len(est.units)
         for page, start in enumerate(range(0, n, PANELS_PER_FIGURE)):
@@ -194,3 +196,7 @@ def to_json(est: TimescaleEstimate) -> dict:
 
 
 __all__ = ["AXES", "arrange", "check_out", "parse_axes", "prepare", "read_array", "run", "to_json", "write"]
+
+
+STUDY = Study("timescales", "timescales of recorded or simulated activity read from a file, with intervals", None,
+              (TABLE, SUMMARY_JSON), ("figures/autocorrelation_fits*.png",))

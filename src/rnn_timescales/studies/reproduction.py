@@ -38,7 +38,7 @@ from rnn_timescales.analysis.timescales import fit_timescales
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_text
 from rnn_timescales.studies.analyze import AnalysisSettings, analyze_checkpoint, check_settings
-from rnn_timescales.studies.contract import RunStudy
+from rnn_timescales.studies.contract import RunStudy, Study
 
 K24_NS = (2, 5, 10, 15, 20, 25, 30, 40, 50)
 """The N at which [K24]'s timescales are reported here (and the largest N each run reached)."""
@@ -170,10 +170,10 @@ def network_timescales(ckpt, settings: ReproductionSettings | None = None) -> di
 # --- a sweep's runs --------------------------------------------------------------------------------
 def _wanted(run_dir: Path, s: ReproductionSettings) -> list[tuple[int, Path]]:
     """(N, checkpoint) of the solved N a run's rows are made at: those in ``s.ns``, and the largest."""
-    from rnn_timescales.runs import list_run_checkpoints, load_checkpoint
+    from rnn_timescales.runs import load_checkpoint, solved_checkpoints
 
     by_n: dict[int, Path] = {}
-    for path in list_run_checkpoints(run_dir, include_init=False):
+    for path in solved_checkpoints(run_dir):
         ckpt = load_checkpoint(path)
         if ckpt.n_max is not None:
             by_n[ckpt.n_max] = path
@@ -252,3 +252,9 @@ def _validate(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 RUN_STUDY = RunStudy(str(ROWS_DIR), _validate, rows_current, analyze_run)
 """What a sweep runs as the analysis ``reproduction`` (``--set analyze.reproduction.KEY=VALUE``)."""
+
+
+STUDY = Study(
+    "reproduction", "the reproduction's per-network timescale rows: both estimators, both aggregations",
+    ReproductionSettings, (f"{ROWS_DIR}/N<n>.json",), sweep_name="reproduction", sweep=RUN_STUDY,
+    tiny={"ns": [2], "n_trials": 2, "n_steps": 300, "burn_in": 10, "max_lag": 20, "fit_lag": 10, "n_points": 1})

@@ -53,94 +53,11 @@ from rnn_timescales.studies.retraining import (
     retrain_changes,
     retrain_summary,
 )
-from rnn_timescales.io import OutputDir, atomic_write_bytes, settle, write_files_together
+from rnn_timescales.io import OutputDir, settle, write_files_together
 from rnn_timescales.models.capabilities import require_leaky_rnn
-from rnn_timescales.runs import CheckpointError, is_run_dir, list_run_checkpoints, load_any
-from rnn_timescales.runs.files import CHECKPOINTS
-
-_N_RANGE = re.compile(r"^rnn_N(\d+)_N(\d+)")
-
-
-@dataclass
-class Network:
-    """One network: ``name`` (its folder's name, or where it is when two share a name),
-    ``files`` (its checkpoints, by largest N), ``run_dir`` when it is one of our runs, and
-    ``where`` (the path it was found at)."""
-
-    name: str
-    files: list[Path]
-    run_dir: Path | None = None
-    where: str = ""
-
-    @staticmethod
-    def n_of(path: Path) -> int | None:
-        m = _N_RANGE.match(path.name)
-        return int(m.group(2)) if m else None
-
-    def checkpoint(self, n: int | None = None) -> Path:
-        """The checkpoint whose largest N is ``n`` (default: the last one)."""
-        if n is None:
-            return self.files[-1]
-        for f in self.files:
-            if self.n_of(f) == n:
-                return f
-        have = ", ".join(str(self.n_of(f)) for f in self.files)
-        raise CheckpointError(f"{self.name!r} has no checkpoint for N = {n} (it has N = {have})")
-
-    def up_to(self, n: int | None = None) -> list[Path]:
-        """Its checkpoints up to the one of :meth:`checkpoint`."""
-        last = self.checkpoint(n)
-        return self.files[: self.files.index(last) + 1]
-
-
-def resolve_networks(paths: Sequence[str | Path]) -> list[Network]:
-    """The networks named by ``paths`` (see the module docstring); CheckpointError (one line) for a
-    path that is none of them."""
-    from rnn_timescales.runs.paper import find_reference_files
-
-    networks: list[Network] = []
-    for raw in paths:
-        p = Path(raw)
-        if not p.exists():
-            raise CheckpointError(f"{str(p)!r} does not exist; give a run directory, a checkpoint or a folder of "
-                                  "the paper code's checkpoints")
-        if p.is_file():
-            run = p.parent.parent if p.parent.name == CHECKPOINTS and is_run_dir(p.parent.parent) else None
-            networks.append(Network((run or p.parent).resolve().name, [p], run, str(p)))
-        elif is_run_dir(p) or _run_dirs(p):  # a run directory, or a sweep (a folder of them): each finished run
-            runs = [p] if is_run_dir(p) else _finished(_run_dirs(p))
-            if not runs:
-                raise CheckpointError(f"no run in {str(p)!r} has finished yet; give it when one has, or give a run "
-                                      "directory")
-            for run in runs:
-                files = list_run_checkpoints(run, include_init=False)
-                if not files:
-                    raise CheckpointError(f"run directory {str(run)!r} has no solved checkpoints yet")
-                networks.append(Network(run.resolve().name, files, run, str(run)))
-        else:
-            for folder, files in find_reference_files([p]).items():
-                solved = sorted((f for f in files if _N_RANGE.match(f.name)), key=Network.n_of)
-                if not solved:
-                    raise CheckpointError(f"{str(folder)!r} holds no solved checkpoints (rnn_N<min>_N<max> files)")
-                networks.append(Network(folder.name, solved, None, str(folder)))
-    names = [n.name for n in networks]
-    for net in networks:
-        if names.count(net.name) > 1:
-            net.name = net.where
-    return networks
-
-
-def _run_dirs(folder: Path) -> list[Path]:
-    """The run directories directly inside ``folder`` (a sweep's runs), by name."""
-    return sorted(q for q in folder.iterdir() if q.is_dir() and is_run_dir(q))
-
-
-def _finished(runs: list[Path]) -> list[Path]:
-    """Of a sweep's runs, those that have finished (a final stop reason, not training now): the
-    networks a campaign's robustness stage covers while other runs still train or wait to resume."""
-    from rnn_timescales.runs.rundir import FINAL_STOPS, is_locked, read_summary
-
-    return [q for q in runs if not is_locked(q) and (read_summary(q) or {}).get("stop_reason") in FINAL_STOPS]
+from rnn_timescales.runs import load_any
+from rnn_timescales.studies.contract import Study
+from rnn_timescales.studies.robustness_networks import Network, resolve_networks  # noqa: F401 (importable from here)
 
 
 DEFAULT_RETRAIN_W = (0.464,)  # the strengths at which the paper's single- and multi-head networks differ most
@@ -509,3 +426,9 @@ def write_report(tables: dict[str, pd.DataFrame], out: str | Path, settings: Rob
                          "summary": json.loads(summarize(kind, table).to_json(orient="records"))}
     files["summary.json"] = json.dumps(summary, indent=2, default=str).encode()
     return write_files_together(out, files)  # all of them or none, even when killed (io.settle)
+
+
+STUDY = Study(
+    "robustness", "perturbation, ablation, forgetting, continuous time, retraining, continuation and transfer",
+    RobustnessSettings, (*dict.fromkeys(f"{k.table}.csv" for k in KINDS.values()), "summary.json"),
+    tuple(dict.fromkeys(f"{k.figure}.png" for k in KINDS.values())), "Robustness and generalisation")

@@ -12,17 +12,19 @@ been run on it, its τ_net.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import torch
 
 from rnn_timescales.analysis.dimensionality import principal_axes
-from rnn_timescales.dynamics.slow_points import SlowPoints, find_slow_points, sample_states
+from rnn_timescales.dynamics.slow_points import SlowPointHyperparameters, SlowPoints, find_slow_points, sample_states
 from rnn_timescales.io import OutputDir
+from rnn_timescales.errors import ConfigError
+from rnn_timescales.studies.contract import RunStudy, Study
 
 POINTS = "slow_points.csv"
 SUMMARY = "slow_points_summary.csv"
@@ -291,3 +293,65 @@ def _write_files(a: SlowPointAnalysis, out: Path) -> dict[str, str]:
         plt.close(fig)
         names[name] = f"figures/{name}.png"
     return names
+
+
+# --- as a sweep runs it: the slow points of each run's latest network ----------------------------
+IN_RUN = "slow_points"  # RUN_DIR/slow_points/<checkpoint>, as ``slow-points RUN_DIR`` writes by default
+
+
+def _sweep_settings(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    allowed = [f.name for f in fields(SlowPointSettings)]
+    unknown = [k for k in raw if k not in allowed]
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; choose from {', '.join(allowed)}")
+    for key, value in raw.items():
+        default = getattr(SlowPointSettings(), key)
+        kinds = (dict,) if isinstance(default, dict) else (int,) if isinstance(default, int) else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise ConfigError(f"{where}: {key} must be {'a mapping' if kinds == (dict,) else 'a number'}, got {value!r}")
+    try:
+        SlowPointHyperparameters.from_kwargs(**raw.get("hyperparameters", {}))
+        return asdict(SlowPointSettings(**raw))
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def _sweep_out(run_dir: Path) -> tuple[Path | None, Path | None]:
+    from rnn_timescales.runs import latest_checkpoint
+
+    ckpt = latest_checkpoint(run_dir)
+    return ckpt, (default_slow_points_dir(run_dir, ckpt) if ckpt is not None else None)
+
+
+def _sweep_current(run_dir: Path, settings: Mapping[str, Any]) -> bool:
+    """Up to date: the latest network's ``slow_points_summary.csv`` is newer than it and was made
+    from it with the same number of initial states and the same input."""
+    ckpt, out = _sweep_out(run_dir)
+    if ckpt is None:
+        return True  # nothing trained yet: nothing to analyse
+    path = out / SUMMARY
+    if not path.is_file() or path.stat().st_mtime < ckpt.stat().st_mtime:
+        return False
+    try:
+        row = pd.read_csv(path).iloc[0]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IndexError):
+        return False
+    return (row.get("checkpoint") == str(ckpt) and row.get("n_initial") == settings["n_initial"]
+            and row.get("input") == settings["input_value"])
+
+
+def _sweep_run(run_dir: Path, settings: Mapping[str, Any]) -> None:
+    from rnn_timescales.runs import load_any
+
+    ckpt, out = _sweep_out(run_dir)
+    if ckpt is not None:
+        analysis = analyze_slow_points(load_any(ckpt), SlowPointSettings(**settings))
+        write_slow_points(analysis, out)
+
+
+STUDY = Study(
+    "slow-points", "slow and fixed points of a checkpoint under its task's mean input, beside its timescales",
+    SlowPointSettings, (POINTS, SUMMARY, RESULT), ("figures/slow_points_pca.png", "figures/slow_point_spectra.png"),
+    sweep_name="slow_points", sweep=RunStudy(IN_RUN, _sweep_settings, _sweep_current, _sweep_run),
+    tiny={"n_initial": 16, "n_trials": 2, "n_steps": 60, "burn_in": 10, "n_components": 2,
+          "hyperparameters": {"max_iters": 200}})

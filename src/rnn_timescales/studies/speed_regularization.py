@@ -20,6 +20,7 @@ import torch
 
 from rnn_timescales.config import CurriculumConfig, RunConfig, merge, validate
 from rnn_timescales.io import check_output_dir
+from rnn_timescales.studies.contract import Study
 
 NETWORKS = ("start", "control", "regularized")
 SPEEDS_TABLE = "speed_regularization.csv"
@@ -176,3 +177,9 @@ def write_comparison(speeds: pd.DataFrame, curves: pd.DataFrame, summary: pd.Dat
         atomic_write_bytes(out / "figures" / name, buffer.getvalue())
         written.append(out / "figures" / name)
     return written
+
+
+STUDY = Study(
+    "speed-regularization", "[H19]'s fine-tuning with and without the speed term, compared", FineTuning,
+    (SPEEDS_TABLE, SUMMARY_TABLE, EXTRAPOLATION_TABLE),
+    ("figures/speed_regularization_extrapolation.png", "figures/speed_regularization_speeds.png"))

@@ -90,6 +90,8 @@ class RecallBatch(Batch):
 
 
 class DelayedRecall(Task):
+    """Delayed recall of an image through noise: report its class when the trigger comes ([H19])."""
+
     name = "delayed-recall"
     Params = DelayedRecallParams
     default_curriculum = "delay"

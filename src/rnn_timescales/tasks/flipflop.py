@@ -28,6 +28,8 @@ class FlipFlopParams(BaseModel):
 
 
 class FlipFlop(Task):
+    """The n-bit flip-flop: output k holds the sign of the last pulse on input channel k."""
+
     name = "flipflop"
     Params = FlipFlopParams
     default_curriculum = "none"

@@ -144,6 +144,8 @@ def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def load_report_data(path: str | Path) -> ReportData:
     """Read every run under ``path`` (see :func:`find_runs`) into the tables a report draws."""
+    from rnn_timescales.studies import analyze  # the analysis's file names
+
     title, kind, description, varying, runs = find_runs(path)
     notes: list[str] = []
     metrics, heads, analysis, paper, cells = [], [], [], [], []
@@ -156,10 +158,10 @@ def load_report_data(path: str | Path) -> ReportData:
         h = _read_csv(r.path / HEAD_METRICS, notes, ["epoch", "n", "accuracy"])
         if h is not None:
             heads.append(h.assign(**tag))
-        s = _read_csv(r.path / "analysis" / "summary.csv", notes, ["n_max"])
+        s = _read_csv(r.path / analyze.IN_RUN / analyze.SUMMARY, notes, ["n_max"])
         if s is not None:
             analysis.append(s.assign(**tag))
-        neurons = _read_csv(r.path / "analysis" / "neurons.csv", notes, ["n_max", "tau_net"])
+        neurons = _read_csv(r.path / analyze.IN_RUN / analyze.NEURONS, notes, ["n_max", "tau_net"])
         if neurons is not None:
             paper.append(paper_tau_net(neurons).assign(**tag))
             cells.append(neurons[[c for c in ("n_max", "tau", "tau_net") if c in neurons]].assign(**tag))

@@ -241,6 +241,14 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
                  "reports one less) against N.")
         columns["dimensionality"] = (dim, "mean", spread, False)
         order.append("dimensionality")
+    for m, column in panel_measures(a):  # registered measures without a figure of their own
+        table = aggregate(a, ["condition", "n_max"], column, spread)
+        unit = f" ({m.unit})" if m.unit else ""
+        figs.add(sec, f"measure_{m.name}", plotting.plot_measure_vs_n(table, colors, spread, f"{m.label}{unit}"),
+                 f"{m.label[:1].upper()}{m.label[1:]}{unit} against N: {m.definition} (summary.csv's {column} per "
+                 f"network, then mean ± {spread} across networks).")
+        columns[m.label] = (table, "mean", spread, m.timescale)
+        order.append(m.label)
     spread_words = "mean ± s.e.m." if spread == "sem" else "mean [95 % bootstrap interval]"
     for condition in data.conditions:
         table = _per_n_table(columns, dists, condition, spread, order)
@@ -248,6 +256,19 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
             sec.items.append(("table", f"<p>Timescales per N, {html.escape(condition)} (across networks: "
                                        f"{spread_words}; per neuron: median [quantiles] (neurons)):</p>" + table))
     return sec
+
+
+def panel_measures(analysis: pd.DataFrame) -> list[tuple[type, str]]:
+    """(measure, ``summary.csv`` column) of every registered measure of the timescales section that
+    the report draws in a panel of its own (``panel`` None), where the runs' analyses have it."""
+    from rnn_timescales.studies.measures import REPORT_SECTION, measures
+
+    chosen = []
+    for m in measures():
+        column = m.summary_column()
+        if m.panel is None and m.section == REPORT_SECTION and column in analysis and analysis[column].notna().any():
+            chosen.append((m, column))
+    return chosen
 
 
 # name -> (settings a curve is drawn over, the value, the figure, its caption)

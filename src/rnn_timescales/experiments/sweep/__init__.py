@@ -51,7 +51,7 @@ The package, in the order a sweep uses it (each module imports only the ones bef
 Every name is importable from ``rnn_timescales.experiments.sweep`` as before the split.
 """
 
-from rnn_timescales.experiments.sweep.analyses import ANALYSES, SweepAnalysis
+from rnn_timescales.experiments.sweep.analyses import ANALYSES
 from rnn_timescales.experiments.sweep.driver import (
     DRIVER_LOCK,
     RUNS_FILE,
@@ -94,7 +94,7 @@ from rnn_timescales.experiments.sweep.worker import RunTask, execute
 
 __all__ = [
     "ANALYSES", "DRIVER_LOCK", "ERRORS_DIR", "FINAL_STOPS", "RUNS_FILE", "SHORT_LABELS", "SPEC_FILE", "SPEC_KEYS",
-    "STATUSES", "RunStatus", "RunTask", "SweepAnalysis", "SweepPoint", "SweepResult", "SweepSpec", "check_root",
+    "STATUSES", "RunStatus", "RunTask", "SweepPoint", "SweepResult", "SweepSpec", "check_root",
     "clear_failure", "configuration_mismatch", "driver_lock", "error_files", "execute", "expand", "is_locked",
     "load_spec", "parse_only", "plan", "point_config", "prepare_sweep", "read_failure", "read_summary", "record_failure",
     "run_status", "run_sweep", "select_points", "setting_labels", "state_mismatch", "status_counts", "stopping_differences",
