@@ -95,9 +95,13 @@ def test_the_readme_names_setup_main_job_and_tests():
     test_recipe = makefile.split("\ntest:")[1].split("\n\n")[0]
     assert "rnn-timescales train\n" in run_recipe + "\n" and "python -m pytest -q" in test_recipe
     # the manual set-up the README documents is what make does
-    setup = next(c for c in commands if c.startswith("python3 -m venv"))
-    assert 'pip install torch==2.13.0 -e ".[dev]"' in setup
+    assert any(c.startswith("python3 -m venv") for c in commands)
+    # PyTorch's CPU build first, from its CPU index, as the Makefile installs it
+    cpu = "--index-url https://download.pytorch.org/whl/cpu"
+    assert f"pip install torch==2.13.0 {cpu}" in commands and 'pip install -e ".[dev]"' in commands
     assert "TORCH ?= torch==2.13.0" in makefile and 'pip install -e ".[dev]"' in makefile
+    assert "TORCH_INDEX ?= https://download.pytorch.org/whl/cpu" in makefile and "--index-url $(TORCH_INDEX)" in makefile
+    assert "CPU build of PyTorch" in (ROOT / "PACKAGE.md").read_text() and cpu in (ROOT / "PACKAGE.md").read_text()
     assert "python -m pytest -q" in commands and "rnn-timescales train" in commands
 
 
