@@ -98,3 +98,28 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     for name in ("build_config", "analyze_checkpoint", "estimate_timescales", "analyze_slow_points", "write_report"):
         assert f'id="rnn_timescales.' in api and name in api
     assert (site / "tutorials" / "first_hour.ipynb").is_file()  # the notebook is offered for download
+
+
+def test_the_errors_page_is_one_table_per_command_with_what_to_do():
+    """docs/errors.md: a section per command (a command of --help), each a table of
+    ``| `id` | bad input | message | what to do |`` rows, every row with advice."""
+    text = (DOCS / "errors.md").read_text()
+    body = text.split("## How this page is organised")[1].split("## Divergence")[0]
+    sections = re.split(r"^## ", body, flags=re.M)[1:]
+    known = set(commands())
+    seen = set()
+    for section in sections:
+        title, _, content = section.partition("\n")
+        rows = [line for line in content.splitlines() if line.startswith("| `")]
+        assert rows, f"section {title!r} has no rows"
+        if title != "Any command":
+            command = title.strip("`")
+            assert command.split()[0] in known, f"section {title!r} is not a command"
+            seen.add(command.split()[0])
+        assert "| id | bad input | message | what to do |" in content, title
+        for row in rows:
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+            assert len(cells) == 4, f"{title}: a row with {len(cells)} cells: {row[:80]}"
+            assert re.fullmatch(r"`[\w-]+`", cells[0]) and cells[2] and cells[3] not in ("", "?"), row[:80]
+            assert not cells[2].startswith("`rnn-timescales"), f"a command line in the message column: {row[:80]}"
+    assert {"train", "analyze", "sweep", "report", "figures", "timescales"} <= seen
