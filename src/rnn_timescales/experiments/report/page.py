@@ -84,10 +84,17 @@ def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dic
     from rnn_timescales.plots import report as plotting
 
     sec = Section("Training")
-    if data.metrics.empty:
-        sec.items.append(("nodata", "No data: no run has a metrics.csv yet (runs imported from the paper's code "
-                                    "have none)."))
-        return sec
+    without = [r for r in data.runs if data.metrics.empty or r.name not in set(data.metrics["run"])]
+    if without:
+        causes: dict[str, list[str]] = {}
+        for r in without:
+            causes.setdefault(missing_metrics_cause(r), []).append(r.name)
+        listed = "; ".join(f"{', '.join(names[:5])}{f' and {len(names) - 5} more' if len(names) > 5 else ''}: {cause}"
+                           for cause, names in causes.items())
+        if data.metrics.empty:
+            sec.items.append(("nodata", f"No data: no run has a training log (metrics.csv). {listed}."))
+            return sec
+        sec.items.append(("note", f"Not drawn (no metrics.csv): {listed}."))
     n_start = {r.name: r.n_start for r in data.runs}
     carry = {r.name for r in data.runs if r.stop_reason in CARRY_STOPS}
     cond = {r.name: r.condition for r in data.runs}
@@ -122,6 +129,22 @@ def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dic
         figs.add(sec, "accuracy_per_head", plotting.plot_accuracy_per_head(data.heads, runs),
                  f"Accuracy of every head (its N on the y axis) after each epoch{more}.")
     return sec
+
+
+def missing_metrics_cause(run) -> str:
+    """Why a run has no ``metrics.csv``, in words, from what its directory says: imported from the
+    paper's code, not started, still before its first epoch, failed, interrupted, or removed."""
+    if run.stop_reason == "imported":
+        return "imported from the paper's code, which keeps no training log"
+    if run.status == "running":
+        return "still training, before the end of its first epoch"
+    if run.status == "failed":
+        return f"failed ({run.detail})"
+    if run.status in ("pending", "unfinished") and (not (run.path / "config.yaml").is_file() or "not started" in run.detail):
+        return "not started yet"
+    if run.status in ("pending", "unfinished"):
+        return "interrupted before the end of its first epoch"
+    return "its metrics.csv is missing (removed after training?)"
 
 
 def _curve_aggregate(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[str], cond: dict[str, str],
@@ -412,6 +435,8 @@ def render_html(data: ReportData, sections: list[Section], spread: str, runs: pd
                 out.append(f"<figure><img src='{e(src)}' alt='{e(caption)}'><figcaption>{e(caption)}</figcaption></figure>")
             elif kind == "table":
                 out.append(content)
+            elif kind == "note":
+                out.append(f"<p class='meta'>{e(content)}</p>")
             else:
                 out.append(f"<p class='nodata'>{e(content)}</p>")
     if data.notes:
