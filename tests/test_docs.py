@@ -98,6 +98,26 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     for name in ("build_config", "analyze_checkpoint", "estimate_timescales", "analyze_slow_points", "write_report"):
         assert f'id="rnn_timescales.' in api and name in api
     assert (site / "tutorials" / "first_hour.ipynb").is_file()  # the notebook is offered for download
+    assert_the_api_reference_renders(site)
+
+
+def assert_the_api_reference_renders(site: Path) -> None:
+    """The docstrings' Sphinx roles and double backticks are converted (docs/griffe_docstrings.py):
+    none is left as text; roles to documented objects are links; long signatures are wrapped; the
+    science and timescales pages carry typeset equations (arithmatex markup for MathJax)."""
+    api = (site / "api" / "index.html").read_text()
+    for literal in (":func:", ":class:", ":mod:", ":meth:", ":data:", ":attr:", "``"):
+        assert literal not in api, f"a literal {literal} in the API reference"
+    assert re.search(r'<a class="autorefs autorefs-internal"[^>]*href="#rnn_timescales\.analysis\.fit_timescales"', api)
+    assert "Returns: DataFrame with one row per unit" in api  # a prose Returns section, not a table of lines
+    signatures = [re.sub(r"<[^>]+>", "", s) for s in re.findall(r'<div class="doc-signature[^"]*"[^>]*>(.*?)</div>', api,
+                                                                 flags=re.S)]
+    assert signatures and max(len(line) for s in signatures for line in s.splitlines()) <= 100
+    for page in ("science", "timescales"):
+        text = (site / page / "index.html").read_text()
+        assert text.count('class="arithmatex"') >= 4, page
+        assert "\\hat\\tau" in text or "\\tau" in text
+    assert "mathjax" in (site / "science" / "index.html").read_text().lower()
 
 
 def test_the_errors_page_is_one_table_per_command_with_what_to_do():
