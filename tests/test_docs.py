@@ -97,7 +97,10 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     api = (site / "api" / "index.html").read_text()
     for name in ("build_config", "analyze_checkpoint", "estimate_timescales", "analyze_slow_points", "write_report"):
         assert f'id="rnn_timescales.' in api and name in api
-    assert (site / "tutorials" / "first_hour.ipynb").is_file()  # the notebook is offered for download
+    for notebook in ("first_hour", "your_recording"):  # rendered as pages with their outputs, and offered
+        page = (site / "tutorials" / notebook / "index.html").read_text()
+        assert page.count("data:image/png;base64") >= 1 and "jp-OutputArea" in page, notebook
+        assert (site / "tutorials" / notebook / f"{notebook}.ipynb").is_file()
     assert_the_api_reference_renders(site)
 
 

@@ -62,8 +62,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
                        "(counted from 1; the paper's code reports one less)."),
     # robustness summary
     "measure": ("measure", "What was done to the network and what is measured."),
-    "condition": ("condition", "The size ε of the perturbation, the group of the silenced neuron, or the retraining "
-                  "change."),
+    "condition": ("condition", "The size ε of the perturbation; for the ablation: intact (no neuron silenced), fast "
+                  "(one of the 20 neurons of shortest trained τ silenced) or slow (one of the 20 of longest); or "
+                  "the retraining change."),
     "perturb-w": ("relative accuracy, W perturbed", "(accuracy − 0.5)/(intact accuracy − 0.5) after a random change of "
                   "the recurrent weights W of size ε relative to ‖W‖ (docs/robustness.md)."),
     "perturb-tau": ("relative accuracy, τ perturbed", "The same after perturbing the timescales τ by ε."),
@@ -80,7 +81,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "complete": ("whole budget trained", "Whether every run trained the whole budget (otherwise a lower bound)."),
 }
 
-ABLATION_GROUPS = {"none": "intact", "short": "fast neuron silenced", "long": "slow neuron silenced"}
+ABLATION_GROUPS = {"none": "intact", "short": "fast", "long": "slow"}
 """One name per ablation group, the same in the figures and the tables."""
 
 
