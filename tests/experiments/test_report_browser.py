@@ -142,6 +142,7 @@ def assert_reads_well(seen: dict, min_images: int) -> None:
     for img in seen["images"]:
         assert img["complete"] and img["w"] > 0 and img["h"] > 0, f"image did not load: {img['src']}"
         assert img["caption"] and len(img["caption"]) > 20, f"no caption under {img['src']}"
+        assert "What to look for:" in img["caption"], f"no reading guide under {img['src']}"
     assert seen["tables"] and all(rows >= 2 for rows in seen["tables"]), "a table without rows"
     assert {"Runs", "Training", "Timescales and dimensionality"} <= set(seen["headings"])
 

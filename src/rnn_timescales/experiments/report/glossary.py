@@ -81,6 +81,51 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "complete": ("whole budget trained", "Whether every run trained the whole budget (otherwise a lower bound)."),
 }
 
+DEFINITIONS = {
+    "N": "The task's memory length: the network must combine the last N inputs.",
+    "networks": "How many networks (seeds) of the condition were analysed at this N.",
+    "trained τ: network mean": "The mean over a network's neurons of its trained single-neuron timescale τ, in steps.",
+    "trained τ per neuron: median [10 %, 90 %] (neurons)": "Every neuron's trained τ pooled over the condition's "
+    "networks: the median and the 10 % and 90 % quantiles (the number of neurons).",
+    "τ_net ≤ 1 step (share of neurons)": "The share of a network's neurons whose network-mediated timescale τ_net is "
+    "at most one step (no memory beyond one step).",
+    "τ_net median of all neurons (ours)": "The median τ_net over all of a network's neurons (our aggregation).",
+    "τ_net > 1 step: median [25 %, 75 %] (neurons)": "The neurons with τ_net above one step, pooled over networks: "
+    "their median and quartiles (their number).",
+    "τ_net > 1 step: mean (paper's figures, ± s.d.)": "The paper's figures' aggregation: the mean τ_net of the "
+    "neurons above one step per network, then mean ± s.d. across networks.",
+    "slowest Jacobian mode": "−1/ln|λ| of the slowest eigenvalue of the linearised dynamics, median over operating "
+    "points, in steps.",
+    "population τ_net": "τ_net of the summed activity of all neurons, in steps.",
+    "dimensionality": "Principal components needed for 90 % of the activity's variance (counted from 1).",
+}
+"""The columns of a run's or a sweep's per-N table, defined under it."""
+
+
+LOOK_FOR = {
+    "progress": "which condition reaches larger N in the same epochs, and whether its band (the spread across "
+                "seeds) separates it from the others; the wall-time panel only compares runs on the same machine.",
+    "models_progress": "whether the curriculum's advantage holds for every model type.",
+    "tau_training": "whether the trained τ drifts up (slower neurons, as single-head networks do in [K24]) or down "
+                    "(as multi-head networks do) while N grows.",
+    "accuracy_per_head": "a head dropping back to chance after a later N was added (forgetting), and how long each "
+                         "new N takes to pass the threshold.",
+    "tau_vs_n": "whether the neurons' own timescales grow with N (the single-neuron mechanism) or stay near one step.",
+    "tau_net_vs_n": "whether memory beyond one step grows with N, and in how many neurons: the share below one step "
+                    "(right) says how much of the network the τ_net values on the left describe.",
+    "collective_vs_n": "a slowest mode rising with N while single neurons stay fast: memory held by the network's "
+                       "dynamics rather than by its neurons.",
+    "dimensionality_vs_n": "whether the activity spreads over more dimensions as the memory demand N grows.",
+    "perturbation": "the ε at which each condition's accuracy falls: the later the fall, the more robust the network.",
+    "ablation": "which group of neurons the accuracy depends on: a large drop for slow neurons means the memory "
+                "lives in them.",
+    "forgetting": "whether networks keep earlier N once trained further (multi-head networks should, single-head "
+                  "ones need not).",
+    "continuous": "whether accuracy survives slower input (k > 1): a network that generalises in time keeps it.",
+    "extrapolation": "how far beyond the trained delays the accuracy holds.",
+}
+"""A reading guide under each figure of a run's or a sweep's report (by figure name)."""
+
 ABLATION_GROUPS = {"none": "intact", "short": "fast", "long": "slow"}
 """One name per ablation group, the same in the figures and the tables."""
 

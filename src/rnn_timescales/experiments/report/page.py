@@ -14,6 +14,7 @@ import pandas as pd
 
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.experiments.report.data import TABLES, ReportData, load_report_data
+from rnn_timescales.experiments.report.glossary import DEFINITIONS, LOOK_FOR
 from rnn_timescales.experiments.report.statistics import (
     CARRY_STOPS,
     ONE_STEP,
@@ -193,27 +194,6 @@ def _per_n_table(columns: dict[str, tuple[pd.DataFrame, str, str, bool]], dists:
     table = table[[c for c in order if c in table]].fillna("")
     table.index.name = "N"
     return table.reset_index()
-
-
-DEFINITIONS = {
-    "N": "The task's memory length: the network must combine the last N inputs.",
-    "networks": "How many networks (seeds) of the condition were analysed at this N.",
-    "trained τ: network mean": "The mean over a network's neurons of its trained single-neuron timescale τ, in steps.",
-    "trained τ per neuron: median [10 %, 90 %] (neurons)": "Every neuron's trained τ pooled over the condition's "
-    "networks: the median and the 10 % and 90 % quantiles (the number of neurons).",
-    "τ_net ≤ 1 step (share of neurons)": "The share of a network's neurons whose network-mediated timescale τ_net is "
-    "at most one step (no memory beyond one step).",
-    "τ_net median of all neurons (ours)": "The median τ_net over all of a network's neurons (our aggregation).",
-    "τ_net > 1 step: median [25 %, 75 %] (neurons)": "The neurons with τ_net above one step, pooled over networks: "
-    "their median and quartiles (their number).",
-    "τ_net > 1 step: mean (paper's figures, ± s.d.)": "The paper's figures' aggregation: the mean τ_net of the "
-    "neurons above one step per network, then mean ± s.d. across networks.",
-    "slowest Jacobian mode": "−1/ln|λ| of the slowest eigenvalue of the linearised dynamics, median over operating "
-    "points, in steps.",
-    "population τ_net": "τ_net of the summed activity of all neurons, in steps.",
-    "dimensionality": "Principal components needed for 90 % of the activity's variance (counted from 1).",
-}
-"""The per-N table's columns, defined under it."""
 
 
 def _definitions(columns) -> str:
@@ -432,7 +412,10 @@ def render_html(data: ReportData, sections: list[Section], spread: str, runs: pd
         for kind, content in sec.items:
             if kind == "figure":
                 src, caption = content.split("|", 1)
-                out.append(f"<figure><img src='{e(src)}' alt='{e(caption)}'><figcaption>{e(caption)}</figcaption></figure>")
+                look = LOOK_FOR.get(src.removesuffix(".png"), "")
+                look = f"<p class='look'><b>What to look for:</b> {e(look)}</p>" if look else ""
+                out.append(f"<figure><img src='{e(src)}' alt='{e(caption)}'><figcaption>{e(caption)}{look}"
+                           "</figcaption></figure>")
             elif kind == "table":
                 out.append(content)
             elif kind == "note":
