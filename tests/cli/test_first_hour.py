@@ -55,6 +55,8 @@ def test_a_run_that_solved_nothing_is_analysed_with_a_warning_and_labelled(tmp_p
     summary = pd.read_csv(run / "analysis" / "summary.csv")
     assert summary["solved"].tolist() == [False]
     assert "solved" in captured.out.splitlines()[0]
+    assert main(["report", str(run)]) == 0  # the report labels it too
+    assert "Unsolved: run solved no N" in (run / "report" / "index.html").read_text()
 
 
 def test_a_solved_run_is_analysed_without_a_warning(tmp_path, capsys):

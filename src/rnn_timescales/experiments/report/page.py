@@ -211,6 +211,10 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
         sec.items.append(("nodata", "No data: no run has been analysed (rnn-timescales analyze RUN_DIR, or an "
                                     "analyze: section in the sweep spec, or rnn-timescales sweep analyze DIR)."))
         return sec
+    if "solved" in a and (a["solved"].astype(str).str.lower() == "false").any():
+        unsolved = sorted(set(a.loc[a["solved"].astype(str).str.lower() == "false", "run"]))
+        sec.items.append(("note", f"Unsolved: {', '.join(unsolved)} solved no N; analysed at their final weights, "
+                                  "they are drawn at the N they were still learning."))
     empty = pd.DataFrame(columns=["condition", "n_max", "mean", "lo", "hi", "n"])
     cells = data.neurons
     columns: dict[str, tuple[pd.DataFrame, str, str, bool]] = {}
