@@ -74,7 +74,7 @@ def plot_autocorrelation_fits(ac: np.ndarray, neurons: pd.DataFrame, fit_lag: in
     if idx.size:
         order = idx[np.argsort(neurons["tau_net"].to_numpy()[idx])]
         idx = order[np.linspace(0, order.size - 1, min(n_examples, order.size)).astype(int)]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
     lags = np.arange(ac.shape[1])
     t = np.linspace(0, fit_lag, 200)
     curves = []
@@ -87,8 +87,9 @@ def plot_autocorrelation_fits(ac: np.ndarray, neurons: pd.DataFrame, fit_lag: in
             fit = single_exp(t, row["a_single"], row["tau_single"])
         else:
             fit = double_exp(t, row["a_double"], row["tau_fast"], row["tau_slow"], row["c_fast"])
-        ax.plot(t, fit, "-", color=color, label=f"neuron {int(row['neuron'])}: "
-                rf"$\tau_{{net}}$={row['tau_net']:.2g} ({'double' if row['model'] == 2 else 'single'})")
+        value = (rf"$\tau_{{net}}$ < {TAU_NET_FLOOR:g}: no correlation at lag 1" if row["tau_net"] < TAU_NET_FLOOR
+                 else rf"$\tau_{{net}}$={row['tau_net']:.2g} ({'double' if row['model'] == 2 else 'single'})")
+        ax.plot(t, fit, "-", color=color, label=f"neuron {int(row['neuron'])}: {value}")
     ax.axvline(fit_lag, color="grey", lw=0.6, ls=":", label=f"last lag fitted ({fit_lag})")
     ax.axhline(0, color="k", lw=0.4)
     zoom_lags(ax, curves)
@@ -96,7 +97,7 @@ def plot_autocorrelation_fits(ac: np.ndarray, neurons: pd.DataFrame, fit_lag: in
     ax.set_ylabel("autocorrelation / AC(0)")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=6, loc="upper left")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -144,6 +145,6 @@ def plot_population_autocorrelation(levels: np.ndarray, population_ac: np.ndarra
     zoom_lags(ax, curves)
     ax.set_xlabel("lag (steps)")
     ax.set_ylabel("population AC / AC(0)")
-    ax.legend(fontsize=7, loc="upper left" if len(curves) else "best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig

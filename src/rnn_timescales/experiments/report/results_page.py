@@ -88,6 +88,10 @@ CAPTIONS: dict[str, tuple[str, str, str]] = {
         "whether the networks carry their computation to a slower clock (a continuous-time solution would keep "
         "its accuracy as k grows)."),
 }
+FLOOR = 0.1
+"""A timescale below this many steps: no correlation left at lag 1; shown as "< 0.1", not as a value."""
+FLOORED = {"tau_net_median", "tau_net_paper_mean", "tau_net_paper_mean_aic", "tau_jump_median", "iat_median",
+           "population_tau_net", "jacobian_tau_max"}
 SECTIONS = ["Timescales against N", "Training speed", "Robustness", "Forgetting and continuous time"]
 
 
@@ -137,8 +141,9 @@ def _timescales(summary: pd.DataFrame) -> tuple[str, list[str]]:
                 continue
             used.append(c)
             integer = c == "dimensionality"
-            rows.append([human(c)] + [mean_sd(m, s, k, integer=integer) for m, s, k in
-                                      zip(g[f"{c}_mean"], g[f"{c}_sd"], g[f"{c}_count"])])
+            floor = c in FLOORED
+            rows.append([human(c)] + [f"< {FLOOR:g} ({int(k)})" if floor and m < FLOOR else mean_sd(m, s, k, integer=integer)
+                                      for m, s, k in zip(g[f"{c}_mean"], g[f"{c}_sd"], g[f"{c}_count"])])
         frame = pd.DataFrame(rows, columns=["measure", *[f"N = {n}" for n in g["n"]]])
         parts.append(f"<p><b>{html.escape(str(curriculum))}</b> ({html.escape(str(model))}, τ "
                      f"{'trained' if train_tau else 'fixed'}): mean ± s.d. across networks (their number)</p>"
@@ -197,7 +202,10 @@ def render_results_html(results: Path, out: Path, names: list[str], tmp: Path) -
         if kind == "timescales_by_n" and not table.empty:
             text, used = _timescales(table)
             body["Timescales against N"].append(f"<h3>Timescales per N ({e(task)})</h3>" + text + link
-                                                + definitions_html(used))
+                                                + definitions_html(used, {f"< {FLOOR:g}": "A timescale below "
+                                                  f"{FLOOR:g} step: no correlation left at lag 1, below what integer "
+                                                  "lags resolve; not a measured value (the number of networks in "
+                                                  "brackets)."}))
         elif kind == "robustness_summary" and not table.empty:
             body["Robustness"].append(f"<h3>The numbers quoted ({e(task)})</h3>" + _robustness(table) + link
                                       + definitions_html(["curriculum", "n", "condition",
