@@ -58,6 +58,7 @@ SCALE = {
     "sweep status": [],
     "sweep collect": [],
     "report": [],
+    "figures": [],
     "slow-points": ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500",
                     "--no-progress"],
     "extrapolate": ["--trials", "2", "--max-delay", "8", "--no-progress"],
@@ -113,6 +114,7 @@ def workspace(tmp_path, monkeypatch):
     ws = tmp_path / "repo"
     ws.mkdir()
     (ws / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    (ws / "results").symlink_to(ROOT / "results", target_is_directory=True)  # the committed tables (read only)
     monkeypatch.chdir(ws)
     config = build_config("paper", overrides=tiny_overrides(hidden=16, batch=16, steps=5)
                           + ["curriculum.threshold=0.5", "training.max_epochs=2"])
