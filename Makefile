@@ -2,12 +2,15 @@
 #   make run    the README's main job (rnn-timescales train)
 #   make test   the test suite
 # Set-up: a virtual environment in .venv with the package, its test tools and PyTorch. PyTorch is
-# installed only if the environment has none: TORCH names what to install (default the CPU build
-# 2.13.0; e.g. `make test TORCH=torch` for your platform's default build, CUDA included).
+# installed only if the environment has none: TORCH names what to install (default 2.13.0) and
+# TORCH_INDEX an index to take it from instead of pip's own (default none: on the project's machines
+# pip finds the CPU build of 2.13.0 locally; on a Linux machine with internet, `make test
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu` takes the CPU build rather than the CUDA one).
 
 VENV ?= .venv
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnn-timescales-installed
 
@@ -23,7 +26,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH)"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 

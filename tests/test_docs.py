@@ -97,4 +97,52 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     api = (site / "api" / "index.html").read_text()
     for name in ("build_config", "analyze_checkpoint", "estimate_timescales", "analyze_slow_points", "write_report"):
         assert f'id="rnn_timescales.' in api and name in api
-    assert (site / "tutorials" / "first_hour.ipynb").is_file()  # the notebook is offered for download
+    for notebook in ("first_hour", "your_recording"):  # rendered as pages with their outputs, and offered
+        page = (site / "tutorials" / notebook / "index.html").read_text()
+        assert page.count("data:image/png;base64") >= 1 and "jp-OutputArea" in page, notebook
+        assert (site / "tutorials" / notebook / f"{notebook}.ipynb").is_file()
+    assert_the_api_reference_renders(site)
+
+
+def assert_the_api_reference_renders(site: Path) -> None:
+    """The docstrings' Sphinx roles and double backticks are converted (docs/griffe_docstrings.py):
+    none is left as text; roles to documented objects are links; long signatures are wrapped; the
+    science and timescales pages carry typeset equations (arithmatex markup for MathJax)."""
+    api = (site / "api" / "index.html").read_text()
+    for literal in (":func:", ":class:", ":mod:", ":meth:", ":data:", ":attr:", "``"):
+        assert literal not in api, f"a literal {literal} in the API reference"
+    assert re.search(r'<a class="autorefs autorefs-internal"[^>]*href="#rnn_timescales\.analysis\.fit_timescales"', api)
+    assert "Returns: DataFrame with one row per unit" in api  # a prose Returns section, not a table of lines
+    signatures = [re.sub(r"<[^>]+>", "", s) for s in re.findall(r'<div class="doc-signature[^"]*"[^>]*>(.*?)</div>', api,
+                                                                 flags=re.S)]
+    assert signatures and max(len(line) for s in signatures for line in s.splitlines()) <= 100
+    for page in ("science", "timescales"):
+        text = (site / page / "index.html").read_text()
+        assert text.count('class="arithmatex"') >= 4, page
+        assert "\\hat\\tau" in text or "\\tau" in text
+    assert "mathjax" in (site / "science" / "index.html").read_text().lower()
+
+
+def test_the_errors_page_is_one_table_per_command_with_what_to_do():
+    """docs/errors.md: a section per command (a command of --help), each a table of
+    ``| `id` | bad input | message | what to do |`` rows, every row with advice."""
+    text = (DOCS / "errors.md").read_text()
+    body = text.split("## How this page is organised")[1].split("## Divergence")[0]
+    sections = re.split(r"^## ", body, flags=re.M)[1:]
+    known = set(commands())
+    seen = set()
+    for section in sections:
+        title, _, content = section.partition("\n")
+        rows = [line for line in content.splitlines() if line.startswith("| `")]
+        assert rows, f"section {title!r} has no rows"
+        if title != "Any command":
+            command = title.strip("`")
+            assert command.split()[0] in known, f"section {title!r} is not a command"
+            seen.add(command.split()[0])
+        assert "| id | bad input | message | what to do |" in content, title
+        for row in rows:
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+            assert len(cells) == 4, f"{title}: a row with {len(cells)} cells: {row[:80]}"
+            assert re.fullmatch(r"`[\w-]+`", cells[0]) and cells[2] and cells[3] not in ("", "?"), row[:80]
+            assert not cells[2].startswith("`rnn-timescales"), f"a command line in the message column: {row[:80]}"
+    assert {"train", "analyze", "sweep", "report", "figures", "timescales"} <= seen

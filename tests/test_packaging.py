@@ -25,7 +25,7 @@ import pytest
 import rnn_timescales
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_FILES = ["pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", "CITATION.cff", "MANIFEST.in"]
+SOURCE_FILES = ["pyproject.toml", "README.md", "PACKAGE.md", "LICENSE", "CHANGELOG.md", "CITATION.cff", "MANIFEST.in"]
 TINY = ["--hidden", "8", "--max-epochs", "1", "--no-progress", "--set", "training.steps_per_epoch=2",
         "--set", "training.eval_batches=1", "--set", "training.batch_size=8", "--device", "cpu"]
 
@@ -50,6 +50,15 @@ def test_the_version_is_in_one_place():
         assert paper in cff
 
 
+def test_the_package_description_has_only_absolute_links_and_says_how_to_get_the_cpu_build():
+    """The package index shows PACKAGE.md: a relative link or image there would be broken."""
+    text = (ROOT / "PACKAGE.md").read_text()
+    assert 'readme = { file = "PACKAGE.md"' in (ROOT / "pyproject.toml").read_text()
+    targets = re.findall(r"!?\[[^\]]*\]\(([^)\s]+)", text) + re.findall(r"""(?:src|href)=["']([^"']+)""", text)
+    assert targets and all(t.startswith(("https://", "http://")) for t in targets), targets
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in text
+
+
 def test_version_flag_prints_the_version(capsys):
     from rnn_timescales.cli import main
 
@@ -71,13 +80,18 @@ def test_wheel_and_sdist_build_pass_twine_and_run_in_a_fresh_environment(tmp_pat
     shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
     dist = tmp_path / "dist"
     # sdist first, then the wheel built from the unpacked sdist (so the sdist is known to be complete)
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", dist, tree], cwd=tmp_path, timeout=600)
+    built = _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", dist, tree], cwd=tmp_path, timeout=600)
+    log = built.stdout + built.stderr
+    assert "license" not in log.lower() or "deprecat" not in log.lower(), "license metadata deprecation in the build"
     version = rnn_timescales.__version__
     (wheel,) = dist.glob(f"rnn_timescales-{version}-py3-none-any.whl")
     (sdist,) = dist.glob(f"rnn_timescales-{version}.tar.gz")
     _run([sys.executable, "-m", "twine", "check", "--strict", wheel, sdist], cwd=tmp_path)
 
     names = zipfile.ZipFile(wheel).namelist()
+    metadata = zipfile.ZipFile(wheel).read(f"rnn_timescales-{version}.dist-info/METADATA").decode()
+    assert "License-Expression: MIT" in metadata and "Classifier: License ::" not in metadata
+    assert "Provides-Extra: docs" in metadata and "download.pytorch.org/whl/cpu" in metadata
     for preset in ("paper", "quick", "gated", "h19", "quick.delayed-recall"):
         assert f"rnn_timescales/presets/{preset}.yaml" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)

@@ -58,6 +58,7 @@ SCALE = {
     "sweep status": [],
     "sweep collect": [],
     "report": [],
+    "figures": [],
     "slow-points": ["--initial", "16", "--trials", "2", "--steps", "60", "--burn-in", "20", "--max-iters", "1500",
                     "--no-progress"],
     "extrapolate": ["--trials", "2", "--max-delay", "8", "--no-progress"],
@@ -95,9 +96,13 @@ def test_the_readme_names_setup_main_job_and_tests():
     test_recipe = makefile.split("\ntest:")[1].split("\n\n")[0]
     assert "rnn-timescales train\n" in run_recipe + "\n" and "python -m pytest -q" in test_recipe
     # the manual set-up the README documents is what make does
-    setup = next(c for c in commands if c.startswith("python3 -m venv"))
-    assert 'pip install torch==2.13.0 -e ".[dev]"' in setup
+    assert any(c.startswith("python3 -m venv") for c in commands)
+    # PyTorch's CPU build first, from its CPU index, as the Makefile installs it
+    cpu = "--index-url https://download.pytorch.org/whl/cpu"
+    assert f"pip install torch==2.13.0 {cpu}" in commands and 'pip install -e ".[dev]"' in commands
     assert "TORCH ?= torch==2.13.0" in makefile and 'pip install -e ".[dev]"' in makefile
+    assert "TORCH_INDEX ?= https://download.pytorch.org/whl/cpu" in makefile and "--index-url $(TORCH_INDEX)" in makefile
+    assert "CPU build of PyTorch" in (ROOT / "PACKAGE.md").read_text() and cpu in (ROOT / "PACKAGE.md").read_text()
     assert "python -m pytest -q" in commands and "rnn-timescales train" in commands
 
 
@@ -109,6 +114,7 @@ def workspace(tmp_path, monkeypatch):
     ws = tmp_path / "repo"
     ws.mkdir()
     (ws / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    (ws / "results").symlink_to(ROOT / "results", target_is_directory=True)  # the committed tables (read only)
     monkeypatch.chdir(ws)
     config = build_config("paper", overrides=tiny_overrides(hidden=16, batch=16, steps=5)
                           + ["curriculum.threshold=0.5", "training.max_epochs=2"])

@@ -204,5 +204,59 @@ def test_an_analysed_sweep_without_runs_on_disk_yet_still_reports(tmp_path):
     spec = SweepSpec.from_mapping({"base": TINY_BASE, "grid": {"seed": [0, 1]}})
     root, _ = prepare_sweep(spec, tmp_path / "sweep")
     text = assert_valid_report(write_report(root), set())
-    assert "not started" in text and "No data: no run has a metrics.csv yet" in text
+    assert "No data: no run has a training log (metrics.csv). seed-0, seed-1: not started yet." in text
+    assert "paper's code" not in text  # the real cause, not a guess
     assert [p.name for p in plan(spec)] == ["seed-0", "seed-1"]
+
+
+def test_a_report_names_why_each_run_has_no_training_log(tmp_path):
+    """Imported, interrupted and trained runs side by side: the trained one is drawn, the others are
+    named with their own cause."""
+    base = build_config("paper", overrides=["model.hidden_size=16"])
+    fake_run(tmp_path / "runs" / "trained", base, 0, 1.0, [2.0], robustness=False)
+    imported = tmp_path / "runs" / "imported"
+    fake_run(imported, base, 1, 1.0, [2.0], robustness=False)
+    (imported / "metrics.csv").unlink()
+    (imported / "summary.json").write_text(json.dumps({"stop_reason": "imported", "n_max_solved": 5}))
+    interrupted = tmp_path / "runs" / "interrupted"
+    fake_run(interrupted, base, 2, 1.0, [2.0], robustness=False)
+    (interrupted / "metrics.csv").unlink()
+    (interrupted / "summary.json").unlink()
+    text = (write_report(tmp_path / "runs") / "index.html").read_text()
+    assert "imported: imported from the paper&#x27;s code, which keeps no training log" in text
+    assert "interrupted: interrupted before the end of its first epoch" in text
+    assert "progress.png" in text
+
+
+def test_the_figures_command_draws_a_results_directory_without_a_page(tmp_path):
+    """`figures` is the figures-only program; `report` on the same folder adds the page, and a
+    folder holding something else is refused in one line, nothing written."""
+    from rnn_timescales.cli import main
+
+    root = Path(__file__).resolve().parents[2] / "results" / "k24"
+    assert main(["figures", str(root), "--out", str(tmp_path / "figs")]) == 0
+    drawn = json.loads((tmp_path / "figs" / "figures.json").read_text())["figures"]
+    assert "parity_timescales_vs_n.png" in drawn and not (tmp_path / "figs" / "index.html").exists()
+    # a report may replace a figures-only output (and the reverse): the same files plus the page
+    assert main(["report", str(root), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "index.html").is_file()
+    assert set(drawn) <= {p.name for p in (tmp_path / "figs").iterdir()}
+    page = (tmp_path / "figs" / "index.html").read_text()
+    assert not [link for link in local_links(tmp_path / "figs" / "index.html")
+                if not (tmp_path / "figs" / link).resolve().is_file()]
+    assert "trained τ, network mean" in page and "What to look for" in page and "tau_jump_none" not in page
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert main(["report", str(root), "--out", str(tmp_path / "other")]) == 2
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["notes.txt"]
+
+
+def test_a_results_page_is_a_function_of_the_tables():
+    """The committed reproduction page is what `report results/k24` writes now (no date on it)."""
+    from rnn_timescales.experiments.report.results_page import render_results_html
+
+    root = Path(__file__).resolve().parents[2]
+    published = root / "docs" / "figures" / "k24"
+    names = json.loads((published / "figures.json").read_text())["figures"]
+    assert render_results_html(root / "results" / "k24", published, names, published) == (
+        published / "index.html").read_text(encoding="utf-8")

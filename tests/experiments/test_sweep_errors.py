@@ -104,7 +104,10 @@ CASES = [
     Case("report-bad-ci", ["report", "run", "--ci", "sd"], "--ci must be one of sem, bootstrap"),
     Case("report-out-not-report", ["report", "run", "--out", "notes"], "holds files that are not a report"),
     Case("report-results-out-not-figures", ["report", "results", "--out", "notes"],
-         "holds files that are not an output of report", _results_tables),
+         "holds files that are not a report or the figures of a results directory", _results_tables),
+    Case("figures-not-results", ["figures", "notes"], "holds no result tables .* give a results directory"),
+    Case("figures-out-not-figures", ["figures", "results", "--out", "notes"], "holds files that are not an output of report",
+         _results_tables),
 ]
 
 

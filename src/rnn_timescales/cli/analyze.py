@@ -62,15 +62,46 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     results = []
     checkpoints = [load_any(f) for f in files]  # every file is checked before any work starts
+    unsolved = {ckpt.path for ckpt in checkpoints if solved_nothing(ckpt.path)}
+    for ckpt in checkpoints:
+        if ckpt.path in unsolved:
+            print(f"rnn-timescales: warning: {str(ckpt.path.parent.parent)!r} solved no N (its accuracy never passed "
+                  f"the curriculum's threshold): its final weights, still at N = {ckpt.n_max}, are analysed and "
+                  "labelled unsolved", file=sys.stderr)
     with tqdm(total=len(files) * args.steps, unit="step", unit_scale=True, disable=args.no_progress,
               file=sys.stderr) as bar:
         for ckpt in checkpoints:
             bar.set_description(f"N={ckpt.n_max}")
             results.append(analyze_checkpoint(ckpt, settings, progress=bar.update))
+    for ckpt, result in zip(checkpoints, results):
+        result.summary["solved"] = ckpt.path not in unsolved
     write_analysis(results, out, settings)
     import pandas as pd
 
     summary = pd.DataFrame([r.summary for r in results])
-    print(printed_summary(summary).to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    printed = printed_summary(summary)
+    if unsolved:
+        printed.insert(1, "solved", summary["solved"])
+    print(printed.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     print(f"wrote {out}/{', '.join(OUTPUT_FILES)}")
     return 0
+
+
+def solved_nothing(path: Path) -> bool:
+    """Whether the checkpoint ``path`` is the final weights of a run that solved no level (what
+    ``analyze RUN_DIR`` analyses for such a run): the run's ``summary.json`` says so, or the run
+    has no checkpoint of a solved level."""
+    import json
+
+    from rnn_timescales.runs.checkpoints import FINAL_NAME, SUFFIX, is_run_dir, list_run_checkpoints
+
+    run_dir = Path(path).parent.parent
+    if Path(path).name != FINAL_NAME + SUFFIX or not is_run_dir(run_dir):
+        return False
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        try:
+            return json.loads(summary.read_text()).get("n_max_solved") is None
+        except (ValueError, OSError):
+            pass
+    return not list_run_checkpoints(run_dir, include_init=False)

@@ -1,7 +1,8 @@
-"""Every figure of the studies, one function each, importable from here: those of ``analyze`` and
-``compare-models`` are in this module, those of ``robustness`` in :mod:`.robustness`, those of the
-slow-point and delayed-recall studies in :mod:`.slow_points`. Functions take tables/arrays and
-return a matplotlib Figure; saving is the caller's job.
+"""Every figure of the studies, one function each, importable from here: those of ``analyze`` are
+in :mod:`.neurons` (the timescales against N are here), those of ``compare-models`` in this module,
+those of ``robustness`` in :mod:`.robustness`, those of the slow-point and delayed-recall studies in
+:mod:`.slow_points`. Functions take tables/arrays and return a matplotlib Figure; saving is the
+caller's job.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rnn_timescales.analysis.fitting import double_exp, single_exp
+from rnn_timescales.plots.neurons import (  # the figures of analyze, under their old names
+    plot_autocorrelation_fits,
+    plot_population_autocorrelation,
+    plot_tau_vs_tau_net,
+)
 from rnn_timescales.plots.robustness import (
     CURRICULUM_COLORS,
     PLAIN,
@@ -88,73 +93,6 @@ def plot_timescales_vs_n(summary: pd.DataFrame):
     ax.set_xlabel(axis)
     ax.set_ylabel("timescale (steps)")
     ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def plot_tau_vs_tau_net(neurons: pd.DataFrame, x: str = "tau"):
-    """A unit's own timescale against tau_net per neuron, coloured by N; the diagonal marks
-    tau_net = x. ``x``: ``tau`` (trained, leaky RNN) or ``tau_gate`` (gate timescale, GRU and LSTM)."""
-    fig, ax = plt.subplots(figsize=(4.2, 4))
-    ok = neurons["tau_net"].notna() & (neurons["tau_net"] > 0) & np.isfinite(neurons[x])
-    color = "level" if "level" in neurons and neurons["level"].notna().any() else "n_max"
-    sc = ax.scatter(neurons.loc[ok, x], neurons.loc[ok, "tau_net"], c=neurons.loc[ok, color], s=6,
-                    cmap="viridis", alpha=0.6)
-    lim = [max(1e-2, float(np.nanmin(neurons.loc[ok, [x, "tau_net"]].to_numpy())) if ok.any() else 0.1), 100]
-    ax.plot(lim, lim, "k--", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"trained $\tau$ (steps)" if x == "tau" else r"gate $\tau = 1/(1-\bar a)$ (steps)")
-    ax.set_ylabel(r"$\tau_{net}$ (steps)")
-    fig.colorbar(sc, ax=ax, label="N" if neurons["n_max"].notna().any() else "level")
-    fig.tight_layout()
-    return fig
-
-
-def plot_autocorrelation_fits(ac: np.ndarray, neurons: pd.DataFrame, fit_lag: int, n_examples: int = 6,
-                              title: str | None = None):
-    """Normalised autocorrelations of example neurons (spread over the range of tau_net) with the
-    selected fit. ``ac: (units, lags)``; ``neurons``: the per-neuron table of the same checkpoint."""
-    ok = neurons["tau_net"].notna().to_numpy() & (ac[:, 0] > 0)
-    idx = np.flatnonzero(ok)
-    if idx.size:
-        order = idx[np.argsort(neurons["tau_net"].to_numpy()[idx])]
-        idx = order[np.linspace(0, order.size - 1, min(n_examples, order.size)).astype(int)]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    lags = np.arange(ac.shape[1])
-    t = np.linspace(0, fit_lag, 200)
-    for i, u in enumerate(idx):
-        row = neurons.iloc[u]
-        color = f"C{i % 10}"
-        ax.plot(lags, ac[u] / ac[u, 0], ".", ms=3, color=color)
-        if row["model"] == 1:
-            fit = single_exp(t, row["a_single"], row["tau_single"])
-        else:
-            fit = double_exp(t, row["a_double"], row["tau_fast"], row["tau_slow"], row["c_fast"])
-        ax.plot(t, fit, "-", color=color, label=f"neuron {int(row['neuron'])}: "
-                rf"$\tau_{{net}}$={row['tau_net']:.2g} ({'double' if row['model'] == 2 else 'single'})")
-    ax.axvline(fit_lag, color="grey", lw=0.6, ls=":")
-    ax.set_xlim(0, min(ac.shape[1] - 1, 4 * fit_lag))
-    ax.set_xlabel("lag (steps)")
-    ax.set_ylabel("autocorrelation / AC(0)")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
-
-
-def plot_population_autocorrelation(levels: np.ndarray, population_ac: np.ndarray, level_name: str = "N"):
-    """Normalised autocorrelation of the summed activity, one curve per checkpoint, labelled by the
-    level it was trained at (N for the N curricula). ``population_ac: (checkpoints, lags)``."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    cmap = plt.get_cmap("viridis")
-    for i, (n, ac) in enumerate(zip(levels, population_ac)):
-        label = f"{level_name} = {n:g}" if np.isfinite(n) else f"checkpoint {i}"
-        ax.plot(np.arange(ac.size), ac / ac[0], color=cmap(i / max(1, len(levels) - 1)), label=label)
-    ax.set_xlabel("lag (steps)")
-    ax.set_ylabel("population AC / AC(0)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

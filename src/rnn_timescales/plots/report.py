@@ -420,6 +420,10 @@ def plot_perturbation_across_runs(table: pd.DataFrame, colors: dict[str, str], s
     return fig
 
 
+GROUP_NAMES = {"none": "intact", "short": "fast", "long": "slow"}
+"""The ablation groups as the reproduction's figure and tables name them (intact, fast, slow)."""
+
+
 def plot_ablation_across_runs(table: pd.DataFrame, colors: dict[str, str], spread: str):
     """Streaming accuracy after silencing one neuron, by ablation group (e.g. the slowest and the
     fastest neurons by trained tau): per run the mean over the group's neurons, then mean and
@@ -437,11 +441,12 @@ def plot_ablation_across_runs(table: pd.DataFrame, colors: dict[str, str], sprea
             r = t.loc[key]
             ax.bar(i + j * width, r["mean"], width, yerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
                    color=colors.get(key[0], "k"), hatch=hatches[j % len(hatches)], edgecolor="k", capsize=2,
-                   label=group if i == 0 else None)
+                   label=GROUP_NAMES.get(group, group) if i == 0 else None)
     ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(keys))])
     ax.set_xticklabels([f"{c}\nN={n}" for c, n in keys], fontsize=7)
     ax.set_ylabel("accuracy after ablating one neuron")
-    ax.set_title(f"mean over neurons, then mean ± {spread} across runs", fontsize=8)
+    ax.set_title(f"fast / slow: one neuron of short / long trained τ silenced\nmean over neurons, then mean ± {spread} "
+                 "across runs", fontsize=8)
     _legend(ax)
     fig.tight_layout()
     return fig

@@ -64,7 +64,7 @@ def timescales_vs_n(table: pd.DataFrame, title: str | None = None) -> plt.Figure
     aggregation, dashed) and, on the right axis, the share of neurons at or below one step.
     Lines: mean across networks; bands: ± s.d. across networks.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.9), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.6), constrained_layout=True)
     for curriculum, group in _groups(table):
         color, name = CURRICULUM_COLORS.get(curriculum, "k"), CURRICULUM_NAMES.get(curriculum, curriculum)
         _band(axes[0], group, "tau_mean", color, name)
@@ -83,8 +83,18 @@ def timescales_vs_n(table: pd.DataFrame, title: str | None = None) -> plt.Figure
     share.set_ylabel("share of neurons ≤ 1 step (dotted)")
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    axes[2].legend(fontsize=7, loc="upper left")
+    from matplotlib.lines import Line2D
+
+    # every line style in a legend; the legends under the panels, where no curve or twin axis covers them
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], ls=":", color="0.3", lw=1))
+    labels.append("neurons' 25 % and 75 % quantiles")
+    axes[0].legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    handles, labels = axes[2].get_legend_handles_labels()
+    handles.append(Line2D([], [], ls=":", color="0.3", lw=1))
+    labels.append("share of neurons ≤ 1 step (right axis)")
+    axes[2].legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.suptitle(title or f"Timescales against N ({_networks_note(table)}; mean ± s.d. across networks)", fontsize=10)
     return fig
 
@@ -280,9 +290,18 @@ def ablation(table: pd.DataFrame, paper: pd.DataFrame | None = None) -> plt.Figu
             r = s.loc[group]
             ax.bar(i + (j - 1) * width, r["mean"], width, yerr=r["sd"], capsize=2, hatch=hatch, edgecolor="k", lw=0.5,
                    color=CURRICULUM_COLORS.get(curriculum, "k"), alpha=(0.35, 0.65, 1.0)[j])
-            ax.text(i + (j - 1) * width, 0.505, name, rotation=90, ha="center", va="bottom", fontsize=6)
+            ax.text(i + (j - 1) * width, 0.02, name, rotation=90, ha="center", va="bottom", fontsize=6)
     ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
-    ax.set_ylim(0.5, 1.02)
+    ax.set_ylim(0, 1.05)  # bars from zero; chance (0.5) marked, not made the floor
+    chance = ax.axhline(0.5, color="0.3", ls=":", lw=0.9)
+    from matplotlib.patches import Patch
+
+    handles = [chance, Patch(facecolor="white", edgecolor="k", lw=0.5, label="ours")]
+    labels = ["chance (0.5)", "ours"]
+    if any(b[3] for b in bars):
+        handles.append(Patch(facecolor="white", edgecolor="k", lw=0.5, hatch="//"))
+        labels.append("the paper's networks")
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_ylabel("accuracy")
     ax.set_title("Ablating one neuron: intact, one of the 20 fastest, one of the 20 slowest\n"
                  "(mean over neurons, then mean ± s.d. across networks)", fontsize=9)

@@ -31,6 +31,7 @@ def train_loop(t: Trainer) -> str:
             if reason is not None:
                 if reason == "time_budget" and t.step == 0:
                     t.save_state(EPOCH_STATE)  # the clock as it ran out, so a resumed run decides the same
+                bar.finish(reason)
                 return reason
             level = t.curriculum.level
             status = train_steps(t, level)
@@ -40,6 +41,7 @@ def train_loop(t: Trainer) -> str:
                 return "diverged"
             if status != "done":  # a signal or the budget, inside the epoch
                 t.save_state(STEP_STATE)
+                bar.finish(status)
                 return status
             with phase("evaluate"):
                 acc = accuracy(t.model, t.task, level, cfg.eval_batches, cfg.batch_size, t.generator, t.device).tolist()
@@ -97,18 +99,33 @@ def train_steps(t: Trainer, level: dict[str, Any]) -> str:
     return status if t.all_finite(finite) else "diverged"
 
 
+def _clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) of a duration in seconds."""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 class ProgressBar:
-    """The progress bar of a run: seconds of the time budget when there is one (that is what ends
-    such runs), otherwise epochs out of ``max_epochs``."""
+    """The progress bar of a run: it counts the work done, epochs. Without a time budget they are
+    counted out of ``max_epochs`` (a bar with its end); with one, the budget (what ends such runs,
+    at an epoch count nobody can know in advance) is shown as time used out of time allowed beside
+    the count, and the bar has no end it could stop short of. When the run stops, the reason is
+    written on the bar (``stopped: target_n``, ``stopped: time_budget``, ...)."""
 
     def __init__(self, t: Trainer) -> None:
         self.t = t
         cfg = t.config.training
         self.budget = cfg.time_budget_s
-        initial = min(t.clock.elapsed(), self.budget) if self.budget else t.epoch
-        self.bar = tqdm(total=self.budget or cfg.max_epochs, unit="s" if self.budget else "epoch", desc="train",
-                        initial=initial, disable=not t.progress, dynamic_ncols=True,
-                        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]")
+        if self.budget:
+            self.bar = tqdm(total=None, unit="epoch", desc="train", initial=t.epoch, disable=not t.progress,
+                            dynamic_ncols=True,
+                            bar_format="{desc}: {n} epochs done (at most " + str(cfg.max_epochs) + ") [{elapsed}{postfix}]")
+        else:
+            self.bar = tqdm(total=cfg.max_epochs, unit="epoch", desc="train", initial=t.epoch, disable=not t.progress,
+                            dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n}/{total} epochs [{elapsed}<{remaining}{postfix}]")
+        self.postfix = ""
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -116,8 +133,20 @@ class ProgressBar:
     def __exit__(self, *exc: object) -> None:
         self.bar.close()
 
+    def _budget(self, spent: bool = False) -> str:
+        if not self.budget:
+            return ""
+        used = self.budget if spent else min(self.t.clock.elapsed(), self.budget)
+        return f"time {_clock(used)} of the {_clock(self.budget)} budget, "
+
     def update(self, level: dict[str, Any], acc: list[float]) -> None:
         t = self.t
-        self.bar.update(min(t.clock.elapsed(), self.budget) - self.bar.n if self.budget else 1)
-        self.bar.set_postfix_str(f"epoch {t.epoch}, {t.task.describe(level)} acc={sum(acc) / len(acc):.3f} "
-                                 f"newest={acc[-1]:.3f} loss={t.rows[-1]['loss']:.3f}")
+        self.bar.update(t.epoch - self.bar.n)
+        self.postfix = (f"{t.task.describe(level)} acc={sum(acc) / len(acc):.3f} newest={acc[-1]:.3f} "
+                        f"loss={t.rows[-1]['loss']:.3f}")
+        self.bar.set_postfix_str(self._budget() + self.postfix)
+
+    def finish(self, reason: str) -> None:
+        """Write why the run stopped on the bar."""
+        self.bar.set_postfix_str(self._budget(spent=reason == "time_budget") + (self.postfix + "; " if self.postfix else "")
+                                 + f"stopped: {reason}")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.experiments.report.data import TABLES, ReportData, load_report_data
+from rnn_timescales.experiments.report.glossary import DEFINITIONS, LOOK_FOR
 from rnn_timescales.experiments.report.statistics import (
     CARRY_STOPS,
     ONE_STEP,
@@ -84,10 +85,17 @@ def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dic
     from rnn_timescales.plots import report as plotting
 
     sec = Section("Training")
-    if data.metrics.empty:
-        sec.items.append(("nodata", "No data: no run has a metrics.csv yet (runs imported from the paper's code "
-                                    "have none)."))
-        return sec
+    without = [r for r in data.runs if data.metrics.empty or r.name not in set(data.metrics["run"])]
+    if without:
+        causes: dict[str, list[str]] = {}
+        for r in without:
+            causes.setdefault(missing_metrics_cause(r), []).append(r.name)
+        listed = "; ".join(f"{', '.join(names[:5])}{f' and {len(names) - 5} more' if len(names) > 5 else ''}: {cause}"
+                           for cause, names in causes.items())
+        if data.metrics.empty:
+            sec.items.append(("nodata", f"No data: no run has a training log (metrics.csv). {listed}."))
+            return sec
+        sec.items.append(("note", f"Not drawn (no metrics.csv): {listed}."))
     n_start = {r.name: r.n_start for r in data.runs}
     carry = {r.name for r in data.runs if r.stop_reason in CARRY_STOPS}
     cond = {r.name: r.condition for r in data.runs}
@@ -124,6 +132,22 @@ def _training_section(data: ReportData, figs: _Figures, spread: str, colors: dic
     return sec
 
 
+def missing_metrics_cause(run) -> str:
+    """Why a run has no ``metrics.csv``, in words, from what its directory says: imported from the
+    paper's code, not started, still before its first epoch, failed, interrupted, or removed."""
+    if run.stop_reason == "imported":
+        return "imported from the paper's code, which keeps no training log"
+    if run.status == "running":
+        return "still training, before the end of its first epoch"
+    if run.status == "failed":
+        return f"failed ({run.detail})"
+    if run.status in ("pending", "unfinished") and (not (run.path / "config.yaml").is_file() or "not started" in run.detail):
+        return "not started yet"
+    if run.status in ("pending", "unfinished"):
+        return "interrupted before the end of its first epoch"
+    return "its metrics.csv is missing (removed after training?)"
+
+
 def _curve_aggregate(curves: pd.DataFrame, x: str, grid: np.ndarray, carry: set[str], cond: dict[str, str],
                      spread: str) -> pd.DataFrame:
     on_grid = curve_on_grid(curves, x, grid, carry)
@@ -145,7 +169,7 @@ def _cell(mean: float, lo: float, hi: float, n: int, spread: str, timescale: boo
 
 
 def _per_n_table(columns: dict[str, tuple[pd.DataFrame, str, str, bool]], dists: dict[str, tuple[pd.DataFrame, str]],
-                 condition: str, spread: str, order: list[str]) -> str:
+                 condition: str, spread: str, order: list[str]) -> pd.DataFrame:
     """One condition's timescales per N in one table: ``columns`` name -> (aggregate table, value
     kind: mean|percent, spread, timescale?) and ``dists`` name -> (distribution table, band: 10-90
     or 25-75)."""
@@ -164,12 +188,18 @@ def _per_n_table(columns: dict[str, tuple[pd.DataFrame, str, str, bool]], dists:
             row = rows.setdefault(r.n_max, {})
             row[name] = f"{r.q50:.3g} [{getattr(r, lo):.3g}, {getattr(r, hi):.3g}] ({r.neurons})"
     if not rows:
-        return ""
+        return pd.DataFrame()
     order = ["networks", *order]
     table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
     table = table[[c for c in order if c in table]].fillna("")
     table.index.name = "N"
-    return table.reset_index().to_html(index=False, escape=True, classes="data", border=0)
+    return table.reset_index()
+
+
+def _definitions(columns) -> str:
+    from rnn_timescales.experiments.report.glossary import definitions_html
+
+    return definitions_html([], {c: DEFINITIONS[c] for c in columns if c in DEFINITIONS})
 
 
 def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
@@ -181,6 +211,10 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
         sec.items.append(("nodata", "No data: no run has been analysed (rnn-timescales analyze RUN_DIR, or an "
                                     "analyze: section in the sweep spec, or rnn-timescales sweep analyze DIR)."))
         return sec
+    if "solved" in a and (a["solved"].astype(str).str.lower() == "false").any():
+        unsolved = sorted(set(a.loc[a["solved"].astype(str).str.lower() == "false", "run"]))
+        sec.items.append(("note", f"Unsolved: {', '.join(unsolved)} solved no N; analysed at their final weights, "
+                                  "they are drawn at the N they were still learning."))
     empty = pd.DataFrame(columns=["condition", "n_max", "mean", "lo", "hi", "n"])
     cells = data.neurons
     columns: dict[str, tuple[pd.DataFrame, str, str, bool]] = {}
@@ -250,11 +284,20 @@ def _timescales_section(data: ReportData, figs: _Figures, spread: str, colors: d
         columns[m.label] = (table, "mean", spread, m.timescale)
         order.append(m.label)
     spread_words = "mean ± s.e.m." if spread == "sem" else "mean [95 % bootstrap interval]"
+    tables = []
     for condition in data.conditions:
         table = _per_n_table(columns, dists, condition, spread, order)
-        if table:
+        if not table.empty:
+            tables.append(table.assign(condition=condition))
             sec.items.append(("table", f"<p>Timescales per N, {html.escape(condition)} (across networks: "
-                                       f"{spread_words}; per neuron: median [quantiles] (neurons)):</p>" + table))
+                                       f"{spread_words}; per neuron: median [quantiles] (neurons)):</p>"
+                              + table.to_html(index=False, escape=True, classes="data", border=0)))
+    if tables:
+        both = pd.concat(tables, ignore_index=True)
+        both = both[["condition", *[c for c in both.columns if c != "condition"]]]
+        both.to_csv(figs.out / "timescales_by_n.csv", index=False)
+        sec.items.append(("table", "<p class='meta'>As a table: <a href='timescales_by_n.csv'>timescales_by_n.csv"
+                                   "</a>.</p>" + _definitions(["N", *both.columns])))
     return sec
 
 
@@ -329,7 +372,8 @@ def _recall_section(data: ReportData, figs: _Figures, spread: str, colors: dict[
     return sec
 
 
-def _runs_table(data: ReportData) -> str:
+def runs_table(data: ReportData) -> pd.DataFrame:
+    """One row per run: its condition, seed, status, largest N solved, epochs, wall time and the N analysed."""
     rows = []
     summaries = {}
     for r in data.runs:
@@ -342,10 +386,10 @@ def _runs_table(data: ReportData) -> str:
                      "wall time (min)": f"{wall / 60:.1f}" if isinstance(wall, (int, float)) else "",
                      "analysed N": f"{min(analysed)}–{max(analysed)} ({len(analysed)})" if analysed else ""})
     table = pd.DataFrame(rows).astype(object)
-    return table.where(table.notna(), "").to_html(index=False, escape=True, classes="data", border=0)
+    return table.where(table.notna(), "")
 
 
-_CSS = """
+CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-top: 1em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
@@ -353,17 +397,29 @@ figcaption { font-size: 0.85em; color: #444; max-width: 900px; }
 table.data { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0 1em; }
 table.data td, table.data th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; }
 p.nodata { color: #885; font-style: italic; } .notes li { font-size: 0.85em; }
+dl.defs { font-size: 0.8em; display: grid; grid-template-columns: max-content auto; gap: 2px 12px; max-width: 1000px; }
+dl.defs dt { font-weight: 600; } dl.defs dd { margin: 0; color: #333; }
+p.look { font-size: 0.85em; color: #245; margin: 0.2em 0; } .meta { font-size: 0.85em; color: #444; }
 """
+"""The report pages' style sheet (inline: a page needs no other file than its figures)."""
 
 
-def render_html(data: ReportData, sections: list[Section], spread: str) -> str:
-    """The report page: a header, the runs, then each section's figures (relative paths beside the
-    page), tables and notes."""
+_RUN_DEFINITIONS = (
+    "<dl class='defs'><dt>condition</dt><dd>The settings that vary between runs other than the seed.</dd>"
+    "<dt>status</dt><dd>done, training, failed, ... (detail: why).</dd><dt>largest N solved</dt><dd>The largest N "
+    "whose accuracy passed the curriculum's threshold.</dd><dt>analysed N</dt><dd>The N of the checkpoints "
+    "analysed (their number).</dd></dl>")
+
+
+def render_html(data: ReportData, sections: list[Section], spread: str, runs: pd.DataFrame | None = None) -> str:
+    """The report page: a header, the runs (``runs``: :func:`runs_table`, made when not given), then
+    each section's figures (relative paths beside the page), tables and notes."""
     e = html.escape
+    runs = runs_table(data) if runs is None else runs
     what = {"sweep": "sweep", "run": "run", "runs": "collection of runs"}[data.kind]
     varying = ", ".join(data.varying) or "nothing"
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(data.title)} report</title>",
-           f"<style>{_CSS}</style></head><body>",
+           f"<style>{CSS}</style></head><body>",
            f"<h1>rnn-timescales report: {e(data.title)}</h1>",
            f"<p>A {what} of {len(data.runs)} run{'s' if len(data.runs) != 1 else ''} in {len(data.conditions)} "
            f"condition{'s' if len(data.conditions) != 1 else ''}; settings that vary: {e(varying)}. "
@@ -374,15 +430,21 @@ def render_html(data: ReportData, sections: list[Section], spread: str) -> str:
                f"{'standard error of the mean' if spread == 'sem' else '95 % bootstrap interval of the mean'}, "
                f"unless a caption says otherwise. Timescales are in steps; those below one step cannot be resolved "
                f"at integer lags and are shown as \"below one step\".</p>")
-    out.append("<h2>Runs</h2>" + _runs_table(data))
+    out.append("<h2>Runs</h2>" + runs.to_html(index=False, escape=True, classes="data", border=0)
+               + "<p class='meta'>As a table: <a href='runs.csv'>runs.csv</a>.</p>" + _RUN_DEFINITIONS)
     for sec in sections:
         out.append(f"<h2>{e(sec.title)}</h2>")
         for kind, content in sec.items:
             if kind == "figure":
                 src, caption = content.split("|", 1)
-                out.append(f"<figure><img src='{e(src)}' alt='{e(caption)}'><figcaption>{e(caption)}</figcaption></figure>")
+                look = LOOK_FOR.get(src.removesuffix(".png"), "")
+                look = f"<p class='look'><b>What to look for:</b> {e(look)}</p>" if look else ""
+                out.append(f"<figure><img src='{e(src)}' alt='{e(caption)}'><figcaption>{e(caption)}{look}"
+                           "</figcaption></figure>")
             elif kind == "table":
                 out.append(content)
+            elif kind == "note":
+                out.append(f"<p class='meta'>{e(content)}</p>")
             else:
                 out.append(f"<p class='nodata'>{e(content)}</p>")
     if data.notes:
@@ -411,7 +473,9 @@ def write_report(path: str | Path, out: str | Path | None = None, spread: str = 
         colors = _colors(data.conditions)
         sections = [_training_section(data, figs, spread, colors), _timescales_section(data, figs, spread, colors),
                     _robustness_section(data, figs, spread, colors), _recall_section(data, figs, spread, colors)]
-        (tmp / "index.html").write_text(render_html(data, sections, spread), encoding="utf-8")
+        runs = runs_table(data)
+        runs.to_csv(tmp / "runs.csv", index=False)
+        (tmp / "index.html").write_text(render_html(data, sections, spread, runs), encoding="utf-8")
 
     OUTPUT.write(out, fill)
     return out
