@@ -46,6 +46,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
                    help="train (or analyse) only the runs with these values, e.g. --only seed=0,1,2 --only "
                    "curriculum=multi; the rest of the sweep waits for a call without it; repeatable")
+    p.add_argument("--max-points", type=positive_int, metavar="N",
+                   help="allow a sweep of up to N points (default: the spec's resources.max_points, else 10000)")
     p.add_argument("--no-analyze", action="store_true", help="train only; skip the spec's analyses")
     add_json(p, 'status: print {"done": n, "running": n, "failed": n, "pending": n}')
     add_progress(p)
@@ -67,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
              "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
              "--gpus": args.gpus is not None, "--address": args.address, "--run-timeout": args.run_timeout,
-             "--revision": args.revision is not None, "--only": args.only}
-    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout", "--only"}
+             "--revision": args.revision is not None, "--only": args.only, "--max-points": args.max_points}
+    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout", "--only",
+               "--max-points"}
     allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"},
                "collect": {"--out", "--revision"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if bad:
             raise UsageError(f"sweep analyze only takes analysis settings (--set analyze.NAME.key=value), got {bad[0]!r}")
         root = Path(args.dir[0])
-        spec = load_spec(root)
+        spec = load_spec(root, root=True)
         if not spec.analyze and not args.overrides:  # nothing named: the default analysis
             spec = dataclasses.replace(spec, analyze={"timescales": ANALYSES["timescales"].validate({}, "timescales")})
     else:
@@ -101,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, gpus=args.gpus)
     if args.run_timeout is not None:
         spec = dataclasses.replace(spec, timeout_s=args.run_timeout)
+    if args.max_points is not None:
+        spec = dataclasses.replace(spec, max_points=args.max_points)
     result = run_sweep(spec, root, backend=args.backend, workers=args.workers, address=args.address,
                        train=action == "run", progress=not args.no_progress, only=parse_only(args.only),
                        log=lambda line: print(f"rnn-timescales: {line}", file=sys.stderr))
@@ -121,7 +126,7 @@ def _status(root: Path, as_json: bool) -> int:
     """Print each run's status (and its analyses'), then the counts; ``--json``: the counts alone."""
     from rnn_timescales.experiments.sweep import ANALYSES, load_spec, status_counts, sweep_status
 
-    spec = load_spec(root)
+    spec = load_spec(root, root=True)
     statuses = sweep_status(root, spec)
     counts = status_counts(statuses)
     if as_json:

@@ -3,6 +3,7 @@ grouped into conditions, and every table they hold (:func:`load_report_data`).""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,22 @@ def _read_csv(path: Path, notes: list[str], columns: list[str] | None = None) ->
     return table
 
 
+def _complete_rows(run_dir: Path, metrics: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """``metrics`` without a last line cut short; a truncated metrics.csv (its last line incomplete,
+    or fewer epochs than its summary.json counts) is said in one line, on the page and on stderr."""
+    path = run_dir / METRICS
+    cut = not path.read_bytes().endswith(b"\n")
+    if cut:
+        metrics = metrics.iloc[:-1]
+    epochs = (read_summary(run_dir) or {}).get("epochs")
+    if cut or (isinstance(epochs, int) and len(metrics) < epochs):
+        line = (f"{path}: truncated ({len(metrics)} complete rows" + (f" of the {epochs} epochs its summary.json counts"
+                if isinstance(epochs, int) else "") + "); the report shows the rows it has")
+        notes.append(line)
+        sys.stderr.write(f"rnn-timescales: warning: {line}\n")
+    return metrics
+
+
 def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if p is not None and len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -152,6 +169,7 @@ def load_report_data(path: str | Path) -> ReportData:
         tag = {"run": r.name, "condition": r.condition}
         m = _read_csv(r.path / METRICS, notes, ["epoch", "n_max", "solved", "wall_time_s"])
         if m is not None:
+            m = _complete_rows(r.path, m, notes)
             metrics.append(m.assign(**tag))
         h = _read_csv(r.path / HEAD_METRICS, notes, ["epoch", "n", "accuracy"])
         if h is not None:
