@@ -15,17 +15,19 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep",
         help="train (and analyse) many runs from a sweep spec; 'sweep status DIR', 'sweep analyze DIR', "
-        "'sweep collect DIR... --out RESULTS'",
+        "'sweep verify DIR', 'sweep collect DIR... --out RESULTS'",
         description="rnn-timescales sweep SPEC.yaml --out DIR: train every point of a sweep (a base configuration "
         "crossed with a grid and/or a list of runs), each in its own run directory under DIR, on a local process "
         "pool or Ray, then run the spec's analyses; re-running skips finished runs and resumes interrupted ones. "
         "rnn-timescales sweep status DIR [--json]: done / running / failed / pending. "
         "rnn-timescales sweep analyze DIR: run the analyses (the spec's, else timescales) on every finished run. "
+        "rnn-timescales sweep verify DIR: re-hash every checkpoint and training state against the SHA-256 recorded "
+        "when it was written and list the damaged runs (exit code 1 if any). "
         "rnn-timescales sweep collect DIR [DIR ...] --out RESULTS: the small result tables of sweeps (runs.csv, "
         "curves.csv, timescales.csv, provenance.json), to commit and to draw figures from (report RESULTS).",
     )
-    p.add_argument("target", metavar="SPEC.yaml|status|analyze|collect", help="a sweep spec (or a sweep directory "
-                   "to continue), or the action status / analyze / collect")
+    p.add_argument("target", metavar="SPEC.yaml|status|analyze|verify|collect", help="a sweep spec (or a sweep "
+                   "directory to continue), or the action status / analyze / verify / collect")
     p.add_argument("dir", nargs="*", metavar="DIR", help="the sweep directory (status and analyze: one; collect: "
                    "one or more)")
     add_out(p, "sweep directory (default: runs/<spec name>); collect: the results directory")
@@ -59,12 +61,12 @@ def run(args: argparse.Namespace) -> int:
 
     from rnn_timescales.experiments.sweep import ANALYSES, load_spec, parse_only, run_sweep
 
-    action = args.target if args.target in ("status", "analyze", "collect") else "run"
+    action = args.target if args.target in ("status", "analyze", "verify", "collect") else "run"
     if action == "run" and args.dir:
         raise UsageError(f"unexpected argument {args.dir[0]!r}; give the sweep directory with --out")
     if action != "run" and not args.dir:
         raise UsageError(f"rnn-timescales sweep {action} needs the sweep directory: rnn-timescales sweep {action} DIR")
-    if action in ("status", "analyze") and len(args.dir) > 1:
+    if action in ("status", "analyze", "verify") and len(args.dir) > 1:
         raise UsageError(f"unexpected argument {args.dir[1]!r}; sweep {action} takes one sweep directory")
     flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
              "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
              "--revision": args.revision is not None, "--only": args.only, "--max-points": args.max_points}
     running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout", "--only",
                "--max-points"}
-    allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"},
+    allowed = {"status": {"--json"}, "verify": set(), "analyze": running, "run": running | {"--out", "--no-analyze"},
                "collect": {"--out", "--revision"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
     if given:
@@ -81,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return _collect(args)
     if action == "status":
         return _status(Path(args.dir[0]), args.json)
+    if action == "verify":
+        return _verify(Path(args.dir[0]))
     if args.backend not in ("local", "ray"):
         raise UsageError(f"--backend must be local or ray, got {args.backend!r}")
     if action == "analyze":
@@ -139,6 +143,20 @@ def _status(root: Path, as_json: bool) -> int:
         print(f"{s.name:<{width}}  {s.status:<8} {s.detail}" + (f"; {', '.join(analysed)}" if analysed else ""))
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
+
+
+def _verify(root: Path) -> int:
+    """``sweep verify DIR``: each damaged run and its problems, then the count; exit code 1 if any."""
+    from rnn_timescales.experiments.sweep import load_spec, plan, verify_sweep
+
+    spec = load_spec(root, root=True)
+    damaged = verify_sweep(root, spec)
+    for name, problems in damaged.items():
+        print(f"damaged: {name}: {'; '.join(problems)}")
+    print(f"sweep {root}: {len(damaged)} of {len(plan(spec))} runs damaged" + (
+        "; remove a damaged run's directory (or restore its files) and run the sweep again" if damaged else
+        ", every checkpoint and training state verified"))
+    return 1 if damaged else 0
 
 
 def _collect(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ from rnn_timescales.runs.state import (
     save_state,
 )
 from rnn_timescales.runs.files import CONFIG, METRICS
+from rnn_timescales.runs.verify import DIGESTS_KEY, file_digests
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "RESUMABLE", "TrainResult", "Trainer", "default_run_dir",
            "resolve_device", "resume", "train"]
@@ -466,6 +467,7 @@ class Trainer:
             "message": self.message,
             "phase_times_s": {k: round(v, 3) for k, v in sorted(self.phases.totals.items())},
             "resumable": stop_reason in ("interrupted", "time_budget", "max_epochs", "diverged"),
+            DIGESTS_KEY: file_digests(self.run_dir),  # what `sweep verify` checks the files against
         }
         self.run_directory.write_summary(summary)
         metrics = pd.DataFrame(self.rows, columns=METRIC_COLUMNS)

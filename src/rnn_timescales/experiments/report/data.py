@@ -17,6 +17,7 @@ from rnn_timescales.experiments.sweep import SPEC_FILE, load_spec, plan, run_sta
 from rnn_timescales.io import settle
 from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
 from rnn_timescales.runs.rundir import is_locked, read_summary
+from rnn_timescales.runs.verify import DIGESTS_KEY, verify_run
 
 # Tables other analyses write into a run directory, and the columns the report reads from them.
 TABLES = {
@@ -167,6 +168,10 @@ def load_report_data(path: str | Path) -> ReportData:
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for r in runs:
         tag = {"run": r.name, "condition": r.condition}
+        damaged = verify_run(r.path, None if is_locked(r.path) else (read_summary(r.path) or {}).get(DIGESTS_KEY))
+        if damaged:  # its files are not those written: marked, and said once
+            r.status, r.detail = "damaged", "; ".join(damaged)
+            notes.append(f"{r.name}: damaged files ({'; '.join(damaged)}); its numbers are not to be trusted")
         m = _read_csv(r.path / METRICS, notes, ["epoch", "n_max", "solved", "wall_time_s"])
         if m is not None:
             m = _complete_rows(r.path, m, notes)

@@ -96,6 +96,7 @@ from rnn_timescales.experiments.sweep.status import (
     status_counts,
     stopping_differences,
     sweep_status,
+    verify_sweep,
 )
 from rnn_timescales.experiments.sweep.worker import RunTask, execute
 
@@ -105,5 +106,5 @@ __all__ = [
     "clear_failure", "configuration_mismatch", "driver_lock", "error_files", "execute", "expand", "is_locked",
     "load_spec", "parse_only", "plan", "point_config", "prepare_sweep", "read_failure", "read_summary", "record_failure",
     "run_status", "run_sweep", "select_points", "setting_labels", "state_mismatch", "status_counts", "stopping_differences",
-    "sweep_status",
+    "sweep_status", "verify_sweep",
 ]

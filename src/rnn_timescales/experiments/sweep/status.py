@@ -20,6 +20,7 @@ from rnn_timescales.experiments.sweep.spec import SweepSpec, load_spec
 from rnn_timescales.io import atomic_write_text
 from rnn_timescales.runs.files import CONFIG
 from rnn_timescales.runs.rundir import decide_run, lock_holder
+from rnn_timescales.runs.verify import DIGESTS_KEY, verify_run
 # names the sweep exported before runs/ held them
 from rnn_timescales.runs.rundir import FINAL_STOPS, is_locked, read_summary, state_mismatch  # noqa: F401
 
@@ -133,6 +134,21 @@ def _training_status(run_dir: Path, point: SweepPoint) -> RunStatus:
         what = ", ".join(f"{k}={v}" for k, v in extend.items())
         return RunStatus(point.name, "pending", f"{reason}, {solved}; to be extended ({what})", extend=extend, **info)
     return RunStatus(point.name, "done", f"{reason} after {info['epochs']} epochs, {solved}", trained=True, **info)
+
+
+def verify_sweep(root: str | Path, spec: SweepSpec | None = None) -> dict[str, list[str]]:
+    """Re-hash every checkpoint and training state of the sweep at ``root`` against the SHA-256
+    recorded when it was written (:func:`~rnn_timescales.runs.verify.verify_run`): run name -> its
+    problems, for the damaged runs only. A run being trained has only its files' own digests checked."""
+    root = Path(root)
+    damaged = {}
+    for p in plan(spec or load_spec(root)):
+        run_dir = root / p.name
+        summary = None if is_locked(run_dir) else read_summary(run_dir)
+        problems = verify_run(run_dir, (summary or {}).get(DIGESTS_KEY))
+        if problems:
+            damaged[p.name] = problems
+    return damaged
 
 
 def sweep_status(root: str | Path, spec: SweepSpec | None = None) -> list[RunStatus]:
