@@ -6,8 +6,9 @@ Two records are checked (:func:`verify_run`):
   it (:func:`rnn_timescales.io.write_safetensors`); it is checked for every file, finished run or not;
 - a finished run's ``summary.json`` records the SHA-256 of each whole file under ``checkpoints/``
   and ``state/`` as they were when it stopped (``"sha256"``: relative path -> hex digest,
-  :func:`file_digests`); this covers every byte, the file's header included (a tensor's dtype, its
-  shape, the padding).
+  :func:`file_digests`, made after each file's own digest was checked); this covers every byte,
+  the file's header included (a tensor's dtype, its shape, the padding), and a file that matches
+  it needs no other check (one read).
 
 Nothing is repaired: a damaged checkpoint is retrained (remove the run directory, or its run resumes
 from an undamaged state), a damaged state is replaced when the run resumes from its other state.
@@ -47,28 +48,40 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def file_digests(run_dir: str | Path) -> dict[str, str]:
     """``{"checkpoints/init.safetensors": sha256, ..., "state/epoch.safetensors": sha256}``: what a
-    finished run records in its summary.json."""
+    finished run records in its summary.json. A file whose own digest fails is left out (so that
+    :func:`verify_run` reports it, rather than a record of its damaged bytes)."""
     run_dir = Path(run_dir)
-    return {p.relative_to(run_dir).as_posix(): sha256_file(p) for p in run_files(run_dir)}
+    return {p.relative_to(run_dir).as_posix(): sha256_file(p) for p in run_files(run_dir) if _own_digest(p) is None}
+
+
+def _own_digest(path: Path) -> str | None:
+    """The problem of a file's own SHA-256 (over its tensors and metadata), or None."""
+    what, fmt, error, legacy = _KINDS[path.parent.name]
+    try:
+        read_safetensors(path, path.read_bytes(), error, what, fmt, legacy_versions=legacy)
+    except (CheckpointError, OSError) as e:
+        return str(e).splitlines()[0] if str(e) else f"{path}: {type(e).__name__}"
+    return None
 
 
 def verify_run(run_dir: str | Path, recorded: dict[str, str] | None = None) -> list[str]:
     """The problems of a run's checkpoints and training states, one line each (none: all verified).
 
     ``recorded``: the whole-file digests of its summary.json (None: none recorded, or the run has
-    not stopped, so its files may change; only the digests inside the files are checked)."""
+    not stopped, so its files may change). A file whose recorded digest matches is verified (its
+    own digest was checked when the record was made); any other file has its own digest checked."""
     run_dir = Path(run_dir)
+    recorded = recorded or {}
     problems = []
     for path in run_files(run_dir):
-        what, fmt, error, legacy = _KINDS[path.parent.name]
-        try:
-            read_safetensors(path, path.read_bytes(), error, what, fmt, legacy_versions=legacy)
-        except (CheckpointError, OSError) as e:
-            problems.append(str(e).splitlines()[0] if str(e) else f"{path}: {type(e).__name__}")
-    for rel, digest in sorted((recorded or {}).items()):
-        path = run_dir / rel
-        if not path.is_file():
-            problems.append(f"{str(path)!r} is missing (summary.json records it)")
-        elif sha256_file(path) != digest and not any(str(path) in p for p in problems):
-            problems.append(f"{str(path)!r} does not match the SHA-256 its summary.json records")
+        rel = path.relative_to(run_dir).as_posix()
+        if rel in recorded:
+            if sha256_file(path) != recorded[rel]:
+                problems.append(_own_digest(path) or f"{str(path)!r} does not match the SHA-256 its summary.json records")
+            continue
+        problem = _own_digest(path)
+        if problem is not None:
+            problems.append(problem)
+    problems += [f"{str(run_dir / rel)!r} is missing (summary.json records it)"
+                 for rel in sorted(recorded) if not (run_dir / rel).is_file()]
     return problems

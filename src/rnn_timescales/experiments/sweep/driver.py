@@ -189,7 +189,7 @@ def _drive(spec: SweepSpec, root: Path, pool: Any, train: bool, progress: bool,
                     record_failure(root, task.name, "train" if task.train else "analyze", message)
                     outcome = {"name": task.name, "status": "failed", "error": message}
                 if outcome["status"] == "failed" and read_failure(root, task.name) is None:
-                    unrecorded[task.name] = f"train: {outcome.get('error')} (not recorded in errors/: {root} is full)"
+                    unrecorded[task.name] = f"train: {outcome.get('error')} (errors/ could not record it either)"
                 if outcome["status"] != "busy":
                     attempted.add(task.name)
                     ran += 1
