@@ -3,7 +3,11 @@ and its workers (local pool, and Ray when it is installed) and of the writing co
 robustness, slow-points, report), each followed by a re-run; then every run is compared with the
 uninterrupted sweep, finished runs must be untouched, and every file left must be complete.
 
-    python benchmarks/faults.py [--seed 2026] [--sweep-kills 8] [--ray-kills 4] [--command-kills 3]
+    python benchmarks/faults.py [--seed 2026] [--sweep-kills 8] [--ray-kills 4] [--command-kills 3] [--write-kills 40]
+
+``--write-kills N``: SIGKILL of the driver's process group at N chosen writes of a tiny sweep (each
+kind of file of a new run, then writes spread over the sweep's life), and ENOSPC at each kind of
+write, each followed by a re-run (tests/experiments/write_faults.py).
 
 Prints what was tried and found: kills, runs compared, files checked, differences. The tests run a
 small seeded subset of the same harness (tests/experiments/test_faults.py, tests/experiments/faults.py).
@@ -21,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests" / "experiments"), str(HERE.parent / "tests")]
 
 from faults import Starter, Tally, command_campaign, sweep_campaign, trained_runs  # noqa: E402
+from write_faults import enospc_campaign, kill_campaign, reference  # noqa: E402
 
 
 def main() -> int:
@@ -29,6 +34,7 @@ def main() -> int:
     parser.add_argument("--sweep-kills", type=int, default=8, help="kills of the local sweep's driver and workers")
     parser.add_argument("--ray-kills", type=int, default=4, help="kills of the Ray sweep's driver and workers")
     parser.add_argument("--command-kills", type=int, default=3, help="kills of each writing command")
+    parser.add_argument("--write-kills", type=int, default=40, help="kills at chosen writes of a new run (0: none)")
     parser.add_argument("--work", help="keep the sweeps here (default: a temporary directory)")
     args = parser.parse_args()
 
@@ -54,6 +60,9 @@ def main() -> int:
         parts.append(("analyze, robustness, slow-points, report", lambda: command_campaign(
             trained_runs(work / "commands", start) / "run", work / "commands" / "runs", start,
             kills_each=args.command_kills, seed=args.seed + 2, log=log)))
+        if args.write_kills:
+            parts.append(("kills and ENOSPC at each write", lambda: _writes(work / "writes", start, args.write_kills,
+                                                                          args.seed + 3, log)))
         for name, part in parts:
             print(f"{name}:", flush=True)
             t0 = time.monotonic()
@@ -72,6 +81,16 @@ def main() -> int:
     print(f"{'total':<42} {total.kills:>6} {total.runs_compared:>14} {total.files_checked:>14} "
           f"{len(total.differences):>12}")
     return 0 if not total.differences else 1
+
+
+def _writes(work: Path, start: Starter, kills: int, seed: int, log) -> Tally:
+    """:func:`write_faults.kill_campaign` and :func:`write_faults.enospc_campaign` as a tally."""
+    killed = kill_campaign(start, work / "kills", n=kills, seed=seed, log=log)
+    spec, ref, writes = reference(start, work / "full")
+    full = enospc_campaign(start, work / "full", spec, ref, writes, log=log)
+    tally = Tally(kills=len(killed.hits) + len(full.hits), runs_compared=2 * (len(killed.hits) + len(full.hits)))
+    tally.differences = killed.differences + full.differences
+    return tally
 
 
 if __name__ == "__main__":

@@ -145,6 +145,12 @@ def move_into_place(tmp: Path, out: Path, attempts: int = 5) -> None:
     raise OSError(f"could not move a directory into {str(out)!r}: other processes keep replacing it")
 
 
+def is_temporary(name: str) -> bool:
+    """Whether a file name is a writer's temporary file or directory (``.NAME.*.tmp``) or a
+    directory moved aside (``.NAME.old-*``): what :func:`remove_stale` removes once its writer is gone."""
+    return name.startswith(".") and (name.endswith(".tmp") or ".old-" in name)
+
+
 def remove_stale(directory: str | Path, name: str | None = None) -> list[Path]:
     """Remove what killed writers left in ``directory``: temporary files and directories
     (``.NAME.*.tmp``, only those whose writer no longer holds its lock) and directories moved aside
@@ -156,7 +162,7 @@ def remove_stale(directory: str | Path, name: str | None = None) -> list[Path]:
     removed = []
     for p in d.iterdir():
         n = p.name
-        if not n.startswith(prefix) or not (n.endswith(".tmp") or ".old-" in n):
+        if not n.startswith(prefix) or not is_temporary(n):
             continue
         try:
             fd = os.open(p, os.O_RDONLY)

@@ -16,7 +16,9 @@ from rnn_timescales.config import ConfigError, build_config
 from rnn_timescales.experiments.sweep import (
     ANALYSES,
     SweepSpec,
+    load_spec,
     plan,
+    point_config,
     prepare_sweep,
     record_failure,
     run_status,
@@ -197,3 +199,49 @@ def test_a_sweep_analyses_the_checkpoints_analyze_would(tmp_path):
     assert not analysis.is_current(run, settings)  # unsolved: analysed at its final weights, as analyze does
     (run / "checkpoints" / "rnn_N2_N2.safetensors").write_bytes(b"x")
     assert list_run_checkpoints(run, include_init=False, final="if_unsolved") == [run / "checkpoints" / "rnn_N2_N2.safetensors"]
+
+
+# --- planning: linear, fast, and bounded (issue 32) ------------------------------------------------------
+def test_a_ten_thousand_point_grid_plans_in_about_a_second():
+    """10^4 points (seeds x hidden sizes) planned well inside the issue's bound of one second on an
+    idle machine (the test allows 5 s for a loaded one; planning 10^3 points took 22.8 s before)."""
+    import time
+
+    spec = SweepSpec.from_mapping({"base": {"preset": "quick"},
+                                   "grid": {"seed": list(range(1000)), "model.hidden_size": list(range(8, 18))}})
+    t0 = time.perf_counter()
+    points = plan(spec)
+    elapsed = time.perf_counter() - t0
+    assert len(points) == 10_000 and len({p.name for p in points}) == 10_000
+    assert points[1234].config.seed == 123 and points[1234].config.model.hidden_size == 12
+    assert points[1234].config.to_dict() == point_config(spec, points[1234].settings).to_dict()
+    assert elapsed < 5.0, f"planning 10^4 points took {elapsed:.2f} s"
+
+
+def test_a_grid_past_the_limit_is_refused_unless_the_limit_is_raised():
+    import dataclasses
+
+    spec = SweepSpec.from_mapping({"base": {"preset": "quick"}, "grid": {"seed": [0, 1, 2]},
+                                   "runs": [{"model.hidden_size": 8}, {"model.hidden_size": 16}],
+                                   "resources": {"max_points": 5}})
+    with pytest.raises(ConfigError, match="the sweep has 6 points, more than the limit of 5"):
+        plan(spec)
+    assert len(plan(dataclasses.replace(spec, max_points=6))) == 6
+    assert SweepSpec.from_mapping(spec.to_mapping()).max_points == 5  # sweep.yaml keeps the limit it was run with
+    with pytest.raises(ConfigError, match="resources.max_points must be a positive integer"):
+        SweepSpec.from_mapping({"base": {"preset": "quick"}, "resources": {"max_points": True}})
+
+
+def test_seeds_set_by_an_override_are_planned_the_slow_way(tmp_path):
+    spec = SweepSpec.from_mapping({"base": {"preset": "quick"}, "grid": {"seed": [0, 1]}, "overrides": ["seed=5"]})
+    with pytest.raises(ConfigError, match="are the same run"):
+        plan(spec)
+
+
+def test_numbers_in_scientific_notation_are_numbers_and_quoted_ones_are_refused(tmp_path):
+    (tmp_path / "spec.yaml").write_text("base: {preset: quick}\ngrid:\n  optimizer.lr: [1e-3, 2.5E-4]\n")
+    points = plan(load_spec(tmp_path / "spec.yaml"))
+    assert [p.config.optimizer.lr for p in points] == [0.001, 0.00025]
+    (tmp_path / "quoted.yaml").write_text("base: {preset: quick}\ngrid:\n  optimizer.lr: ['1e-3', '2e-3']\n")
+    with pytest.raises(ConfigError, match='optimizer.lr: "1e-3" is a string where a number is meant'):
+        plan(load_spec(tmp_path / "quoted.yaml"))

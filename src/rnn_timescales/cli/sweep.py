@@ -15,17 +15,19 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep",
         help="train (and analyse) many runs from a sweep spec; 'sweep status DIR', 'sweep analyze DIR', "
-        "'sweep collect DIR... --out RESULTS'",
+        "'sweep verify DIR', 'sweep collect DIR... --out RESULTS'",
         description="rnn-timescales sweep SPEC.yaml --out DIR: train every point of a sweep (a base configuration "
         "crossed with a grid and/or a list of runs), each in its own run directory under DIR, on a local process "
         "pool or Ray, then run the spec's analyses; re-running skips finished runs and resumes interrupted ones. "
         "rnn-timescales sweep status DIR [--json]: done / running / failed / pending. "
         "rnn-timescales sweep analyze DIR: run the analyses (the spec's, else timescales) on every finished run. "
+        "rnn-timescales sweep verify DIR: re-hash every checkpoint and training state against the SHA-256 recorded "
+        "when it was written and list the damaged runs (exit code 1 if any). "
         "rnn-timescales sweep collect DIR [DIR ...] --out RESULTS: the small result tables of sweeps (runs.csv, "
         "curves.csv, timescales.csv, provenance.json), to commit and to draw figures from (report RESULTS).",
     )
-    p.add_argument("target", metavar="SPEC.yaml|status|analyze|collect", help="a sweep spec (or a sweep directory "
-                   "to continue), or the action status / analyze / collect")
+    p.add_argument("target", metavar="SPEC.yaml|status|analyze|verify|collect", help="a sweep spec (or a sweep "
+                   "directory to continue), or the action status / analyze / verify / collect")
     p.add_argument("dir", nargs="*", metavar="DIR", help="the sweep directory (status and analyze: one; collect: "
                    "one or more)")
     add_out(p, "sweep directory (default: runs/<spec name>); collect: the results directory")
@@ -46,6 +48,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
                    help="train (or analyse) only the runs with these values, e.g. --only seed=0,1,2 --only "
                    "curriculum=multi; the rest of the sweep waits for a call without it; repeatable")
+    p.add_argument("--max-points", type=positive_int, metavar="N",
+                   help="allow a sweep of up to N points (default: the spec's resources.max_points, else 10000)")
     p.add_argument("--no-analyze", action="store_true", help="train only; skip the spec's analyses")
     add_json(p, 'status: print {"done": n, "running": n, "failed": n, "pending": n}')
     add_progress(p)
@@ -57,19 +61,20 @@ def run(args: argparse.Namespace) -> int:
 
     from rnn_timescales.experiments.sweep import ANALYSES, load_spec, parse_only, run_sweep
 
-    action = args.target if args.target in ("status", "analyze", "collect") else "run"
+    action = args.target if args.target in ("status", "analyze", "verify", "collect") else "run"
     if action == "run" and args.dir:
         raise UsageError(f"unexpected argument {args.dir[0]!r}; give the sweep directory with --out")
     if action != "run" and not args.dir:
         raise UsageError(f"rnn-timescales sweep {action} needs the sweep directory: rnn-timescales sweep {action} DIR")
-    if action in ("status", "analyze") and len(args.dir) > 1:
+    if action in ("status", "analyze", "verify") and len(args.dir) > 1:
         raise UsageError(f"unexpected argument {args.dir[1]!r}; sweep {action} takes one sweep directory")
     flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
              "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
              "--gpus": args.gpus is not None, "--address": args.address, "--run-timeout": args.run_timeout,
-             "--revision": args.revision is not None, "--only": args.only}
-    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout", "--only"}
-    allowed = {"status": {"--json"}, "analyze": running, "run": running | {"--out", "--no-analyze"},
+             "--revision": args.revision is not None, "--only": args.only, "--max-points": args.max_points}
+    running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout", "--only",
+               "--max-points"}
+    allowed = {"status": {"--json"}, "verify": set(), "analyze": running, "run": running | {"--out", "--no-analyze"},
                "collect": {"--out", "--revision"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
     if given:
@@ -78,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return _collect(args)
     if action == "status":
         return _status(Path(args.dir[0]), args.json)
+    if action == "verify":
+        return _verify(Path(args.dir[0]))
     if args.backend not in ("local", "ray"):
         raise UsageError(f"--backend must be local or ray, got {args.backend!r}")
     if action == "analyze":
@@ -85,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if bad:
             raise UsageError(f"sweep analyze only takes analysis settings (--set analyze.NAME.key=value), got {bad[0]!r}")
         root = Path(args.dir[0])
-        spec = load_spec(root)
+        spec = load_spec(root, root=True)
         if not spec.analyze and not args.overrides:  # nothing named: the default analysis
             spec = dataclasses.replace(spec, analyze={"timescales": ANALYSES["timescales"].validate({}, "timescales")})
     else:
@@ -101,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, gpus=args.gpus)
     if args.run_timeout is not None:
         spec = dataclasses.replace(spec, timeout_s=args.run_timeout)
+    if args.max_points is not None:
+        spec = dataclasses.replace(spec, max_points=args.max_points)
     result = run_sweep(spec, root, backend=args.backend, workers=args.workers, address=args.address,
                        train=action == "run", progress=not args.no_progress, only=parse_only(args.only),
                        log=lambda line: print(f"rnn-timescales: {line}", file=sys.stderr))
@@ -121,7 +130,7 @@ def _status(root: Path, as_json: bool) -> int:
     """Print each run's status (and its analyses'), then the counts; ``--json``: the counts alone."""
     from rnn_timescales.experiments.sweep import ANALYSES, load_spec, status_counts, sweep_status
 
-    spec = load_spec(root)
+    spec = load_spec(root, root=True)
     statuses = sweep_status(root, spec)
     counts = status_counts(statuses)
     if as_json:
@@ -134,6 +143,20 @@ def _status(root: Path, as_json: bool) -> int:
         print(f"{s.name:<{width}}  {s.status:<8} {s.detail}" + (f"; {', '.join(analysed)}" if analysed else ""))
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
+
+
+def _verify(root: Path) -> int:
+    """``sweep verify DIR``: each damaged run and its problems, then the count; exit code 1 if any."""
+    from rnn_timescales.experiments.sweep import load_spec, plan, verify_sweep
+
+    spec = load_spec(root, root=True)
+    damaged = verify_sweep(root, spec)
+    for name, problems in damaged.items():
+        print(f"damaged: {name}: {'; '.join(problems)}")
+    print(f"sweep {root}: {len(damaged)} of {len(plan(spec))} runs damaged" + (
+        "; remove a damaged run's directory (or restore its files) and run the sweep again" if damaged else
+        ", every checkpoint and training state verified"))
+    return 1 if damaged else 0
 
 
 def _collect(args: argparse.Namespace) -> int:

@@ -57,12 +57,26 @@ def build_config(
         layers.append(layer if "preset" in layer else {**layer, "preset": "custom"})
     layers += [parse_override(text) for text in overrides or []]
     layers += [parse_override(f"{key}={json.dumps(value)}") for key, value in fields.items() if value is not None]
+    return layered_config(preset, layers)
+
+
+def layered_config(preset: str, layers: list[dict[str, Any]], presets: dict[Any, dict[str, Any]] | None = None
+                   ) -> RunConfig:
+    """Preset ``preset`` (with the task's own layer for the task the layers name), then each mapping
+    of ``layers`` in turn; validated. ``presets``: a memo of the preset mappings for a caller that
+    builds many configurations (a sweep's plan): each preset file is then read once."""
+    memo = presets if presets is not None else {}
+
+    def preset_layer(task: str | None) -> dict[str, Any]:
+        if (preset, task) not in memo:
+            memo[(preset, task)] = preset_dict(preset, task)
+        return memo[(preset, task)]
 
     def assemble(data: dict[str, Any]) -> dict[str, Any]:
         for layer in layers:
             data = merge(data, layer)
         return data
 
-    task = assemble(preset_dict(preset)).get("task")
+    task = assemble(preset_layer(None)).get("task")
     name = task.get("name") if isinstance(task, dict) else None
-    return validate(assemble(preset_dict(preset, name if isinstance(name, str) else None)))
+    return validate(assemble(preset_layer(name if isinstance(name, str) else None)))

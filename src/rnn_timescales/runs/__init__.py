@@ -8,6 +8,7 @@ A run directory holds ``config.yaml``, ``metrics.csv``, ``head_metrics.csv``, ``
 - :mod:`.checkpoints`: our checkpoint format (safetensors with a SHA-256, never unpickled).
 - :mod:`.state`: the training state file.
 - :mod:`.rundir`: claiming, locking and writing a run directory; new, resume or reuse of one.
+- :mod:`.verify`: whether a run's checkpoints and states are the bytes written (``sweep verify``).
 - :mod:`.paper`: the paper code's checkpoints (names, safe loading, importing them as run directories).
 - :mod:`.load`: :func:`load_any`, the network a path names.
 """

@@ -8,10 +8,21 @@
     summary.json         why and when the run stopped, and the levels solved (absent while it trains)
     checkpoints/         init.safetensors, rnn_<label>.safetensors per solved level, final.safetensors
     state/               the full training state, to resume (see training/state.py)
-    .lock                held by the one process training this directory
+    .lock                held by the one process training this directory; it names the holder
+                         (pid and host) and its modification time is the holder's heartbeat
 
 Every file is replaced atomically, so a reader (an analysis of a run still training) never sees
 half of one.
+
+The lock and its heartbeat: the trainer takes ``.lock`` (``flock``) before it writes anything and
+releases it however it stops; while it trains, a thread touches the lock file every
+:data:`HEARTBEAT_S` seconds. A lock is *working* (:func:`lock_holder`) while its holder is alive and
+its heartbeat is younger than :data:`STALE_AFTER_S`; a lock held by a process that is not training
+the run (a leaked descriptor, a child that inherited it) is not waited for.
+
+A directory that holds only a lock and the temporary files of a first write that was interrupted
+(``.config.yaml.*.tmp``: a run killed while it started) is a run that has not started: it is cleaned
+and started again (:meth:`RunDirectory.claim`).
 
 :func:`decide_run` is the one decision about a directory that should hold a given run (sweeps,
 compare-models, robustness retraining): new, the same run to resume or reuse, or refused.
@@ -19,18 +30,21 @@ compare-models, robustness retraining): new, the same run to resume or reuse, or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
 from rnn_timescales.config import RunConfig, config_difference, read_yaml, resumable_changes
 from rnn_timescales.errors import ConfigError, StateError
-from rnn_timescales.io import atomic_write_text, check_output_dir, remove_stale
+from rnn_timescales.io import atomic_write_text, check_output_dir, is_temporary, remove_stale, write_error
 from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, HEAD_METRICS, METRICS, SUMMARY
 from rnn_timescales.runs.checkpoints import SUFFIX, checkpoint_name
 from rnn_timescales.runs.state import STATE_DIR, load_latest_state
@@ -51,17 +65,24 @@ curriculum changes and its value in that epoch (``n_max`` for the N curricula)."
 TIMING_COLUMNS = ["wall_time_s", "epoch_time_s"]
 HEAD_COLUMNS = ["epoch", "head", "n", "accuracy"]
 LOCK_NAME = ".lock"
+HEARTBEAT_S = 2.0
+"""Seconds between two touches of a training run's lock file (its heartbeat)."""
+STALE_AFTER_S = 30.0
+"""A lock whose heartbeat is older than this (seconds) is held by a process that is not training
+the run; a sweep does not wait for it."""
 
 
 def prepare_run_dir(run_dir: str | Path) -> Path:
-    """Check that ``run_dir`` is free to hold a new run (missing or empty); does not create it."""
-    return check_output_dir(run_dir, "run", ours=_only_a_lock,
+    """Check that ``run_dir`` is free to hold a new run (missing, empty, or a run that never got past
+    its first write: :func:`interrupted_start`); does not create it."""
+    return check_output_dir(run_dir, "run", ours=interrupted_start,
                             foreign="already holds files; choose a new --out (or --resume it)")
 
 
-def _only_a_lock(p: Path) -> bool:
-    """A directory holding a lone lock: a run killed while starting, free to take."""
-    return all(q.name == LOCK_NAME for q in p.iterdir())
+def interrupted_start(p: str | Path) -> bool:
+    """Whether directory ``p`` holds nothing but a lock and temporary files (``.NAME.*.tmp``): a run
+    killed while it started (before its config.yaml was in place), free to take and start again."""
+    return all(q.name == LOCK_NAME or is_temporary(q.name) for q in Path(p).iterdir())
 
 
 def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
@@ -87,6 +108,7 @@ class RunDirectory:
         self.path = Path(path)
         self.auto_name = auto_name
         self._lock_fd: int | None = None
+        self.cleaned: list[str] = []  # temporary files of an interrupted start that claim() removed
 
     @property
     def checkpoints(self) -> Path:
@@ -106,38 +128,77 @@ class RunDirectory:
 
     # --- owning it -------------------------------------------------------------------------------
     def claim(self) -> None:
-        """Create the directory for a new run and lock it; ConfigError if it is taken."""
+        """Create the directory for a new run and lock it; ConfigError if it is taken, WriteError
+        (one line) if it cannot be created. The temporary files of an interrupted start
+        (:func:`interrupted_start`) are removed and listed in :attr:`cleaned`."""
         p = self.path
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if self.auto_name:
-            base, k = p, 1
-            while True:
-                try:
-                    p.mkdir()
-                    break
-                except FileExistsError:
-                    k += 1
-                    p = base.with_name(f"{base.name}-{k}")
-            self.path = p
-        else:
-            prepare_run_dir(p)
-            p.mkdir(exist_ok=True)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if self.auto_name:
+                base, k = p, 1
+                while True:
+                    try:
+                        p.mkdir()
+                        break
+                    except FileExistsError:
+                        k += 1
+                        p = base.with_name(f"{base.name}-{k}")
+                self.path = p
+            else:
+                prepare_run_dir(p)
+                p.mkdir(exist_ok=True)
+        except OSError as e:
+            raise write_error(p, e) from None
         self.lock()
+        self.cleaned = sorted(q.name for q in remove_stale(p))  # their writer held this lock: it is gone
         if any(q.name != LOCK_NAME for q in p.iterdir()):
             self.release()
             raise ConfigError(f"output directory {str(p)!r} was just taken by another process; choose a new --out")
 
     def lock(self) -> None:
-        """Hold the directory's lock; ConfigError if another process holds it."""
+        """Hold the directory's lock, naming this process in it; ConfigError if another process
+        holds it, WriteError (one line) if the lock file cannot be made."""
         if fcntl is None:
             return
-        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise write_error(self.path / LOCK_NAME, e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise ConfigError(f"run directory {str(self.path)!r} is being trained by another process") from None
         self._lock_fd = fd
+        with contextlib.suppress(OSError):  # a full disk: the lock holds without its holder's name
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        self.beat()
+
+    def beat(self) -> None:
+        """Touch the lock file (its modification time is the heartbeat); harmless if not locked."""
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.utime(self._lock_fd)
+
+    @contextlib.contextmanager
+    def heartbeat(self, every_s: float = HEARTBEAT_S) -> Iterator[None]:
+        """Touch the lock file every ``every_s`` seconds while the block runs (the trainer's block:
+        the lock is working while the run is trained, and only then)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every_s):
+                self.beat()
+
+        thread = threading.Thread(target=beat, name="run-heartbeat", daemon=True)
+        self.beat()
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def release(self) -> None:
         if self._lock_fd is not None:
@@ -189,6 +250,64 @@ def is_locked(run_dir: str | Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a run's lock (:func:`lock_holder`). pid, host: as the holder wrote them (None if
+    unknown); beat_age_s: seconds since its last heartbeat; alive: whether that process exists
+    (None: another host, or unknown)."""
+
+    run_dir: Path
+    pid: int | None
+    host: str | None
+    beat_age_s: float
+    alive: bool | None
+
+    @property
+    def working(self) -> bool:
+        """Whether the holder is training the run: alive (where that can be known) and its
+        heartbeat younger than :data:`STALE_AFTER_S`."""
+        return self.alive is not False and self.beat_age_s <= STALE_AFTER_S
+
+    def describe(self) -> str:
+        """One line: why this lock is not waited for (or that it is being trained)."""
+        who = f"pid {self.pid} on {self.host}" if self.pid is not None else "a process"
+        if self.working:
+            return f"being trained by {who}"
+        why = "which has ended" if self.alive is False else f"no heartbeat for {self.beat_age_s:.0f} s"
+        return (f"its lock ({str(self.run_dir / LOCK_NAME)!r}) is held by {who}, which is not training it ({why}); "
+                "stop that process, then run the sweep again")
+
+
+def lock_holder(run_dir: str | Path) -> LockHolder | None:
+    """Who holds the training lock of ``run_dir``, or None if no process does."""
+    if not is_locked(run_dir):
+        return None
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        text = path.read_text(errors="replace")
+        age = max(0.0, time.time() - path.stat().st_mtime)
+    except OSError:
+        return None
+    pid = host = None
+    parts = text.split()
+    if len(parts) >= 4 and parts[0] == "pid" and parts[1].isdigit() and parts[2] == "on":
+        pid, host = int(parts[1]), parts[3]
+    alive = None
+    if pid is not None and host == socket.gethostname():
+        alive = Path(f"/proc/{pid}").exists() if Path("/proc/self").exists() else _pid_exists(pid)
+    return LockHolder(Path(run_dir), pid, host, age, alive)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any] | None:

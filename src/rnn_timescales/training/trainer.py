@@ -53,6 +53,7 @@ from rnn_timescales.runs.state import (
     save_state,
 )
 from rnn_timescales.runs.files import CONFIG, METRICS
+from rnn_timescales.runs.verify import DIGESTS_KEY, file_digests
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "RESUMABLE", "TrainResult", "Trainer", "default_run_dir",
            "resolve_device", "resume", "train"]
@@ -213,12 +214,17 @@ class Trainer:
 
     # --- the run -------------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        """Train until a stopping rule, a divergence or a signal; write and return the result."""
-        self._open()
+        """Train until a stopping rule, a divergence or a signal; write and return the result.
+
+        The run directory's lock is released however this ends (a full disk or a missing permission
+        while the run starts included), and its heartbeat beats only while this runs."""
         try:
-            with self.signals.caught():
-                reason = train_loop(self)
-            return self._finish(reason)
+            self._claim()
+            with self.run_directory.heartbeat():
+                self._open()
+                with self.signals.caught():
+                    reason = train_loop(self)
+                return self._finish(reason)
         finally:
             self.run_directory.release()
 
@@ -294,12 +300,19 @@ class Trainer:
             return 0
 
     # --- the run directory ---------------------------------------------------------------------
-    def _open(self) -> None:
-        """Claim (or lock) the run directory, then write what a run starts with."""
+    def _claim(self) -> None:
+        """Claim (a new run) or lock (a resumed one) the run directory."""
         if self.mode == "new":
             self.run_directory.claim()
+            if self.run_directory.cleaned:
+                tqdm.write(f"rnn-timescales: {str(self.run_dir)!r} held only the lock and the temporary files of a "
+                           f"start that was interrupted ({', '.join(self.run_directory.cleaned)}); removed them, "
+                           "starting the run again")
         else:
             self.run_directory.lock()
+
+    def _open(self) -> None:
+        """Write what a run starts with (the run directory is claimed)."""
         self.clock.start(self.elapsed_before)
         self.epoch_clock.start(self.epoch_elapsed_before)
         self.run_directory.remove_stale()
@@ -460,6 +473,7 @@ class Trainer:
             "message": self.message,
             "phase_times_s": {k: round(v, 3) for k, v in sorted(self.phases.totals.items())},
             "resumable": stop_reason in ("interrupted", "time_budget", "max_epochs", "diverged"),
+            DIGESTS_KEY: file_digests(self.run_dir),  # what `sweep verify` checks the files against
         }
         self.run_directory.write_summary(summary)
         metrics = pd.DataFrame(self.rows, columns=METRIC_COLUMNS)

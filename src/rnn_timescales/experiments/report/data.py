@@ -3,6 +3,7 @@ grouped into conditions, and every table they hold (:func:`load_report_data`).""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from rnn_timescales.experiments.sweep import SPEC_FILE, load_spec, plan, run_sta
 from rnn_timescales.io import settle
 from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
 from rnn_timescales.runs.rundir import is_locked, read_summary
+from rnn_timescales.runs.verify import DIGESTS_KEY, verify_run
 
 # Tables other analyses write into a run directory, and the columns the report reads from them.
 TABLES = {
@@ -137,6 +139,22 @@ def _read_csv(path: Path, notes: list[str], columns: list[str] | None = None) ->
     return table
 
 
+def _complete_rows(run_dir: Path, metrics: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """``metrics`` without a last line cut short; a truncated metrics.csv (its last line incomplete,
+    or fewer epochs than its summary.json counts) is said in one line, on the page and on stderr."""
+    path = run_dir / METRICS
+    cut = not path.read_bytes().endswith(b"\n")
+    if cut:
+        metrics = metrics.iloc[:-1]
+    epochs = (read_summary(run_dir) or {}).get("epochs")
+    if cut or (isinstance(epochs, int) and len(metrics) < epochs):
+        line = (f"{path}: truncated ({len(metrics)} complete rows" + (f" of the {epochs} epochs its summary.json counts"
+                if isinstance(epochs, int) else "") + "); the report shows the rows it has")
+        notes.append(line)
+        sys.stderr.write(f"rnn-timescales: warning: {line}\n")
+    return metrics
+
+
 def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if p is not None and len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -152,8 +170,13 @@ def load_report_data(path: str | Path) -> ReportData:
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for r in runs:
         tag = {"run": r.name, "condition": r.condition}
+        damaged = verify_run(r.path, None if is_locked(r.path) else (read_summary(r.path) or {}).get(DIGESTS_KEY))
+        if damaged:  # its files are not those written: marked, and said once
+            r.status, r.detail = "damaged", "; ".join(damaged)
+            notes.append(f"{r.name}: damaged files ({'; '.join(damaged)}); its numbers are not to be trusted")
         m = _read_csv(r.path / METRICS, notes, ["epoch", "n_max", "solved", "wall_time_s"])
         if m is not None:
+            m = _complete_rows(r.path, m, notes)
             metrics.append(m.assign(**tag))
         h = _read_csv(r.path / HEAD_METRICS, notes, ["epoch", "n", "accuracy"])
         if h is not None:

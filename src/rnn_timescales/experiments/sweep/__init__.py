@@ -17,6 +17,11 @@ A sweep specification is YAML::
       timescales: {n_trials: 4, n_steps: 20000}
     resources: {threads: 1, gpus: 0}    # per run: torch threads (= CPUs asked of Ray), GPUs,
                                         # and optionally timeout_s (a run without a result by then fails)
+                                        # and max_points (default 10000; --max-points)
+
+A spec is read strictly: a key given twice, a spec that defines no run (for one run, give its
+settings as ``base``), a boolean or a quoted string where a setting is a number, and more points
+than ``max_points`` are refused before anything is written.
 
 A point's configuration is built in layers: its preset (``preset`` in the grid or a run, else in
 ``base``, else ``paper``), then ``base``, then the point's grid values and run settings, then
@@ -35,8 +40,10 @@ A run is **done** when its ``summary.json`` exists with any stop reason other th
 ``interrupted`` or ``diverged`` (a budget, a target, solved, heads exhausted, max_epochs, or
 imported), and its stopping settings (max_epochs, target_n, time_budget_s) are those the sweep
 asks for; when the sweep asks for more, the run is pending and is extended from its saved state.
-It is **running** while a process holds its lock (``RUN_DIR/.lock``), **failed** when
-``errors/<name>.json`` exists (an exception, a dead worker, or a divergence), and **pending**
+It is **running** while a process that trains it holds its lock (``RUN_DIR/.lock``, its heartbeat
+current: :func:`~rnn_timescales.runs.rundir.lock_holder`), **failed** when ``errors/<name>.json``
+exists (an exception, a dead worker, or a divergence) or its lock is held by a process that is not
+training it (never waited for), and **pending**
 otherwise (not started, or interrupted: it resumes from its saved state).
 
 The package, in the order a sweep uses it (each module imports only the ones before it):
@@ -89,6 +96,7 @@ from rnn_timescales.experiments.sweep.status import (
     status_counts,
     stopping_differences,
     sweep_status,
+    verify_sweep,
 )
 from rnn_timescales.experiments.sweep.worker import RunTask, execute
 
@@ -98,5 +106,5 @@ __all__ = [
     "clear_failure", "configuration_mismatch", "driver_lock", "error_files", "execute", "expand", "is_locked",
     "load_spec", "parse_only", "plan", "point_config", "prepare_sweep", "read_failure", "read_summary", "record_failure",
     "run_status", "run_sweep", "select_points", "setting_labels", "state_mismatch", "status_counts", "stopping_differences",
-    "sweep_status",
+    "sweep_status", "verify_sweep",
 ]

@@ -23,9 +23,16 @@ from rnn_timescales.errors import ConfigError
 from rnn_timescales.experiments.sweep.analyses import ANALYSES
 from rnn_timescales.experiments.sweep.points import SweepPoint, plan, select_points
 from rnn_timescales.experiments.sweep.spec import SPEC_FILE, SweepSpec, _canonical
-from rnn_timescales.experiments.sweep.status import ERRORS_DIR, RunStatus, record_failure, run_status, status_counts
+from rnn_timescales.experiments.sweep.status import (
+    ERRORS_DIR,
+    RunStatus,
+    read_failure,
+    record_failure,
+    run_status,
+    status_counts,
+)
 from rnn_timescales.experiments.sweep.worker import RunTask, execute
-from rnn_timescales.io import atomic_write_text, check_output_dir, remove_stale
+from rnn_timescales.io import atomic_write_text, check_output_dir, remove_stale, write_error
 from rnn_timescales.runs.rundir import decide_run
 
 RUNS_FILE = "runs.csv"
@@ -136,6 +143,7 @@ def _drive(spec: SweepSpec, root: Path, pool: Any, train: bool, progress: bool,
     by_name = {p.name: p for p in points}
     statuses = {p.name: run_status(root, p) for p in points}
     attempted: set[str] = set()
+    unrecorded: dict[str, str] = {}  # failures errors/ could not hold (a full disk): name -> error
     ran = 0
     t0 = time.monotonic()
     bar = tqdm(total=len(points), desc="sweep", unit="run", disable=not progress, dynamic_ncols=True)
@@ -157,6 +165,12 @@ def _drive(spec: SweepSpec, root: Path, pool: Any, train: bool, progress: bool,
                 if st.status == "running":
                     waiting += 1
                     continue
+                if st.stale_lock:  # held by a process that is not training it: not waited for
+                    if not record_failure(root, p.name, "train", st.detail.removeprefix("train: ")):
+                        unrecorded[p.name] = st.detail
+                    say(f"{p.name}: failed ({st.detail})")
+                    attempted.add(p.name)
+                    continue
                 task = _task_for(root, p, st, analyses, train, spec.threads)
                 if task is None:
                     attempted.add(p.name)
@@ -171,9 +185,11 @@ def _drive(spec: SweepSpec, root: Path, pool: Any, train: bool, progress: bool,
                 continue
             for task, outcome in pool.run(execute, todo, stop.is_set):
                 if isinstance(outcome, BaseException):  # the worker died (or the task could not be run)
-                    message = f"{type(outcome).__name__}: {outcome}"
+                    message = f"{type(outcome).__name__}: {(str(outcome).strip().splitlines() or [''])[0]}"
                     record_failure(root, task.name, "train" if task.train else "analyze", message)
                     outcome = {"name": task.name, "status": "failed", "error": message}
+                if outcome["status"] == "failed" and read_failure(root, task.name) is None:
+                    unrecorded[task.name] = f"train: {outcome.get('error')} (errors/ could not record it either)"
                 if outcome["status"] != "busy":
                     attempted.add(task.name)
                     ran += 1
@@ -183,6 +199,9 @@ def _drive(spec: SweepSpec, root: Path, pool: Any, train: bool, progress: bool,
                 refresh()
     bar.close()
     final = [run_status(root, p) for p in points]
+    for st in final:
+        if st.name in unrecorded and st.status != "failed":
+            st.status, st.detail = "failed", unrecorded[st.name]
     return SweepResult(root, final, status_counts(final), time.monotonic() - t0, ran, stop.is_set())
 
 
@@ -200,9 +219,15 @@ def driver_lock(root: str | Path) -> Iterator[None]:
         yield
         return
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(root, e) from None
     path = root / DRIVER_LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise write_error(path, e) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -210,9 +235,10 @@ def driver_lock(root: str | Path) -> Iterator[None]:
             holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
             raise ConfigError(f"sweep directory {str(root)!r} is being run by another driver ({holder}); wait for "
                               "it to finish or stop it, then run this again") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
-                  .encode(), 0)
+        with contextlib.suppress(OSError):  # a full disk: the lock holds without its holder's name
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                      .encode(), 0)
         yield
     finally:
         os.close(fd)

@@ -13,6 +13,9 @@ from rnn_timescales.experiments.sweep.analyses import ANALYSES
 
 SPEC_FILE = "sweep.yaml"
 SPEC_KEYS = ("description", "base", "grid", "runs", "overrides", "analyze", "resources")
+MAX_POINTS = 10_000
+"""The most points a sweep may have unless it says otherwise (``resources.max_points`` or
+``--max-points``): a bigger grid is most often a mistake, and is refused before anything is planned."""
 
 
 def _canonical(value: Any) -> str:
@@ -34,6 +37,7 @@ class SweepSpec:
     gpus: float = 0.0
     description: str = ""
     timeout_s: float | None = None
+    max_points: int = MAX_POINTS
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "sweep spec") -> SweepSpec:
@@ -79,8 +83,12 @@ class SweepSpec:
                 raise bad(f"analyze: {name} must map to a mapping of settings (or nothing for the defaults)")
             checked[name] = ANALYSES[name].validate(settings or {}, f"{source}: analyze.{name}")
         resources = data.get("resources") or {}
-        if not isinstance(resources, dict) or set(resources) - {"threads", "gpus", "timeout_s"}:
-            raise bad("resources must be a mapping with threads (per run), gpus (per run) and optionally timeout_s")
+        if not isinstance(resources, dict) or set(resources) - {"threads", "gpus", "timeout_s", "max_points"}:
+            raise bad("resources must be a mapping with threads (per run), gpus (per run) and optionally timeout_s "
+                      "and max_points")
+        max_points = resources.get("max_points", MAX_POINTS)
+        if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+            raise bad(f"resources.max_points must be a positive integer, got {max_points!r}")
         threads, gpus = resources.get("threads", 1), resources.get("gpus", 0)
         timeout_s = resources.get("timeout_s")
         if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
@@ -91,9 +99,12 @@ class SweepSpec:
         if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
             raise bad(f"resources.gpus must be a non-negative number, got {gpus!r}")
         description = data.get("description") or ""
+        if not (base or grid or runs):
+            raise bad("defines no run (its base, grid and runs are empty); for one run give its settings as base, "
+                      "e.g. base: {preset: paper}")
         return cls(base=base, grid=grid, runs=runs, overrides=list(overrides), analyze=checked,
                    threads=threads, gpus=float(gpus), description=str(description),
-                   timeout_s=None if timeout_s is None else float(timeout_s))
+                   timeout_s=None if timeout_s is None else float(timeout_s), max_points=max_points)
 
     def to_mapping(self) -> dict[str, Any]:
         """The specification as YAML-ready data (what ``sweep.yaml`` holds)."""
@@ -112,6 +123,8 @@ class SweepSpec:
         data["resources"] = {"threads": self.threads, "gpus": self.gpus}
         if self.timeout_s is not None:
             data["resources"]["timeout_s"] = self.timeout_s
+        if self.max_points != MAX_POINTS:
+            data["resources"]["max_points"] = self.max_points
         return data
 
     def with_overrides(self, overrides: Iterable[str]) -> SweepSpec:
@@ -133,12 +146,17 @@ class SweepSpec:
             else:
                 runs_overrides.append(text)
         return SweepSpec(base=self.base, grid=self.grid, runs=self.runs, overrides=runs_overrides, analyze=analyze,
-                         threads=self.threads, gpus=self.gpus, description=self.description, timeout_s=self.timeout_s)
+                         threads=self.threads, gpus=self.gpus, description=self.description, timeout_s=self.timeout_s,
+                         max_points=self.max_points)
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    """Read a sweep specification from a YAML file, or from a sweep root (its ``sweep.yaml``)."""
+def load_spec(path: str | Path, root: bool = False) -> SweepSpec:
+    """Read a sweep specification from a YAML file, or from a sweep root (its ``sweep.yaml``);
+    ``root``: ``path`` must be a sweep root (``sweep status DIR``, ``sweep analyze DIR``)."""
     p = Path(path)
+    if root and not p.is_dir():
+        what = "is a file" if p.exists() else "does not exist"
+        raise ConfigError(f"sweep directory {str(p)!r} {what}; give the directory a sweep wrote (its --out)")
     if p.is_dir():
         if not (p / SPEC_FILE).is_file():
             raise ConfigError(f"{str(p)!r} is a directory but not a sweep (it has no {SPEC_FILE})")

@@ -19,7 +19,8 @@ from rnn_timescales.experiments.sweep.points import SweepPoint, plan
 from rnn_timescales.experiments.sweep.spec import SweepSpec, load_spec
 from rnn_timescales.io import atomic_write_text
 from rnn_timescales.runs.files import CONFIG
-from rnn_timescales.runs.rundir import decide_run
+from rnn_timescales.runs.rundir import decide_run, lock_holder
+from rnn_timescales.runs.verify import DIGESTS_KEY, verify_run
 # names the sweep exported before runs/ held them
 from rnn_timescales.runs.rundir import FINAL_STOPS, is_locked, read_summary, state_mismatch  # noqa: F401
 
@@ -40,6 +41,7 @@ class RunStatus:
     wall_time_s: float | None = None
     extend: dict[str, Any] = field(default_factory=dict)  # stopping settings the sweep changes
     trained: bool = False  # training finished as planned (a failed analysis leaves it True)
+    stale_lock: bool = False  # failed because its lock is held by a process that is not training it
 
 
 def stopping_differences(run_dir: Path, planned: RunConfig) -> dict[str, Any]:
@@ -60,16 +62,26 @@ def error_files(root: Path, name: str) -> tuple[Path, Path]:
     return root / ERRORS_DIR / f"{name}.json", root / ERRORS_DIR / f"{name}.traceback.txt"
 
 
-def record_failure(root: Path, name: str, phase: str, error: str, trace: str | None = None) -> None:
-    """Write ``errors/NAME.json`` ({phase, error, time}) and, if given, the traceback beside it."""
+def record_failure(root: Path, name: str, phase: str, error: str, trace: str | None = None) -> bool:
+    """Write ``errors/NAME.json`` ({phase, error, time}) and, if given, the traceback beside it.
+
+    On a full disk the record is written without its traceback, and if even that fails nothing is
+    written and False is returned (the caller still reports the failure); never raises for that."""
     record, tb_file = error_files(root, name)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    if trace:
-        atomic_write_text(tb_file, trace)
-    else:
-        tb_file.unlink(missing_ok=True)
-    atomic_write_text(record, json.dumps({"phase": phase, "error": error, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                          "traceback": tb_file.name if trace else None}, indent=2))
+    for with_trace in ((True, False) if trace else (False,)):
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            if with_trace:
+                atomic_write_text(tb_file, trace or "")
+            else:
+                tb_file.unlink(missing_ok=True)
+            atomic_write_text(record, json.dumps({"phase": phase, "error": error,
+                                                  "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                                  "traceback": tb_file.name if with_trace else None}, indent=2))
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def clear_failure(root: Path, name: str) -> None:
@@ -90,8 +102,11 @@ def read_failure(root: Path, name: str) -> dict[str, Any] | None:
 def run_status(root: Path, point: SweepPoint) -> RunStatus:
     """The status of one point (definitions in the module docstring)."""
     run_dir = root / point.name
-    if is_locked(run_dir):
-        return RunStatus(point.name, "running", "training (its lock is held)")
+    holder = lock_holder(run_dir)
+    if holder is not None:
+        if holder.working:
+            return RunStatus(point.name, "running", f"training (its lock is held, {holder.describe()})")
+        return RunStatus(point.name, "failed", f"train: {holder.describe()}", stale_lock=True)
     st = _training_status(run_dir, point)
     failure = read_failure(root, point.name)
     if failure is not None:
@@ -119,6 +134,21 @@ def _training_status(run_dir: Path, point: SweepPoint) -> RunStatus:
         what = ", ".join(f"{k}={v}" for k, v in extend.items())
         return RunStatus(point.name, "pending", f"{reason}, {solved}; to be extended ({what})", extend=extend, **info)
     return RunStatus(point.name, "done", f"{reason} after {info['epochs']} epochs, {solved}", trained=True, **info)
+
+
+def verify_sweep(root: str | Path, spec: SweepSpec | None = None) -> dict[str, list[str]]:
+    """Re-hash every checkpoint and training state of the sweep at ``root`` against the SHA-256
+    recorded when it was written (:func:`~rnn_timescales.runs.verify.verify_run`): run name -> its
+    problems, for the damaged runs only. A run being trained has only its files' own digests checked."""
+    root = Path(root)
+    damaged = {}
+    for p in plan(spec or load_spec(root)):
+        run_dir = root / p.name
+        summary = None if is_locked(run_dir) else read_summary(run_dir)
+        problems = verify_run(run_dir, (summary or {}).get(DIGESTS_KEY))
+        if problems:
+            damaged[p.name] = problems
+    return damaged
 
 
 def sweep_status(root: str | Path, spec: SweepSpec | None = None) -> list[RunStatus]:

@@ -13,7 +13,7 @@ from typing import Any
 from rnn_timescales.config import RunConfig
 from rnn_timescales.experiments.sweep.analyses import ANALYSES
 from rnn_timescales.experiments.sweep.status import clear_failure, record_failure
-from rnn_timescales.runs.rundir import is_locked
+from rnn_timescales.runs.rundir import is_locked, lock_holder
 from rnn_timescales.runtime import limit_threads
 
 
@@ -46,8 +46,13 @@ def execute(task: RunTask) -> dict[str, Any]:
     from rnn_timescales.training.trainer import resume, train
 
     root, run_dir = Path(task.root), Path(task.root) / task.name
-    if is_locked(run_dir):
-        return {"name": task.name, "status": "busy"}
+    holder = lock_holder(run_dir)
+    if holder is not None:
+        if holder.working:
+            return {"name": task.name, "status": "busy"}
+        message = holder.describe()  # a lock nobody works under: never waited for
+        record_failure(root, task.name, "train", message)
+        return {"name": task.name, "status": "failed", "error": message}
     clear_failure(root, task.name)
     phase = "train"
     out: dict[str, Any] = {"name": task.name, "status": "done"}
