@@ -1,0 +1,126 @@
+"""The models' building blocks: the expected value of the measured autocorrelation for a given
+autocovariance, and its closed forms for an exponential, a damped cosine and white noise
+(docs/timescales.md; :mod:`rnn_timescales.analysis.acf_models` fits sums of them).
+
+Everything is in time steps.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+def expected_estimate(gamma: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
+    """Expected value of the mean-subtracted, n - k normalised autocorrelation estimate.
+
+    Parameters
+    ----------
+    gamma : array, shape (..., n_steps)
+        True autocovariance at lags 0 ... n_steps - 1.
+    n_steps : int
+        Samples per trial, n.
+    max_lag : int
+        Largest lag returned.
+
+    Returns
+    -------
+    array, shape (..., max_lag + 1)
+    """
+    gamma = np.asarray(gamma, dtype=np.float64)
+    n = int(n_steps)
+    if gamma.shape[-1] != n:
+        raise ValueError(f"gamma needs lags 0..{n - 1}, got {gamma.shape[-1]}")
+    cum = np.cumsum(gamma, axis=-1)  # Gamma(m) = sum_{j<=m} gamma_j
+    # g(t) = sum_{j<=t} gamma_j + sum_{1<=j<=n-1-t} gamma_j
+    g = cum + cum[..., ::-1] - 2 * gamma[..., :1]
+    g = g + gamma[..., :1]
+    pre = np.concatenate([np.zeros(g.shape[:-1] + (1,)), np.cumsum(g, axis=-1)], axis=-1)  # P(m), m = 0..n
+    big = pre[..., n : n + 1]
+    k = np.arange(max_lag + 1)
+    return gamma[..., k] - (pre[..., n - k] + big - pre[..., k]) / (n * (n - k)) + big / n**2
+
+
+def exp_basis(taus: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
+    """b(tau): expected estimate of a unit-variance process with autocorrelation exp(-k / tau).
+
+    taus: any shape, in steps (> 0) -> array of shape taus.shape + (max_lag + 1,).
+
+    :func:`expected_estimate` applied to gamma_k = r^k, r = exp(-1 / tau), in closed form (O(max_lag)
+    per timescale instead of O(n_steps)): g(t) = S(t) + S(n-1-t) - 1 with S(m) = (1 - r^(m+1)) / (1 - r),
+    so P(m) = sum_{t<m} g(t) = (2m - (r + r^(n-m+1)) (1 - r^m) / (1 - r)) / (1 - r) - m; the powers are
+    taken through expm1 so that long timescales (r near 1) keep their precision."""
+    taus = np.asarray(taus, dtype=np.float64)
+    return _geometric_basis(1.0 / taus, n_steps, max_lag).real
+
+
+def _geometric_basis(rates: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
+    """Expected estimate of gamma_k = exp(-rate k) for real or complex ``rates`` (any shape), the
+    closed form of :func:`exp_basis`; a complex rate 1/tau - 2 pi i f gives the damped cosine as the
+    real part. Returns rates.shape + (max_lag + 1,), complex when the rates are."""
+    rates = np.asarray(rates)
+    n = int(n_steps)
+    inv = rates.reshape(-1, 1)  # (T, 1)
+    q = -np.expm1(-inv)  # 1 - r
+    r1 = np.exp(-inv)
+
+    def pre(m: np.ndarray) -> np.ndarray:  # P(m), m an array of counts 0..n
+        one_minus_rm = -np.expm1(-m * inv)
+        return (2 * m - (r1 + np.exp(-(n - m + 1) * inv)) * one_minus_rm / q) / q - m
+
+    k = np.arange(max_lag + 1, dtype=np.float64)
+    big = pre(np.array([float(n)]))
+    out = np.exp(-k * inv) - (pre(n - k) + big - pre(k)) / (n * (n - k)) + big / n**2
+    return out.reshape(rates.shape + (max_lag + 1,))
+
+
+def osc_basis(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
+    """Expected estimate of exp(-k / tau) cos(2 pi f k) (f in cycles per step); broadcasts.
+
+    The real part of :func:`exp_basis` at the complex rate 1/tau - 2 pi i f (the map gamma -> E[C]
+    is linear and real), so O(max_lag) per oscillation at any trial length."""
+    taus, freqs = np.broadcast_arrays(np.asarray(taus, float), np.asarray(freqs, float))
+    return _geometric_basis(1.0 / taus - 2j * np.pi * freqs, n_steps, max_lag).real
+
+
+def white_basis(n_steps: int, max_lag: int) -> np.ndarray:
+    """Expected estimate of white noise of unit variance, shape (max_lag + 1,)."""
+    gamma = np.zeros(n_steps)
+    gamma[0] = 1.0
+    return expected_estimate(gamma, n_steps, max_lag)
+
+
+def tau_grid(n_steps: int, size: int, tau_min: float = 0.2) -> np.ndarray:
+    """Log-spaced timescales from ``tau_min`` to 4 n_steps (steps): beyond that a trial holds no
+    information on the timescale."""
+    return np.geomspace(tau_min, 4.0 * n_steps, size)
+
+
+TABLE_POINTS = 4096  # exp_basis tabulated on this many log-spaced timescales for the refinements
+
+
+@lru_cache(maxsize=8)
+def _exp_table(n_steps: int, max_lag: int, tau_min: float, tau_max: float) -> np.ndarray:
+    """exp_basis on TABLE_POINTS log-spaced timescales from tau_min to tau_max, (T, max_lag + 1)."""
+    return exp_basis(np.geomspace(tau_min, tau_max, TABLE_POINTS), n_steps, max_lag)
+
+
+def _table_basis(taus: np.ndarray, n_steps: int, max_lag: int, tau_min: float, tau_max: float) -> np.ndarray:
+    """exp_basis(taus) by linear interpolation in log tau of :func:`_exp_table` (spacing below 0.005
+    in log tau, so a relative error below 1e-5; ten times cheaper than the closed form)."""
+    table = _exp_table(int(n_steps), int(max_lag), float(tau_min), float(tau_max))
+    pos = (np.log(taus) - np.log(tau_min)) / np.log(tau_max / tau_min) * (TABLE_POINTS - 1)
+    i = np.clip(np.floor(pos).astype(int), 0, TABLE_POINTS - 2)
+    f = np.clip(pos - i, 0.0, 1.0)[..., None]
+    return table[i] * (1 - f) + table[i + 1] * f
+
+
+@lru_cache(maxsize=8)
+def _table_dots(n_steps: int, max_lag: int, tau_min: float, tau_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """Squared norms of the rows of :func:`_exp_table` and their products with white noise."""
+    table = _exp_table(n_steps, max_lag, tau_min, tau_max)
+    return (table * table).sum(1), table @ white_basis(n_steps, max_lag)
+
+
+__all__ = ["TABLE_POINTS", "exp_basis", "expected_estimate", "osc_basis", "tau_grid", "white_basis"]
