@@ -147,7 +147,7 @@ def test_many_units_in_one_call_and_dt_units():
 
 @pytest.mark.parametrize("bad,match", [
     (np.full((100, 5, 1), np.nan), "NaN"),
-    (np.zeros((100, 1, 1)) + np.arange(100)[:, None, None], "at least 2 trials"),
+    (np.random.default_rng(0).normal(size=(100, 5, 1)) * (1 + 1j), "complex values"),
     (np.random.default_rng(0).normal(size=(7, 5, 1)), "too short"),
     (np.ones((200, 5, 2)), "constant"),
 ])
@@ -165,11 +165,11 @@ def test_command_writes_table_json_and_figure(tmp_path, capsys):
                  "--n-boot", "20", "--out", str(out), "--json", "--no-progress"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "guessed from integer data" in captured.err
+    assert "guessed from non-negative integers" in captured.err
     result = json.loads(captured.out)
     assert [u["unit"] for u in result["units"]] == [0, 1]
     u = result["units"][0]
-    assert len(u["timescales"]) == len(u["intervals"]) == len(u["weights"]) and u["model"] in ("1exp", "2exp")
+    assert len(u["timescales"]) == len(u["intervals"]) == len(u["weights"]) and u["model"] in ("1exp", "2exp", "osc")
     assert u["timescales"] == sorted(u["timescales"])
     import pandas as pd
 

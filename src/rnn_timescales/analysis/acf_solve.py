@@ -91,9 +91,11 @@ def _refine_one(best_tau: np.ndarray, half_width: float, taus: np.ndarray, n_ste
     rss = rss_at(idx)
     i = np.clip(rss.argmin(1), 1, 7)
     left, mid, right = rss[r, i - 1], rss[r, i], rss[r, i + 1]
-    curv = left - 2 * mid + right
-    ok = np.isfinite(curv) & (curv > 0)
-    shift = np.where(ok, 0.5 * (left - right) / np.where(ok, curv, 1.0), 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf where a neighbour has a negative amplitude
+        curv = left - 2 * mid + right
+        ok = np.isfinite(curv) & (curv > 0)
+    with np.errstate(invalid="ignore"):
+        shift = np.where(ok, 0.5 * (left - right) / np.where(ok, curv, 1.0), 0.0)
     pos = idx[r, i] + np.clip(shift, -1, 1)
     return np.clip(lo * np.exp(pos * step), lo, hi)[:, None]
 
