@@ -71,8 +71,25 @@ def _geometric_basis(rates: np.ndarray, n_steps: int, max_lag: int) -> np.ndarra
 
     k = np.arange(max_lag + 1, dtype=np.float64)
     big = pre(np.array([float(n)]))
+    if np.iscomplexobj(inv):
+        return _complex_basis(inv, q, r1, big, n, max_lag).reshape(rates.shape + (max_lag + 1,))
     out = np.exp(-k * inv) - (pre(n - k) + big - pre(k)) / (n * (n - k)) + big / n**2
     return out.reshape(rates.shape + (max_lag + 1,))
+
+
+def _complex_basis(inv: np.ndarray, q: np.ndarray, z: np.ndarray, big: np.ndarray, n: int, max_lag: int) -> np.ndarray:
+    """The closed form of :func:`_geometric_basis` for complex rates (|rate| >= 2 pi / max_lag for
+    an oscillation, so no cancellation to guard against), with every power z^m, m = k, n - k,
+    n - k + 1, k + 1, taken from one cumulative product z^0 ... z^max_lag (complex exponentials
+    are ten times dearer than products)."""
+    zk = np.cumprod(np.concatenate([np.ones_like(z), np.broadcast_to(z, (len(z), max_lag))], 1), axis=1)  # z^k
+    rev = zk[:, ::-1]  # z^(L - k)
+    z_n_l = np.exp(-(n - max_lag) * inv)  # z^(n - L)
+    k = np.arange(max_lag + 1, dtype=np.float64)
+    pre_k = (2 * k - (z + z_n_l * z * rev) * (1 - zk) / q) / q - k  # P(k): z^(n-k+1) = z^(n-L+1) z^(L-k)
+    znk = z_n_l * rev  # z^(n - k)
+    pre_nk = (2 * (n - k) - (z + zk * z) * (1 - znk) / q) / q - (n - k)  # P(n - k): z^(k+1)
+    return zk - (pre_nk + big - pre_k) / (n * (n - k)) + big / n**2
 
 
 def osc_basis(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:

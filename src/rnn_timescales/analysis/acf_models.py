@@ -34,6 +34,7 @@ from rnn_timescales.analysis.acf_solve import _finish, _inverse, _refine_one, _r
 # model name -> number of exponential components; "+osc" adds a damped oscillation; "osc" is a
 # damped oscillation alone (0 exponentials, the oscillation always on)
 MODELS = {"osc": 0, "1exp": 1, "2exp": 2, "3exp": 3}
+OSC_ROUNDS = 9  # refinements of the oscillation's decay and frequency
 GRID_SIZE = {0: 1, 1: 200, 2: 120, 3: 48}
 # local refinement: points per timescale and the half-widths of the successive grids, in grid steps
 REFINE = {0: (1, ()), 1: (9, (1.0, 0.25, 0.06)), 2: (7, (1.0, 0.5, 0.25, 0.12, 0.06)), 3: (5, (1.5, 0.75, 0.4, 0.2, 0.1, 0.05, 0.025))}
@@ -205,7 +206,7 @@ def fit_model(
     # local refinements on shrinking grids around the best: the timescales jointly, then (with
     # them fixed) the oscillation's damping and frequency
     offsets, widths = REFINE[n_exp]
-    rounds = max(len(widths), 7 if oscillation else 0)
+    rounds = max(len(widths), OSC_ROUNDS if oscillation else 0)
     for r in range(rounds):
         if n_exp == 0:  # only the oscillation to refine
             best_tau = np.zeros((n_units, 0))
@@ -216,12 +217,14 @@ def fit_model(
             best_tau = _refine_taus(best_tau, widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
                                     n_steps, max_lag, osc, ys, n_amp, w)
         if oscillation:
-            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag)[:, None], (n_units, 81, n_exp, n_lags))
-            lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 9) * 0.7 * 0.6**r  # (U, 9); grid step ln 2
-            ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 9) * 0.012 * 0.6**r, 1e-4, 0.5)
-            oc = np.stack([np.repeat(np.exp(lt), 9, 1), np.tile(ff, (1, 9))], -1)  # (U, 81, 2)
+            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag)[:, None], (n_units, 25, n_exp, n_lags))
+            # 5 x 5 (log decay, frequency) around the best, halving: +-0.7 (the grid's step in log
+            # decay is ln 2 or more) and +-0.012 cycles per step at first
+            lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 5) * 0.7 * 0.5**r  # (U, 5)
+            ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 5) * 0.012 * 0.5**r, 1e-4, 0.5)
+            oc = np.stack([np.repeat(np.exp(lt), 5, 1), np.tile(ff, (1, 5))], -1)  # (U, 25, 2)
             ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag)[:, :, None]
-            base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 81, 1, n_lags))], axis=2)
+            base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 25, 1, n_lags))], axis=2)
             _, rss = _solve(base, ys, n_amp)
             osc = oc[np.arange(n_units), rss.argmin(1)]
     best_tau = np.sort(best_tau, axis=1)
