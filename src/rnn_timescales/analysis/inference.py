@@ -17,15 +17,14 @@ Arrays are time-major ``(time, trials, units)``; timescales are returned in unit
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from rnn_timescales.analysis.acf_models import Fit
 from rnn_timescales.analysis.model_choice import (
     CANDIDATES, MIN_RATIO, MIN_WEIGHT, fit_candidate, has_osc, ladder, n_exp, nan_quantiles, p_values, plausible)
+from rnn_timescales.analysis.timescale_table import MIN_SIGNAL, TimescaleEstimate, build
 from rnn_timescales.analysis.trial_pool import (
     POOL, RATES, Generative, expected_curve, latent, pool_length, replicates, simulate_acf, simulate_pool)
 
@@ -34,33 +33,7 @@ INTERVALS = ("bootstrap", "trials", "none")
 COUNT_MODELS = ("auto", "poisson", "gamma")
 DEFAULT_MODELS = ("1exp", "2exp", "osc")
 MIN_TRIALS = 1
-MIN_SIGNAL = 0.01  # a unit whose correlated variance is below this share has no measurable timescale
 UNIT_CHUNK = 250  # units simulated and fitted together (memory: chunk x n_boot x lags floats)
-
-
-@dataclass
-class TimescaleEstimate:
-    """Result of :func:`estimate_timescales`.
-
-    table: one row per unit (see :func:`estimate_timescales`).
-    units: one dict per unit, ``{"unit", "timescales", "intervals", "weights", "weight_intervals",
-        "model", "oscillation", ...}`` (timescales in units of dt, slowest last) -- what ``--json`` prints.
-    lags: (L,) lags in units of dt.
-    acf: (U, L) the fitted autocorrelation normalised by its lag-0 value (for ``rate="exp"`` the
-        latent process's, log(1 + C / mean^2)).
-    fit: (U, L) the selected model's expected estimate, same normalisation.
-    band: (U, 2, L) the bootstrap's pointwise interval of the fitted curve (NaN without one).
-    warnings: one line each, for the user (poor fits).
-    """
-
-    table: pd.DataFrame
-    units: list[dict]
-    lags: np.ndarray
-    acf: np.ndarray
-    fit: np.ndarray
-    band: np.ndarray
-    settings: dict = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: Sequence[str],
@@ -250,8 +223,6 @@ def estimate_timescales(
         ``white_noise``, ``fano`` (counts), ``p_value`` (the chosen model's goodness of fit),
         ``poor_fit`` (it fails the test and no candidate does better), ``r2``, ``rmse``, ``at_bound``.
     """
-    from rnn_timescales.analysis.timescale_table import build
-
     t_start = time.perf_counter()
     if oscillation:
         models = tuple(models) + tuple(m for m in ("osc", "1exp+osc") if m not in models)

@@ -4,13 +4,41 @@ row per unit), a list of dicts (the JSON) and the curves of the figure (docs/tim
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from rnn_timescales.analysis.acf_models import Fit
 from rnn_timescales.analysis.model_choice import bootstrap_interval, has_osc, n_exp, nan_quantiles
 
+MIN_SIGNAL = 0.01  # a unit whose correlated variance is below this share has no measurable timescale
 POOR_R2 = 0.9  # below this r2 (lags >= 1) a failed goodness-of-fit test flags a poor fit
+
+
+@dataclass
+class TimescaleEstimate:
+    """Result of :func:`estimate_timescales`.
+
+    table: one row per unit (see :func:`estimate_timescales`).
+    units: one dict per unit, ``{"unit", "timescales", "intervals", "weights", "weight_intervals",
+        "model", "oscillation", ...}`` (timescales in units of dt, slowest last) -- what ``--json`` prints.
+    lags: (L,) lags in units of dt.
+    acf: (U, L) the fitted autocorrelation normalised by its lag-0 value (for ``rate="exp"`` the
+        latent process's, log(1 + C / mean^2)).
+    fit: (U, L) the selected model's expected estimate, same normalisation.
+    band: (U, 2, L) the bootstrap's pointwise interval of the fitted curve (NaN without one).
+    warnings: one line each, for the user (poor fits).
+    """
+
+    table: pd.DataFrame
+    units: list[dict]
+    lags: np.ndarray
+    acf: np.ndarray
+    fit: np.ndarray
+    band: np.ndarray
+    settings: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _intervals(model: str, units: np.ndarray, fit: Fit, boots: dict, trial_boot: dict | None, interval: str,
@@ -55,8 +83,6 @@ def _intervals(model: str, units: np.ndarray, fit: Fit, boots: dict, trial_boot:
 def build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval, level, dt, n_steps, max_lag,
           settings, suggest_osc):
     """Assemble the :class:`TimescaleEstimate` (arguments as computed in ``estimate_timescales``)."""
-    from rnn_timescales.analysis.inference import MIN_SIGNAL, TimescaleEstimate
-
     n_units = len(chosen)
     chosen = np.array(chosen, dtype=object)
     max_j = max([n_exp(m) for m in set(chosen)] + [1])
@@ -153,4 +179,4 @@ def _warnings(rows: list[dict], alpha: float, suggest_osc: bool) -> list[str]:
             f"{worst['unit']}: {worst['model']}, r2 = {worst['r2']:.2f}){hint}"]
 
 
-__all__ = ["build"]
+__all__ = ["MIN_SIGNAL", "POOR_R2", "TimescaleEstimate", "build"]
