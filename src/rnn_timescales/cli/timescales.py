@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         cols = [c for c in est.table.columns if c in ("unit", "name", "model") or (c.startswith(("tau_", "weight_", "osc_"))
                 and not c.endswith("_raw"))]
-        table = est.table[cols]
+        table = est.table[cols].dropna(axis=1, how="all")  # e.g. no oscillation columns when none oscillates
         if len(table) > 40:
             print(table.head(20).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
             print(f"... {len(table) - 20} more units in {out}/{rt.TABLE}")
