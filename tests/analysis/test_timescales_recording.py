@@ -159,3 +159,26 @@ def test_negative_integers_are_called_so(tmp_path, capsys):
     assert main(["timescales", str(tmp_path / "d.npy"), "--axes", "time,trials", "--interval", "none",
                  "--out", str(tmp_path / "o"), "--no-progress"]) == 0
     assert "kind: continuous (guessed from integers, some negative, so not counts" in capsys.readouterr().err
+
+
+def test_expected_estimate_with_the_mean_of_all_trials_by_hand():
+    # white noise, n = 10 steps, mean over R = 4 trials: g(t) = 1, P(m) = m, G = n, so
+    # E[C_0] = 1 - 1 / (R n) and E[C_k] = -1 / (R n) for k >= 1 (R = 1: the trial's own mean)
+    for r in (1, 4):
+        np.testing.assert_allclose(white_basis(10, 3, n_mean=r), [1 - 1 / (10 * r)] + [-1 / (10 * r)] * 3, atol=1e-15)
+    # the closed form of an exponential agrees with the numerical map for R > 1 too
+    from rnn_timescales.analysis.acf_bases import exp_basis
+
+    direct = expected_estimate(np.exp(-np.arange(300) / 40.0)[None], 300, 30, n_mean=7)[0]
+    np.testing.assert_allclose(exp_basis(40.0, 300, 30, n_mean=7), direct, atol=1e-13)
+
+
+def test_global_mean_recovers_a_timescale_near_the_trial_length():
+    x = ou_process([100.0], None, 500, 100, 8, seed=12)
+    est = estimate_timescales(x, mean="global", n_boot=60, seed=0)
+    t = est.table
+    assert (t["model"] == "1exp").all() and est.settings["n_mean"] == 100
+    assert abs(np.median(t["tau_1"]) / 100 - 1) < 0.1
+    assert ((t["tau_1_low"] <= 100) & (100 <= t["tau_1_high"])).mean() >= 0.75
+    with pytest.raises(ValueError, match="mean must be one of"):
+        estimate_timescales(x, mean="grand", interval="none")

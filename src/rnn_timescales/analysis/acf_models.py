@@ -85,14 +85,14 @@ class Fit:
             if getattr(self, name) is not None:
                 getattr(self, name)[idx] = getattr(other, name)
 
-    def curve(self, n_steps: int, max_lag: int, expected: bool = True) -> np.ndarray:
+    def curve(self, n_steps: int, max_lag: int, expected: bool = True, n_mean: int = 1) -> np.ndarray:
         """The fitted autocovariance at lags 0 ... max_lag, (U, max_lag + 1): the expected
         estimate (``expected=True``, comparable to the data) or the process's own."""
         if expected:
-            out = (self.amps[..., None] * exp_basis(self.taus, n_steps, max_lag)).sum(1)
-            out += self.white[:, None] * white_basis(n_steps, max_lag)
+            out = (self.amps[..., None] * exp_basis(self.taus, n_steps, max_lag, n_mean)).sum(1)
+            out += self.white[:, None] * white_basis(n_steps, max_lag, n_mean)
             if self.osc is not None:
-                out += self.osc[:, :1] * osc_basis(self.osc[:, 1], self.osc[:, 2], n_steps, max_lag)
+                out += self.osc[:, :1] * osc_basis(self.osc[:, 1], self.osc[:, 2], n_steps, max_lag, n_mean)
             return out
         k = np.arange(max_lag + 1, dtype=np.float64)
         out = (self.amps[..., None] * np.exp(-k / self.taus[..., None])).sum(1)
@@ -102,24 +102,25 @@ class Fit:
         return out
 
 
-def _basis_rows(n_steps: int, max_lag: int, n_exp: int, oscillation: bool, size: int, tau_min: float):
+def _basis_rows(n_steps: int, max_lag: int, n_exp: int, oscillation: bool, size: int, tau_min: float,
+                n_mean: int = 1):
     """Shared candidate rows (exponentials on the grid, oscillations, white noise), their Gram
     matrix and the candidate index tuples; cached per (n_steps, max_lag, model)."""
-    key = (n_steps, max_lag, n_exp, oscillation, size, tau_min)
+    key = (n_steps, max_lag, n_exp, oscillation, size, tau_min, n_mean)
     if key in _ROWS:
         return _ROWS[key]
     taus = tau_grid(n_steps, size, tau_min)
-    rows = [exp_basis(taus, n_steps, max_lag)]
+    rows = [exp_basis(taus, n_steps, max_lag, n_mean)]
     tuples = np.array(list(combinations(range(size), n_exp)), dtype=int).reshape(-1 if n_exp else 1, n_exp)
     osc_par = np.zeros((0, 2))
     if oscillation:
         f_grid = np.linspace(0.5 / max_lag, 0.45, 40 if n_exp <= 1 else 16)
         to_grid = np.geomspace(2.0, 4.0 * n_steps, 12 if n_exp <= 1 else 6)
         osc_par = np.stack(np.meshgrid(to_grid, f_grid, indexing="ij"), -1).reshape(-1, 2)
-        rows.append(osc_basis(osc_par[:, 0], osc_par[:, 1], n_steps, max_lag))
+        rows.append(osc_basis(osc_par[:, 0], osc_par[:, 1], n_steps, max_lag, n_mean))
         o = size + np.arange(len(osc_par))
         tuples = np.concatenate([np.repeat(tuples, len(o), 0), np.tile(o, len(tuples))[:, None]], 1)
-    rows.append(white_basis(n_steps, max_lag)[None])
+    rows.append(white_basis(n_steps, max_lag, n_mean)[None])
     rows = np.concatenate(rows)
     white = rows.shape[0] - 1
     tuples = np.concatenate([tuples, np.full((len(tuples), 1), white)], 1)
@@ -142,6 +143,7 @@ def fit_model(
     oscillation: bool = False,
     grid: int | None = None,
     tau_min: float = 0.2,
+    n_mean: int = 1,
 ) -> Fit:
     """Fit ``sum_j A_j b(tau_j) + W b_0`` (+ a damped oscillation) to every curve.
 
@@ -161,6 +163,9 @@ def fit_model(
         Size of the log-spaced timescale grid (default by model).
     tau_min : float
         Smallest timescale searched, in steps.
+    n_mean : int
+        Trials in the mean subtracted by the estimate (1: each trial's own mean; the number of
+        trials for ``mean="global"``), see :func:`expected_estimate`.
 
     Returns
     -------
@@ -180,7 +185,7 @@ def fit_model(
     oscillation = oscillation or n_exp == 0
     n_amp = n_exp + int(oscillation)
     size = grid or GRID_SIZE[n_exp]
-    taus, osc_par, rows, tuples, cand_inv = _basis_rows(n_steps, max_lag, n_exp, oscillation, size, tau_min)
+    taus, osc_par, rows, tuples, cand_inv = _basis_rows(n_steps, max_lag, n_exp, oscillation, size, tau_min, n_mean)
     log_step = np.log(taus[1] / taus[0]) if len(taus) > 1 else 0.0
 
     # global search: every candidate tuple for every curve, amplitudes in closed form
@@ -211,26 +216,26 @@ def fit_model(
         if n_exp == 0:  # only the oscillation to refine
             best_tau = np.zeros((n_units, 0))
         elif n_exp == 1 and not oscillation:
-            best_tau = _refine_one(best_tau, 1.5 * log_step, taus, n_steps, max_lag, ys, w)
+            best_tau = _refine_one(best_tau, 1.5 * log_step, taus, n_steps, max_lag, ys, w, n_mean)
             break
         else:
             best_tau = _refine_taus(best_tau, widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
-                                    n_steps, max_lag, osc, ys, n_amp, w)
+                                    n_steps, max_lag, osc, ys, n_amp, w, n_mean)
         if oscillation:
-            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag)[:, None], (n_units, 25, n_exp, n_lags))
+            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag, n_mean)[:, None], (n_units, 25, n_exp, n_lags))
             # 5 x 5 (log decay, frequency) around the best, halving: +-0.7 (the grid's step in log
             # decay is ln 2 or more) and +-0.012 cycles per step at first
             lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 5) * 0.7 * 0.5**r  # (U, 5)
             ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 5) * 0.012 * 0.5**r, 1e-4, 0.5)
             oc = np.stack([np.repeat(np.exp(lt), 5, 1), np.tile(ff, (1, 5))], -1)  # (U, 25, 2)
-            ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag)[:, :, None]
+            ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag, n_mean)[:, :, None]
             base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 25, 1, n_lags))], axis=2)
             _, rss = _solve(base, ys, n_amp)
             osc = oc[np.arange(n_units), rss.argmin(1)]
     best_tau = np.sort(best_tau, axis=1)
-    parts = [exp_basis(best_tau, n_steps, max_lag)[:, None]]
+    parts = [exp_basis(best_tau, n_steps, max_lag, n_mean)[:, None]]
     if oscillation:
-        parts.append(osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag)[:, None, None])
+        parts.append(osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)[:, None, None])
     parts.append(np.broadcast_to(w, (n_units, 1, 1, n_lags)))
     coef, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
     coef, rss = coef[:, 0], rss[:, 0]
@@ -244,11 +249,11 @@ def fit_model(
     return fit
 
 
-def fit_white(y: np.ndarray, n_steps: int) -> Fit:
+def fit_white(y: np.ndarray, n_steps: int, n_mean: int = 1) -> Fit:
     """The white-noise-only model ("none": no timescale), W b_0, fitted to every curve (U, L):
     W = y.b_0 / b_0.b_0 in closed form."""
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    b0 = white_basis(n_steps, y.shape[1] - 1)
+    b0 = white_basis(n_steps, y.shape[1] - 1, n_mean)
     white = y @ b0 / (b0 @ b0)
     rss = np.maximum((y * y).sum(1) - white * (y @ b0), 0.0)
     n = len(y)

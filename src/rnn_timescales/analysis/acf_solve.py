@@ -59,14 +59,14 @@ def _finish(gram: np.ndarray, rhs: np.ndarray, yy: np.ndarray, n_amp: int,
 
 
 def _refine_one(best_tau: np.ndarray, half_width: float, taus: np.ndarray, n_steps: int, max_lag: int,
-                ys: np.ndarray, w: np.ndarray) -> np.ndarray:
+                ys: np.ndarray, w: np.ndarray, n_mean: int = 1) -> np.ndarray:
     """Refinement of one timescale plus white noise (no oscillation): the RSS at rows of
     :func:`_exp_table` within +-``half_width`` (log tau) of each curve's grid optimum (every fourth
     row, then every row around the best), in closed form from dot products, then a parabola
     through the best row and its neighbours. Returns (U, 1)."""
     lo, hi = float(taus[0]), float(taus[-1])
-    table = _exp_table(int(n_steps), int(max_lag), lo, hi)
-    tt, tw = _table_dots(int(n_steps), int(max_lag), lo, hi)
+    table = _exp_table(int(n_steps), int(max_lag), lo, hi, int(n_mean))
+    tt, tw = _table_dots(int(n_steps), int(max_lag), lo, hi, int(n_mean))
     step = np.log(hi / lo) / (TABLE_POINTS - 1)
     ww, wy, yy = float(w @ w), ys @ w, (ys * ys).sum(1)
 
@@ -100,7 +100,7 @@ def _refine_one(best_tau: np.ndarray, half_width: float, taus: np.ndarray, n_ste
     return np.clip(lo * np.exp(pos * step), lo, hi)[:, None]
 
 
-def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w):
+def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w, n_mean=1):
     """One local refinement of every curve's timescales: ``offsets`` points per timescale over
     +-``width`` in log tau, jointly, the oscillation (if any) held fixed."""
     n_units, n_exp = best_tau.shape
@@ -109,9 +109,9 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     mesh = np.stack(np.meshgrid(*[np.arange(offsets)] * n_exp, indexing="ij"), -1).reshape(-1, n_exp)
     cands = np.stack([(best_tau[:, j : j + 1] * rel)[:, mesh[:, j]] for j in range(n_exp)], -1)  # (U, P, J)
     cands = np.clip(cands, taus[0], taus[-1])
-    parts = [_table_basis(cands, n_steps, max_lag, taus[0], taus[-1])]
+    parts = [_table_basis(cands, n_steps, max_lag, taus[0], taus[-1], n_mean)]
     if osc is not None:
-        ob = osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag)  # (U, L)
+        ob = osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)  # (U, L)
         parts.append(np.broadcast_to(ob[:, None, None], (n_units, cands.shape[1], 1, n_lags)))
     parts.append(np.broadcast_to(w, (n_units, cands.shape[1], 1, n_lags)))
     _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)

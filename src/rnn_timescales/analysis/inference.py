@@ -31,13 +31,14 @@ from rnn_timescales.analysis.trial_pool import (
 KINDS = ("continuous", "counts")
 INTERVALS = ("bootstrap", "trials", "none")
 COUNT_MODELS = ("auto", "poisson", "gamma")
+MEANS = ("trial", "global")
 DEFAULT_MODELS = ("1exp", "2exp", "osc")
 MIN_TRIALS = 1
 UNIT_CHUNK = 250  # units simulated and fitted together (memory: chunk x n_boot x lags floats)
 
 
 def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: Sequence[str],
-           interval: str, n_boot: int, level: float, count_model: str, rate: str) -> tuple[np.ndarray, int]:
+           interval: str, n_boot: int, level: float, count_model: str, rate: str, mean: str) -> tuple[np.ndarray, int]:
     x = np.asarray(data)
     if x.ndim == 1:
         x = x[:, None, None]
@@ -64,6 +65,8 @@ def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: 
         raise ValueError(f"count_model must be one of {', '.join(COUNT_MODELS)}, got {count_model!r}")
     if rate not in RATES:
         raise ValueError(f"rate must be one of {', '.join(RATES)}, got {rate!r}")
+    if mean not in MEANS:
+        raise ValueError(f"mean must be one of {', '.join(MEANS)}, got {mean!r}")
     ladder(models)  # raises on bad names
     if n_trials < MIN_TRIALS:
         raise ValueError(f"need at least {MIN_TRIALS} trial, got {n_trials}")
@@ -102,16 +105,18 @@ def guess_kind(data: np.ndarray) -> str:
     return "continuous"
 
 
-def _autocorrelations(x: np.ndarray, max_lag: int, per_trial: bool) -> tuple[np.ndarray | None, np.ndarray]:
-    """Trial-averaged autocorrelation (U, L) by FFT, units in chunks (and per trial if asked)."""
-    from rnn_timescales.analysis.autocorrelation import autocorrelation
+def _autocorrelations(x: np.ndarray, max_lag: int, per_trial: bool,
+                      global_mean: bool = False) -> tuple[np.ndarray | None, np.ndarray]:
+    """Trial-averaged autocorrelation (U, L) by FFT, units in chunks (and per trial if asked);
+    about each trial's mean, or each unit's mean over all trials (``global_mean``)."""
+    from rnn_timescales.analysis.autocorrelation import _fft_autocorrelation
 
     n_steps, n_trials, n_units = x.shape
     chunk = max(1, int(2e7 // (n_steps * n_trials)))
     mean = np.empty((n_units, max_lag + 1))
     trials = np.empty((n_trials, n_units, max_lag + 1)) if per_trial else None
     for u0 in range(0, n_units, chunk):
-        ac = autocorrelation(x[:, :, u0 : u0 + chunk], max_lag, per_trial=True)
+        ac = _fft_autocorrelation(x[:, :, u0 : u0 + chunk], max_lag, True, np.float64, global_mean)
         mean[u0 : u0 + chunk] = ac.mean(0)
         if per_trial:
             trials[:, u0 : u0 + chunk] = ac
@@ -136,7 +141,7 @@ def _generative(fit: Fit, model: str, mean: np.ndarray, c0: np.ndarray, kind: st
 
 
 def _simulate_and_fit(gen: Generative, model: str, n_steps: int, n_trials: int, max_lag: int, n_rep: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, Fit]:
+                      rng: np.random.Generator, n_mean: int = 1) -> tuple[np.ndarray, Fit]:
     """``n_rep`` replicates per unit simulated from ``gen`` (U, B, L) and the model's fits of them
     (flattened U * B)."""
     fit = gen.fit
@@ -144,10 +149,10 @@ def _simulate_and_fit(gen: Generative, model: str, n_steps: int, n_trials: int, 
                                         np.ones((len(fit.white), 1))], 1))
     n_sim = pool_length(n_steps, max_lag, slowest)
     n_draw = max(1, int(round(n_trials * n_steps / n_sim)))
-    pool = simulate_pool(gen, n_sim, max_lag, POOL, rng)
-    sims = replicates(expected_curve(gen, n_steps, max_lag), pool, n_draw, n_rep, rng)
+    pool = simulate_pool(gen, n_sim, max_lag, POOL, rng, global_mean=n_mean > 1)
+    sims = replicates(expected_curve(gen, n_steps, max_lag, n_mean), pool, n_draw, n_rep, rng)
     y = latent(sims, gen.mean) if gen.kind == "counts" and gen.rate == "exp" else sims
-    return y, fit_candidate(model, y.reshape(-1, max_lag + 1), n_steps)
+    return y, fit_candidate(model, y.reshape(-1, max_lag + 1), n_steps, n_mean)
 
 
 def estimate_timescales(
@@ -163,6 +168,7 @@ def estimate_timescales(
     alpha: float = 0.01,
     count_model: str = "auto",
     rate: str = "rectified",
+    mean: str = "trial",
     seed: int | None = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> TimescaleEstimate:
@@ -206,6 +212,12 @@ def estimate_timescales(
         How the counts' rate follows the latent OU process x: ``max(mean + x, 0)`` or
         ``mean exp(x - var/2)``. Either way the timescales are the latent process's; for "exp"
         the fit is of log(1 + C_k / mean^2), the latent autocovariance.
+    mean : {"trial", "global"}
+        The mean subtracted by the autocorrelation estimate: each trial's own (the definition of
+        docs/science.md; robust to trial-to-trial changes of the mean) or each unit's mean over
+        all trials (assumes the same mean in every trial; keeps the slow fluctuations that a
+        short trial's own mean absorbs, so timescales near the trial length are estimated more
+        precisely). The expected estimate is modelled either way.
     seed : int, optional
     progress : callable(done, total), optional
         Called as units' models are settled.
@@ -226,10 +238,11 @@ def estimate_timescales(
     t_start = time.perf_counter()
     if oscillation:
         models = tuple(models) + tuple(m for m in ("osc", "1exp+osc") if m not in models)
-    x, max_lag = _check(data, dt, kind, max_lag, models, interval, n_boot, level, count_model, rate)
+    x, max_lag = _check(data, dt, kind, max_lag, models, interval, n_boot, level, count_model, rate, mean)
     n_steps, n_trials, n_units = x.shape
+    n_mean = n_trials if mean == "global" else 1
     rng = np.random.default_rng(seed)
-    ac_trials, ac = _autocorrelations(x, max_lag, interval == "trials")
+    ac_trials, ac = _autocorrelations(x, max_lag, interval == "trials", mean == "global")
     means = x.mean(axis=(0, 1)).astype(float)
     integer = guess_kind(x) == "counts"
     exp_rate = kind == "counts" and rate == "exp"
@@ -251,7 +264,7 @@ def estimate_timescales(
         store = fits[model]
         todo = idx[~store.done[idx]]
         if len(todo):
-            store.put(todo, fit_candidate(model, y[todo], n_steps))
+            store.put(todo, fit_candidate(model, y[todo], n_steps, n_mean))
             store.done[todo] = True
         return store
 
@@ -263,9 +276,9 @@ def estimate_timescales(
             for c0 in range(0, len(idx), UNIT_CHUNK):
                 part = idx[c0 : c0 + UNIT_CHUNK]
                 gen = _generative(store.take(part), model, means[part], ac[part, 0], kind, rate, count_model, integer)
-                sims, bfit = _simulate_and_fit(gen, model, n_steps, n_trials, max_lag, n_rep, rng)
+                sims, bfit = _simulate_and_fit(gen, model, n_steps, n_trials, max_lag, n_rep, rng, n_mean)
                 p[part] = p_values(store.rss[part], bfit.rss.reshape(len(part), n_rep))
-                _keep_boot(boots, model, part, n_units, n_rep, sims, bfit, n_steps, max_lag, level)
+                _keep_boot(boots, model, part, n_units, n_rep, sims, bfit, n_steps, max_lag, level, n_mean)
             fail = p[idx] < alpha
             moved = np.zeros(len(idx), bool)
             for nxt in range(level_ + 1, len(steps)):
@@ -281,11 +294,12 @@ def estimate_timescales(
             if progress is not None:
                 progress(int((~pending).sum()), n_units)
     chosen = [steps[i] for i in current]
-    trial_boot = _trial_resamples(ac_trials, means, exp_rate, chosen, n_boot, n_steps, rng) if interval == "trials" else None
+    trial_boot = (_trial_resamples(ac_trials, means, exp_rate, chosen, n_boot, n_steps, rng, n_mean)
+                  if interval == "trials" else None)
     settings = {"dt": dt, "kind": kind, "max_lag": max_lag, "models": list(steps[1:]), "interval": interval,
                 "n_boot": n_boot, "level": level, "alpha": alpha, "seed": seed, "n_steps": n_steps,
                 "n_trials": n_trials, "count_model": count_model, "rate": rate if kind == "counts" else None,
-                "pool": POOL}
+                "pool": POOL, "mean": mean, "n_mean": n_mean}
     est = build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval, level, dt, n_steps,
                 max_lag, settings, "osc" not in steps)
     est.settings["seconds"] = round(time.perf_counter() - t_start, 3)
@@ -293,7 +307,7 @@ def estimate_timescales(
 
 
 def _keep_boot(boots: dict, model: str, part: np.ndarray, n_units: int, n_rep: int, sims: np.ndarray, bfit: Fit,
-               n_steps: int, max_lag: int, level: float) -> None:
+               n_steps: int, max_lag: int, level: float, n_mean: int = 1) -> None:
     """Store the replicates' fitted parameters (units part of the model's (U, B, ...) arrays) and
     the pointwise band of the fitted curves (normalised by each replicate's lag 0)."""
     if model not in boots:
@@ -310,12 +324,12 @@ def _keep_boot(boots: dict, model: str, part: np.ndarray, n_units: int, n_rep: i
         with np.errstate(divide="ignore", invalid="ignore"):
             b["osc"][part, :, 0] = (bfit.osc[:, 0] / total).reshape(k, n_rep)  # the oscillation's weight
     with np.errstate(divide="ignore", invalid="ignore"):
-        curves = (bfit.curve(n_steps, max_lag) / np.maximum(sims.reshape(-1, max_lag + 1)[:, :1], 1e-300))
+        curves = (bfit.curve(n_steps, max_lag, n_mean=n_mean) / np.maximum(sims.reshape(-1, max_lag + 1)[:, :1], 1e-300))
     b["band"][part] = np.moveaxis(nan_quantiles(curves.reshape(k, n_rep, -1), [(1 - level) / 2, (1 + level) / 2], axis=1), 0, 1)
 
 
 def _trial_resamples(ac_trials: np.ndarray, means: np.ndarray, exp_rate: bool, chosen: list[str], n_boot: int,
-                     n_steps: int, rng: np.random.Generator) -> dict:
+                     n_steps: int, rng: np.random.Generator, n_mean: int = 1) -> dict:
     """Fits of the chosen model to trial-resampled autocorrelations: unit -> fitted replicates."""
     n_trials, n_units, n_lags = ac_trials.shape
     idx = rng.integers(0, n_trials, (n_boot, n_trials))
@@ -327,10 +341,10 @@ def _trial_resamples(ac_trials: np.ndarray, means: np.ndarray, exp_rate: bool, c
         units = np.array([u for u in range(n_units) if chosen[u] == model])
         if model == "none":
             continue
-        f = fit_candidate(model, res[units].reshape(-1, n_lags), n_steps)
+        f = fit_candidate(model, res[units].reshape(-1, n_lags), n_steps, n_mean)
         out[model] = (units, f, res[units])
     return out
 
 
-__all__ = ["CANDIDATES", "DEFAULT_MODELS", "INTERVALS", "KINDS", "MIN_RATIO", "MIN_SIGNAL", "MIN_WEIGHT", "RATES",
+__all__ = ["CANDIDATES", "DEFAULT_MODELS", "INTERVALS", "KINDS", "MEANS", "MIN_RATIO", "MIN_SIGNAL", "MIN_WEIGHT", "RATES",
            "TimescaleEstimate", "default_max_lag", "estimate_timescales", "guess_kind", "plausible", "simulate_acf"]

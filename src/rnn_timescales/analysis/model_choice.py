@@ -42,13 +42,13 @@ def has_osc(model: str) -> bool:
     return model.endswith("osc")
 
 
-def fit_candidate(model: str, y: np.ndarray, n_steps: int) -> Fit:
-    """Fit candidate ``model`` to curves y (U, L)."""
+def fit_candidate(model: str, y: np.ndarray, n_steps: int, n_mean: int = 1) -> Fit:
+    """Fit candidate ``model`` to curves y (U, L) (``n_mean``: trials in the subtracted mean)."""
     if model == "none":
-        return fit_white(y, n_steps)
+        return fit_white(y, n_steps, n_mean)
     if model == "1exp+osc":
-        return fit_model(y, n_steps, "1exp", oscillation=True)
-    return fit_model(y, n_steps, model)
+        return fit_model(y, n_steps, "1exp", oscillation=True, n_mean=n_mean)
+    return fit_model(y, n_steps, model, n_mean=n_mean)
 
 
 def plausible(fit: Fit, max_lag: int) -> np.ndarray:

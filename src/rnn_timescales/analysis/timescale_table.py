@@ -94,7 +94,7 @@ def build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval
         idx = np.flatnonzero(chosen == model)
         fit = fits[model]
         one = fit.take(idx)
-        curve = one.curve(n_steps, max_lag)
+        curve = one.curve(n_steps, max_lag, n_mean=settings["n_mean"])
         c0 = np.where(y[idx, 0] > 0, y[idx, 0], 1.0)
         curves[idx] = curve / c0[:, None]
         if interval == "bootstrap" and model in boots:
@@ -103,7 +103,7 @@ def build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval
             all_units, bfit, res = trial_boot[model]
             pos = np.searchsorted(all_units, idx)
             k, n_rep = len(all_units), res.shape[1]
-            bc = bfit.curve(n_steps, max_lag).reshape(k, n_rep, -1)[pos] / res[pos][:, :, :1]
+            bc = bfit.curve(n_steps, max_lag, n_mean=settings["n_mean"]).reshape(k, n_rep, -1)[pos] / res[pos][:, :, :1]
             band[idx] = np.moveaxis(nan_quantiles(bc, [(1 - level) / 2, (1 + level) / 2], axis=1), 0, 1)
         resid = y[idx] - curve
         tss = ((y[idx, 1:] - y[idx, 1:].mean(1, keepdims=True)) ** 2).sum(1)

@@ -64,12 +64,12 @@ def latent(c: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.log1p(np.maximum(c / m2, -0.99))
 
 
-def expected_curve(gen: Generative, n_steps: int, max_lag: int) -> np.ndarray:
+def expected_curve(gen: Generative, n_steps: int, max_lag: int, n_mean: int = 1) -> np.ndarray:
     """The expected trial-averaged estimate of every unit's autocovariance (U, L) in data units
-    (counts' autocovariance also for ``rate="exp"``)."""
+    (counts' autocovariance also for ``rate="exp"``; ``n_mean`` trials in the subtracted mean)."""
     fit = gen.fit
     if gen.kind != "counts" or gen.rate != "exp":
-        return fit.curve(n_steps, max_lag)
+        return fit.curve(n_steps, max_lag, n_mean=n_mean)
     out = np.empty((len(gen.mean), max_lag + 1))
     k = np.arange(n_steps, dtype=np.float64)
     step = max(1, 2_000_000 // n_steps)
@@ -82,7 +82,7 @@ def expected_curve(gen: Generative, n_steps: int, max_lag: int) -> np.ndarray:
         m2 = gen.mean[sl, None] ** 2
         gamma = m2 * np.expm1(g)
         gamma[:, 0] += gen.fano[sl] * gen.mean[sl]
-        out[sl] = expected_estimate(gamma, n_steps, max_lag)
+        out[sl] = expected_estimate(gamma, n_steps, max_lag, n_mean)
     return out
 
 
@@ -117,9 +117,10 @@ def _latent_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Generator) 
 
 
 def simulate_pool(gen: Generative, n_sim: int, max_lag: int, n_pool: int = POOL,
-                  rng: np.random.Generator | None = None) -> np.ndarray:
+                  rng: np.random.Generator | None = None, global_mean: bool = False) -> np.ndarray:
     """Per-trial autocorrelations of ``n_pool`` trials of ``n_sim`` steps simulated from every
-    unit's model: (U, M, max_lag + 1), in the data's units (counts for counts)."""
+    unit's model: (U, M, max_lag + 1), in the data's units (counts for counts); about the pool's
+    mean over all its trials with ``global_mean``."""
     rng = np.random.default_rng(rng)
     fit = gen.fit
     n_units = len(fit.white)
@@ -144,7 +145,7 @@ def simulate_pool(gen: Generative, n_sim: int, max_lag: int, n_pool: int = POOL,
             g = ~pois & (rate > 0)
             counts[g] = rng.gamma(rate[g] / fano[g], fano[g])
             x = counts
-        out[sl] = np.moveaxis(_fft_autocorrelation(x, max_lag, True, np.float32), 0, 1)  # (U, M, L)
+        out[sl] = np.moveaxis(_fft_autocorrelation(x, max_lag, True, np.float32, global_mean), 0, 1)  # (U, M, L)
     return out
 
 

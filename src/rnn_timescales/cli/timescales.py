@@ -39,6 +39,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", choices=["rectified", "exp"], default="rectified", help="counts: how the rate follows "
                    "the latent process x, max(mean + x, 0) (default) or mean exp(x - var/2); the timescales are "
                    "the latent process's either way")
+    p.add_argument("--mean", choices=["trial", "global"], default="trial", help="mean subtracted by the "
+                   "autocorrelation: each trial's own (default) or the unit's over all trials (assumes the same "
+                   "mean in every trial; more precise for timescales near the trial length)")
     p.add_argument("--interval", default="bootstrap", help="bootstrap (default: parametric, with bias "
                    "correction), trials (resample trials) or none")
     p.add_argument("--n-boot", type=positive_int, default=100, help="simulated data sets per unit (default 100)")
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     with tqdm(total=n_units, unit="unit", disable=args.no_progress, file=sys.stderr) as bar:
         est = rt.run(prep, args.dt, max_lag=args.max_lag, models=models, oscillation=args.oscillation,
-                     interval=args.interval, n_boot=args.n_boot, level=args.level, seed=args.seed, rate=args.rate,
+                     interval=args.interval, n_boot=args.n_boot, level=args.level, seed=args.seed, rate=args.rate, mean=args.mean,
                      progress=lambda done, total: bar.update(done - bar.n))
     for line in est.warnings:
         print(f"warning: {line}", file=sys.stderr)
