@@ -30,6 +30,8 @@ CASES = {
     "ou20": ("OU, tau = 20", [20.0], "1exp", "continuous", {}, lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
     "ou100": ("OU, tau = 100", [100.0], "1exp", "continuous", {},
               lambda n, r, s, g: ou_process([100.0], None, s, r, n, seed=g)),
+    "ou100_global": ("OU, tau = 100, mean = global", [100.0], "1exp", "continuous", {"mean": "global"},
+                     lambda n, r, s, g: ou_process([100.0], None, s, r, n, seed=g)),
     "ou100_long": ("OU, tau = 100, one trial of 200 000 steps", [100.0], "1exp", "continuous", {},
                    lambda n, r, s, g: ou_process([100.0], None, 200_000, 1, n, seed=g)),
     "ou2": ("OU, tau = 5, 80 (weights 0.4, 0.6)", [5.0, 80.0], "2exp", "continuous", {},
