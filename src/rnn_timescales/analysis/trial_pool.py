@@ -88,9 +88,10 @@ def expected_curve(gen: Generative, n_steps: int, max_lag: int, n_mean: int = 1)
 
 def _latent_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Generator) -> np.ndarray:
     """(n_sim, M, U) zero-mean Gaussian processes: OU components (exact discretisation) and the
-    damped oscillation (real part of a complex OU), all units at once (a time loop over vectors)."""
+    damped oscillation (real part of a complex OU), all units at once (a time loop over vectors),
+    in float32 (the pool's autocorrelations are computed in float32 too)."""
     n_units = len(fit.white)
-    x = np.zeros((n_sim, n_pool, n_units))
+    x = np.zeros((n_sim, n_pool, n_units), dtype=np.float32)
     comps = [(fit.taus[:, j], fit.amps[:, j], None) for j in range(fit.taus.shape[1])]
     if fit.osc is not None:
         comps.append((fit.osc[:, 1], fit.osc[:, 0], fit.osc[:, 2]))
@@ -99,8 +100,9 @@ def _latent_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Generator) 
         decay = np.exp(-1.0 / np.where(np.isfinite(tau) & (tau > 0), tau, 1.0))
         sd = np.sqrt(var * (1 - decay**2))
         if freq is None:
-            e = rng.standard_normal((n_sim, n_pool, n_units))
-            e[0] *= np.sqrt(var)
+            decay, sd = decay.astype(np.float32), sd.astype(np.float32)
+            e = rng.standard_normal((n_sim, n_pool, n_units), dtype=np.float32)
+            e[0] *= np.sqrt(var).astype(np.float32)
             e[1:] *= sd
             for t in range(1, n_sim):
                 e[t] += decay * e[t - 1]
@@ -130,7 +132,8 @@ def simulate_pool(gen: Generative, n_sim: int, max_lag: int, n_pool: int = POOL,
         sl = slice(u0, u0 + chunk)
         x = _latent_trials(fit.take(sl), n_sim, n_pool, rng)
         if gen.kind == "continuous":
-            x += np.sqrt(np.maximum(np.nan_to_num(fit.white[sl]), 0.0)) * rng.standard_normal(x.shape)
+            x += (np.sqrt(np.maximum(np.nan_to_num(fit.white[sl]), 0.0)).astype(np.float32)
+                  * rng.standard_normal(x.shape, dtype=np.float32))
         else:
             mean = gen.mean[sl]
             if gen.rate == "exp":
