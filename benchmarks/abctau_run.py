@@ -29,6 +29,7 @@ p.add_argument("--max-lag", type=int, default=None)
 args = p.parse_args()
 
 sys.path.insert(0, os.path.join(args.src, "abcTau"))  # abcTau imports its modules by bare name
+sys.path.insert(0, args.src)  # and, since its packaging, is itself a package there
 np.warnings = warnings  # removed from NumPy 1.24; abcTau still calls np.warnings.filterwarnings
 import abcTau  # noqa: E402
 from simple_abc_general import pmc_abc  # noqa: E402

@@ -120,19 +120,17 @@ def test_recovers_known_timescales(name):
 
 
 def test_interval_coverage_over_repeated_draws():
-    """Seeded: 40 draws of a one-timescale OU process (100 trials x 400 steps, 100 bootstrap data
-    sets each); the 95 % interval covers the truth in at least 90 % of them, and no draw gets a
-    second component at the default test level more than rarely. The 500 x 1000 figures are in
-    docs/timescales.md (benchmarks/timescales_coverage.py)."""
-    covered, one = [], []
-    for r in range(40):
-        x = ou_process([20.0], None, 400, 100, 1, seed=[5, r])
-        u = estimate_timescales(x, n_boot=100, seed=r).units[0]
-        one.append(len(u["timescales"]) == 1)
-        lo, hi = u["intervals"][-1]
-        covered.append(lo <= 20.0 <= hi)
-    assert np.mean(covered) >= 0.9, np.mean(covered)
-    assert np.mean(one) >= 0.9
+    """Seeded: 100 independent draws of a one-timescale OU process (100 trials x 400 steps, 100
+    bootstrap data sets each), estimated as the units of one call (the estimator treats units
+    independently); the 95 % interval covers the truth in 90-99 % of them, and no more than a few
+    get a second component. benchmarks/timescales_coverage.py has the other cases."""
+    x = ou_process([20.0], None, 400, 100, 100, seed=5)
+    est = estimate_timescales(x, n_boot=100, seed=0)
+    t = est.table
+    one = t["model"] == "1exp"
+    covered = (t["tau_1_low"] <= 20.0) & (20.0 <= t["tau_1_high"])
+    assert 0.9 <= covered[one].mean() <= 0.99, covered[one].mean()
+    assert one.mean() >= 0.95
 
 
 def test_many_units_in_one_call_and_dt_units():
@@ -147,7 +145,7 @@ def test_many_units_in_one_call_and_dt_units():
 
 @pytest.mark.parametrize("bad,match", [
     (np.full((100, 5, 1), np.nan), "NaN"),
-    (np.zeros((100, 1, 1)) + np.arange(100)[:, None, None], "at least 2 trials"),
+    (np.random.default_rng(0).normal(size=(100, 5, 1)) * (1 + 1j), "complex values"),
     (np.random.default_rng(0).normal(size=(7, 5, 1)), "too short"),
     (np.ones((200, 5, 2)), "constant"),
 ])
@@ -165,11 +163,11 @@ def test_command_writes_table_json_and_figure(tmp_path, capsys):
                  "--n-boot", "20", "--out", str(out), "--json", "--no-progress"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "guessed from integer data" in captured.err
+    assert "guessed from non-negative integers" in captured.err
     result = json.loads(captured.out)
     assert [u["unit"] for u in result["units"]] == [0, 1]
     u = result["units"][0]
-    assert len(u["timescales"]) == len(u["intervals"]) == len(u["weights"]) and u["model"] in ("1exp", "2exp")
+    assert len(u["timescales"]) == len(u["intervals"]) == len(u["weights"]) and u["model"] in ("1exp", "2exp", "osc")
     assert u["timescales"] == sorted(u["timescales"])
     import pandas as pd
 

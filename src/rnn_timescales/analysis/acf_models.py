@@ -28,86 +28,16 @@ from itertools import combinations
 
 import numpy as np
 
-# model name -> number of exponential components; "+osc" adds a damped oscillation
-MODELS = {"1exp": 1, "2exp": 2, "3exp": 3}
-GRID_SIZE = {1: 200, 2: 120, 3: 48}
+from rnn_timescales.analysis.acf_bases import exp_basis, expected_estimate, osc_basis, tau_grid, white_basis
+from rnn_timescales.analysis.acf_solve import _finish, _inverse, _refine_one, _refine_taus, _solve
+
+# model name -> number of exponential components; "+osc" adds a damped oscillation; "osc" is a
+# damped oscillation alone (0 exponentials, the oscillation always on)
+MODELS = {"osc": 0, "1exp": 1, "2exp": 2, "3exp": 3}
+OSC_ROUNDS = 9  # refinements of the oscillation's decay and frequency
+GRID_SIZE = {0: 1, 1: 200, 2: 120, 3: 48}
 # local refinement: points per timescale and the half-widths of the successive grids, in grid steps
-REFINE = {1: (21, (1.0, 0.1)), 2: (7, (1.0, 0.5, 0.25, 0.12, 0.06)), 3: (5, (1.5, 0.75, 0.4, 0.2, 0.1, 0.05, 0.025))}
-
-
-def expected_estimate(gamma: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
-    """Expected value of the mean-subtracted, n - k normalised autocorrelation estimate.
-
-    Parameters
-    ----------
-    gamma : array, shape (..., n_steps)
-        True autocovariance at lags 0 ... n_steps - 1.
-    n_steps : int
-        Samples per trial, n.
-    max_lag : int
-        Largest lag returned.
-
-    Returns
-    -------
-    array, shape (..., max_lag + 1)
-    """
-    gamma = np.asarray(gamma, dtype=np.float64)
-    n = int(n_steps)
-    if gamma.shape[-1] != n:
-        raise ValueError(f"gamma needs lags 0..{n - 1}, got {gamma.shape[-1]}")
-    cum = np.cumsum(gamma, axis=-1)  # Gamma(m) = sum_{j<=m} gamma_j
-    # g(t) = sum_{j<=t} gamma_j + sum_{1<=j<=n-1-t} gamma_j
-    g = cum + cum[..., ::-1] - 2 * gamma[..., :1]
-    g = g + gamma[..., :1]
-    pre = np.concatenate([np.zeros(g.shape[:-1] + (1,)), np.cumsum(g, axis=-1)], axis=-1)  # P(m), m = 0..n
-    big = pre[..., n : n + 1]
-    k = np.arange(max_lag + 1)
-    return gamma[..., k] - (pre[..., n - k] + big - pre[..., k]) / (n * (n - k)) + big / n**2
-
-
-def exp_basis(taus: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
-    """b(tau): expected estimate of a unit-variance process with autocorrelation exp(-k / tau).
-
-    taus: any shape, in steps (> 0) -> array of shape taus.shape + (max_lag + 1,).
-
-    :func:`expected_estimate` applied to gamma_k = r^k, r = exp(-1 / tau), in closed form (O(max_lag)
-    per timescale instead of O(n_steps)): g(t) = S(t) + S(n-1-t) - 1 with S(m) = (1 - r^(m+1)) / (1 - r),
-    so P(m) = sum_{t<m} g(t) = (2m - (r + r^(n-m+1)) (1 - r^m) / (1 - r)) / (1 - r) - m; the powers are
-    taken through expm1 so that long timescales (r near 1) keep their precision."""
-    taus = np.asarray(taus, dtype=np.float64)
-    n = int(n_steps)
-    inv = 1.0 / taus.reshape(-1, 1)  # (T, 1)
-    q = -np.expm1(-inv)  # 1 - r
-
-    def pre(m: np.ndarray) -> np.ndarray:  # P(m), m an array of counts 0..n
-        one_minus_rm = -np.expm1(-m * inv)
-        return (2 * m - (np.exp(-inv) + np.exp(-(n - m + 1) * inv)) * one_minus_rm / q) / q - m
-
-    k = np.arange(max_lag + 1, dtype=np.float64)
-    big = pre(np.array([float(n)]))
-    out = np.exp(-k * inv) - (pre(n - k) + big - pre(k)) / (n * (n - k)) + big / n**2
-    return out.reshape(taus.shape + (max_lag + 1,))
-
-
-def osc_basis(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int) -> np.ndarray:
-    """Expected estimate of exp(-k / tau) cos(2 pi f k) (f in cycles per step); broadcasts."""
-    taus, freqs = np.broadcast_arrays(np.asarray(taus, float), np.asarray(freqs, float))
-    k = np.arange(n_steps, dtype=np.float64)
-    gamma = np.exp(-k / taus[..., None]) * np.cos(2 * np.pi * freqs[..., None] * k)
-    return expected_estimate(gamma, n_steps, max_lag)
-
-
-def white_basis(n_steps: int, max_lag: int) -> np.ndarray:
-    """Expected estimate of white noise of unit variance, shape (max_lag + 1,)."""
-    gamma = np.zeros(n_steps)
-    gamma[0] = 1.0
-    return expected_estimate(gamma, n_steps, max_lag)
-
-
-def tau_grid(n_steps: int, size: int, tau_min: float = 0.2) -> np.ndarray:
-    """Log-spaced timescales from ``tau_min`` to 4 n_steps (steps): beyond that a trial holds no
-    information on the timescale."""
-    return np.geomspace(tau_min, 4.0 * n_steps, size)
+REFINE = {0: (1, ()), 1: (9, (1.0, 0.25, 0.06)), 2: (7, (1.0, 0.5, 0.25, 0.12, 0.06)), 3: (5, (1.5, 0.75, 0.4, 0.2, 0.1, 0.05, 0.025))}
 
 
 @dataclass
@@ -137,14 +67,32 @@ class Fit:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.amps / total
 
-    def curve(self, n_steps: int, max_lag: int, expected: bool = True) -> np.ndarray:
+    def take(self, idx: np.ndarray) -> "Fit":
+        """The fits of curves ``idx`` (an index array or boolean mask)."""
+        return Fit(self.model, self.taus[idx], self.amps[idx], self.white[idx], self.rss[idx], self.at_bound[idx],
+                   None if self.osc is None else self.osc[idx])
+
+    @classmethod
+    def empty(cls, model: str, n: int, n_exp: int, oscillation: bool) -> "Fit":
+        """NaN fits of ``n`` curves, to be filled with :meth:`put`."""
+        nan = np.full((n, n_exp), np.nan)
+        return cls(model, nan, nan.copy(), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool),
+                   np.full((n, 3), np.nan) if oscillation else None)
+
+    def put(self, idx: np.ndarray, other: "Fit") -> None:
+        """Write ``other``'s fits into curves ``idx``."""
+        for name in ("taus", "amps", "white", "rss", "at_bound", "osc"):
+            if getattr(self, name) is not None:
+                getattr(self, name)[idx] = getattr(other, name)
+
+    def curve(self, n_steps: int, max_lag: int, expected: bool = True, n_mean: int = 1) -> np.ndarray:
         """The fitted autocovariance at lags 0 ... max_lag, (U, max_lag + 1): the expected
         estimate (``expected=True``, comparable to the data) or the process's own."""
         if expected:
-            out = (self.amps[..., None] * exp_basis(self.taus, n_steps, max_lag)).sum(1)
-            out += self.white[:, None] * white_basis(n_steps, max_lag)
+            out = (self.amps[..., None] * exp_basis(self.taus, n_steps, max_lag, n_mean)).sum(1)
+            out += self.white[:, None] * white_basis(n_steps, max_lag, n_mean)
             if self.osc is not None:
-                out += self.osc[:, :1] * osc_basis(self.osc[:, 1], self.osc[:, 2], n_steps, max_lag)
+                out += self.osc[:, :1] * osc_basis(self.osc[:, 1], self.osc[:, 2], n_steps, max_lag, n_mean)
             return out
         k = np.arange(max_lag + 1, dtype=np.float64)
         out = (self.amps[..., None] * np.exp(-k / self.taus[..., None])).sum(1)
@@ -154,47 +102,31 @@ class Fit:
         return out
 
 
-def _solve(bases: np.ndarray, y: np.ndarray, n_amp: int) -> tuple[np.ndarray, np.ndarray]:
-    """Least squares of y (U, L) on bases (U, P, C, L); the first ``n_amp`` coefficients must be
-    >= 0 (candidates violating that get RSS = inf). Returns coef (U, P, C), rss (U, P)."""
-    gram = np.einsum("upcl,updl->upcd", bases, bases)
-    rhs = np.einsum("upcl,ul->upc", bases, y)
-    return _finish(gram, rhs, (y * y).sum(-1)[:, None], n_amp)
-
-
-def _finish(gram: np.ndarray, rhs: np.ndarray, yy: np.ndarray, n_amp: int) -> tuple[np.ndarray, np.ndarray]:
-    c = gram.shape[-1]
-    gram = gram + 1e-12 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * np.eye(c)
-    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
-    rss = yy - (coef * rhs).sum(-1)
-    bad = (coef[..., :n_amp] < 0).any(-1)
-    return coef, np.where(bad, np.inf, np.maximum(rss, 0.0))
-
-
-def _basis_rows(n_steps: int, max_lag: int, n_exp: int, oscillation: bool, size: int, tau_min: float):
+def _basis_rows(n_steps: int, max_lag: int, n_exp: int, oscillation: bool, size: int, tau_min: float,
+                n_mean: int = 1):
     """Shared candidate rows (exponentials on the grid, oscillations, white noise), their Gram
     matrix and the candidate index tuples; cached per (n_steps, max_lag, model)."""
-    key = (n_steps, max_lag, n_exp, oscillation, size, tau_min)
+    key = (n_steps, max_lag, n_exp, oscillation, size, tau_min, n_mean)
     if key in _ROWS:
         return _ROWS[key]
     taus = tau_grid(n_steps, size, tau_min)
-    rows = [exp_basis(taus, n_steps, max_lag)]
-    tuples = np.array(list(combinations(range(size), n_exp)))
+    rows = [exp_basis(taus, n_steps, max_lag, n_mean)]
+    tuples = np.array(list(combinations(range(size), n_exp)), dtype=int).reshape(-1 if n_exp else 1, n_exp)
     osc_par = np.zeros((0, 2))
     if oscillation:
-        f_grid = np.linspace(0.5 / max_lag, 0.45, 40 if n_exp == 1 else 16)
-        to_grid = np.geomspace(2.0, 4.0 * n_steps, 12 if n_exp == 1 else 6)
+        f_grid = np.linspace(0.5 / max_lag, 0.45, 40 if n_exp <= 1 else 16)
+        to_grid = np.geomspace(2.0, 4.0 * n_steps, 12 if n_exp <= 1 else 6)
         osc_par = np.stack(np.meshgrid(to_grid, f_grid, indexing="ij"), -1).reshape(-1, 2)
-        rows.append(osc_basis(osc_par[:, 0], osc_par[:, 1], n_steps, max_lag))
+        rows.append(osc_basis(osc_par[:, 0], osc_par[:, 1], n_steps, max_lag, n_mean))
         o = size + np.arange(len(osc_par))
         tuples = np.concatenate([np.repeat(tuples, len(o), 0), np.tile(o, len(tuples))[:, None]], 1)
-    rows.append(white_basis(n_steps, max_lag)[None])
+    rows.append(white_basis(n_steps, max_lag, n_mean)[None])
     rows = np.concatenate(rows)
     white = rows.shape[0] - 1
     tuples = np.concatenate([tuples, np.full((len(tuples), 1), white)], 1)
     gram = rows @ rows.T
     cand_gram = gram[tuples[:, :, None], tuples[:, None, :]]
-    out = (taus, osc_par, rows, tuples, cand_gram)
+    out = (taus, osc_par, rows, tuples, _inverse(cand_gram))
     if len(_ROWS) > 16:
         _ROWS.clear()
     _ROWS[key] = out
@@ -211,6 +143,7 @@ def fit_model(
     oscillation: bool = False,
     grid: int | None = None,
     tau_min: float = 0.2,
+    n_mean: int = 1,
 ) -> Fit:
     """Fit ``sum_j A_j b(tau_j) + W b_0`` (+ a damped oscillation) to every curve.
 
@@ -221,14 +154,18 @@ def fit_model(
         free (the fit is invariant to multiplying a curve by a constant).
     n_steps : int
         Samples per trial of the data the curves come from.
-    model : {"1exp", "2exp", "3exp"}
-        Number of exponential components.
+    model : {"osc", "1exp", "2exp", "3exp"}
+        Number of exponential components ("osc": none, a damped oscillation alone).
     oscillation : bool
-        Add a damped oscillation A_o exp(-k / tau_o) cos(2 pi f k), f in cycles per step.
+        Add a damped oscillation A_o exp(-k / tau_o) cos(2 pi f k), f in cycles per step
+        (always on for "osc").
     grid : int, optional
         Size of the log-spaced timescale grid (default by model).
     tau_min : float
         Smallest timescale searched, in steps.
+    n_mean : int
+        Trials in the mean subtracted by the estimate (1: each trial's own mean; the number of
+        trials for ``mean="global"``), see :func:`expected_estimate`.
 
     Returns
     -------
@@ -245,10 +182,11 @@ def fit_model(
     scale = np.where(finite & (np.abs(y[:, 0]) > 0), np.abs(np.nan_to_num(y[:, 0])), 1.0)[:, None]
     ys = np.where(finite[:, None], y, 0.0) / scale
     n_exp = MODELS[model]
+    oscillation = oscillation or n_exp == 0
     n_amp = n_exp + int(oscillation)
     size = grid or GRID_SIZE[n_exp]
-    taus, osc_par, rows, tuples, cand_gram = _basis_rows(n_steps, max_lag, n_exp, oscillation, size, tau_min)
-    log_step = np.log(taus[1] / taus[0])
+    taus, osc_par, rows, tuples, cand_inv = _basis_rows(n_steps, max_lag, n_exp, oscillation, size, tau_min, n_mean)
+    log_step = np.log(taus[1] / taus[0]) if len(taus) > 1 else 0.0
 
     # global search: every candidate tuple for every curve, amplitudes in closed form
     proj = ys @ rows.T  # (U, R)
@@ -259,7 +197,7 @@ def fit_model(
     for p0 in range(0, len(tuples), step):
         tp = tuples[p0 : p0 + step]
         rhs = proj[:, tp]  # (U, P, C)
-        _, rss = _finish(cand_gram[p0 : p0 + step][None], rhs, yy[:, None], n_amp)
+        _, rss = _finish(None, rhs, yy[:, None], n_amp, inverse=cand_inv[p0 : p0 + step][None])
         i = rss.argmin(1)
         r = rss[np.arange(n_units), i]
         better = r < best_rss
@@ -273,43 +211,53 @@ def fit_model(
     # local refinements on shrinking grids around the best: the timescales jointly, then (with
     # them fixed) the oscillation's damping and frequency
     offsets, widths = REFINE[n_exp]
-    rounds = max(len(widths), 7 if oscillation else 0)
+    rounds = max(len(widths), OSC_ROUNDS if oscillation else 0)
     for r in range(rounds):
-        width = widths[min(r, len(widths) - 1)] * log_step
-        rel = np.exp(np.linspace(-width, width, offsets))
-        mesh = np.stack(np.meshgrid(*[np.arange(offsets)] * n_exp, indexing="ij"), -1).reshape(-1, n_exp)
-        cands = np.stack([(best_tau[:, j : j + 1] * rel)[:, mesh[:, j]] for j in range(n_exp)], -1)  # (U, P, J)
-        cands = np.clip(cands, taus[0], taus[-1])
-        parts = [exp_basis(cands, n_steps, max_lag)]
+        if n_exp == 0:  # only the oscillation to refine
+            best_tau = np.zeros((n_units, 0))
+        elif n_exp == 1 and not oscillation:
+            best_tau = _refine_one(best_tau, 1.5 * log_step, taus, n_steps, max_lag, ys, w, n_mean)
+            break
+        else:
+            best_tau = _refine_taus(best_tau, widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
+                                    n_steps, max_lag, osc, ys, n_amp, w, n_mean)
         if oscillation:
-            ob = osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag)  # (U, L)
-            parts.append(np.broadcast_to(ob[:, None, None], (n_units, cands.shape[1], 1, n_lags)))
-        parts.append(np.broadcast_to(w, (n_units, cands.shape[1], 1, n_lags)))
-        _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
-        best_tau = cands[np.arange(n_units), rss.argmin(1)]
-        if oscillation:
-            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag)[:, None], (n_units, 81, n_exp, n_lags))
-            lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 9) * 0.7 * 0.6**r  # (U, 9); grid step ln 2
-            ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 9) * 0.012 * 0.6**r, 1e-4, 0.5)
-            oc = np.stack([np.repeat(np.exp(lt), 9, 1), np.tile(ff, (1, 9))], -1)  # (U, 81, 2)
-            ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag)[:, :, None]
-            base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 81, 1, n_lags))], axis=2)
+            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag, n_mean)[:, None], (n_units, 25, n_exp, n_lags))
+            # 5 x 5 (log decay, frequency) around the best, halving: +-0.7 (the grid's step in log
+            # decay is ln 2 or more) and +-0.012 cycles per step at first
+            lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 5) * 0.7 * 0.5**r  # (U, 5)
+            ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 5) * 0.012 * 0.5**r, 1e-4, 0.5)
+            oc = np.stack([np.repeat(np.exp(lt), 5, 1), np.tile(ff, (1, 5))], -1)  # (U, 25, 2)
+            ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag, n_mean)[:, :, None]
+            base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 25, 1, n_lags))], axis=2)
             _, rss = _solve(base, ys, n_amp)
             osc = oc[np.arange(n_units), rss.argmin(1)]
     best_tau = np.sort(best_tau, axis=1)
-    parts = [exp_basis(best_tau, n_steps, max_lag)[:, None]]
+    parts = [exp_basis(best_tau, n_steps, max_lag, n_mean)[:, None]]
     if oscillation:
-        parts.append(osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag)[:, None, None])
+        parts.append(osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)[:, None, None])
     parts.append(np.broadcast_to(w, (n_units, 1, 1, n_lags)))
     coef, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
     coef, rss = coef[:, 0], rss[:, 0]
     failed = ~np.isfinite(rss) | ~finite
     osc_out = np.column_stack([coef[:, n_exp] * scale[:, 0], osc]) if oscillation else None
-    fit = Fit(model=model + ("+osc" if oscillation else ""), taus=best_tau, amps=coef[:, :n_exp] * scale,
+    name = "osc" if n_exp == 0 else model + ("+osc" if oscillation else "")
+    fit = Fit(model=name, taus=best_tau, amps=coef[:, :n_exp] * scale,
               white=coef[:, -1] * scale[:, 0], rss=rss * scale[:, 0] ** 2, at_bound=at_bound, osc=osc_out)
     for arr in (fit.taus, fit.amps, fit.white, fit.rss):
         arr[failed] = np.nan
     return fit
+
+
+def fit_white(y: np.ndarray, n_steps: int, n_mean: int = 1) -> Fit:
+    """The white-noise-only model ("none": no timescale), W b_0, fitted to every curve (U, L):
+    W = y.b_0 / b_0.b_0 in closed form."""
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    b0 = white_basis(n_steps, y.shape[1] - 1, n_mean)
+    white = y @ b0 / (b0 @ b0)
+    rss = np.maximum((y * y).sum(1) - white * (y @ b0), 0.0)
+    n = len(y)
+    return Fit("none", np.zeros((n, 0)), np.zeros((n, 0)), white, rss, np.zeros(n, bool))
 
 
 def decay_after_jump(ac: np.ndarray, n_steps: int, fit_lag: int = 30,
@@ -355,5 +303,5 @@ def decay_after_jump(ac: np.ndarray, n_steps: int, fit_lag: int = 30,
     return tau, np.clip(weight, 0.0, 1.0)
 
 
-__all__ = ["Fit", "MODELS", "decay_after_jump", "expected_estimate", "exp_basis", "fit_model", "osc_basis",
+__all__ = ["Fit", "MODELS", "decay_after_jump", "expected_estimate", "exp_basis", "fit_model", "fit_white", "osc_basis",
            "tau_grid", "white_basis"]

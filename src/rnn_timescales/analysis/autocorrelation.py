@@ -52,12 +52,25 @@ def autocorrelation(activity: np.ndarray, max_lag: int, per_trial: bool = False)
     ac : array, shape (units, max_lag + 1), or (trials, units, max_lag + 1) if ``per_trial``
         Autocovariance in squared activity units (not normalised by lag 0), float64.
     """
-    x = _check_activity(activity, max_lag).astype(np.float64)
+    x = _check_activity(activity, max_lag)
+    return _fft_autocorrelation(x, max_lag, per_trial, np.float64)
+
+
+def _fft_autocorrelation(x: np.ndarray, max_lag: int, per_trial: bool, dtype, global_mean: bool = False) -> np.ndarray:
+    """:func:`autocorrelation` of a checked (time, trials, units) array, computed in ``dtype``
+    (float32 halves the cost where 1e-6 relative precision is enough: simulated data);
+    ``global_mean``: subtract each unit's mean over all trials instead of each trial's own."""
+    from scipy import fft
+
+    x = np.asarray(x, dtype=dtype)
     n = x.shape[0]
-    x = x - x.mean(axis=0, keepdims=True)
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))  # zero padding: no circular wrap-around
-    spec = np.fft.rfft(x, n=nfft, axis=0)
-    raw = np.fft.irfft(spec * spec.conj(), n=nfft, axis=0)[: max_lag + 1]
+    x = x - x.mean(axis=(0, 1) if global_mean else 0, keepdims=True)
+    nfft = fft.next_fast_len(n + max_lag, real=True)  # zero padding >= max_lag: no circular wrap-around
+    spec = fft.rfft(x, n=nfft, axis=0)
+    power = spec.real * spec.real
+    power += spec.imag * spec.imag
+    del spec
+    raw = fft.irfft(power, n=nfft, axis=0)[: max_lag + 1].astype(np.float64)
     ac = raw / (n - np.arange(max_lag + 1))[:, None, None]
     ac = np.moveaxis(ac, 0, -1)  # (trials, units, lags)
     return ac if per_trial else ac.mean(axis=0)

@@ -1,72 +1,54 @@
-"""Timescales of any activity -- simulated networks or recorded spike counts -- with uncertainty
-(docs/timescales.md).
+"""Timescales of any activity -- simulated networks or recorded spike counts -- with uncertainty,
+every unit of a recording at once (docs/timescales.md).
 
-Per unit: the trial-averaged autocorrelation (:func:`rnn_timescales.analysis.autocorrelation.autocorrelation`),
-a fit of its *expected* value under one, two (or three) exponential components plus white noise
-at lag 0 (:mod:`rnn_timescales.analysis.acf_models`; the white-noise term takes the Poisson jump
-of spike counts, so it is never read as a timescale), a model choice calibrated by simulation, and
-a parametric bootstrap: B data sets of the unit's trials x steps x kind simulated from the fitted
-model (:mod:`rnn_timescales.analysis.synthetic`), fitted the same way. The bootstrap gives the
-bias correction (in log tau) and the intervals of every timescale and weight.
+Per unit: the trial-averaged autocorrelation by FFT
+(:func:`rnn_timescales.analysis.autocorrelation.autocorrelation`); a fit of its *expected* value
+under white noise alone, one or more exponential components or a damped oscillation, each plus
+white noise at lag 0 (:mod:`rnn_timescales.analysis.acf_models`; the white-noise term takes the
+Poisson jump of spike counts, so it is never read as a timescale); a model choice by parametric-
+bootstrap goodness-of-fit tests (:mod:`rnn_timescales.analysis.model_choice`); and the same
+bootstrap's replicates, simulated from the fitted model for all units together
+(:mod:`rnn_timescales.analysis.trial_pool`), fitted the same way, for the bias correction and the
+intervals (:mod:`rnn_timescales.analysis.timescale_table` writes the result).
 
 Arrays are time-major ``(time, trials, units)``; timescales are returned in units of ``dt``.
-
-Over 400 lines: the estimate is one pipeline (checks, fits, model test, bootstrap, table) whose
-steps share the unit's fitted parameters and simulation settings; split, they would pass a dozen
-values between modules for no reader's benefit.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
-from rnn_timescales.analysis.acf_models import MODELS, Fit, fit_model
-from rnn_timescales.analysis.autocorrelation import autocorrelation
+from rnn_timescales.analysis.acf_models import Fit
+from rnn_timescales.analysis.model_choice import (
+    CANDIDATES, MIN_RATIO, MIN_WEIGHT, fit_candidate, has_osc, ladder, n_exp, nan_quantiles, p_values, plausible)
+from rnn_timescales.analysis.timescale_table import MIN_SIGNAL, TimescaleEstimate, build
+from rnn_timescales.analysis.trial_pool import (
+    POOL, RATES, Generative, expected_curve, latent, pool_length, replicates, simulate_acf, simulate_pool)
 
 KINDS = ("continuous", "counts")
 INTERVALS = ("bootstrap", "trials", "none")
 COUNT_MODELS = ("auto", "poisson", "gamma")
-MIN_TRIALS = 2
-MIN_WEIGHT = 0.05  # a component below this share of the variance is not a timescale
-MIN_RATIO = 1.5  # nor one within this factor of its neighbour
-MIN_SIGNAL = 0.01  # a unit whose correlated variance is below this share has no measurable timescale
-
-
-@dataclass
-class TimescaleEstimate:
-    """Result of :func:`estimate_timescales`.
-
-    table: one row per unit (see :func:`estimate_timescales`).
-    units: one dict per unit, ``{"unit", "timescales", "intervals", "weights", "weight_intervals",
-        "model", ...}`` (timescales in units of dt, slowest last) -- what ``--json`` prints.
-    lags: (L,) lags in units of dt.
-    acf: (U, L) the data's autocorrelation normalised by its lag-0 value.
-    fit: (U, L) the selected model's expected estimate, same normalisation.
-    band: (U, 2, L) the bootstrap's pointwise interval of the fitted curve (NaN without one).
-    """
-
-    table: pd.DataFrame
-    units: list[dict]
-    lags: np.ndarray
-    acf: np.ndarray
-    fit: np.ndarray
-    band: np.ndarray
-    settings: dict = field(default_factory=dict)
+MEANS = ("trial", "global")
+DEFAULT_MODELS = ("1exp", "2exp", "osc")
+MIN_TRIALS = 1
+UNIT_CHUNK = 250  # units simulated and fitted together (memory: chunk x n_boot x lags floats)
 
 
 def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: Sequence[str],
-           interval: str, n_boot: int, level: float, count_model: str) -> tuple[np.ndarray, int]:
+           interval: str, n_boot: int, level: float, count_model: str, rate: str, mean: str) -> tuple[np.ndarray, int]:
     x = np.asarray(data)
+    if x.ndim == 1:
+        x = x[:, None, None]
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3:
         raise ValueError(f"data must have shape (time, trials, units), got {np.shape(data)}")
-    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+    if np.iscomplexobj(x):
+        raise ValueError(f"data must be real numbers, got complex values (dtype {x.dtype}); take .real or np.abs first")
+    if not (np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.bool_)):
         raise ValueError(f"data must be real numbers, got dtype {x.dtype}")
     if not np.isfinite(x).all():
         raise ValueError(f"data holds {int((~np.isfinite(x)).sum())} NaN or infinite values")
@@ -81,10 +63,13 @@ def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: 
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
     if count_model not in COUNT_MODELS:
         raise ValueError(f"count_model must be one of {', '.join(COUNT_MODELS)}, got {count_model!r}")
-    if not models or any(m not in MODELS for m in models) or list(models) != sorted(set(models)):
-        raise ValueError(f"models must be an increasing selection of {', '.join(MODELS)}, got {list(models)!r}")
+    if rate not in RATES:
+        raise ValueError(f"rate must be one of {', '.join(RATES)}, got {rate!r}")
+    if mean not in MEANS:
+        raise ValueError(f"mean must be one of {', '.join(MEANS)}, got {mean!r}")
+    ladder(models)  # raises on bad names
     if n_trials < MIN_TRIALS:
-        raise ValueError(f"need at least {MIN_TRIALS} trials, got {n_trials}")
+        raise ValueError(f"need at least {MIN_TRIALS} trial, got {n_trials}")
     if interval == "trials" and n_trials < 20:
         raise ValueError(f"interval='trials' resamples trials and needs at least 20, got {n_trials}")
     if not (0.5 <= level < 1):
@@ -97,9 +82,9 @@ def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: 
         raise ValueError(f"max_lag must be an integer >= 4, got {max_lag!r}")
     if n_steps < 2 * max_lag:
         raise ValueError(f"trials of {n_steps} steps are too short for lags up to {max_lag} (need >= {2 * max_lag})")
-    if (x.std(axis=0) == 0).all(axis=0).any():
-        u = int(np.flatnonzero((x.std(axis=0) == 0).all(axis=0))[0])
-        raise ValueError(f"unit {u} is constant in every trial: no autocorrelation to fit")
+    flat = (x.max(axis=0) == x.min(axis=0)).all(axis=0)
+    if flat.any():
+        raise ValueError(f"unit {int(np.flatnonzero(flat)[0])} is constant in every trial: no autocorrelation to fit")
     if kind == "counts" and (x < 0).any():
         raise ValueError("counts must be non-negative")
     return x, int(max_lag)
@@ -120,205 +105,54 @@ def guess_kind(data: np.ndarray) -> str:
     return "continuous"
 
 
-# --- simulation from a fitted model ----------------------------------------------------------------
-@dataclass
-class _Params:
-    """One unit's fitted model in a simulatable form (steps)."""
+def _autocorrelations(x: np.ndarray, max_lag: int, per_trial: bool,
+                      global_mean: bool = False) -> tuple[np.ndarray | None, np.ndarray]:
+    """Trial-averaged autocorrelation (U, L) by FFT, units in chunks (and per trial if asked);
+    about each trial's mean, or each unit's mean over all trials (``global_mean``)."""
+    from rnn_timescales.analysis.autocorrelation import _fft_autocorrelation
 
-    taus: np.ndarray
-    amps: np.ndarray
-    white: float
-    osc: np.ndarray | None
-    mean: float
-    integer: bool
-
-
-def _fast_size(n: int) -> int:
-    """Smallest 5-smooth integer >= n (fast FFT length)."""
-    m = n
-    while True:
-        k = m
-        for f in (2, 3, 5):
-            while k % f == 0:
-                k //= f
-        if k == 1:
-            return m
-        m += 1
+    n_steps, n_trials, n_units = x.shape
+    chunk = max(1, int(2e7 // (n_steps * n_trials)))
+    mean = np.empty((n_units, max_lag + 1))
+    trials = np.empty((n_trials, n_units, max_lag + 1)) if per_trial else None
+    for u0 in range(0, n_units, chunk):
+        ac = _fft_autocorrelation(x[:, :, u0 : u0 + chunk], max_lag, True, np.float64, global_mean)
+        mean[u0 : u0 + chunk] = ac.mean(0)
+        if per_trial:
+            trials[:, u0 : u0 + chunk] = ac
+    return trials, mean
 
 
-def simulate_acf(
-    taus: np.ndarray,
-    amps: np.ndarray,
-    white: float,
-    n_rep: int,
-    n_steps: int,
-    n_trials: int,
-    max_lag: int,
-    kind: str = "continuous",
-    mean: float = 1.0,
-    counts: str = "poisson",
-    osc: np.ndarray | None = None,
-    seed: int | None = None,
-    device: str = "cpu",
-) -> np.ndarray:
-    """Trial-averaged autocorrelations of ``n_rep`` simulated data sets, in torch (CPU or GPU).
-
-    The same generative models as :mod:`rnn_timescales.analysis.synthetic` (exact OU
-    discretisation, rectified rate, Poisson or gamma counts), written for batches of replicates:
-    float32, a time loop over (replicates x trials) vectors, the autocorrelation by a real FFT.
-
-    Parameters
-    ----------
-    taus, amps : arrays, shape (J,)
-        Timescales (steps) and variances of the OU components.
-    white : float
-        Variance of the white noise (continuous) or the counts' lag-0 excess (counts; the Fano
-        factor is white / mean, Poisson counts when ``counts="poisson"``).
-    n_rep, n_steps, n_trials, max_lag : int
-    kind : {"continuous", "counts"}
-    mean : float
-        Mean count per bin (counts).
-    counts : {"poisson", "gamma", "gaussian"}
-        "gaussian": counts with the mean and variance of the gamma counts, normally distributed
-        (cheap; the model test's null simulations use it).
-    osc : array (amplitude, tau, frequency), optional
-        A damped oscillation (complex OU).
-    seed : int, optional
-    device : str
-        Torch device ("cpu", "cuda").
-
-    Returns
-    -------
-    array, shape (n_rep, max_lag + 1), float64
-    """
-    import torch
-
-    gen = torch.Generator(device=device)
-    gen.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is not None else 0)
-    taus = np.asarray(taus, float)
-    amps = np.maximum(np.asarray(amps, float), 0.0)
-    fano = max(white, 1e-6) / mean if kind == "counts" else 0.0
-    nfft = _fast_size(n_steps + max_lag)
-    lags = torch.arange(max_lag + 1, device=device, dtype=torch.float64)
-    out = np.empty((n_rep, max_lag + 1))
-    per = max(1, int(2.5e7 // (n_steps * n_trials)))  # replicates per chunk: 100 MB of float32
-    for s in range(0, n_rep, per):
-        c = min(per, n_rep - s)
-        cols = c * n_trials
-        x = torch.zeros((n_steps, cols), device=device)
-        comps = [(float(t), float(a), 0.0) for t, a in zip(taus, amps) if a > 0]
-        if osc is not None and osc[0] > 0:
-            comps.append((float(osc[1]), float(osc[0]), float(osc[2])))
-        for tau, var, freq in comps:
-            r = np.exp(-1.0 / tau) if np.isfinite(tau) else 1.0
-            if freq == 0.0:
-                e = torch.randn((n_steps, cols), generator=gen, device=device)
-                e[0] *= np.sqrt(var)
-                e[1:] *= np.sqrt(var * (1 - r * r))
-                y = e[0]
-                x[0] += y
-                for t in range(1, n_steps):
-                    y = y * r + e[t]
-                    x[t] += y
-            else:  # damped oscillation: real part of a complex OU with variance 2 var
-                cr, ci = r * np.cos(2 * np.pi * freq), r * np.sin(2 * np.pi * freq)
-                sd = np.sqrt(var * (1 - r * r))
-                e = torch.randn((2, n_steps, cols), generator=gen, device=device) * sd
-                yr = torch.randn(cols, generator=gen, device=device) * np.sqrt(var)
-                yi = torch.randn(cols, generator=gen, device=device) * np.sqrt(var)
-                x[0] += yr
-                for t in range(1, n_steps):
-                    yr, yi = cr * yr - ci * yi + e[0, t], ci * yr + cr * yi + e[1, t]
-                    x[t] += yr
-        if kind == "continuous":
-            if white > 0:
-                x += np.sqrt(white) * torch.randn((n_steps, cols), generator=gen, device=device)
-        else:
-            rate = (x + mean).clamp_(min=0.0)
-            if counts == "poisson":
-                x = torch.poisson(rate, generator=gen)
-            elif counts == "gaussian":  # mean and variance of the counts, Gaussian: cheap
-                x = rate + (fano * rate).sqrt_() * torch.randn(rate.shape, generator=gen, device=device)
-            else:
-                g = torch._standard_gamma((rate / fano).clamp_(min=1e-6), generator=gen) * fano
-                x = torch.where(rate > 0, g, torch.zeros_like(g))
-        x = x - x.mean(0, keepdim=True)
-        spec = torch.fft.rfft(x, n=nfft, dim=0)
-        power = spec.real.square_() + spec.imag.square_()
-        del spec
-        raw = torch.fft.irfft(power, n=nfft, dim=0)[: max_lag + 1].double()
-        ac = raw / (n_steps - lags)[:, None]
-        out[s : s + c] = ac.reshape(max_lag + 1, c, n_trials).mean(2).T.cpu().numpy()
-    return out
+def _generative(fit: Fit, model: str, mean: np.ndarray, c0: np.ndarray, kind: str, rate: str,
+                count_model: str, integer: bool) -> Generative:
+    """Every unit's fitted model as a simulatable one; counts' Fano factor from the lag-0 excess
+    (W / mean for a rectified rate; (C_0 - mean^2 (e^var - 1)) / mean for an exponentiated one)."""
+    if kind == "counts" and rate == "exp":
+        var = fit.amps.sum(1) + (fit.osc[:, 0] if fit.osc is not None else 0.0)
+        fano = (c0 - mean**2 * np.expm1(np.nan_to_num(var))) / mean
+    else:
+        fano = np.maximum(np.nan_to_num(fit.white), 0.0) / np.where(mean > 0, mean, 1.0)
+    fano = np.clip(np.nan_to_num(fano, nan=1.0), 0.05, None)
+    poisson = np.full(len(mean), count_model == "poisson")
+    if count_model == "auto":
+        poisson = integer & (np.abs(fano - 1) < 0.2)
+    fano = np.where(poisson, 1.0, fano)
+    return Generative(fit, mean, fano, poisson, kind, rate)
 
 
-def _simulate_acf(p: _Params, kind: str, count_model: str, n_rep: int, n_steps: int, n_trials: int,
-                  max_lag: int, rng: np.random.Generator, device: str = "cpu", cheap: bool = False) -> np.ndarray:
-    """Trial-averaged autocorrelations of ``n_rep`` data sets simulated from one unit's fit
-    (``cheap``: Gaussian counts, for the model test)."""
-    fano = max(p.white, 0.0) / p.mean if kind == "counts" else 0.0
-    poisson = count_model == "poisson" or (count_model == "auto" and p.integer and abs(fano - 1) < 0.2)
-    counts = "gaussian" if cheap else "poisson" if poisson else "gamma"
-    return simulate_acf(p.taus, p.amps, p.white, n_rep, n_steps, n_trials, max_lag, kind, p.mean,
-                        counts, p.osc, seed=int(rng.integers(2**62)), device=device)
-
-
-def _params(fit: Fit, u: int, mean: float, integer: bool) -> _Params:
-    return _Params(taus=fit.taus[u], amps=np.maximum(fit.amps[u], 0.0), white=float(fit.white[u]),
-                   osc=None if fit.osc is None else fit.osc[u], mean=mean, integer=integer)
-
-
-def _plausible(fit: Fit) -> np.ndarray:
-    """Every component a real timescale: weight >= MIN_WEIGHT, neighbours >= MIN_RATIO apart,
-    none at the end of the grid."""
-    w = fit.weights
-    ok = (w >= MIN_WEIGHT).all(1) & ~fit.at_bound
-    if fit.taus.shape[1] > 1:
-        ok &= (fit.taus[:, 1:] / fit.taus[:, :-1] >= MIN_RATIO).all(1)
-    return ok & np.isfinite(fit.rss)
-
-
-def _p_value(stat: float, null: np.ndarray) -> float:
-    """P-value of the smaller model's residual sum of squares ``stat`` against the same quantity
-    on data simulated from that model, ``null`` (a parametric-bootstrap goodness-of-fit test).
-
-    The larger tail is what matters and a few dozen simulations do not reach small levels, so
-    above the null's 75th percentile q the tail of log(null) is taken as exponential with the
-    mean excess m of the simulated values over q (peaks over a threshold):
-    p = 0.25 exp(-(log stat - q) / m). Below q the empirical p-value is returned."""
-    null = np.log(null[np.isfinite(null) & (null > 0)])
-    if len(null) < 10 or not np.isfinite(stat) or stat <= 0:
-        return 1.0
-    ls = np.log(stat)
-    q = np.quantile(null, 0.75)
-    if ls <= q:
-        return float((1 + np.sum(null >= ls)) / (1 + len(null)))
-    excess = null[null > q] - q
-    m = max(excess.mean() if len(excess) else 0.0, 0.05)
-    return float(0.25 * np.exp(-(ls - q) / m))
-
-
-def _quantiles(boot: np.ndarray, est: np.ndarray, level: float, log: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Bias-corrected estimate and basic-bootstrap interval, (J,) and (J, 2); in log space for
-    timescales. The bootstrap replicates ``boot`` (B, J) come from data simulated at ``est``."""
-    b = np.log(boot) if log else boot
-    e = np.log(est) if log else est
-    b = b[np.isfinite(b).all(1)]
-    if len(b) < 10:
-        nan = np.full(est.shape, np.nan)
-        return nan, np.stack([nan, nan], 1)
-    lo, hi = np.quantile(b, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    centre = np.median(b, axis=0)
-    corrected = 2 * e - centre
-    # basic bootstrap, each side at least the normal half-width z sd: extreme quantiles of a
-    # hundred replicates understate the spread
-    from scipy.stats import norm
-
-    half = norm.ppf((1 + level) / 2) * b.std(axis=0, ddof=1)
-    interval = np.stack([corrected - np.maximum(hi - centre, half), corrected + np.maximum(centre - lo, half)], 1)
-    if log:
-        return np.exp(corrected), np.exp(interval)
-    return corrected, interval
+def _simulate_and_fit(gen: Generative, model: str, n_steps: int, n_trials: int, max_lag: int, n_rep: int,
+                      rng: np.random.Generator, n_mean: int = 1) -> tuple[np.ndarray, Fit]:
+    """``n_rep`` replicates per unit simulated from ``gen`` (U, B, L) and the model's fits of them
+    (flattened U * B)."""
+    fit = gen.fit
+    slowest = np.nanmax(np.concatenate([fit.taus, fit.osc[:, 1:2] if fit.osc is not None else np.zeros((len(fit.white), 0)),
+                                        np.ones((len(fit.white), 1))], 1))
+    n_sim = pool_length(n_steps, max_lag, slowest)
+    n_draw = max(1, int(round(n_trials * n_steps / n_sim)))
+    pool = simulate_pool(gen, n_sim, max_lag, POOL, rng, global_mean=n_mean > 1)
+    sims = replicates(expected_curve(gen, n_steps, max_lag, n_mean), pool, n_draw, n_rep, rng)
+    y = latent(sims, gen.mean) if gen.kind == "counts" and gen.rate == "exp" else sims
+    return y, fit_candidate(model, y.reshape(-1, max_lag + 1), n_steps, n_mean)
 
 
 def estimate_timescales(
@@ -326,190 +160,191 @@ def estimate_timescales(
     dt: float = 1.0,
     kind: str = "continuous",
     max_lag: int | None = None,
-    models: Sequence[str] = ("1exp", "2exp"),
+    models: Sequence[str] = DEFAULT_MODELS,
     oscillation: bool = False,
     interval: str = "bootstrap",
     n_boot: int = 100,
     level: float = 0.95,
     alpha: float = 0.01,
     count_model: str = "auto",
+    rate: str = "rectified",
+    mean: str = "trial",
     seed: int | None = 0,
-    device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> TimescaleEstimate:
-    """Timescales of every unit, with intervals: autocorrelation, model fit, simulation-calibrated
+    """Timescales of every unit, with intervals: autocorrelation, model fits, simulation-calibrated
     model choice, parametric-bootstrap bias correction and intervals (docs/timescales.md).
 
     Parameters
     ----------
-    data : array, shape (time, trials, units) or (time, trials)
+    data : array, shape (time, trials, units), (time, trials) or (time,)
         Activity (``kind="continuous"``) or spike counts per bin (``kind="counts"``), time-major.
     dt : float
         Sampling interval or bin size; timescales are returned in its unit.
     kind : {"continuous", "counts"}
-        Counts are simulated as Poisson or gamma counts of a rectified OU rate in the bootstrap;
-        continuous data as OU processes plus Gaussian white noise.
+        Continuous data are OU processes plus Gaussian white noise; counts are Poisson or gamma
+        counts of a rate that follows the OU process (``rate``).
     max_lag : int, optional
         Fit lags 0 ... max_lag (steps); default :func:`default_max_lag`. Trials must have at
         least 2 * max_lag steps.
-    models : sequence of {"1exp", "2exp", "3exp"}
-        Candidate models, simplest first; a larger one is chosen only when it fits better, all its
-        components are plausible (weight >= 5 %, timescales >= 1.5x apart, inside the grid) and
-        the smaller model fails a parametric-bootstrap goodness-of-fit test at level ``alpha``:
-        its residual is larger than on data simulated from it.
+    models : sequence of {"1exp", "2exp", "3exp", "osc", "1exp+osc"}
+        Candidate models besides "none" (white noise only), tried in order of complexity (none,
+        1exp, osc, 2exp, 1exp+osc, 3exp): a unit moves from its model to the simplest larger
+        candidate that fits better and is plausible (weights >= 5 %, timescales >= 1.5x apart and
+        inside the grid; an oscillation that swings) when its model fails a parametric-bootstrap
+        goodness-of-fit test at level ``alpha``.
     oscillation : bool
-        Add a damped oscillation to every model.
+        Add "osc" and "1exp+osc" to the candidates.
     interval : {"bootstrap", "trials", "none"}
-        ``"bootstrap"``: parametric bootstrap from the fitted model (bias correction and
-        intervals; the model choice always simulates). ``"trials"``: resample trials (no bias
-        correction; fast; needs >= 20 trials). ``"none"``: point estimates only.
+        ``"bootstrap"``: the test's simulations from the chosen model give the bias correction and
+        intervals. ``"trials"``: resample trials (no bias correction; needs >= 20 trials).
+        ``"none"``: point estimates only (the model choice still simulates, 40 data sets per test).
     n_boot : int
-        Simulated data sets per unit for the intervals (the model test simulates half as many).
+        Simulated data sets per unit and test.
     level : float
         Confidence level of the intervals.
     alpha : float
-        Level of the goodness-of-fit test that adds a component.
+        Level of the goodness-of-fit tests.
     count_model : {"auto", "poisson", "gamma"}
-        How counts are simulated: "auto" is Poisson for integer data whose lag-0 excess matches a
-        Fano factor of 1 (within 20 %), else gamma counts with the measured Fano factor.
+        Counts given the rate: "auto" is Poisson for integer data whose lag-0 excess matches a Fano
+        factor of 1 (within 20 %), else gamma counts with the measured Fano factor.
+    rate : {"rectified", "exp"}
+        How the counts' rate follows the latent OU process x: ``max(mean + x, 0)`` or
+        ``mean exp(x - var/2)``. Either way the timescales are the latent process's; for "exp"
+        the fit is of log(1 + C_k / mean^2), the latent autocovariance.
+    mean : {"trial", "global"}
+        The mean subtracted by the autocorrelation estimate: each trial's own (the definition of
+        docs/science.md; robust to trial-to-trial changes of the mean) or each unit's mean over
+        all trials (assumes the same mean in every trial; keeps the slow fluctuations that a
+        short trial's own mean absorbs, so timescales near the trial length are estimated more
+        precisely). The expected estimate is modelled either way.
     seed : int, optional
-    device : str
-        Torch device of the bootstrap's simulations ("cpu", "cuda").
     progress : callable(done, total), optional
-        Called after each unit.
+        Called as units' models are settled.
 
     Returns
     -------
     TimescaleEstimate
         ``table`` has one row per unit: ``unit, model`` ("none" where no timescale is measurable:
-        the correlated part is below 1 % of the variance, the timescale is outside 0.2 steps ... 4
-        trials, or the data are anti-correlated), ``n_components, tau_1 ... tau_J`` (fastest
-        first, units of dt, bias-corrected), ``tau_j_low, tau_j_high``, ``weight_j, weight_j_low,
-        weight_j_high``, ``tau_j_raw`` (the fit before correction), ``white_noise`` (lag-0 excess
-        over the fit, as a share of the variance), ``fano`` (counts), ``p_value`` (of the test
-        that chose the model), ``r2``, ``rmse``, ``at_bound``, ``seconds``.
+        white noise passes the test, the correlated part is below 1 % of the variance, the
+        timescale is outside 0.2 steps ... 4 trials, or the data are anti-correlated),
+        ``n_components, tau_1 ... tau_J`` (fastest first, units of dt, bias-corrected),
+        ``tau_j_low, tau_j_high``, ``weight_j, weight_j_low, weight_j_high``, ``tau_j_raw``,
+        ``osc_tau, osc_tau_low, osc_tau_high, osc_frequency, osc_frequency_low, osc_frequency_high,
+        osc_weight`` (when oscillations are candidates; frequency in cycles per unit of dt),
+        ``white_noise``, ``fano`` (counts), ``p_value`` (the chosen model's goodness of fit),
+        ``poor_fit`` (it fails the test and no candidate does better), ``r2``, ``rmse``, ``at_bound``.
     """
-    x, max_lag = _check(data, dt, kind, max_lag, models, interval, n_boot, level, count_model)
+    t_start = time.perf_counter()
+    if oscillation:
+        models = tuple(models) + tuple(m for m in ("osc", "1exp+osc") if m not in models)
+    x, max_lag = _check(data, dt, kind, max_lag, models, interval, n_boot, level, count_model, rate, mean)
     n_steps, n_trials, n_units = x.shape
+    n_mean = n_trials if mean == "global" else 1
     rng = np.random.default_rng(seed)
-    ac_trials = autocorrelation(x, max_lag, per_trial=True)  # (trials, U, L)
-    ac = ac_trials.mean(0)
+    ac_trials, ac = _autocorrelations(x, max_lag, interval == "trials", mean == "global")
     means = x.mean(axis=(0, 1)).astype(float)
     integer = guess_kind(x) == "counts"
-    fits = {m: fit_model(ac, n_steps, m, oscillation) for m in models}
-    max_j = MODELS[models[-1]]
-    units, rows = [], []
-    curves = np.full((n_units, max_lag + 1), np.nan)
-    band = np.full((n_units, 2, max_lag + 1), np.nan)
-    for u in range(n_units):
-        t0 = time.perf_counter()
-        chosen, p_value = models[0], np.nan
-        boot_acfs = None  # bootstrap data sets simulated from the chosen model
-        for nxt in models[1:]:
-            cur = fits[chosen]
-            stat = cur.rss[u] / fits[nxt].rss[u]
-            if not (_plausible(fits[nxt])[u] and stat > 1.0):
-                break
-            n_test = max(40, n_boot // 2)
-            sims = _simulate_acf(_params(cur, u, means[u], integer), kind, count_model, n_test, n_steps,
-                                 n_trials, max_lag, rng, device, cheap=True)
-            null_small = fit_model(sims, n_steps, chosen, oscillation)
-            p_value = _p_value(cur.rss[u], null_small.rss)
-            if p_value >= alpha:
-                if kind == "continuous":  # the null simulations are the bootstrap of the smaller model
-                    boot_acfs = (sims, null_small)
-                break
-            chosen = nxt
-        fit = fits[chosen]
-        j = MODELS[chosen]
-        taus, weights = fit.taus[u], fit.weights[u]
-        signal = fit.amps[u].sum()
-        share = signal / (signal + max(fit.white[u], 0.0)) if signal > 0 else 0.0
-        measurable = np.isfinite(fit.rss[u]) and not fit.at_bound[u] and share >= MIN_SIGNAL
-        if not measurable:
-            # no model with non-negative amplitudes fits (anti-correlated data), the timescale is at
-            # the end of the grid (shorter than 0.2 steps or longer than 4 trials), or the
-            # correlated part is < 1 % of the variance (white noise): no timescale to report
-            chosen = "none"
-            taus = weights = np.full(j, np.nan)
-            tau_c, w_c = taus, weights
-            tau_ci = w_ci = np.full((j, 2), np.nan)
-        elif interval == "bootstrap":
-            sims = np.zeros((0, max_lag + 1)) if boot_acfs is None else boot_acfs[0]
-            if len(sims) < n_boot:
-                more = _simulate_acf(_params(fit, u, means[u], integer), kind, count_model, n_boot - len(sims),
-                                     n_steps, n_trials, max_lag, rng, device)
-                sims = np.concatenate([sims, more])
-            boot = fit_model(sims, n_steps, chosen, oscillation)
-            tau_c, tau_ci = _quantiles(boot.taus, taus, level, log=True)
-            w_c, w_ci = _quantiles(boot.weights, weights, level, log=False)
-            w_c, w_ci = np.clip(w_c, 0, 1), np.clip(w_ci, 0, 1)
-            curve_b = boot.curve(n_steps, max_lag) / np.maximum(sims[:, :1], 1e-300)
-            band[u] = np.quantile(curve_b, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        elif interval == "trials":
-            idx = rng.integers(0, n_trials, (n_boot, n_trials))
-            res = np.stack([ac_trials[i, u].mean(0) for i in idx])
-            boot = fit_model(res, n_steps, chosen, oscillation)
-            b = np.log(boot.taus)
-            tau_c = taus
-            tau_ci = np.exp(np.quantile(b, [(1 - level) / 2, (1 + level) / 2], axis=0).T)
-            w_c = weights
-            w_ci = np.clip(np.quantile(boot.weights, [(1 - level) / 2, (1 + level) / 2], axis=0).T, 0, 1)
-            band[u] = np.quantile(boot.curve(n_steps, max_lag) / res[:, :1], [(1 - level) / 2, (1 + level) / 2], axis=0)
-        else:
-            tau_c, w_c = taus, weights
-            tau_ci = w_ci = np.full((j, 2), np.nan)
-        one = Fit(chosen, fit.taus[u : u + 1], fit.amps[u : u + 1], fit.white[u : u + 1], fit.rss[u : u + 1],
-                  fit.at_bound[u : u + 1], None if fit.osc is None else fit.osc[u : u + 1])
-        c0 = ac[u, 0] if ac[u, 0] > 0 else 1.0
-        curves[u] = one.curve(n_steps, max_lag)[0] / c0
-        resid = ac[u] - one.curve(n_steps, max_lag)[0]
-        tss = ((ac[u, 1:] - ac[u, 1:].mean()) ** 2).sum()
-        variance = float(fit.amps[u].sum() + fit.white[u] + (fit.osc[u, 0] if fit.osc is not None else 0.0))
-        row = {"unit": u, "model": chosen + ("+osc" if oscillation and measurable else ""),
-               "n_components": j if measurable else 0}
-        for i in range(max_j):
-            k = i + 1
-            have = i < j
-            row[f"tau_{k}"] = tau_c[i] * dt if have else np.nan
-            row[f"tau_{k}_low"] = tau_ci[i, 0] * dt if have else np.nan
-            row[f"tau_{k}_high"] = tau_ci[i, 1] * dt if have else np.nan
-            row[f"weight_{k}"] = w_c[i] if have else np.nan
-            row[f"weight_{k}_low"] = w_ci[i, 0] if have else np.nan
-            row[f"weight_{k}_high"] = w_ci[i, 1] if have else np.nan
-            row[f"tau_{k}_raw"] = taus[i] * dt if have else np.nan
-        if oscillation:
-            row["osc_weight"] = fit.osc[u, 0] / max(fit.amps[u].sum() + fit.osc[u, 0], 1e-300)
-            row["osc_tau"], row["osc_frequency"] = fit.osc[u, 1] * dt, fit.osc[u, 2] / dt
-        row["white_noise"] = fit.white[u] / variance if variance > 0 else np.nan
-        row["fano"] = fit.white[u] / means[u] if kind == "counts" and means[u] > 0 else np.nan
-        row["p_value"] = p_value
-        row["r2"] = 1 - (resid[1:] ** 2).sum() / tss if tss > 0 else np.nan
-        row["rmse"] = float(np.sqrt((resid[1:] ** 2).mean()) / c0)
-        row["at_bound"] = bool(fit.at_bound[u])
-        row["seconds"] = time.perf_counter() - t0
-        rows.append(row)
-        units.append({
-            "unit": u,
-            "timescales": [float(v) for v in tau_c[:j] * dt] if measurable else [],
-            "intervals": [[float(a), float(b)] for a, b in tau_ci[:j] * dt] if measurable else [],
-            "weights": [float(v) for v in w_c[:j]] if measurable else [],
-            "weight_intervals": [[float(a), float(b)] for a, b in w_ci[:j]] if measurable else [],
-            "model": row["model"],
-            "timescales_raw": [float(v) for v in taus[:j] * dt] if measurable else [],
-            "white_noise": float(row["white_noise"]),
-            "p_value": None if not np.isfinite(p_value) else float(p_value),
-            "r2": float(row["r2"]),
-        })
-        if progress is not None:
-            progress(u + 1, n_units)
+    exp_rate = kind == "counts" and rate == "exp"
+    y = latent(ac, means) if exp_rate else ac
+    steps = ladder(models)
+    n_rep = n_boot if interval != "none" else 40
+    current = np.zeros(n_units, int)  # index into steps
+    fits: dict[str, Fit] = {}
+    boots: dict[str, dict] = {}
+    p = np.full(n_units, np.nan)
+    poor = np.zeros(n_units, bool)
+    pending = np.ones(n_units, bool)
+
+    def fitted(model: str, idx: np.ndarray) -> Fit:
+        """The model's fit of units idx (fitted once per unit)."""
+        if model not in fits:
+            fits[model] = Fit.empty(model, n_units, n_exp(model), has_osc(model))
+            fits[model].done = np.zeros(n_units, bool)
+        store = fits[model]
+        todo = idx[~store.done[idx]]
+        if len(todo):
+            store.put(todo, fit_candidate(model, y[todo], n_steps, n_mean))
+            store.done[todo] = True
+        return store
+
+    while pending.any():
+        for level_ in np.unique(current[pending]):
+            model = steps[level_]
+            idx = np.flatnonzero(pending & (current == level_))
+            store = fitted(model, idx)
+            for c0 in range(0, len(idx), UNIT_CHUNK):
+                part = idx[c0 : c0 + UNIT_CHUNK]
+                gen = _generative(store.take(part), model, means[part], ac[part, 0], kind, rate, count_model, integer)
+                sims, bfit = _simulate_and_fit(gen, model, n_steps, n_trials, max_lag, n_rep, rng, n_mean)
+                p[part] = p_values(store.rss[part], bfit.rss.reshape(len(part), n_rep))
+                _keep_boot(boots, model, part, n_units, n_rep, sims, bfit, n_steps, max_lag, level, n_mean)
+            fail = p[idx] < alpha
+            moved = np.zeros(len(idx), bool)
+            for nxt in range(level_ + 1, len(steps)):
+                trying = idx[fail & ~moved]
+                if not len(trying):
+                    break
+                cand = fitted(steps[nxt], trying).take(trying)
+                ok = plausible(cand, max_lag) & (cand.rss < store.rss[trying])
+                current[trying[ok]] = nxt
+                moved[np.isin(idx, trying[ok])] = True
+            poor[idx[fail & ~moved]] = True  # kept with a failed test (the table flags strong failures)
+            pending[idx[~moved]] = False
+            if progress is not None:
+                progress(int((~pending).sum()), n_units)
+    chosen = [steps[i] for i in current]
+    trial_boot = (_trial_resamples(ac_trials, means, exp_rate, chosen, n_boot, n_steps, rng, n_mean)
+                  if interval == "trials" else None)
+    settings = {"dt": dt, "kind": kind, "max_lag": max_lag, "models": list(steps[1:]), "interval": interval,
+                "n_boot": n_boot, "level": level, "alpha": alpha, "seed": seed, "n_steps": n_steps,
+                "n_trials": n_trials, "count_model": count_model, "rate": rate if kind == "counts" else None,
+                "pool": POOL, "mean": mean, "n_mean": n_mean}
+    est = build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval, level, dt, n_steps,
+                max_lag, settings, "osc" not in steps)
+    est.settings["seconds"] = round(time.perf_counter() - t_start, 3)
+    return est
+
+
+def _keep_boot(boots: dict, model: str, part: np.ndarray, n_units: int, n_rep: int, sims: np.ndarray, bfit: Fit,
+               n_steps: int, max_lag: int, level: float, n_mean: int = 1) -> None:
+    """Store the replicates' fitted parameters (units part of the model's (U, B, ...) arrays) and
+    the pointwise band of the fitted curves (normalised by each replicate's lag 0)."""
+    if model not in boots:
+        j = n_exp(model)
+        boots[model] = {"taus": np.full((n_units, n_rep, j), np.nan), "weights": np.full((n_units, n_rep, j), np.nan),
+                        "osc": np.full((n_units, n_rep, 3), np.nan), "band": np.full((n_units, 2, max_lag + 1), np.nan)}
+    b = boots[model]
+    k = len(part)
+    b["taus"][part] = bfit.taus.reshape(k, n_rep, -1)
+    b["weights"][part] = bfit.weights.reshape(k, n_rep, -1)
+    if bfit.osc is not None:
+        b["osc"][part] = bfit.osc.reshape(k, n_rep, 3)
+        total = bfit.amps.sum(1) + bfit.osc[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b["osc"][part, :, 0] = (bfit.osc[:, 0] / total).reshape(k, n_rep)  # the oscillation's weight
     with np.errstate(divide="ignore", invalid="ignore"):
-        acf = ac / np.where(ac[:, :1] > 0, ac[:, :1], 1.0)
-    settings = {"dt": dt, "kind": kind, "max_lag": max_lag, "models": list(models), "oscillation": oscillation,
-                "interval": interval, "n_boot": n_boot, "level": level, "alpha": alpha, "seed": seed,
-                "n_steps": n_steps, "n_trials": n_trials, "count_model": count_model, "device": device}
-    return TimescaleEstimate(table=pd.DataFrame(rows), units=units, lags=np.arange(max_lag + 1) * dt,
-                             acf=acf, fit=curves, band=band, settings=settings)
+        curves = (bfit.curve(n_steps, max_lag, n_mean=n_mean) / np.maximum(sims.reshape(-1, max_lag + 1)[:, :1], 1e-300))
+    b["band"][part] = np.moveaxis(nan_quantiles(curves.reshape(k, n_rep, -1), [(1 - level) / 2, (1 + level) / 2], axis=1), 0, 1)
 
 
-__all__ = ["KINDS", "TimescaleEstimate", "default_max_lag", "estimate_timescales", "guess_kind"]
+def _trial_resamples(ac_trials: np.ndarray, means: np.ndarray, exp_rate: bool, chosen: list[str], n_boot: int,
+                     n_steps: int, rng: np.random.Generator, n_mean: int = 1) -> dict:
+    """Fits of the chosen model to trial-resampled autocorrelations: unit -> fitted replicates."""
+    n_trials, n_units, n_lags = ac_trials.shape
+    idx = rng.integers(0, n_trials, (n_boot, n_trials))
+    res = np.stack([ac_trials[i].mean(0) for i in idx], 1)  # (U, B, L)
+    if exp_rate:
+        res = latent(res, means)
+    out = {}
+    for model in set(chosen):
+        units = np.array([u for u in range(n_units) if chosen[u] == model])
+        if model == "none":
+            continue
+        f = fit_candidate(model, res[units].reshape(-1, n_lags), n_steps, n_mean)
+        out[model] = (units, f, res[units])
+    return out
+
+
+__all__ = ["CANDIDATES", "DEFAULT_MODELS", "INTERVALS", "KINDS", "MEANS", "MIN_RATIO", "MIN_SIGNAL", "MIN_WEIGHT", "RATES",
+           "TimescaleEstimate", "default_max_lag", "estimate_timescales", "guess_kind", "plausible", "simulate_acf"]

@@ -186,10 +186,13 @@ def spike_counts(
     distribution: str = "poisson",
     fano: float = 1.0,
     seed: int | np.random.Generator | None = None,
+    rate: str = "rectified",
 ) -> np.ndarray:
     """Spike counts per bin whose rate follows a unit-variance process (e.g. :func:`ou_process`).
 
-    The rate per bin is lambda_t = max(mean + std * x_t, 0) (expected count in the bin). Counts are
+    The rate per bin is lambda_t = max(mean + std * x_t, 0) (expected count in the bin), or with
+    ``rate="exp"`` lambda_t = mean exp(std x_t - std^2 / 2) (mean ``mean``; the counts'
+    autocovariance is then mean^2 (exp(std^2 rho_k) - 1) at lags k >= 1). Counts are
     Poisson(lambda_t) or gamma-distributed with mean lambda_t and variance ``fano`` * lambda_t
     (shape lambda_t / fano, scale fano; real-valued, as in abcTau's gamma spikes). Given the rate,
     counts in different bins are independent, so the counts' autocovariance is std^2 times the
@@ -215,15 +218,18 @@ def spike_counts(
     """
     if distribution not in ("poisson", "gamma"):
         raise ValueError(f"distribution must be 'poisson' or 'gamma', got {distribution!r}")
+    if rate not in ("rectified", "exp"):
+        raise ValueError(f"rate must be 'rectified' or 'exp', got {rate!r}")
     if not mean > 0 or not std >= 0 or not fano > 0:
         raise ValueError(f"need mean > 0, std >= 0 and fano > 0, got {mean}, {std}, {fano}")
     rng = _as_generator(seed)
-    rate = np.maximum(mean + std * np.asarray(rate_process, dtype=np.float64), 0.0)
+    x = np.asarray(rate_process, dtype=np.float64)
+    lam = mean * np.exp(std * x - std**2 / 2) if rate == "exp" else np.maximum(mean + std * x, 0.0)
     if distribution == "poisson":
-        return rng.poisson(rate)
-    out = np.zeros_like(rate)
-    pos = rate > 0
-    out[pos] = rng.gamma(rate[pos] / fano, fano)
+        return rng.poisson(lam)
+    out = np.zeros_like(lam)
+    pos = lam > 0
+    out[pos] = rng.gamma(lam[pos] / fano, fano)
     return out
 
 
@@ -240,12 +246,13 @@ def ou_spike_counts(
     dt: float = 1.0,
     oscillation: tuple[float, float, float] | None = None,
     seed: int | np.random.Generator | None = None,
+    rate: str = "rectified",
 ) -> np.ndarray:
     """Spike counts of ``n_units`` neurons whose rate is an OU mixture: :func:`ou_process` then
-    :func:`spike_counts`. Shape (n_steps, n_trials, n_units)."""
+    :func:`spike_counts` (``rate`` "rectified" or "exp"). Shape (n_steps, n_trials, n_units)."""
     rng = _as_generator(seed)
     x = ou_process(taus, weights, n_steps, n_trials, n_units, dt, oscillation, seed=rng)
-    return spike_counts(x, mean, std, distribution, fano, seed=rng)
+    return spike_counts(x, mean, std, distribution, fano, seed=rng, rate=rate)
 
 
 # The validation cases of the recorded-data estimator (docs/timescales.md): name -> (timescales,

@@ -8,7 +8,6 @@ from pathlib import Path
 from rnn_timescales.cli.networks import network_name, recall_networks
 from rnn_timescales.cli.options import add_out, add_progress, non_negative_int, positive_float, positive_int
 from rnn_timescales.errors import UsageError
-from rnn_timescales.runs.files import CHECKPOINTS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
                                           else Path("speed_regularization") / name)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"output directory {str(out)!r} exists and is not empty; choose another --out")
+    from rnn_timescales.runs.files import CHECKPOINTS  # here, not at the top: importing runs loads torch
+
     runs = sr.fine_tune_pair(ckpt, out, tuning, progress=not args.no_progress)
     device = resolve_device(ckpt.config.device)
     models = {"start": ckpt.model.to(device)}

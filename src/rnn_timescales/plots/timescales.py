@@ -42,9 +42,17 @@ def plot_unit_fits(estimate, units: list[int] | None = None, unit_label: str = "
         band = estimate.band[u]
         if np.isfinite(band).all():
             ax.fill_between(lags[1:], band[0, 1:], band[1, 1:], color="C1", alpha=0.25, lw=0)
-        text = "\n".join(f"{t:.3g} [{lo:.3g}, {hi:.3g}]" if np.isfinite(lo) else f"{t:.3g}"
-                         for t, (lo, hi) in zip(info["timescales"], info["intervals"]))
-        ax.set_title(f"unit {info['unit']}: {info['model']}", fontsize=8)
+        lines = [f"{t:.3g} [{lo:.3g}, {hi:.3g}]" if np.isfinite(lo) else f"{t:.3g}"
+                 for t, (lo, hi) in zip(info["timescales"], info["intervals"])]
+        osc = info.get("oscillation")
+        if osc:  # the damped oscillation: decay and frequency with their intervals
+            d_lo, d_hi = osc["decay_interval"]
+            f_lo, f_hi = osc["frequency_interval"]
+            lines.append(f"decay {osc['decay']:.3g}" + (f" [{d_lo:.3g}, {d_hi:.3g}]" if np.isfinite(d_lo) else ""))
+            lines.append(f"freq. {osc['frequency']:.3g}" + (f" [{f_lo:.3g}, {f_hi:.3g}]" if np.isfinite(f_lo) else ""))
+        text = "\n".join(lines)
+        title = f"unit {info['unit']}" + (f" ({info['name']})" if info.get("name") else "")
+        ax.set_title(f"{title}: {info['model']}" + (" (poor fit)" if info.get("poor_fit") else ""), fontsize=8)
         ax.text(0.97, 0.95, text, transform=ax.transAxes, ha="right", va="top", fontsize=7)
         ax.axhline(0, color="0.8", lw=0.5)
         ax.tick_params(labelsize=7)
@@ -52,5 +60,7 @@ def plot_unit_fits(estimate, units: list[int] | None = None, unit_label: str = "
         ax.set_xlabel(f"lag ({unit_label})", fontsize=8)
     for ax in axes[:, 0]:
         ax.set_ylabel("AC / AC(0)", fontsize=8)
-    fig.tight_layout()
+    # fixed margins: tight_layout measures every label of up to 48 panels (seconds per figure)
+    fig.subplots_adjust(left=0.35 / cols + 0.02, right=0.99, bottom=0.5 / (2.1 * rows) + 0.02,
+                        top=1 - 0.3 / (2.1 * rows), wspace=0.35, hspace=0.45)
     return fig

@@ -330,7 +330,7 @@ ROBUSTNESS_PANELS = {
 
 
 def _robustness_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.plots import report as plotting
+    from rnn_timescales.plots import report_robustness as plotting
 
     sec = Section("Robustness and generalisation")
     for name, (keys, value, figure, caption) in ROBUSTNESS_PANELS.items():
@@ -356,7 +356,7 @@ def _aggregate_keep_n(per_run: pd.DataFrame, by: list[str], value: str, spread: 
 
 
 def _recall_section(data: ReportData, figs: _Figures, spread: str, colors: dict[str, str]) -> Section:
-    from rnn_timescales.plots import report as plotting
+    from rnn_timescales.plots import report_robustness as plotting
 
     sec = Section("Delayed recall")
     ex = data.tables["extrapolation"]

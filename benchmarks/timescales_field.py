@@ -1,0 +1,182 @@
+"""Side by side with the field's fast methods, one protocol for every method (docs/timescales.md,
+"Side by side with the field").
+
+    pip install mrestimator fooof                  # benchmark-only (the extra "field")
+    python benchmarks/timescales_field.py --sets 60 --csv docs/figures/timescales/field_comparison.csv \
+        --figure docs/figures/timescales/field_comparison.png
+
+Cases (each data set one unit of trials x steps, drawn with its own seed): OU at tau = 5, 20, 100
+(100 x 500) and tau = 20 with little data (20 x 200); two timescales (5, 80; the slow one is scored);
+Poisson counts of a rectified OU rate (tau = 20); a damped oscillation (AR(2), decay 20, period 25;
+the decay is scored). Methods:
+
+- ours: ``estimate_timescales`` (the data sets of a case as units of one call), 95 % intervals,
+  with each trial's mean subtracted (the default) and with ``mean="global"`` (the mean of all
+  trials, as the MR estimator's stationary-mean method);
+- MR estimator (``mrestimator``): multistep-regression coefficients of lags 1 ... max_lag
+  (stationary-mean method), exponential fit;
+- spectral knee (``fooof``, aperiodic mode "knee"): the trial-averaged periodogram, tau =
+  1 / (2 pi knee^(1 / exponent)) (Gao et al. 2020).
+
+abcTau (aABC) is not run here: minutes to hours per data set (see "Side by side with abcTau").
+Per method and case: median and 90th percentile of |relative error|, coverage of the 95 % interval
+(ours only: the others give none), CPU seconds per data set (all methods run one after another in
+this process, so the ratio between methods is what to read on a loaded machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter, periodogram
+
+from rnn_timescales.analysis.inference import default_max_lag, estimate_timescales
+from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
+
+
+def _ar2(n, trials, steps, g):
+    r, om = np.exp(-1 / 20), 2 * np.pi / 25
+    e = g.standard_normal((steps + 300, trials, n))
+    return lfilter([1.0], [1.0, -2 * r * np.cos(om), r * r], e, axis=0)[300:]
+
+
+# name -> (truth scored, trials, steps, kind, generator(n, trials, steps, rng) -> (time, trials, n))
+CASES = {
+    "OU tau=5": (5.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([5.0], None, s, r, n, seed=g)),
+    "OU tau=20": (20.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
+    "OU tau=100": (100.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([100.0], None, s, r, n, seed=g)),
+    "OU tau=20 (20x200)": (20.0, 20, 200, "continuous", lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
+    "two tau 5 & 80": (80.0, 100, 500, "continuous",
+                      lambda n, r, s, g: ou_process([5.0, 80.0], [0.4, 0.6], s, r, n, seed=g)),
+    "Poisson counts tau=20": (20.0, 100, 500, "counts",
+                              lambda n, r, s, g: ou_spike_counts([20.0], None, s, r, n, mean=1.0, std=0.5, seed=g)),
+    "AR(2) decay 20": (20.0, 100, 500, "continuous", _ar2),
+}
+
+
+def ours(x: np.ndarray, kind: str, mean: str = "trial") -> tuple[np.ndarray, np.ndarray, float]:
+    """Slowest decay (timescale, or the oscillation's decay) and its interval per unit; CPU s per unit."""
+    t0 = time.process_time()
+    est = estimate_timescales(x, kind=kind, mean=mean, seed=0)
+    secs = (time.process_time() - t0) / x.shape[2]
+    tau, ci = np.full(x.shape[2], np.nan), np.full((x.shape[2], 2), np.nan)
+    for i, u in enumerate(est.units):
+        if u["oscillation"] is not None and not u["timescales"]:
+            tau[i], ci[i] = u["oscillation"]["decay"], u["oscillation"]["decay_interval"]
+        elif u["timescales"]:
+            tau[i], ci[i] = u["timescales"][-1], u["intervals"][-1]
+    return tau, ci, secs
+
+
+def mr_estimator(x: np.ndarray) -> tuple[np.ndarray, float]:
+    import mrestimator as mre
+
+    logging.getLogger("mrestimator").setLevel(logging.ERROR)
+    out = np.full(x.shape[2], np.nan)
+    t0 = time.process_time()
+    lag = default_max_lag(x.shape[0])
+    for u in range(x.shape[2]):
+        try:
+            rk = mre.coefficients(x[:, :, u].T, steps=(1, lag), method="sm", dt=1, dtunit="step", description="")
+            out[u] = mre.fit(rk, fitfunc="exponential", numboot=0, description="").tau
+        except Exception:  # a failed fit counts as a miss (NaN)
+            pass
+    return out, (time.process_time() - t0) / x.shape[2]
+
+
+def spectral_knee(x: np.ndarray) -> tuple[np.ndarray, float]:
+    from fooof import FOOOF
+
+    out = np.full(x.shape[2], np.nan)
+    t0 = time.process_time()
+    for u in range(x.shape[2]):
+        f, p = periodogram(x[:, :, u], fs=1.0, axis=0)
+        p = p.mean(1)
+        fm = FOOOF(aperiodic_mode="knee", max_n_peaks=3, verbose=False)
+        fm.fit(f[1:], p[1:], [f[1], 0.4])
+        _, knee, expo = fm.aperiodic_params_
+        if knee > 0 and expo > 0:
+            out[u] = 1.0 / (2 * np.pi * knee ** (1.0 / expo))
+    return out, (time.process_time() - t0) / x.shape[2]
+
+
+def score(name: str, method: str, est: np.ndarray, truth: float, secs: float, ci: np.ndarray | None = None) -> dict:
+    err = np.abs(est / truth - 1)
+    err = np.where(np.isfinite(err), err, 1e9)  # no estimate: an error of 1e9
+    row = {"case": name, "method": method, "median_rel_error": float(np.median(err)),
+           "p90_rel_error": float(np.quantile(err, 0.9)), "failed": float(np.mean(err >= 1e9)), "cpu_s_per_unit": secs,
+           "coverage": float(np.mean((ci[:, 0] <= truth) & (truth <= ci[:, 1]))) if ci is not None else np.nan}
+    return row
+
+
+def figure(table: pd.DataFrame, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases, methods = list(dict.fromkeys(table["case"])), list(dict.fromkeys(table["method"]))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 1.2]})
+    width = 0.8 / len(methods)
+    for i, m in enumerate(methods):
+        t = table[table["method"] == m].set_index("case").reindex(cases)
+        xs = np.arange(len(cases)) + (i - (len(methods) - 1) / 2) * width
+        med = np.minimum(t["median_rel_error"].to_numpy(), 10)
+        p90 = np.minimum(t["p90_rel_error"].to_numpy(), 10)
+        a.bar(xs, med, width, label=m, color=f"C{i}")
+        a.errorbar(xs, med, yerr=[np.zeros_like(med), p90 - med], fmt="none", ecolor="0.3", lw=0.8, capsize=2)
+        b.bar(i, t["cpu_s_per_unit"].median() * 1e3, color=f"C{i}")
+    a.set_yscale("log")
+    a.set_xticks(np.arange(len(cases)), cases, rotation=25, ha="right", fontsize=8)
+    a.set_ylabel("|relative error| of the (slowest) timescale\nbar: median, whisker: 90th percentile (cut at 10)")
+    a.legend(fontsize=8)
+    b.set_xticks(range(len(methods)), methods, rotation=25, ha="right", fontsize=8)
+    b.set_ylabel("CPU ms per unit (median over cases)")
+    b.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sets", type=int, default=20, help="data sets per case")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cases", default=";".join(CASES), help="case names separated by ';'")
+    p.add_argument("--csv")
+    p.add_argument("--figure")
+    args = p.parse_args()
+    warnings.filterwarnings("ignore")
+    rows = []
+    for name in args.cases.split(";"):
+        truth, trials, steps, kind, gen = CASES[name]
+        g = np.random.default_rng([args.seed, sum(map(ord, name))])
+        x = gen(args.sets, trials, steps, g)
+        tau, ci, secs = ours(x, kind)
+        rows.append(score(name, "ours (95 % intervals)", tau, truth, secs, ci))
+        tau, ci, secs = ours(x, kind, "global")
+        rows.append(score(name, "ours, mean=global", tau, truth, secs, ci))
+        est, secs = mr_estimator(x)
+        rows.append(score(name, "MR estimator", est, truth, secs))
+        est, secs = spectral_knee(x)
+        rows.append(score(name, "spectral knee (fooof)", est, truth, secs))
+        for r in rows[-4:]:
+            print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
+    table = pd.DataFrame(rows)
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False, float_format="%.4g")
+    if args.figure:
+        figure(table, args.figure)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
