@@ -2,7 +2,7 @@
 results/k24/authors_tau_net.csv (docs/reproduction.md, "Our tau_net against the authors'").
 
     PYTHONPATH=CHECKOUT:CHECKOUT/analysis/timescales python configs/reproduce/authors_tau_net.py CHECKOUT \
-        [--ours CHECKPOINT ...] [--steps 100000] [--repeats 5] [--out results/k24]
+        [--reference FILE ...] [--ours CHECKPOINT ...] [--steps 100000] [--repeats 3] [--out results/k24]
 
 CHECKOUT is a checkout of LevinaLab/rnn_timescale_public (read at commit f04a948); its code is
 imported from there, never copied: ``timescales_utils`` (``make_binary_data``, ``comp_ac_fft``,
@@ -24,7 +24,7 @@ per trial, torch seeded with 0) and both estimators read that one activity array
 1), give the spread of the paper's estimator under rounding-size changes (``rounding_*``). Per
 estimator the row also holds what the aggregate is made of: units with tau_net > 1, units at the
 bound (tau_net >= 99), the mean without them, the median, 90th percentile and 10 %-trimmed mean of
-tau_net > 1. One CPU thread; about 4 minutes per checkpoint at 10^5 steps.
+tau_net > 1. One CPU thread; about 3 CPU-minutes per checkpoint at 10^5 steps.
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ from rnn_timescales.io import atomic_write_text
 from rnn_timescales.runs.load import load_any
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = [("cumulative_parity_network_1", "multi", n, f"rnn_N2_N{n}") for n in (2, 5, 8, 11)] + \
-            [("single_parity_network_1", "single", n, f"rnn_N{n}_N{n}") for n in (5, 8, 11)]
+# in the order they are run (the most informative first)
+REFERENCE = [("cumulative_parity_network_1", "multi", 5, "rnn_N2_N5"), ("cumulative_parity_network_1", "multi", 11, "rnn_N2_N11"),
+             ("single_parity_network_1", "single", 11, "rnn_N11_N11"), ("single_parity_network_1", "single", 5, "rnn_N5_N5"),
+             ("cumulative_parity_network_1", "multi", 2, "rnn_N2_N2"), ("cumulative_parity_network_1", "multi", 8, "rnn_N2_N8"),
+             ("single_parity_network_1", "single", 8, "rnn_N8_N8")]
 BURN, TRIALS, MAX_LAG, FIT_LAG, BOUND = 500, 10, 200, 30, 99.0
 
 
@@ -129,8 +132,9 @@ def main() -> None:
     parser.add_argument("checkout", type=Path)
     parser.add_argument("--ours", type=Path, nargs="*", default=[], help="our checkpoint files (rnn_N*_N*.safetensors)")
     parser.add_argument("--steps", type=int, default=10**5)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--skip-reference", action="store_true", help="only the --ours checkpoints")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference", nargs="*", metavar="FILE", default=[r[3] for r in REFERENCE],
+                        help="which of the checkout's checkpoints (default: all seven; none: only --ours)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "k24")
     args = parser.parse_args()
     try:
@@ -141,8 +145,13 @@ def main() -> None:
               "PYTHONPATH=CHECKOUT:CHECKOUT/analysis/timescales", file=sys.stderr)
         raise SystemExit(2) from None
     torch.set_num_threads(1)
-    jobs = [] if args.skip_reference else [
-        ("authors", cur, n, args.checkout / "trained_models" / d / f) for d, cur, n, f in REFERENCE]
+    unknown = sorted(set(args.reference) - {r[3] for r in REFERENCE})
+    if unknown:
+        print(f"authors_tau_net.py: error: --reference {', '.join(unknown)}: choose from "
+              f"{', '.join(r[3] for r in REFERENCE)}", file=sys.stderr)
+        raise SystemExit(2)
+    jobs = [("authors", cur, n, args.checkout / "trained_models" / d / f) for d, cur, n, f in REFERENCE
+            if f in args.reference]
     for p in args.ours:
         ck = load_any(p)
         jobs.append(("ours", ck.curriculum, ck.n_max, p))

@@ -17,6 +17,7 @@ from rnn_timescales.cli import (
     evaluate,
     extrapolate,
     import_reference,
+    probe_forgetting,
     recall_memory,
     report,
     robustness,
@@ -32,6 +33,7 @@ from rnn_timescales.errors import CheckpointError, ConfigError, UsageError, Writ
 # The commands in the order ``--help`` lists them; each module has ``add(sub)`` (its options,
 # with ``set_defaults(func=run)``) and ``run(args) -> exit code``. A new command is a module here.
 COMMANDS = (train, evaluate, analyze, timescales, import_reference, extrapolate, compare_models, robustness,
+            probe_forgetting,
             slow_points, recall_memory, speed_regularization, sweep, report)
 
 
