@@ -161,7 +161,8 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     row per run and epoch: the identifying columns, ``run`` and CURVE_COLUMNS) and
     ``timescales.csv`` (one row per run and analysed N: the run's identifying columns and
     :func:`network_timescales`'s row) into ``out``, with ``provenance.json`` (command, machine,
-    and each root with its revision). ``revision`` names the code every root ran at; None reads
+    each root with its training and analysis revisions, and ``tables``: every table's command,
+    revision and settings). ``revision`` names the code every root ran at; None reads
     each root's own record (:func:`root_revision`). Runs still training are listed with
     stop_reason ``training``. Each file is replaced atomically; other files in ``out`` are kept."""
     machine = machine if machine is not None else describe_machine()
@@ -171,6 +172,7 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
     revisions = {root: revision if revision is not None else root_revision(root) for root in roots}
     runs, rows, curves = [], [], []
+    row_settings: set[str] = set()
     robustness: dict[str, list[pd.DataFrame]] = {}
     provenance_roots = []
     for root in roots:
@@ -185,9 +187,13 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
             curve.insert(len(ID_COLUMNS), "run", run["run"])
             curves.append(curve)
             for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
-                rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"],
-                             **json.loads(path.read_text())["row"]})
+                saved = json.loads(path.read_text())
+                rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"], **saved["row"]})
+                row_settings.add(json.dumps(saved.get("settings", {}), sort_keys=True))
         entry = {"path": str(root), "revision": revisions[root]}
+        analysis_revision = root_revision(root.parent / f"{root.name}.analyze")  # run.sh STAGE:analyze's record
+        if analysis_revision:
+            entry["analysis_revision"] = analysis_revision
         rob = robustness_dir(root)
         if rob is not None:
             for name, table in robustness_rows(rob, root_runs).items():
@@ -207,10 +213,43 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         paths[name] = out / f"{name}.csv"
         atomic_write_text(paths[name], pd.concat(tables, ignore_index=True).to_csv(index=False))
     distinct = sorted(set(revisions.values()))
+    tables = _table_provenance(paths, provenance_roots, row_settings, command)
     atomic_write_text(paths["provenance"], json.dumps({
         "command": command, "revision": distinct[0] if len(distinct) == 1 else "", "machine": machine,
-        "roots": provenance_roots}, indent=2))
+        "roots": provenance_roots, "tables": tables}, indent=2))
     return paths
+
+
+def _table_provenance(paths: dict[str, Path], roots: list[dict], row_settings: set[str], command: str) -> dict[str, dict]:
+    """provenance.json's ``tables``: for every table ``collect`` writes, the command, revision and
+    settings of the stage that made it (training: each root's revision and sweep spec; timescales:
+    the analysis stage's revision and the distinct simulation settings of its rows; robustness: the
+    robustness stage's revision and output). Entries of the previous provenance.json for tables
+    ``collect`` does not write (tables added by other scripts) are kept."""
+    previous = paths["provenance"]
+    try:
+        kept = json.loads(previous.read_text()).get("tables", {}) if previous.is_file() else {}
+    except json.JSONDecodeError:
+        kept = {}
+    by_root = lambda key: {r["path"]: r.get(key, "") for r in roots}  # noqa: E731
+    training = {"command": f"rnn-timescales sweep SPEC --out ROOT (per root), then {command}".strip(),
+                "revision": by_root("revision"), "settings": {r["path"]: f"{r['path']}/sweep.yaml" for r in roots}}
+    settings = [json.loads(t) for t in sorted(row_settings)]
+    tables = {name: entry for name, entry in kept.items() if name not in {p.name for p in paths.values()}}
+    tables["runs.csv"] = dict(training)
+    tables["curves.csv"] = dict(training)
+    tables["timescales.csv"] = {"command": "rnn-timescales sweep analyze ROOT --set analyze.reproduction={...} "
+                                           f"(per root), then {command}".strip(),
+                                "revision": {r["path"]: r.get("analysis_revision") or r["revision"] for r in roots},
+                                "settings": settings or "no analysed rows"}
+    for name, path in paths.items():
+        if name in ("runs", "curves", "timescales", "provenance"):
+            continue
+        rob = [r["robustness"] for r in roots if "robustness" in r]
+        tables[path.name] = {"command": f"rnn-timescales robustness ROOT --out ROOT.robustness (per root), then {command}"
+                                        .strip(), "revision": {r["path"]: r["revision"] for r in rob},
+                             "settings": {r["path"]: "the options recorded in this directory" for r in rob}}
+    return tables
 
 
 def aggregate_by_n(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = ("task", "curriculum"),
