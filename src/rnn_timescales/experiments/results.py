@@ -270,10 +270,10 @@ SUMMARY_COLUMNS = ["tau_mean", "tau_max", "tau_net_median", "tau_net_paper_mean"
 
 
 def timescales_by_n(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, s.d. (ddof 0) and count across networks of SUMMARY_COLUMNS, per task, curriculum,
+    """Mean, s.d. (ddof 1) and count across networks of SUMMARY_COLUMNS, per task, curriculum,
     model, trained-or-fixed tau and N: the numbers docs/reproduction.md quotes."""
     columns = [c for c in SUMMARY_COLUMNS if c in table]
-    out = aggregate_by_n(table, columns, by=("task", "curriculum", "model", "train_tau"), ddof=0)
+    out = aggregate_by_n(table, columns, by=("task", "curriculum", "model", "train_tau"), ddof=1)
     return out.rename(columns={f"{c}_std": f"{c}_sd" for c in columns})
 
 
@@ -289,7 +289,7 @@ def n_at_budget(curves: pd.DataFrame, budget_steps: int) -> pd.DataFrame:
     per task, curriculum and trained-or-fixed τ: trained against fixed τ at one budget ([K24] Fig. 4a).
 
     ``curves``: ``curves.csv`` (one row per run and epoch). Returns one row per condition: ``task,
-    curriculum, model, train_tau, tau_fixed, budget_steps, n_mean, n_sd`` (ddof 0), ``n_min, n_max,
+    curriculum, model, train_tau, tau_fixed, budget_steps, n_mean, n_sd`` (ddof 1), ``n_min, n_max,
     networks, values`` (each run's N, by seed; 1 where a run had solved nothing) and ``complete``
     (whether every run trained the whole budget: a run still short of it is a lower bound)."""
     rows = []
@@ -303,7 +303,7 @@ def n_at_budget(curves: pd.DataFrame, budget_steps: int) -> pd.DataFrame:
     out = []
     for key, g in per_run.sort_values("seed").groupby(by, sort=False, dropna=False):
         out.append({**dict(zip(by, key)), "budget_steps": budget_steps, "n_mean": g["n"].mean(),
-                    "n_sd": g["n"].std(ddof=0), "n_min": g["n"].min(), "n_max": g["n"].max(), "networks": len(g),
+                    "n_sd": g["n"].std(ddof=1), "n_min": g["n"].min(), "n_max": g["n"].max(), "networks": len(g),
                     "values": " ".join(str(v) for v in g["n"]), "complete": bool((g["trained"] >= budget_steps).all())})
     return pd.DataFrame(out).sort_values(["task", "curriculum", "train_tau", "tau_fixed"], ignore_index=True)
 
@@ -316,7 +316,8 @@ def n_at_budget_markdown(table: pd.DataFrame) -> str:
     for r in table.itertuples():
         tau = "trained" if r.train_tau else f"fixed at {r.tau_fixed:g}"
         bound = "" if r.complete else " (a run short of the budget: lower bound)"
-        lines.append(f"| {r.task} | {r.curriculum} | {tau} | {r.n_mean:.1f} ± {r.n_sd:.1f}{bound} | {r.networks} | "
+        spread = "" if pd.isna(r.n_sd) else f" ± {r.n_sd:.1f}"  # one network: no spread
+        lines.append(f"| {r.task} | {r.curriculum} | {tau} | {r.n_mean:.1f}{spread}{bound} | {r.networks} | "
                      f"{r.values} |")
     return "\n".join(lines) + "\n"
 
@@ -424,6 +425,7 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
     where robustness tables are there, the numbers quoted from them (``TASK_robustness_summary``)."""
     import matplotlib.pyplot as plt
 
+    from rnn_timescales.experiments.robustness_tests import robustness_tests, robustness_tests_markdown
     from rnn_timescales.plots import reproduction as figures
 
     results = Path(results)
@@ -468,6 +470,11 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
             atomic_write_text(tmp / f"{task}_robustness_summary.csv", summary.to_csv(index=False))
             atomic_write_text(tmp / f"{task}_robustness_summary.md", robustness_summary_markdown(summary))
             names += [f"{task}_robustness_summary.csv", f"{task}_robustness_summary.md"]
+            if not rob.empty:  # the significance of the comparisons the summary's numbers make
+                tests = robustness_tests(rob[rob["task"] == task])
+                atomic_write_text(tmp / f"{task}_robustness_tests.csv", tests.to_csv(index=False))
+                atomic_write_text(tmp / f"{task}_robustness_tests.md", robustness_tests_markdown(tests))
+                names += [f"{task}_robustness_tests.csv", f"{task}_robustness_tests.md"]
         for task, budget in budgets.items():
             at = n_at_budget(curves[curves["task"] == task], budget)
             atomic_write_text(tmp / f"{task}_n_at_budget.csv", at.to_csv(index=False))
