@@ -4,7 +4,7 @@ map from the page's timescale rows to the columns of timescales.csv (:data:`TIME
 the check that every committed table names the command, revision and settings that made it
 (:func:`provenance_gaps`). tests/experiments/test_reproduction_numbers.py holds the page to them.
 
-    python -m rnn_timescales.experiments.reproduction_numbers [results/k24]   # prints the section's table
+    python -m rnn_timescales.experiments.reproduction_numbers [results/k24]   # prints the section's tables
 """
 
 from __future__ import annotations
@@ -82,10 +82,34 @@ def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+AGGREGATION_NS = {"multi": (5, 10, 15, 20, 30, 40, 50), "single": (5, 10, 15)}
+
+
+def aggregation_markdown(timescales: pd.DataFrame) -> str:
+    """What the paper-style mean of the committed networks is made of, from timescales.csv: per
+    curriculum and N, the mean over networks of the paper's aggregate (AIC tau_net, mean of the
+    neurons above one step), the share of neurons it drops (tau_net <= 1) and the 50th, 75th and
+    90th percentiles of AIC tau_net over all neurons."""
+    head = ("| curriculum | N | networks | paper-style mean | neurons dropped (≤ 1 step) | median | 75th percentile "
+            "| 90th percentile |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    rows = []
+    for curriculum, ns in AGGREGATION_NS.items():
+        for n in ns:
+            g = timescales[(timescales["curriculum"] == curriculum) & (timescales["n"] == n)]
+            if g.empty:
+                continue
+            rows.append(f"| {curriculum}-head | {n} | {len(g)} | {g['tau_net_paper_mean_aic'].mean():.2f} "
+                        f"| {g['tau_net_dropped_aic'].mean():.2f} | {g['tau_net_q50_aic'].mean():.2f} "
+                        f"| {g['tau_net_q75_aic'].mean():.2f} | {g['tau_net_q90_aic'].mean():.2f} |")
+    return head + "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     results = Path(args[0]) if args else Path("results/k24")
-    print(tau_net_comparison_markdown(pd.read_csv(results / "authors_tau_net.csv")), end="")
+    print(aggregation_markdown(pd.read_csv(results / "timescales.csv")))
+    if (results / "authors_tau_net.csv").is_file():
+        print(tau_net_comparison_markdown(pd.read_csv(results / "authors_tau_net.csv")), end="")
     return 0
 
 
