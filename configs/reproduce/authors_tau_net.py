@@ -159,6 +159,7 @@ def main() -> None:
     if missing:
         print(f"authors_tau_net.py: error: no checkpoint file at {', '.join(missing)}", file=sys.stderr)
         raise SystemExit(2)
+    args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / "authors_tau_net.csv"
     done = pd.read_csv(out) if out.is_file() else pd.DataFrame()
     rows = done.to_dict("records")
