@@ -65,8 +65,9 @@ def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
     mean by the authors' code and by ours on the same activity, the unit-by-unit agreement, the
     spread under rounding, what the mean is made of, and our former optimiser's value."""
     head = ("| network | N | authors' code | ours, same activity | same model, per neuron | ours on their curves "
-            "| rounding-size changes (min–max) | neurons > 1 (at the bound) | mean without the bound | median "
-            "| 10 % trimmed mean | former optimiser |\n"
+            "| authors' code under rounding-size changes (min–max) | neurons > 1, authors' code (at the bound) "
+            "| authors' code without the bound | median, authors' / ours | 10 % trimmed mean, authors' / ours "
+            "| former optimiser |\n"
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
     rows = []
     order = {"multi": 0, "single": 1}
@@ -78,7 +79,8 @@ def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
             f"| {r.same_model_same_activity:.3f} | {'identical' if r.identical_on_their_curves == 1 else _f(r.identical_on_their_curves, 3)} "
             f"| {_f(r.rounding_min)}–{_f(r.rounding_max)} "
             f"| {int(r.authors_n_above_1)} ({int(r.authors_n_at_bound)}) | {_f(r.authors_mean_without_bound)} "
-            f"| {_f(r.authors_median)} | {_f(r.authors_trimmed_mean_10)} | {_f(r.batched_paper_mean)} |")
+            f"| {_f(r.authors_median)} / {_f(r.ours_median)} | {_f(r.authors_trimmed_mean_10)} / {_f(r.ours_trimmed_mean_10)} "
+            f"| {_f(r.batched_paper_mean)} |")
     return head + "\n".join(rows) + "\n"
 
 
