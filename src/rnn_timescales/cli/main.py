@@ -18,6 +18,7 @@ from rnn_timescales.cli import (
     extrapolate,
     import_reference,
     listing,
+    probe_forgetting,
     recall_memory,
     report,
     robustness,
@@ -33,7 +34,7 @@ from rnn_timescales.errors import CheckpointError, ConfigError, UsageError, Writ
 # The commands in the order ``--help`` lists them; each module has ``add(sub)`` (its options,
 # with ``set_defaults(func=run)``) and ``run(args) -> exit code``. A new command is a module here.
 COMMANDS = (train, evaluate, analyze, timescales, import_reference, extrapolate, compare_models, robustness,
-            slow_points, recall_memory, speed_regularization, sweep, report, listing)
+            probe_forgetting, slow_points, recall_memory, speed_regularization, sweep, report, listing)
 
 
 def command_name(module) -> str:

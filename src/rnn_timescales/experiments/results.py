@@ -161,7 +161,8 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     row per run and epoch: the identifying columns, ``run`` and CURVE_COLUMNS) and
     ``timescales.csv`` (one row per run and analysed N: the run's identifying columns and
     :func:`network_timescales`'s row) into ``out``, with ``provenance.json`` (command, machine,
-    and each root with its revision). ``revision`` names the code every root ran at; None reads
+    each root with its training and analysis revisions, and ``tables``: every table's command,
+    revision and settings). ``revision`` names the code every root ran at; None reads
     each root's own record (:func:`root_revision`). Runs still training are listed with
     stop_reason ``training``. Each file is replaced atomically; other files in ``out`` are kept."""
     machine = machine if machine is not None else describe_machine()
@@ -171,6 +172,7 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
     revisions = {root: revision if revision is not None else root_revision(root) for root in roots}
     runs, rows, curves = [], [], []
+    row_settings: set[str] = set()
     robustness: dict[str, list[pd.DataFrame]] = {}
     provenance_roots = []
     for root in roots:
@@ -185,9 +187,13 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
             curve.insert(len(ID_COLUMNS), "run", run["run"])
             curves.append(curve)
             for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
-                rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"],
-                             **json.loads(path.read_text())["row"]})
+                saved = json.loads(path.read_text())
+                rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"], **saved["row"]})
+                row_settings.add(json.dumps(saved.get("settings", {}), sort_keys=True))
         entry = {"path": str(root), "revision": revisions[root]}
+        analysis_revision = root_revision(root.parent / f"{root.name}.analyze")  # run.sh STAGE:analyze's record
+        if analysis_revision:
+            entry["analysis_revision"] = analysis_revision
         rob = robustness_dir(root)
         if rob is not None:
             for name, table in robustness_rows(rob, root_runs).items():
@@ -207,10 +213,43 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         paths[name] = out / f"{name}.csv"
         atomic_write_text(paths[name], pd.concat(tables, ignore_index=True).to_csv(index=False))
     distinct = sorted(set(revisions.values()))
+    tables = _table_provenance(paths, provenance_roots, row_settings, command)
     atomic_write_text(paths["provenance"], json.dumps({
         "command": command, "revision": distinct[0] if len(distinct) == 1 else "", "machine": machine,
-        "roots": provenance_roots}, indent=2))
+        "roots": provenance_roots, "tables": tables}, indent=2))
     return paths
+
+
+def _table_provenance(paths: dict[str, Path], roots: list[dict], row_settings: set[str], command: str) -> dict[str, dict]:
+    """provenance.json's ``tables``: for every table ``collect`` writes, the command, revision and
+    settings of the stage that made it (training: each root's revision and sweep spec; timescales:
+    the analysis stage's revision and the distinct simulation settings of its rows; robustness: the
+    robustness stage's revision and output). Entries of the previous provenance.json for tables
+    ``collect`` does not write (tables added by other scripts) are kept."""
+    previous = paths["provenance"]
+    try:
+        kept = json.loads(previous.read_text()).get("tables", {}) if previous.is_file() else {}
+    except json.JSONDecodeError:
+        kept = {}
+    by_root = lambda key: {r["path"]: r.get(key, "") for r in roots}  # noqa: E731
+    training = {"command": f"rnn-timescales sweep SPEC --out ROOT (per root), then {command}".strip(),
+                "revision": by_root("revision"), "settings": {r["path"]: f"{r['path']}/sweep.yaml" for r in roots}}
+    settings = [json.loads(t) for t in sorted(row_settings)]
+    tables = {name: entry for name, entry in kept.items() if name not in {p.name for p in paths.values()}}
+    tables["runs.csv"] = dict(training)
+    tables["curves.csv"] = dict(training)
+    tables["timescales.csv"] = {"command": "rnn-timescales sweep analyze ROOT --set analyze.reproduction={...} "
+                                           f"(per root), then {command}".strip(),
+                                "revision": {r["path"]: r.get("analysis_revision") or r["revision"] for r in roots},
+                                "settings": settings or "no analysed rows"}
+    for name, path in paths.items():
+        if name in ("runs", "curves", "timescales", "provenance"):
+            continue
+        rob = [r["robustness"] for r in roots if "robustness" in r]
+        tables[path.name] = {"command": f"rnn-timescales robustness ROOT --out ROOT.robustness (per root), then {command}"
+                                        .strip(), "revision": {r["path"]: r["revision"] for r in rob},
+                             "settings": {r["path"]: "the options recorded in this directory" for r in rob}}
+    return tables
 
 
 def aggregate_by_n(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = ("task", "curriculum"),
@@ -231,10 +270,10 @@ SUMMARY_COLUMNS = ["tau_mean", "tau_max", "tau_net_median", "tau_net_paper_mean"
 
 
 def timescales_by_n(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, s.d. (ddof 0) and count across networks of SUMMARY_COLUMNS, per task, curriculum,
+    """Mean, s.d. (ddof 1) and count across networks of SUMMARY_COLUMNS, per task, curriculum,
     model, trained-or-fixed tau and N: the numbers docs/reproduction.md quotes."""
     columns = [c for c in SUMMARY_COLUMNS if c in table]
-    out = aggregate_by_n(table, columns, by=("task", "curriculum", "model", "train_tau"), ddof=0)
+    out = aggregate_by_n(table, columns, by=("task", "curriculum", "model", "train_tau"), ddof=1)
     return out.rename(columns={f"{c}_std": f"{c}_sd" for c in columns})
 
 
@@ -250,7 +289,7 @@ def n_at_budget(curves: pd.DataFrame, budget_steps: int) -> pd.DataFrame:
     per task, curriculum and trained-or-fixed τ: trained against fixed τ at one budget ([K24] Fig. 4a).
 
     ``curves``: ``curves.csv`` (one row per run and epoch). Returns one row per condition: ``task,
-    curriculum, model, train_tau, tau_fixed, budget_steps, n_mean, n_sd`` (ddof 0), ``n_min, n_max,
+    curriculum, model, train_tau, tau_fixed, budget_steps, n_mean, n_sd`` (ddof 1), ``n_min, n_max,
     networks, values`` (each run's N, by seed; 1 where a run had solved nothing) and ``complete``
     (whether every run trained the whole budget: a run still short of it is a lower bound)."""
     rows = []
@@ -264,7 +303,7 @@ def n_at_budget(curves: pd.DataFrame, budget_steps: int) -> pd.DataFrame:
     out = []
     for key, g in per_run.sort_values("seed").groupby(by, sort=False, dropna=False):
         out.append({**dict(zip(by, key)), "budget_steps": budget_steps, "n_mean": g["n"].mean(),
-                    "n_sd": g["n"].std(ddof=0), "n_min": g["n"].min(), "n_max": g["n"].max(), "networks": len(g),
+                    "n_sd": g["n"].std(ddof=1), "n_min": g["n"].min(), "n_max": g["n"].max(), "networks": len(g),
                     "values": " ".join(str(v) for v in g["n"]), "complete": bool((g["trained"] >= budget_steps).all())})
     return pd.DataFrame(out).sort_values(["task", "curriculum", "train_tau", "tau_fixed"], ignore_index=True)
 
@@ -277,7 +316,8 @@ def n_at_budget_markdown(table: pd.DataFrame) -> str:
     for r in table.itertuples():
         tau = "trained" if r.train_tau else f"fixed at {r.tau_fixed:g}"
         bound = "" if r.complete else " (a run short of the budget: lower bound)"
-        lines.append(f"| {r.task} | {r.curriculum} | {tau} | {r.n_mean:.1f} ± {r.n_sd:.1f}{bound} | {r.networks} | "
+        spread = "" if pd.isna(r.n_sd) else f" ± {r.n_sd:.1f}"  # one network: no spread
+        lines.append(f"| {r.task} | {r.curriculum} | {tau} | {r.n_mean:.1f}{spread}{bound} | {r.networks} | "
                      f"{r.values} |")
     return "\n".join(lines) + "\n"
 
@@ -385,6 +425,7 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
     where robustness tables are there, the numbers quoted from them (``TASK_robustness_summary``)."""
     import matplotlib.pyplot as plt
 
+    from rnn_timescales.experiments.robustness_tests import robustness_tests, robustness_tests_markdown
     from rnn_timescales.plots import reproduction as figures
 
     results = Path(results)
@@ -429,6 +470,11 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
             atomic_write_text(tmp / f"{task}_robustness_summary.csv", summary.to_csv(index=False))
             atomic_write_text(tmp / f"{task}_robustness_summary.md", robustness_summary_markdown(summary))
             names += [f"{task}_robustness_summary.csv", f"{task}_robustness_summary.md"]
+            if not rob.empty:  # the significance of the comparisons the summary's numbers make
+                tests = robustness_tests(rob[rob["task"] == task])
+                atomic_write_text(tmp / f"{task}_robustness_tests.csv", tests.to_csv(index=False))
+                atomic_write_text(tmp / f"{task}_robustness_tests.md", robustness_tests_markdown(tests))
+                names += [f"{task}_robustness_tests.csv", f"{task}_robustness_tests.md"]
         for task, budget in budgets.items():
             at = n_at_budget(curves[curves["task"] == task], budget)
             atomic_write_text(tmp / f"{task}_n_at_budget.csv", at.to_csv(index=False))

@@ -31,7 +31,7 @@ def _groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 def _mean_sd(group: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per N: mean and s.d. across networks of ``column``, and the number of networks."""
     g = group.dropna(subset=[column]).groupby("n")[column]
-    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count()}).reset_index()
+    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=1), "count": g.count()}).reset_index()
 
 
 def _band(ax, group: pd.DataFrame, column: str, color: str, label: str | None, style: str = "-") -> None:
@@ -218,12 +218,12 @@ trained tau, one of the 20 longest) and their labels on the bars."""
 
 def per_network(table: pd.DataFrame, by: Sequence[str], column: str) -> pd.DataFrame:
     """Per network (``run``) and ``by``: the mean of ``column`` over repeats and heads; then per
-    curriculum and ``by``: mean, s.d. (ddof 0) and count across networks, and ``each`` (the
+    curriculum and ``by``: mean, s.d. (ddof 1: three networks are a sample) and count across networks, and ``each`` (the
     networks' values in ``run`` order, two decimals). The statistic every robustness figure draws,
     and the report's robustness summary quotes."""
     per = table.dropna(subset=[column]).groupby(["curriculum", "run", *by])[column].mean().reset_index()
     g = per.groupby(["curriculum", *by])[column]
-    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0), "count": g.count(),
+    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=1), "count": g.count(),
                          "each": g.agg(lambda v: " ".join(f"{x:.2f}" for x in v))}).reset_index()
 
 

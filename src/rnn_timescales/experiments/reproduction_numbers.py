@@ -1,0 +1,119 @@
+"""The numbers docs/reproduction.md quotes, made from the committed tables (results/k24) rather than
+typed: the section "Our tau_net against the authors'" (:func:`tau_net_comparison_markdown`), the
+map from the page's timescale rows to the columns of timescales.csv (:data:`TIMESCALE_ROWS`), and
+the check that every committed table names the command, revision and settings that made it
+(:func:`provenance_gaps`). tests/experiments/test_reproduction_numbers.py holds the page to them.
+
+    python -m rnn_timescales.experiments.reproduction_numbers [results/k24]   # prints the section's tables
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# the rows of the page's two timescale tables -> the column of timescales.csv they average
+TIMESCALE_ROWS = {
+    "trained τ, mean": "tau_mean",
+    "trained τ, max": "tau_max",
+    "τ_net, ours, median": "tau_net_median",
+    "τ_net, AIC, paper's aggregation": "tau_net_paper_mean_aic",
+    "share of neurons AIC gives two components": "share_double_aic",
+    "AIC's slow component: median τ": "slow_tau_median_aic",
+    "decay after the jump: median τ": "tau_jump_median",
+    "neurons with no measurable decay": "tau_jump_none",
+    "integrated autocorrelation time, median": "iat_median",
+    "slowest Jacobian mode (steps)": "jacobian_tau_max",
+    "dimensionality (90 % of the variance)": "dimensionality",
+}
+
+PROVENANCE_KEYS = ("command", "revision", "settings")
+
+
+def provenance_gaps(results: str | Path) -> list[str]:
+    """What is missing for every CSV under ``results`` (subfolders included) to name its origin:
+    an entry ``tables[<relative path>]`` of ``results/provenance.json`` with a non-empty
+    ``command``, ``revision`` and ``settings``. Also an entry naming a table that is not there.
+    Returns one line per gap (empty: complete)."""
+    results = Path(results)
+    prov_file = results / "provenance.json"
+    tables = json.loads(prov_file.read_text()).get("tables", {}) if prov_file.is_file() else {}
+    gaps = []
+    for csv in sorted(results.rglob("*.csv")):
+        name = csv.relative_to(results).as_posix()
+        entry = tables.get(name)
+        if entry is None:
+            gaps.append(f"{name}: no entry in provenance.json's tables")
+            continue
+        gaps += [f"{name}: no {key}" for key in PROVENANCE_KEYS if not entry.get(key)]
+    gaps += [f"{name}: named in provenance.json but not in {results}" for name in tables
+             if not (results / name).is_file()]
+    return gaps
+
+
+def _f(value: float, digits: int = 2) -> str:
+    return "–" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
+    """The per-checkpoint table of the section "Our tau_net against the authors'", from
+    results/k24/authors_tau_net.csv (``configs/reproduce/authors_tau_net.py``): the paper-style
+    mean by the authors' code and by ours on the same activity, the unit-by-unit agreement, the
+    spread under rounding, what the mean is made of, and our former optimiser's value."""
+    head = ("| network | N | authors' code | ours, same activity | same model, per neuron | ours on their curves "
+            "| authors' code under rounding-size changes (min–max) | neurons > 1, authors' code (at the bound) "
+            "| authors' code without the bound | median, authors' / ours | 10 % trimmed mean, authors' / ours "
+            "| former optimiser |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    rows = []
+    order = {"multi": 0, "single": 1}
+    table = table.assign(_o=table["curriculum"].map(order)).sort_values(["network", "_o", "n"])
+    for r in table.itertuples():
+        who = "the paper's" if r.network == "authors" else "ours, seed 0"
+        rows.append(
+            f"| {who} {r.curriculum}-head | {r.n} | {_f(r.authors_paper_mean)} | {_f(r.ours_paper_mean)} "
+            f"| {r.same_model_same_activity:.3f} | {'identical' if r.identical_on_their_curves == 1 else _f(r.identical_on_their_curves, 3)} "
+            f"| {_f(r.rounding_min)}–{_f(r.rounding_max)} "
+            f"| {int(r.authors_n_above_1)} ({int(r.authors_n_at_bound)}) | {_f(r.authors_mean_without_bound)} "
+            f"| {_f(r.authors_median)} / {_f(r.ours_median)} | {_f(r.authors_trimmed_mean_10)} / {_f(r.ours_trimmed_mean_10)} "
+            f"| {_f(r.batched_paper_mean)} |")
+    return head + "\n".join(rows) + "\n"
+
+
+AGGREGATION_NS = {"multi": (5, 10, 15, 20, 30, 40, 50), "single": (5, 10, 15)}
+
+
+def aggregation_markdown(timescales: pd.DataFrame) -> str:
+    """What the paper-style mean of the committed networks is made of, from timescales.csv: per
+    curriculum and N, the mean over networks of the paper's aggregate (AIC tau_net, mean of the
+    neurons above one step), the share of neurons it drops (tau_net <= 1) and the 50th, 75th and
+    90th percentiles of AIC tau_net over all neurons."""
+    head = ("| curriculum | N | networks | paper-style mean | neurons dropped (≤ 1 step) | median | 75th percentile "
+            "| 90th percentile |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    rows = []
+    for curriculum, ns in AGGREGATION_NS.items():
+        for n in ns:
+            g = timescales[(timescales["curriculum"] == curriculum) & (timescales["n"] == n)]
+            if g.empty:
+                continue
+            rows.append(f"| {curriculum}-head | {n} | {len(g)} | {g['tau_net_paper_mean_aic'].mean():.2f} "
+                        f"| {g['tau_net_dropped_aic'].mean():.2f} | {g['tau_net_q50_aic'].mean():.2f} "
+                        f"| {g['tau_net_q75_aic'].mean():.2f} | {g['tau_net_q90_aic'].mean():.2f} |")
+    return head + "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    results = Path(args[0]) if args else Path("results/k24")
+    print(aggregation_markdown(pd.read_csv(results / "timescales.csv")))
+    if (results / "authors_tau_net.csv").is_file():
+        print(tau_net_comparison_markdown(pd.read_csv(results / "authors_tau_net.csv")), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Every number docs/reproduction.md quotes from a committed table is what that table gives.
+
+The page's timescale tables (mean over the networks at each N, their range in brackets) are checked
+cell by cell against results/k24/timescales.csv, the section "Our tau_net against the authors'"
+against results/k24/authors_tau_net.csv (it is generated from it: ``tau_net_comparison_markdown``),
+and the verdict rows' numbers against the tables they name, through the generated summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnn_timescales.experiments.reproduction_numbers import (
+    TIMESCALE_ROWS,
+    provenance_gaps,
+    tau_net_comparison_markdown,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "reproduction.md"
+RESULTS = ROOT / "results" / "k24"
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _tables(text: str) -> list[list[list[str]]]:
+    """Markdown tables whose header's first cell is N, as lists of rows of cells."""
+    tables, current = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("|") and line.endswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if current is None:
+                current = [cells]
+            elif not set("".join(cells)) <= set("- :"):
+                current.append(cells)
+        elif current is not None:
+            if current[0][0] == "N":
+                tables.append(current)
+            current = None
+    return tables
+
+
+def _agrees(text: str, value: float) -> bool:
+    """``text`` (a number as the page prints it) is ``value`` rounded to text's decimals."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-9
+
+
+def test_the_timescale_tables_are_what_timescales_csv_gives():
+    table = pd.read_csv(RESULTS / "timescales.csv")
+    tables = [t for t in _tables(PAGE.read_text()) if all(row[0] in TIMESCALE_ROWS for row in t[1:])]
+    assert len(tables) == 2, "the page's two timescale tables (multi-head, single-head) are missing"
+    checked = 0
+    for curriculum, rows in zip(("multi", "single"), tables[:2]):
+        ns = [int(n) for n in rows[0][1:]]
+        for cells in rows[1:]:
+            column = TIMESCALE_ROWS[cells[0]]
+            for n, cell in zip(ns, cells[1:]):
+                values = table[(table["curriculum"] == curriculum) & (table["n"] == n)][column]
+                assert len(values), (curriculum, n)
+                numbers = NUMBER.findall(cell.replace("–", " "))
+                assert _agrees(numbers[0], values.mean()), (cells[0], n, cell, values.mean())
+                if len(numbers) == 3:
+                    assert _agrees(numbers[1], values.min()) and _agrees(numbers[2], values.max()), (cells[0], n, cell)
+                else:
+                    assert len(values) == 1 or _agrees(numbers[0], values.min()) and _agrees(numbers[0], values.max()), \
+                        (cells[0], n, cell, "a range is hidden")
+                checked += 1
+    assert checked > 100
+
+
+def test_the_authors_comparison_section_is_generated_from_its_table():
+    generated = tau_net_comparison_markdown(pd.read_csv(RESULTS / "authors_tau_net.csv"))
+    assert generated.strip() in PAGE.read_text(), "regenerate it: python -m rnn_timescales.experiments.reproduction_numbers"
+
+
+def test_every_committed_table_names_its_command_revision_and_settings():
+    assert provenance_gaps(RESULTS) == []
+
+
+def test_provenance_gaps_are_found(tmp_path):
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    (tmp_path / "b.csv").write_text("x\n1\n")
+    (tmp_path / "provenance.json").write_text(json.dumps({"tables": {"b.csv": {"command": "c"}, "gone.csv": {}}}))
+    gaps = provenance_gaps(tmp_path)
+    assert "a.csv: no entry in provenance.json's tables" in gaps
+    assert {"b.csv: no revision", "b.csv: no settings"} <= set(gaps) and "b.csv: no command" not in gaps
+    assert any(g.startswith("gone.csv: named in provenance.json") for g in gaps)
+
+
+@pytest.mark.parametrize("cell, value, ok", [("2.48", 2.4849, True), ("2.48", 2.4851, False), ("3", 3.4, True),
+                                             ("0.5", 0.56, False)])
+def test_rounding_rule(cell, value, ok):
+    assert _agrees(cell, value) is ok
+    assert np.isfinite(value)
