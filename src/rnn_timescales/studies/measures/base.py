@@ -162,8 +162,8 @@ class Measure:
     @classmethod
     def compute(cls, ctx: MeasureContext) -> Any:
         """The measure on one checkpoint: ``(units,)`` per neuron; a float (or ``{column: float}``)
-        per network."""
-        raise NotImplementedError
+        per network. Every registered measure defines it (the registry's common tests call it)."""
+        raise TypeError(f"measure {cls.__name__} defines no compute(ctx); a measure must say how it is computed")
 
     @classmethod
     def summary_column(cls) -> str | None:
