@@ -7,14 +7,20 @@ import gc
 import itertools
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
-from pydantic import ValidationError
-
-from rnn_timescales.config import PRESETS, RunConfig, build_config, flatten, merge, parse_override
+from rnn_timescales.config import (
+    PRESETS,
+    RunConfig,
+    build_config,
+    flatten,
+    merge,
+    parse_override,
+)
 from rnn_timescales.config.layers import layered_config, layered_data
 from rnn_timescales.config.mapping import nest
 from rnn_timescales.config.schema import ModelConfig, OptimizerConfig, TrainingConfig
@@ -251,7 +257,7 @@ def _section(template: RunConfig, data: dict[str, Any], section: str, values: tu
     cls = _SECTIONS[section]
     try:
         validated = cls.model_validate(merge(data.get(section) or {}, {k.partition(".")[2]: v for k, v in values}))
-    except (ValidationError, ValueError, TypeError, ConfigError):
+    except Exception:  # noqa: BLE001 - the whole point is validated again, and fails as it fails
         return None
     if section == "model" and validated.n_heads is None:  # what _resolve does (the task is the template's)
         validated = validated.model_copy(update={"n_heads": template.model.n_heads})
