@@ -65,6 +65,12 @@ def layered_config(preset: str, layers: list[dict[str, Any]], presets: dict[Any,
     """Preset ``preset`` (with the task's own layer for the task the layers name), then each mapping
     of ``layers`` in turn; validated. ``presets``: a memo of the preset mappings for a caller that
     builds many configurations (a sweep's plan): each preset file is then read once."""
+    return validate(layered_data(preset, layers, presets))
+
+
+def layered_data(preset: str, layers: list[dict[str, Any]], presets: dict[Any, dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
+    """The mapping :func:`layered_config` validates (same arguments), not yet validated."""
     memo = presets if presets is not None else {}
 
     def preset_layer(task: str | None) -> dict[str, Any]:
@@ -79,4 +85,4 @@ def layered_config(preset: str, layers: list[dict[str, Any]], presets: dict[Any,
 
     task = assemble(preset_layer(None)).get("task")
     name = task.get("name") if isinstance(task, dict) else None
-    return validate(assemble(preset_layer(name if isinstance(name, str) else None)))
+    return assemble(preset_layer(name if isinstance(name, str) else None))

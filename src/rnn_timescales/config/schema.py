@@ -227,7 +227,8 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _resolve(self) -> RunConfig:
         """Fill in what the task decides (curriculum kind, readout heads) and check that task,
-        curriculum and model fit together."""
+        curriculum and model fit together. A sweep's plan relies on which settings this reads
+        (``experiments.sweep.points._RESOLVE_READS``; a test reads this source)."""
         from rnn_timescales.curricula import CURRICULA, build_curriculum
         from rnn_timescales.tasks import build_task
 
