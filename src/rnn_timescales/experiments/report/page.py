@@ -314,6 +314,13 @@ def panel_measures(analysis: pd.DataFrame) -> list[tuple[type, str]]:
     return chosen
 
 
+def _measure_look_for(figure: str) -> str:
+    """The reading guide of a registered measure's own panel (``measure_NAME``), else ''."""
+    from rnn_timescales.studies.measures import measures
+
+    return next((m.look_for for m in measures() if figure == f"measure_{m.name}"), "")
+
+
 # name -> (settings a curve is drawn over, the value, the figure, its caption)
 ROBUSTNESS_PANELS = {
     "perturbation": (["kind", "n", "epsilon"], "relative_accuracy", "plot_perturbation_across_runs",
@@ -437,7 +444,7 @@ def render_html(data: ReportData, sections: list[Section], spread: str, runs: pd
         for kind, content in sec.items:
             if kind == "figure":
                 src, caption = content.split("|", 1)
-                look = LOOK_FOR.get(src.removesuffix(".png"), "")
+                look = LOOK_FOR.get(src.removesuffix(".png"), "") or _measure_look_for(src.removesuffix(".png"))
                 look = f"<p class='look'><b>What to look for:</b> {e(look)}</p>" if look else ""
                 out.append(f"<figure><img src='{e(src)}' alt='{e(caption)}'><figcaption>{e(caption)}{look}"
                            "</figcaption></figure>")

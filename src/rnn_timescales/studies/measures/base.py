@@ -141,6 +141,8 @@ class Measure:
     timescale: a time in steps (the report marks values below one step).
     writes: the ``summary.csv`` columns of a per-network measure whose ``compute`` returns several
         (default: its name).
+    look_for: the reading guide under its own report panel ("What to look for: ..."; a general one
+        by default).
     """
 
     name: ClassVar[str]
@@ -158,6 +160,8 @@ class Measure:
     section: ClassVar[str] = REPORT_SECTION
     timescale: ClassVar[bool] = False
     writes: ClassVar[tuple[str, ...]] = ()
+    look_for: ClassVar[str] = ("whether the value moves with N, and whether the curricula differ by more than the "
+                               "spread across networks")
 
     @classmethod
     def compute(cls, ctx: MeasureContext) -> Any:
