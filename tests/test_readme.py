@@ -117,7 +117,9 @@ def workspace(tmp_path, monkeypatch):
     ws = tmp_path / "repo"
     ws.mkdir()
     (ws / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
-    (ws / "results").symlink_to(ROOT / "results", target_is_directory=True)  # the committed tables (read only)
+    (ws / "results").mkdir()  # the committed tables, read only; what the commands write stays in the workspace
+    for table_dir in (ROOT / "results").iterdir():
+        (ws / "results" / table_dir.name).symlink_to(table_dir, target_is_directory=table_dir.is_dir())
     monkeypatch.chdir(ws)
     config = build_config("paper", overrides=tiny_overrides(hidden=16, batch=16, steps=5)
                           + ["curriculum.threshold=0.5", "training.max_epochs=2"])
