@@ -124,7 +124,14 @@ def test_a_lock_is_working_only_while_its_holder_lives_and_beats(tmp_path):
     with old.heartbeat(every_s=0.05):  # the trainer's heartbeat makes it current again
         time.sleep(0.3)
         assert lock_holder(tmp_path / "old").working
-    for h in (fresh, old, gone):
+    # a lock taken by a version without heartbeats names nobody: held is working (a campaign stage
+    # pinned at an older revision is trained, not failed, whatever its lock file's age)
+    legacy = _held(tmp_path / "legacy", age_s=STALE_AFTER_S + 3600)
+    (tmp_path / "legacy" / LOCK_NAME).write_text("")
+    then = time.time() - STALE_AFTER_S - 3600
+    os.utime(tmp_path / "legacy" / LOCK_NAME, (then, then))
+    assert lock_holder(tmp_path / "legacy").pid is None and lock_holder(tmp_path / "legacy").working
+    for h in (fresh, old, gone, legacy):
         h.release()
     assert lock_holder(tmp_path / "fresh") is None
 

@@ -267,7 +267,10 @@ class LockHolder:
     @property
     def working(self) -> bool:
         """Whether the holder is training the run: alive (where that can be known) and its
-        heartbeat younger than :data:`STALE_AFTER_S`."""
+        heartbeat younger than :data:`STALE_AFTER_S`. A lock that names no holder was taken by a
+        version without heartbeats (a campaign stage pinned at an older revision): held is working."""
+        if self.pid is None:
+            return True
         return self.alive is not False and self.beat_age_s <= STALE_AFTER_S
 
     def describe(self) -> str:
