@@ -68,6 +68,10 @@ CASES = [
          lambda ws: _spec(ws, "bad.yaml", {"grid": {"model.hidden_size": [8, -3]}})),
     Case("sweep-unknown-analysis", ["sweep", "bad.yaml"], "unknown analysis 'timescale'",
          lambda ws: _spec(ws, "bad.yaml", {"analyze": {"timescale": {}}})),
+    Case("sweep-analysis-wrong-task", ["sweep", "bad.yaml", "--out", "new"],
+         r"analyze.recall_memory applies to runs of delayed-recall only, and run seed-0 trains parity; remove "
+         r"analyze.recall_memory or those runs from the spec",
+         lambda ws: _spec(ws, "bad.yaml", {"base": TINY_BASE, "grid": {"seed": [0, 1]}, "analyze": {"recall_memory": {}}})),
     Case("sweep-out-is-file", S + ["--out", "afile"], "output path 'afile' is a file"),
     Case("sweep-out-not-sweep", S + ["--out", "notes"], "holds files that are not a sweep"),
     Case("sweep-run-made-otherwise", S + ["--out", "sweep"],

@@ -6,7 +6,10 @@ and ``summary.csv`` as it declares, is printed by ``analyze`` when it has a head
 analysis without it stale, is listed by ``rnn-timescales list`` and the docs' table, and has a report
 panel. A study: declares itself completely and consistently, is listed, and a study a sweep runs
 refuses bad settings in one line, runs on a tiny run directory writing what it declares, and then
-counts as current (a rerun skips it: the sweep resumes).
+counts as current (a rerun skips it: the sweep resumes). Every study a sweep can run is run by a
+tiny sweep (a parity sweep and a delayed-recall sweep, each naming every analysis its task allows),
+whose tables ``sweep collect`` gathers; a study a sweep cannot run says why; a spec naming an
+unknown analysis, or one for another task, is refused in one line.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ from rnn_timescales.studies.registry import (
 MEASURE_CLASSES = measures()
 STUDIES = all_studies()
 SWEEP_STUDIES = [s for s in STUDIES.values() if s.sweep is not None]
+PARITY_BASE = {"preset": "paper", "device": "cpu", "model": {"hidden_size": 16, "n_heads": 8},
+               "training": {"batch_size": 16, "steps_per_epoch": 5, "eval_batches": 1, "max_epochs": 3},
+               "curriculum": {"threshold": 0.6}}  # low, so the curriculum advances and writes checkpoints
+RECALL_BASE = {"preset": "quick", "device": "cpu", "task": {"name": "delayed-recall"}, "model": {"hidden_size": 8},
+               "curriculum": {"kind": "vocabulary", "advance": "schedule", "schedule": [2, 4]},
+               "training": {"batch_size": 16, "steps_per_epoch": 2, "eval_batches": 1, "max_epochs": 3}}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +52,26 @@ def trained_run(tmp_path_factory) -> Path:
                           + ["curriculum.threshold=0.5", "training.max_epochs=1", "seed=3"])
     assert train(config, run, progress=False).solved == [[2]]
     return run
+
+
+@pytest.fixture(scope="module")
+def recall_run(tmp_path_factory) -> Path:
+    """A tiny delayed-recall network (8 neurons, the bundled digits) of a vocabulary curriculum on the
+    schedule 2, 4 classes (three short epochs): few classes, so some trials are recalled."""
+    from rnn_timescales.config import build_config
+    from rnn_timescales.training.trainer import train
+
+    run = tmp_path_factory.mktemp("registry_recall") / "run"
+    config = build_config("quick", overrides=tiny_overrides(hidden=8, batch=16, steps=2, eval_batches=1)
+                          + ["task.name=delayed-recall", "curriculum.kind=vocabulary", "curriculum.advance=schedule",
+                             "curriculum.schedule=[2,4]", "training.max_epochs=3"])
+    train(config, run, progress=False)
+    return run
+
+
+def _run_for(study, trained_run: Path, recall_run: Path) -> Path:
+    """The tiny run a sweep study applies to: delayed recall for those that need it, else parity."""
+    return recall_run if study.sweep.requires == "recall" else trained_run
 
 
 @pytest.fixture(scope="module")
@@ -172,16 +201,18 @@ def test_a_sweep_study_refuses_bad_settings_in_one_line(study):
 
 
 @pytest.mark.parametrize("study", SWEEP_STUDIES, ids=_ids(SWEEP_STUDIES))
-def test_a_sweep_study_runs_writes_what_it_declares_and_resumes(study, trained_run, tmp_path):
+def test_a_sweep_study_runs_writes_what_it_declares_and_resumes(study, trained_run, recall_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(trained_run, run)
+    shutil.copytree(_run_for(study, trained_run, recall_run), run)
     settings = study.sweep.validate(study.tiny, "test")
     assert not study.sweep.is_current(run, settings)
     study.sweep.run(run, settings)
     assert (run / study.sweep.output).exists()
     written = {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()}
+    for table in study.sweep.tables:  # what sweep collect gathers
+        assert any(fnmatch(w, table) for w in written), f"{study.name} declared the table {table} but did not write it"
     base = study.sweep.output.rsplit("/", 1)[0] if "." in study.sweep.output.rsplit("/", 1)[-1] else study.sweep.output
-    for declared in study.outputs:  # a bare file name: somewhere under the study's output
+    for declared in () if study.sweep.tables else study.outputs:  # a bare file name: under the study's output
         where = declared if "/" in declared.rstrip("/") else f"{base}/*{declared}"
         pattern = where.replace("<n>", "*").replace("<level>", "*")
         assert any(fnmatch(w, pattern) for w in written), f"{study.name} declared {declared} but did not write it"
@@ -190,3 +221,85 @@ def test_a_sweep_study_runs_writes_what_it_declares_and_resumes(study, trained_r
     if study.sweep_name == "reproduction":  # it resumes row by row: a second run rewrites nothing
         study.sweep.run(run, settings)
         assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
+    changed = study.sweep.validate({**study.tiny, **_other_value(study)}, "test")
+    assert not study.sweep.is_current(run, changed)  # other settings: stale
+
+
+def _other_value(study) -> dict:
+    """One setting of ``study``'s tiny settings changed, one its staleness check compares (the
+    older studies compare a few: analyze the trials, steps and method; slow points its initial states)."""
+    settings = study.sweep.validate(study.tiny, "test")
+    key = next(k for k in ("n_initial", "n_trials", "seed", "measure_seed") if isinstance(settings.get(k), int))
+    return {key: settings[key] + 1}
+
+
+def test_every_study_runs_in_sweeps_or_says_why(capsys):
+    assert main(["list", "studies"]) == 0
+    listed = capsys.readouterr().out
+    table = studies_markdown()
+    for name, study in STUDIES.items():
+        assert (study.sweep is None) == bool(study.no_sweep), f"{name}: a sweep entry or the reason it has none"
+        if study.no_sweep:
+            assert f"no sweep: {study.no_sweep}" in listed and study.no_sweep in table
+    assert {s.name for s in STUDIES.values() if s.sweep is None} == {"compare-models", "timescales"}
+
+
+def test_a_spec_naming_an_unknown_analysis_is_refused_in_one_line():
+    from rnn_timescales.experiments.sweep import SweepSpec
+
+    with pytest.raises(ConfigError) as e:
+        SweepSpec.from_mapping({"base": PARITY_BASE, "analyze": {"extrapolation": {}}}, "spec.yaml")
+    assert "\n" not in str(e.value) and "unknown analysis 'extrapolation'" in str(e.value)
+    assert all(name in str(e.value) for name in sweep_analyses())  # the choices, every one
+
+
+@pytest.mark.parametrize("study", [s for s in SWEEP_STUDIES if s.sweep.requires],
+                         ids=_ids([s for s in SWEEP_STUDIES if s.sweep.requires]))
+def test_an_analysis_for_another_task_is_refused_before_anything_is_written(study, tmp_path):
+    from rnn_timescales.experiments.sweep import SweepSpec, prepare_sweep
+    from rnn_timescales.studies.registry import tasks_with
+
+    other = next(t for t in ("parity", "delayed-recall") if t not in tasks_with(study.sweep.requires))
+    spec = SweepSpec.from_mapping({"base": {**PARITY_BASE, "task": {"name": other}}, "analyze": {study.sweep_name: {}}})
+    with pytest.raises(ConfigError) as e:
+        prepare_sweep(spec, tmp_path / "sweep")
+    assert "\n" not in str(e.value) and f"analyze.{study.sweep_name} applies to runs of" in str(e.value)
+    assert not (tmp_path / "sweep").exists()
+
+
+# --- a tiny sweep of every sweep study, collected ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_sweeps(tmp_path_factory) -> dict[str, Path]:
+    """Two tiny sweeps, parity and delayed recall, each naming every analysis its task allows (at
+    their tiny settings), run on one worker; then collected."""
+    from rnn_timescales.experiments.results import collect
+    from rnn_timescales.experiments.sweep import SweepSpec, run_sweep
+    from rnn_timescales.studies.registry import tasks_with
+
+    where = tmp_path_factory.mktemp("tiny_sweeps")
+    roots = {}
+    for label, base in (("parity", PARITY_BASE), ("recall", RECALL_BASE)):
+        task = base.get("task", {}).get("name", "parity")
+        analyze = {s.sweep_name: dict(s.tiny) for s in SWEEP_STUDIES if task in tasks_with(s.sweep.requires)}
+        spec = SweepSpec.from_mapping({"base": base, "grid": {"seed": [0]}, "analyze": analyze})
+        result = run_sweep(spec, where / label, workers=1, progress=False)
+        assert result.counts["failed"] == 0, [(s.name, s.detail) for s in result.statuses]
+        roots[label] = where / label
+        again = run_sweep(spec, where / label, workers=1, progress=False)
+        assert again.ran == 0  # every analysis is current: nothing to redo
+    collect(roots.values(), where / "results", revision="test", machine="test")
+    return {**roots, "results": where / "results"}
+
+
+@pytest.mark.parametrize("study", SWEEP_STUDIES, ids=_ids(SWEEP_STUDIES))
+def test_a_tiny_sweep_runs_every_sweep_study_and_collect_gathers_its_tables(study, tiny_sweeps):
+    from rnn_timescales.studies.contract import collected_name
+
+    root = tiny_sweeps["recall" if study.sweep.requires == "recall" else "parity"]
+    assert (root / "run" / study.sweep.output).exists()
+    for table in study.sweep.tables:
+        collected = pd.read_csv(tiny_sweeps["results"] / collected_name(study.sweep_name, table))
+        assert set(collected["run"]) == {"run"} and {"task", "seed", "curriculum"} <= set(collected)
+    if study.sweep_name == "reproduction":  # its rows are the reproduction's own timescales.csv
+        assert len(pd.read_csv(tiny_sweeps["results"] / "timescales.csv")) >= 1

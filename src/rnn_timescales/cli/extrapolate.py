@@ -48,11 +48,10 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from tqdm import tqdm
 
-    from rnn_timescales.analysis.extrapolation import extrapolation_delays, recall_by_delay
-    from rnn_timescales.studies.extrapolate import OUTPUT, write_extrapolation
+    from rnn_timescales.analysis.extrapolation import extrapolation_delays
+    from rnn_timescales.studies.extrapolate import OUTPUT, extrapolation_table, write_extrapolation
     from rnn_timescales.runtime import resolve_device
 
     check_device(args.device)
@@ -76,13 +75,7 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, unit="trial", unit_scale=True, disable=args.no_progress, file=sys.stderr) as bar:
         for (ckpt, task, delays, _), name in zip(runs, names):
             bar.set_description(name)
-            generator = torch.Generator(device=device).manual_seed(args.seed)
-            table = recall_by_delay(ckpt.model, task, ckpt.level, delays, args.trials, generator, device, bar.update)
-            table.insert(0, "run", name)
-            table.insert(1, "checkpoint", str(ckpt.path))
-            table["trained_max_delay"] = ckpt.level["max_delay"]
-            table["n_classes"] = ckpt.level["n_classes"]
-            tables.append(table)
+            tables.append(extrapolation_table(ckpt, task, name, delays, args.trials, args.seed, device, bar.update))
     written = write_extrapolation(tables, out)
     if args.json:
         entries = [{"run": t["run"].iloc[0], "checkpoint": t["checkpoint"].iloc[0],

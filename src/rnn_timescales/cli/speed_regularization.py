@@ -47,8 +47,6 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rnn_timescales.analysis import recall_memory as rm
     from rnn_timescales.studies import speed_regularization as sr
-    from rnn_timescales.runs.checkpoints import load_checkpoint
-    from rnn_timescales.runtime import resolve_device
 
     ((ckpt, task),) = recall_networks([args.path])
     try:
@@ -64,17 +62,9 @@ def run(args: argparse.Namespace) -> int:
                                           else Path("speed_regularization") / name)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"output directory {str(out)!r} exists and is not empty; choose another --out")
-    from rnn_timescales.runs.files import CHECKPOINTS  # here, not at the top: importing runs loads torch
-
-    runs = sr.fine_tune_pair(ckpt, out, tuning, progress=not args.no_progress)
-    device = resolve_device(ckpt.config.device)
-    models = {"start": ckpt.model.to(device)}
-    for label in ("control", "regularized"):
-        models[label] = load_checkpoint(runs[label] / CHECKPOINTS / "final.safetensors").model.to(device)
-    speeds, curves, summary = sr.compare_networks(models, task, ckpt.level, centre_trials=args.centre_trials,
-                                                  extrapolation_trials=args.trials, max_delay=args.max_delay,
-                                                  seed=args.measure_seed)
-    sr.write_comparison(speeds, curves, summary, out)
+    runs, summary = sr.fine_tune_and_compare(ckpt, task, out, tuning, centre_trials=args.centre_trials,
+                                             trials=args.trials, max_delay=args.max_delay,
+                                             measure_seed=args.measure_seed, progress=not args.no_progress)
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print(f"wrote {out}/{sr.SPEEDS_TABLE}, {sr.SUMMARY_TABLE}, {sr.EXTRAPOLATION_TABLE}, figures/ "
           f"(runs: {runs['regularized']}, {runs['control']})")

@@ -8,6 +8,7 @@ A run directory (``RUN_DIR``)::
     summary.json       why the run stopped, what it solved, its checkpoints
     checkpoints/       init, one rnn_<label> per solved level, final (runs.checkpoints)
     state/             the training state a resumed run continues from (runs.state)
+    analysis/          analyze's tables; one folder per other study a sweep ran on it (studies.per_run)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ METRICS = "metrics.csv"
 HEAD_METRICS = "head_metrics.csv"
 SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
+ANALYSIS = "analysis"
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -14,7 +14,8 @@ import pandas as pd
 from rnn_timescales.analysis.gates import autocorrelated_signals, gate_signals, retention_gate
 from rnn_timescales.analysis.simulation import SimulationStats, simulate_statistics
 from rnn_timescales.analysis.timescales import METHODS
-from rnn_timescales.io import OutputDir
+from rnn_timescales.io import OutputDir, check_output_dir, write_directory
+from rnn_timescales.runs.files import ANALYSIS
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.studies.contract import RunStudy, Study
 from rnn_timescales.studies.measures import MeasureContext, measures, network_summary, neuron_table
@@ -178,7 +179,7 @@ def default_out_dir(path: str | Path) -> Path:
 
 
 # The files an analysis writes (its output directory's marker first), named here only.
-IN_RUN = "analysis"  # the analysis of a run directory: RUN_DIR/analysis
+IN_RUN = ANALYSIS  # the analysis of a run directory: RUN_DIR/analysis
 SUMMARY = "summary.csv"
 NEURONS = "neurons.csv"
 JACOBIAN = "jacobian.csv"
@@ -209,7 +210,22 @@ def printed_summary(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 OUTPUT = OutputDir("analysis", marker=SUMMARY, kind="an analysis")
-check_out_dir = OUTPUT.check  # ``out`` if an analysis may be written there (a previous one is replaced)
+
+
+def _other_studies(out: Path) -> list[Path]:
+    """The folders of other studies in a run's analysis (``analysis/reproduction``,
+    ``analysis/<folder>`` of :mod:`~rnn_timescales.studies.per_run`): every subdirectory but figures/."""
+    return [p for p in out.iterdir() if p.is_dir() and p.name != FIGURES] if out.is_dir() else []
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` if an analysis may be written there: missing, empty, an earlier analysis (replaced),
+    or holding only other studies' folders (kept); ConfigError (one line) otherwise."""
+    def ours(p: Path) -> bool:
+        return OUTPUT.is_ours(p) or all(q.is_dir() and q.name != FIGURES for q in p.iterdir())
+
+    return check_output_dir(out, OUTPUT.what, ours=ours, foreign=f"holds files that are not {OUTPUT.kind}; "
+                            "choose another --out")
 
 
 def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings: AnalysisSettings,
@@ -220,9 +236,18 @@ def write_analysis(results: list[CheckpointAnalysis], out: str | Path, settings:
     The files are assembled in a temporary directory beside ``out`` and renamed into place, so a
     reader sees the previous analysis or the whole new one, two analyses writing to the same place
     never mix their files, and a failure leaves nothing behind. A previous analysis in ``out`` is
-    replaced; a directory holding anything else is refused (see :func:`check_out_dir`).
+    replaced, other studies' folders in it are kept (copied into the new one); a directory holding
+    anything else is refused (see :func:`check_out_dir`).
     """
-    names = OUTPUT.write(out, lambda tmp: _write_files(results, tmp, settings, n_examples))
+    import shutil
+
+    def fill(tmp: Path) -> dict[str, str]:
+        written = _write_files(results, tmp, settings, n_examples)
+        for other in _other_studies(Path(out)):
+            shutil.copytree(other, tmp / other.name, symlinks=True)
+        return written
+
+    names = write_directory(check_out_dir(out), fill)
     return {key: Path(out) / name for key, name in names.items()}
 
 
@@ -370,7 +395,8 @@ def _run_timescales(run_dir: Path, settings: Mapping[str, Any]) -> None:
         write_analysis(results, run_dir / IN_RUN, analysis_settings)
 
 
-RUN_STUDY = RunStudy(f"{IN_RUN}/{SUMMARY}", _timescales_settings, _timescales_current, _run_timescales)
+RUN_STUDY = RunStudy(f"{IN_RUN}/{SUMMARY}", _timescales_settings, _timescales_current, _run_timescales,
+                     tables=(f"{IN_RUN}/{SUMMARY}", f"{IN_RUN}/{NEURONS}"))
 
 
 STUDY = Study(

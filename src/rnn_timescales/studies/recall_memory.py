@@ -18,6 +18,7 @@ from rnn_timescales.plots import figures as plotting
 from rnn_timescales.runs.checkpoints import LoadedCheckpoint
 from rnn_timescales.tasks.delayed_recall import DelayedRecall
 from rnn_timescales.studies.contract import Study
+from rnn_timescales.studies.per_run import LatestNetwork
 
 OUTPUT = OutputDir("analysis of recall memory", marker=rm.CLASSES, kind="an analysis of recall memory")
 
@@ -67,29 +68,57 @@ def write_recall_memory(study: RecallMemoryStudy, out: str | Path) -> list[str]:
     """Write the tables and ``figures/`` into ``out`` at once (an earlier analysis of recall
     memory there is replaced; anything else is refused); returns the table names written."""
 
-    def fill(tmp: Path) -> list[str]:
-        study.classes.to_csv(tmp / rm.CLASSES, index=False)
-        study.curves.to_csv(tmp / rm.EXTRAPOLATION, index=False)
-        study.correlations.to_csv(tmp / rm.CORRELATIONS, index=False)
-        names = [rm.CLASSES, rm.EXTRAPOLATION, rm.CORRELATIONS]
-        if study.tracking:
-            rm.track_classes(study.tracking).to_csv(tmp / rm.TRACKING, index=False)
-            pd.concat([a.classes.assign(checkpoint=n) for n, a in study.tracking], ignore_index=True).to_csv(
-                tmp / rm.TRACKING_POINTS, index=False)
-            names.append(rm.TRACKING)
-        (tmp / "figures").mkdir()
-        figs = {"recall_slow_points_pca": plotting.plot_recall_memory_pca(
-                    {n: rm.projection(a) for n, a in study.analyses.items()}),
-                "speed_vs_extrapolation": plotting.plot_speed_vs_extrapolation(study.classes)}
-        for name, fig in figs.items():
-            fig.savefig(tmp / "figures" / f"{name}.png", dpi=130, bbox_inches="tight")
-            plt.close(fig)
-        return names
+    return OUTPUT.write(out, lambda tmp: _write_files(study, tmp))
 
-    return OUTPUT.write(out, fill)
+
+def _write_files(study: RecallMemoryStudy, tmp: Path) -> list[str]:
+    study.classes.to_csv(tmp / rm.CLASSES, index=False)
+    study.curves.to_csv(tmp / rm.EXTRAPOLATION, index=False)
+    study.correlations.to_csv(tmp / rm.CORRELATIONS, index=False)
+    names = [rm.CLASSES, rm.EXTRAPOLATION, rm.CORRELATIONS]
+    if study.tracking:
+        rm.track_classes(study.tracking).to_csv(tmp / rm.TRACKING, index=False)
+        pd.concat([a.classes.assign(checkpoint=n) for n, a in study.tracking], ignore_index=True).to_csv(
+            tmp / rm.TRACKING_POINTS, index=False)
+        names.append(rm.TRACKING)
+    (tmp / "figures").mkdir()
+    figs = {"recall_slow_points_pca": plotting.plot_recall_memory_pca(
+                {n: rm.projection(a) for n, a in study.analyses.items()}),
+            "speed_vs_extrapolation": plotting.plot_speed_vs_extrapolation(study.classes)}
+    for name, fig in figs.items():
+        fig.savefig(tmp / "figures" / f"{name}.png", dpi=130, bbox_inches="tight")
+        plt.close(fig)
+    return names
+
+
+# --- as a sweep runs it: each delayed-recall run's latest network ---------------------------------
+@dataclass
+class RecallMemorySweepSettings(rm.RecallMemorySettings):
+    """``analyze.recall_memory`` of a sweep spec: :class:`~rnn_timescales.analysis.recall_memory.RecallMemorySettings`
+    (the command's options; ``hyperparameters``: the finder's settings, as the command's --set)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from rnn_timescales.dynamics.slow_points import SlowPointHyperparameters
+
+        SlowPointHyperparameters.from_kwargs(**self.hyperparameters)
+
+
+def _write_run(checkpoint: Path, out: Path, s: RecallMemorySweepSettings) -> None:
+    from rnn_timescales.runs import load_any
+
+    ckpt = load_any(checkpoint)
+    task = ckpt.make_task()
+    _write_files(run_recall_memory([(checkpoint.parent.parent.name, ckpt, task)], s), out)
+
+
+IN_RUN = LatestNetwork("recall_memory", rm.CLASSES, RecallMemorySweepSettings, _write_run,
+                       tables=(rm.CLASSES, rm.EXTRAPOLATION, rm.CORRELATIONS), requires="recall")
 
 
 STUDY = Study(
     "recall-memory", "where delayed-recall networks keep each class's memory: slow points, speeds, extrapolation",
-    None, (rm.CLASSES, rm.EXTRAPOLATION, rm.CORRELATIONS, rm.TRACKING, rm.TRACKING_POINTS),
-    ("figures/recall_slow_points_pca.png", "figures/speed_vs_extrapolation.png"))
+    RecallMemorySweepSettings, (rm.CLASSES, rm.EXTRAPOLATION, rm.CORRELATIONS, rm.TRACKING, rm.TRACKING_POINTS),
+    ("figures/recall_slow_points_pca.png", "figures/speed_vs_extrapolation.png"), sweep_name="recall_memory",
+    sweep=IN_RUN.run_study(), tiny={"trials_per_class": 6, "centre_trials": 40, "extrapolation_trials": 10,
+                                    "max_delay": 12, "hyperparameters": {"max_iters": 60}})

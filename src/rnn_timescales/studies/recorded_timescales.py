@@ -344,4 +344,6 @@ __all__ = ["AXES", "Prepared", "arrange", "axes_warnings", "check_out", "none_wa
 
 
 STUDY = Study("timescales", "timescales of recorded or simulated activity read from a file, with intervals", None,
-              (TABLE, SUMMARY_JSON), ("figures/autocorrelation_fits*.png",))
+              (TABLE, SUMMARY_JSON), ("figures/autocorrelation_fits*.png",),
+              no_sweep="it reads a recording (a file of activity), not a run directory; analyze.timescales is its "
+                       "counterpart for runs")

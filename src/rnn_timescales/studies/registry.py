@@ -76,8 +76,23 @@ def studies_markdown() -> str:
     for name, s in all_studies().items():
         rows.append(f"| `{name}` | {s.summary} | {', '.join(f'`{o}`' for o in s.outputs) or '–'} | "
                     f"{', '.join(f'`{f}`' for f in s.figures) or '–'} | {s.report_section or '–'} | "
-                    f"{f'`analyze.{s.sweep_name}`' if s.sweep_name else '–'} |")
+                    f"{_sweep_cell(s)} |")
     return "\n".join(rows)
+
+
+def _sweep_cell(s: Study) -> str:
+    if not s.sweep_name:
+        return f"– ({s.no_sweep})" if s.no_sweep else "–"
+    needs = f" ({s.sweep.requires} tasks: {', '.join(tasks_with(s.sweep.requires))})" if s.sweep.requires else ""
+    return f"`analyze.{s.sweep_name}`{needs}"
+
+
+def tasks_with(requires: str) -> list[str]:
+    """The registered tasks that have the property ``requires`` (a task class attribute, e.g.
+    ``recall``); every task for ""."""
+    from rnn_timescales.tasks import TASKS
+
+    return [name for name in TASKS if not requires or getattr(TASKS.get(name), requires, False)]
 
 
 def report_entries() -> list[tuple[str, str, str, str | None]]:

@@ -57,6 +57,7 @@ from rnn_timescales.io import OutputDir, settle, write_files_together
 from rnn_timescales.models.capabilities import require_leaky_rnn
 from rnn_timescales.runs import load_any
 from rnn_timescales.studies.contract import Study
+from rnn_timescales.studies.per_run import LatestNetwork
 from rnn_timescales.studies.robustness_networks import Network, resolve_networks  # noqa: F401 (importable from here)
 
 
@@ -428,7 +429,59 @@ def write_report(tables: dict[str, pd.DataFrame], out: str | Path, settings: Rob
     return write_files_together(out, files)  # all of them or none, even when killed (io.settle)
 
 
+# --- as a sweep runs it: the kinds that train nothing, on each finished run -----------------------
+SWEEP_KINDS = ("perturb-w", "perturb-tau", "ablation", "forgetting", "continuous")
+
+
+@dataclass(frozen=True)
+class RobustnessSweepSettings:
+    """``analyze.robustness`` of a sweep spec: the kinds (those that train nothing) and the command's
+    options of the same names (``repeats``, ``warmup``, ``length``, ``seed``: the streams)."""
+
+    kinds: tuple[str, ...] = ("perturb-w", "perturb-tau", "ablation")
+    repeats: int = 10
+    warmup: int = 100
+    length: int = 1000
+    seed: int = 0
+    heads: str | None = None
+    w_epsilons: tuple[float, ...] | None = None
+    tau_epsilons: tuple[float, ...] | None = None
+    ablate_by: str = "tau"
+    n_ablate: int = 20
+    ks: tuple[int, ...] = PAPER_KS
+    n_sequences: int = 256
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.kinds if k not in SWEEP_KINDS]
+        if bad or not self.kinds:
+            raise ValueError(f"kinds must be among {', '.join(SWEEP_KINDS)}, got {bad or 'none'} (the kinds that train "
+                             "networks of their own run from `rnn-timescales robustness`)")
+        if self.heads not in (None, "newest", "all"):
+            raise ValueError(f"heads must be newest, all or null, got {self.heads!r}")
+        self.settings()
+
+    def settings(self) -> RobustnessSettings:
+        from rnn_timescales.analysis.robustness.streams import StreamingProtocol
+
+        return RobustnessSettings(StreamingProtocol(self.repeats, self.warmup, self.length, self.seed), self.heads,
+                                  w_epsilons=self.w_epsilons, tau_epsilons=self.tau_epsilons, ablate_by=self.ablate_by,
+                                  n_ablate=self.n_ablate, ks=self.ks, n_sequences=self.n_sequences)
+
+
+def _write_run(checkpoint: Path, out: Path, s: RobustnessSweepSettings) -> None:
+    settings = s.settings()
+    (net,) = resolve_networks([checkpoint.parent.parent])
+    jobs = {k: KINDS[k].prepare(net, settings) for k in s.kinds}  # every input checked before any work
+    write_report({k: job(None) for k, job in jobs.items()}, out, settings)
+
+
+IN_RUN = LatestNetwork("robustness", "summary.json", RobustnessSweepSettings, _write_run,
+                       tables=tuple(dict.fromkeys(f"{KINDS[k].table}.csv" for k in SWEEP_KINDS)), requires="streaming")
+
 STUDY = Study(
     "robustness", "perturbation, ablation, forgetting, continuous time, retraining, continuation and transfer",
     RobustnessSettings, (*dict.fromkeys(f"{k.table}.csv" for k in KINDS.values()), "summary.json"),
-    tuple(dict.fromkeys(f"{k.figure}.png" for k in KINDS.values())), "Robustness and generalisation")
+    tuple(dict.fromkeys(f"{k.figure}.png" for k in KINDS.values())), "Robustness and generalisation",
+    sweep_name="robustness", sweep=IN_RUN.run_study(),
+    tiny={"kinds": list(SWEEP_KINDS), "repeats": 2, "warmup": 10, "length": 40, "w_epsilons": [0.1], "n_ablate": 2,
+          "ks": [1, 2], "n_sequences": 8})

@@ -352,6 +352,8 @@ def _sweep_run(run_dir: Path, settings: Mapping[str, Any]) -> None:
 STUDY = Study(
     "slow-points", "slow and fixed points of a checkpoint under its task's mean input, beside its timescales",
     SlowPointSettings, (POINTS, SUMMARY, RESULT), ("figures/slow_points_pca.png", "figures/slow_point_spectra.png"),
-    sweep_name="slow_points", sweep=RunStudy(IN_RUN, _sweep_settings, _sweep_current, _sweep_run),
+    sweep_name="slow_points", sweep=RunStudy(IN_RUN, _sweep_settings, _sweep_current, _sweep_run,
+                                             tables=(f"{IN_RUN}/*/{SUMMARY}", f"{IN_RUN}/*/{POINTS}"),
+                                             requires="streaming"),  # the task's stream gives the mean input
     tiny={"n_initial": 16, "n_trials": 2, "n_steps": 60, "burn_in": 10, "n_components": 2,
           "hyperparameters": {"max_iters": 200}})

@@ -21,6 +21,7 @@ import torch
 from rnn_timescales.config import CurriculumConfig, RunConfig, merge, validate
 from rnn_timescales.io import check_output_dir
 from rnn_timescales.studies.contract import Study
+from rnn_timescales.studies.per_run import LatestNetwork
 
 NETWORKS = ("start", "control", "regularized")
 SPEEDS_TABLE = "speed_regularization.csv"
@@ -179,7 +180,61 @@ def write_comparison(speeds: pd.DataFrame, curves: pd.DataFrame, summary: pd.Dat
     return written
 
 
+def fine_tune_and_compare(ckpt, task, out: str | Path, tuning: FineTuning, *, centre_trials: int = 1024,
+                          trials: int = 256, max_delay: int | None = None, measure_seed: int = 0,
+                          progress: bool = True) -> tuple[dict[str, Path], pd.DataFrame]:
+    """The whole study of one network into ``out``: :func:`fine_tune_pair`, then
+    :func:`compare_networks` of the start and both fine-tuned networks (``centre_trials``,
+    ``trials`` per delay up to ``max_delay``, ``measure_seed``) and :func:`write_comparison`.
+    Returns the two run directories and the summary table."""
+    from rnn_timescales.runs.checkpoints import load_checkpoint
+    from rnn_timescales.runs.files import CHECKPOINTS
+    from rnn_timescales.runtime import resolve_device
+
+    runs = fine_tune_pair(ckpt, out, tuning, progress=progress)
+    device = resolve_device(ckpt.config.device)
+    models = {"start": ckpt.model.to(device)}
+    for label in ("control", "regularized"):
+        models[label] = load_checkpoint(runs[label] / CHECKPOINTS / "final.safetensors").model.to(device)
+    speeds, curves, summary = compare_networks(models, task, ckpt.level, centre_trials=centre_trials,
+                                               extrapolation_trials=trials, max_delay=max_delay, seed=measure_seed)
+    write_comparison(speeds, curves, summary, out)
+    return runs, summary
+
+
+# --- as a sweep runs it: each delayed-recall run's latest network ---------------------------------
+@dataclass
+class SpeedRegularizationSettings(FineTuning):
+    """``analyze.speed_regularization`` of a sweep spec: :class:`FineTuning` and the measurement's
+    settings (the command's --centre-trials, --trials, --max-delay, --measure-seed)."""
+
+    centre_trials: int = 1024
+    trials: int = 256
+    max_delay: int | None = None
+    measure_seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.centre_trials < 1 or self.trials < 1 or (self.max_delay is not None and self.max_delay < 1):
+            raise ValueError(f"centre_trials, trials and max_delay must be at least 1, got {self.centre_trials}, "
+                             f"{self.trials} and {self.max_delay}")
+
+
+def _write_run(checkpoint: Path, out: Path, s: SpeedRegularizationSettings) -> None:
+    from rnn_timescales.runs import load_any
+
+    ckpt = load_any(checkpoint)
+    fine_tune_and_compare(ckpt, ckpt.make_task(), out, s, centre_trials=s.centre_trials, trials=s.trials,
+                          max_delay=s.max_delay, measure_seed=s.measure_seed, progress=False)
+
+
+# fine-tuning trains two run directories inside the folder: written in place, the record last
+IN_RUN = LatestNetwork("speed_regularization", SUMMARY_TABLE, SpeedRegularizationSettings, _write_run,
+                       tables=(SPEEDS_TABLE, SUMMARY_TABLE, EXTRAPOLATION_TABLE), requires="recall", staged=False)
+
 STUDY = Study(
     "speed-regularization", "[H19]'s fine-tuning with and without the speed term, compared", FineTuning,
     (SPEEDS_TABLE, SUMMARY_TABLE, EXTRAPOLATION_TABLE),
-    ("figures/speed_regularization_extrapolation.png", "figures/speed_regularization_speeds.png"))
+    ("figures/speed_regularization_extrapolation.png", "figures/speed_regularization_speeds.png"),
+    sweep_name="speed_regularization", sweep=IN_RUN.run_study(),
+    tiny={"steps": 4, "epoch_steps": 2, "centre_trials": 40, "trials": 8, "max_delay": 12})

@@ -67,6 +67,7 @@ def prepare_sweep(spec: SweepSpec, root: str | Path, write: bool = True) -> tupl
     anything does not fit."""
     root = check_root(root)
     points = plan(spec)
+    check_applicable(spec, points)
     for p in points:
         run_dir = root / p.name
         if run_dir.exists() and not run_dir.is_dir():
@@ -85,6 +86,22 @@ def prepare_sweep(spec: SweepSpec, root: str | Path, write: bool = True) -> tupl
     table = pd.DataFrame([{"name": p.name, **{k: _csv_value(v) for k, v in p.varying.items()}} for p in points])
     atomic_write_text(root / RUNS_FILE, table.to_csv(index=False))
     return root, points
+
+
+def check_applicable(spec: SweepSpec, points: list[SweepPoint]) -> None:
+    """ConfigError (one line) if the spec asks for an analysis on runs of a task it does not apply
+    to (its ``requires``: e.g. ``analyze.recall_memory`` on a parity run), naming the first such run."""
+    from rnn_timescales.studies.registry import tasks_with
+
+    for name in spec.analyze:
+        requires = ANALYSES[name].requires
+        if not requires:
+            continue
+        tasks = tasks_with(requires)
+        bad = next((p for p in points if p.config.task.name not in tasks), None)
+        if bad is not None:
+            raise ConfigError(f"analyze.{name} applies to runs of {', '.join(tasks)} only, and run {bad.name} trains "
+                              f"{bad.config.task.name}; remove analyze.{name} or those runs from the spec")
 
 
 def _csv_value(value: Any) -> Any:
