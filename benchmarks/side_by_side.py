@@ -3,6 +3,7 @@
     python benchmarks/side_by_side.py --base 213a058            # 3 rounds, both benchmarks
     python benchmarks/side_by_side.py --base 213a058 --rounds 5 --steps 20000 --cases multi_20
     python benchmarks/side_by_side.py --base 13b3fb4 --clock cpu --rounds 5   # CPU seconds per case
+    python benchmarks/side_by_side.py --base 13b3fb4 --head 68fe52f --clock cpu   # two revisions
 
 Extracts ``--base`` with ``git archive`` into a temporary folder (nothing is added to the
 repository: no worktree, no branch), then runs, alternately from that copy and from this tree,
@@ -129,6 +130,7 @@ def cpu_times(tree: Path, cases: str, steps: int, n_steps: int, trials: int, ref
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="213a058", help="git revision to compare against")
+    parser.add_argument("--head", help="git revision to time instead of this tree (extracted like --base)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cases", default="multi_20,gru_multi_10", help="train_step.py cases")
     parser.add_argument("--step-rounds", type=int, default=3, help="train_step.py --rounds (its median)")
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
     with tempfile.TemporaryDirectory(prefix="side_by_side_") as tmp:
-        trees = {"base": extract(args.base, Path(tmp) / "base"), "head": ROOT}
+        trees = {"base": extract(args.base, Path(tmp) / "base"),
+                 "head": extract(args.head, Path(tmp) / "head") if args.head else ROOT}
         for r in range(args.rounds):
             order = ["base", "head"] if r % 2 == 0 else ["head", "base"]
             for side in order:
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"base {args.base} vs this tree, {args.clock} time, {args.rounds} interleaved rounds, nice -n 5, one thread; "
+    print(f"base {args.base} vs {args.head or 'this tree'}, {args.clock} time, {args.rounds} interleaved rounds, nice -n 5, one thread; "
           "medians, and the "
           "median per-round ratio (below 1: this tree faster)")
     print(f"{'measure':<40} {'base':>10} {'head':>10} {'head/base':>10}  per round")
