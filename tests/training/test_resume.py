@@ -134,6 +134,35 @@ def test_a_finished_run_can_be_extended_exactly(tmp_path, capsys):
     assert "max_epochs: 5" in (tmp_path / "run" / "config.yaml").read_text()
 
 
+def _mtimes(run):
+    return {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+
+
+def test_resume_decides_as_the_sweep_does_and_a_finished_run_is_left_untouched(tmp_path, capsys):
+    """train --resume asks decide_run (through decide_resume), as a sweep does: a run finished as
+    asked is reused (nothing written, not even its summary), one a larger budget extends is resumed,
+    and an imported run is never trained further."""
+    from rnn_timescales.config import RunConfig, resume_config
+    from rnn_timescales.runs.rundir import decide_resume, decide_run
+
+    run = tmp_path / "run"
+    train(tiny(seed=5, **{"training.max_epochs": 2}), run, progress=False)
+    saved = RunConfig.load(run / "config.yaml")
+    for overrides, action in (([], "reuse"), (["training.max_epochs=2"], "reuse"), (["training.max_epochs=3"], "resume")):
+        decision = decide_resume(run, overrides)
+        assert decision.action == action == decide_run(run, resume_config(saved, overrides)).action
+    before = _mtimes(run)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert "already stopped (max_epochs) after 2 epochs; nothing to train" in capsys.readouterr().err
+    assert _mtimes(run) == before
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "stop_reason": "imported"}))
+    before = _mtimes(run)
+    assert decide_resume(run, ["training.max_epochs=9"]).action == "reuse"
+    assert main(["train", "--resume", str(run), "--max-epochs", "9", "--no-progress"]) == 0
+    assert "an imported run is not trained further" in capsys.readouterr().err and _mtimes(run) == before
+
+
 def test_time_budget_counts_the_time_before_the_interruption(tmp_path):
     run = tmp_path / "run"
     first = train(tiny(**{"training.time_budget_s": 0.3, "training.max_epochs": 1000}), run, progress=False)

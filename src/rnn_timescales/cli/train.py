@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume_training(args: argparse.Namespace) -> int:
+    from rnn_timescales.runs.rundir import decide_resume
     from rnn_timescales.training.trainer import Trainer
 
     fixed = {"--preset": args.preset, "--config": args.config, "--task": args.task, "--curriculum": args.curriculum,
@@ -97,6 +98,14 @@ def _resume_training(args: argparse.Namespace) -> int:
                        ("training.target_level", args.target_level), ("training.time_budget_s", args.time_budget)):
         if value is not None:
             overrides.append(f"{key}={value}")
+    decision = decide_resume(args.resume, overrides)  # the sweep's decision: new, resume or reuse
+    if decision.action == "reuse":  # finished as asked: nothing is trained, nothing written
+        summary = decision.summary or {}
+        advice = ("an imported run is not trained further" if decision.stop_reason == "imported" else
+                  "extend it with --max-epochs, --target-n or --time-budget")
+        print(f"run {args.resume} already stopped ({decision.stop_reason}) after {summary.get('epochs')} epochs; "
+              f"nothing to train ({advice})", file=sys.stderr)
+        return 0
     trainer = Trainer.resume(args.resume, overrides, progress=not args.no_progress)
     pending = trainer.pending_stop_reason()
     if pending is not None:

@@ -19,7 +19,7 @@ that says what to fix.
 - :mod:`.compare`: :func:`config_difference`, the one comparison of a configuration with a run's.
 """
 
-from rnn_timescales.config.compare import MACHINE_RESOLVED, RESUMABLE, config_difference, resumable_changes
+from rnn_timescales.config.compare import MACHINE_RESOLVED, RESUMABLE, config_difference, resumable_changes, resume_config
 from rnn_timescales.config.layers import PRESETS, build_config, preset_dict
 from rnn_timescales.config.mapping import flatten, merge, parse_override, read_yaml
 from rnn_timescales.config.schema import (
@@ -37,5 +37,6 @@ from rnn_timescales.errors import ConfigError
 __all__ = [
     "MACHINE_RESOLVED", "PRESETS", "RESUMABLE", "ConfigError", "CurriculumConfig", "ModelConfig", "OptimizerConfig",
     "RunConfig", "SpeedRegularization", "TaskConfig", "TrainingConfig", "build_config", "config_difference",
-    "flatten", "merge", "parse_override", "preset_dict", "read_yaml", "resumable_changes", "validate",
+    "flatten", "merge", "parse_override", "preset_dict", "read_yaml", "resumable_changes", "resume_config",
+    "validate",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnn_timescales.config.mapping import flatten
-from rnn_timescales.config.schema import RunConfig
+from rnn_timescales.config.mapping import flatten, merge, parse_override
+from rnn_timescales.config.schema import RunConfig, validate
+from rnn_timescales.errors import ConfigError
 
 # Settings a resumed run may change: they decide when to stop and what to do on divergence,
 # never what a step computes, so the resumed run stays the run its config describes.
@@ -59,3 +60,19 @@ def resumable_changes(saved: RunConfig | dict[str, Any], wanted: RunConfig | dic
     flat_saved = flatten(saved.to_dict() if isinstance(saved, RunConfig) else saved)
     flat_wanted = flatten(wanted.to_dict() if isinstance(wanted, RunConfig) else wanted)
     return {k: flat_wanted.get(k) for k in RESUMABLE if flat_saved.get(k) != flat_wanted.get(k)}
+
+
+def resume_config(saved: RunConfig, overrides: list[str] | None) -> RunConfig:
+    """``saved`` with ``key=value`` overrides applied; only the settings in :data:`RESUMABLE` may
+    change (ConfigError otherwise)."""
+    data = saved.to_dict()
+    for text in overrides or []:
+        layer = parse_override(text)
+        for key in flatten(layer):
+            if key not in RESUMABLE:
+                raise ConfigError(
+                    f"a resumed run keeps its configuration; {key!r} cannot change "
+                    f"(only {', '.join(k.split('.')[-1] for k in RESUMABLE)} can)"
+                )
+        data = merge(data, layer)
+    return validate(data)

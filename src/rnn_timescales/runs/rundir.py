@@ -24,7 +24,8 @@ A directory that holds only a lock and the temporary files of a first write that
 (``.config.yaml.*.tmp``: a run killed while it started) is a run that has not started: it is cleaned
 and started again (:meth:`RunDirectory.claim`).
 
-:func:`decide_run` is the one decision about a directory that should hold a given run (sweeps,
+:func:`decide_run` is the one decision about a directory that should hold a given run (``train
+--resume`` through :func:`decide_resume`, sweeps,
 compare-models, robustness retraining): new, the same run to resume or reuse, or refused.
 """
 
@@ -42,7 +43,7 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from rnn_timescales.config import RunConfig, config_difference, read_yaml, resumable_changes
+from rnn_timescales.config import RunConfig, config_difference, read_yaml, resumable_changes, resume_config
 from rnn_timescales.errors import ConfigError, StateError
 from rnn_timescales.io import atomic_write_text, check_output_dir, is_temporary, remove_stale, write_error
 from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, HEAD_METRICS, METRICS, SUMMARY
@@ -423,3 +424,23 @@ def decide_run(
     changes = {} if reason == "imported" else resumable_changes(saved, wanted)
     action = "reuse" if reason in FINAL_STOPS and not changes else "resume"
     return RunDecision(run_dir, action, changes, summary)
+
+
+def decide_resume(run_dir: str | Path, overrides: list[str] | None = None) -> RunDecision:
+    """What ``train --resume RUN_DIR`` does: :func:`decide_run` for the run's own configuration with
+    ``overrides`` (``key=value``; only :data:`~rnn_timescales.config.RESUMABLE` settings may change):
+    ``resume`` (not finished, or finished with a budget the overrides extend) or ``reuse`` (finished
+    as asked, or imported: nothing to train). ConfigError or StateError (one line) for a path that
+    is not a run directory, a setting that may not change, or a config.yaml edited by hand since its
+    training state was saved."""
+    p = Path(run_dir)
+    if not p.exists():
+        raise ConfigError(f"run directory {str(p)!r} does not exist")
+    if not p.is_dir():
+        raise ConfigError(f"{str(p)!r} is a file, not a run directory")
+    if not (p / CONFIG).is_file():
+        raise ConfigError(f"{str(p)!r} is not a run directory (it has no config.yaml)")
+    wanted = resume_config(RunConfig.load(p / CONFIG), overrides)
+    return decide_run(p, wanted, edited=lambda mismatch: StateError(
+        f"run directory {str(p)!r} was edited by hand: {mismatch}; put config.yaml back as it was written, or train "
+        "a new run"))

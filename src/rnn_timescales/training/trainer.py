@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from rnn_timescales.config import RESUMABLE, RunConfig, config_difference, flatten, merge, parse_override, validate
+from rnn_timescales.config import (  # resume_config: importable here as before
+    RESUMABLE, RunConfig, config_difference, merge, resume_config, validate)
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.runtime import choose_precision, resolve_device
 from rnn_timescales.curricula import build_curriculum
@@ -66,22 +67,6 @@ def make_optimizer(config: RunConfig, model: RecurrentModel) -> torch.optim.Opti
     if o.name == "sgd":
         return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov and o.momentum > 0)
     return torch.optim.Adam(params, lr=o.lr)
-
-
-def resume_config(saved: RunConfig, overrides: list[str] | None) -> RunConfig:
-    """``saved`` with ``key=value`` overrides applied; only the settings in :data:`RESUMABLE` may
-    change (ConfigError otherwise)."""
-    data = saved.to_dict()
-    for text in overrides or []:
-        layer = parse_override(text)
-        for key in flatten(layer):
-            if key not in RESUMABLE:
-                raise ConfigError(
-                    f"a resumed run keeps its configuration; {key!r} cannot change "
-                    f"(only {', '.join(k.split('.')[-1] for k in RESUMABLE)} can)"
-                )
-        data = merge(data, layer)
-    return validate(data)
 
 
 @dataclass
