@@ -19,12 +19,13 @@ import numpy as np
 
 from rnn_timescales.analysis.inference import (
     INTERVALS, KINDS, TimescaleEstimate, default_max_lag, estimate_timescales, guess_kind)
-from rnn_timescales.io import file_in_the_way, move_into_place
+from rnn_timescales.io import OutputDir, move_into_place
 from rnn_timescales.studies.contract import Study
 
 AXES = ("time", "trials", "units")
 TABLE = "timescales.csv"
 SUMMARY_JSON = "timescales.json"
+OUTPUT = OutputDir("timescales", marker=TABLE, kind="timescales")
 SUFFIXES = (".npy", ".npz", ".csv")
 
 
@@ -273,16 +274,8 @@ def _lag1(x: np.ndarray, axis: int) -> float:
 
 def check_out(out: str | Path) -> Path:
     """``out`` if the results may be written there: missing, empty, or a previous result (it is
-    replaced). Nothing is created."""
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"output path {str(p)!r} is a file; give a directory")
-    if p.is_dir() and any(p.iterdir()) and not (p / TABLE).is_file():
-        raise ValueError(f"output directory {str(p)!r} holds files that are not timescales; choose another --out")
-    blocker = file_in_the_way(p)
-    if blocker is not None:
-        raise ValueError(f"output path {str(p)!r} lies under {str(blocker)!r}, which is a file")
-    return p
+    replaced). Nothing is created. The common output-directory check (:data:`OUTPUT`)."""
+    return OUTPUT.check(out)
 
 
 def run(prep: Prepared, dt: float, **kwargs) -> TimescaleEstimate:
