@@ -12,4 +12,5 @@ its figures). The command line (:mod:`rnn_timescales.cli`) and the sweeps call t
 - :mod:`.compare_models`: leaky RNN, GRU and LSTM under two curricula (``compare-models``).
 - :mod:`.recorded_timescales`: timescales of any activity from files, with intervals (``timescales``).
 - :mod:`.reproduction`: the reproduction's per-network timescale rows (a sweep analysis).
+- :mod:`.per_run`: how a sweep runs a study on each run's latest network (one staleness rule).
 """
