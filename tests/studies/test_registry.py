@@ -303,3 +303,24 @@ def test_a_tiny_sweep_runs_every_sweep_study_and_collect_gathers_its_tables(stud
         assert set(collected["run"]) == {"run"} and {"task", "seed", "curriculum"} <= set(collected)
     if study.sweep_name == "reproduction":  # its rows are the reproduction's own timescales.csv
         assert len(pd.read_csv(tiny_sweeps["results"] / "timescales.csv")) >= 1
+
+
+def test_analyze_keeps_the_other_studies_folders_of_a_run(trained_run, tmp_path):
+    """RUN_DIR/analysis holds analyze's files and a folder per other study: rewriting the analysis
+    keeps those folders, and a folder holding only them is an analysis folder to write into."""
+    from rnn_timescales.studies.analyze import check_out_dir
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / IN_RUN / "evaluation").mkdir(parents=True)
+    (run / IN_RUN / "evaluation" / "accuracy.csv").write_text("head,accuracy\n0,1.0\n")
+    assert check_out_dir(run / IN_RUN) == run / IN_RUN
+    study = STUDIES["analyze"]
+    for _ in range(2):  # written, then rewritten
+        study.sweep.run(run, study.sweep.validate(study.tiny, "test"))
+        assert (run / IN_RUN / SUMMARY).is_file()
+        assert (run / IN_RUN / "evaluation" / "accuracy.csv").read_text() == "head,accuracy\n0,1.0\n"
+    (run / IN_RUN / "notes.txt").write_text("mine")
+    (run / IN_RUN / SUMMARY).unlink()
+    with pytest.raises(ConfigError, match="holds files that are not an analysis"):
+        check_out_dir(run / IN_RUN)

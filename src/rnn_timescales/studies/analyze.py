@@ -215,7 +215,8 @@ OUTPUT = OutputDir("analysis", marker=SUMMARY, kind="an analysis")
 def _other_studies(out: Path) -> list[Path]:
     """The folders of other studies in a run's analysis (``analysis/reproduction``,
     ``analysis/<folder>`` of :mod:`~rnn_timescales.studies.per_run`): every subdirectory but figures/."""
-    return [p for p in out.iterdir() if p.is_dir() and p.name != FIGURES] if out.is_dir() else []
+    return [p for p in out.iterdir() if p.is_dir() and p.name != FIGURES and not p.name.startswith(".")] \
+        if out.is_dir() else []  # (a killed writer's hidden temporary folders are not carried over)
 
 
 def check_out_dir(out: str | Path) -> Path:
