@@ -24,7 +24,7 @@ from rnn_timescales.config import RunConfig, read_yaml
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import OutputDir, atomic_write_text
 from rnn_timescales.runtime import describe_machine
-from rnn_timescales.experiments.run_tables import analysis_provenance, analysis_tables
+from rnn_timescales.experiments.run_tables import add_run_tables, analysis_provenance, write_run_tables
 from rnn_timescales.studies.reproduction import ID_COLUMNS, ROWS_DIR
 
 RUN_COLUMNS = [*ID_COLUMNS, "n_reached", "steps", "epochs", "wall_time_s", "budget_s", "budget_epochs", "stop_reason",
@@ -176,8 +176,7 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     runs, rows, curves = [], [], []
     row_settings: set[str] = set()
     robustness: dict[str, list[pd.DataFrame]] = {}
-    analyses: dict[str, list[pd.DataFrame]] = {}
-    analysis_names: dict[str, str] = {}
+    analyses: dict[str, tuple[str, list[pd.DataFrame]]] = {}  # every sweep analysis's tables (run_tables)
     provenance_roots = []
     for root in roots:
         root_runs = {}
@@ -194,10 +193,7 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
                 saved = json.loads(path.read_text())
                 rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"], **saved["row"]})
                 row_settings.add(json.dumps(saved.get("settings", {}), sort_keys=True))
-            for file, (name, table) in analysis_tables(run_dir, {**{k: run[k] for k in ID_COLUMNS},
-                                                                 "run": run["run"]}).items():
-                analyses.setdefault(file, []).append(table)
-                analysis_names[file] = name
+            add_run_tables(analyses, run_dir, {**{k: run[k] for k in ID_COLUMNS}, "run": run["run"]})
         entry = {"path": str(root), "revision": revisions[root]}
         analysis_revision = root_revision(root.parent / f"{root.name}.analyze")  # run.sh STAGE:analyze's record
         if analysis_revision:
@@ -222,10 +218,8 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         atomic_write_text(paths[name], pd.concat(tables, ignore_index=True).to_csv(index=False))
     distinct = sorted(set(revisions.values()))
     tables = _table_provenance(paths, provenance_roots, row_settings, command)
-    for file, parts in analyses.items():  # every sweep analysis's tables (experiments.run_tables)
-        paths[file] = out / file
-        atomic_write_text(paths[file], pd.concat(parts, ignore_index=True).to_csv(index=False))
-    tables.update(analysis_provenance(analysis_names, provenance_roots, command))
+    paths.update(write_run_tables(analyses, out))
+    tables.update(analysis_provenance(analyses, provenance_roots, command))
     atomic_write_text(paths["provenance"], json.dumps({
         "command": command, "revision": distinct[0] if len(distinct) == 1 else "", "machine": machine,
         "roots": provenance_roots, "tables": tables}, indent=2))
