@@ -168,7 +168,7 @@ def test_every_command_that_analyses_is_a_registered_study():
     for name in STUDIES:
         assert name in commands or STUDIES[name].sweep_name, f"study {name} is neither a command nor a sweep analysis"
     assert {"analyze", "robustness", "slow-points", "extrapolate", "recall-memory", "speed-regularization",
-            "compare-models", "evaluate", "timescales"} <= set(STUDIES)
+            "compare-models", "evaluate", "timescales", "probe-forgetting"} <= set(STUDIES)
 
 
 @pytest.mark.parametrize("study", list(STUDIES.values()), ids=list(STUDIES))

@@ -31,6 +31,8 @@ from rnn_timescales.runs.checkpoints import INIT_NAME, list_run_checkpoints
 from rnn_timescales.runs.files import is_run_dir
 from rnn_timescales.runs.load import load_any
 from rnn_timescales.runs.paper import NETWORK_DIR, find_reference_files
+from rnn_timescales.studies.contract import Study
+from rnn_timescales.studies.per_run import LatestNetwork
 
 TABLE, SUMMARY, SETTINGS, FIGURE = ("probe_forgetting.csv", "probe_forgetting_summary.csv", "probe_forgetting.json",
                                     "probe_forgetting.png")
@@ -78,6 +80,16 @@ def run_probe_forgetting(paths: Sequence[str | Path], out: str | Path, settings:
     settings = settings or ProbeSettings()
     OUTPUT.check(out)
     networks = find_networks(paths)
+    table, summary = probe_networks(networks, settings, progress)
+    record = {"command": command, "version": __version__, "settings": asdict(settings), "networks": {k: [str(f) for f in v[0]] + ([str(v[1])] if v[1] else [])
+                                                          for k, v in networks.items()}}
+    OUTPUT.write(out, lambda tmp: _write_files(table, summary, record, tmp))
+    return summary
+
+
+def probe_networks(networks: dict[str, tuple[list[Path], Path | None]], settings: ProbeSettings,
+                   progress: Callable[[str, int, int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(table, summary) of the probes of every network of :func:`find_networks`."""
     tables = []
     for name, (solved, init) in networks.items():
         ckpts = [load_any(f) for f in solved]
@@ -86,22 +98,18 @@ def run_probe_forgetting(paths: Sequence[str | Path], out: str | Path, settings:
         tables.append(table.assign(network=name))
     table = pd.concat(tables, ignore_index=True)
     table = table[["network"] + [c for c in table.columns if c != "network"]]
-    summary = probe_summary(table)
-    record = {"command": command, "version": __version__, "settings": asdict(settings), "networks": {k: [str(f) for f in v[0]] + ([str(v[1])] if v[1] else [])
-                                                          for k, v in networks.items()}}
+    return table, probe_summary(table)
 
-    def fill(tmp: Path) -> None:
-        import matplotlib.pyplot as plt
 
-        table.to_csv(tmp / TABLE, index=False, float_format="%.6g")
-        summary.to_csv(tmp / SUMMARY, index=False, float_format="%.6g")
-        (tmp / SETTINGS).write_text(json.dumps(record, indent=1))
-        fig = plot_probe_forgetting(table)
-        fig.savefig(tmp / FIGURE, dpi=120, bbox_inches="tight")
-        plt.close(fig)
+def _write_files(table: pd.DataFrame, summary: pd.DataFrame, record: dict, tmp: Path) -> None:
+    import matplotlib.pyplot as plt
 
-    OUTPUT.write(out, fill)
-    return summary
+    table.to_csv(tmp / TABLE, index=False, float_format="%.6g")
+    summary.to_csv(tmp / SUMMARY, index=False, float_format="%.6g")
+    (tmp / SETTINGS).write_text(json.dumps(record, indent=1))
+    fig = plot_probe_forgetting(table)
+    fig.savefig(tmp / FIGURE, dpi=120, bbox_inches="tight")
+    plt.close(fig)
 
 
 def plot_probe_forgetting(table: pd.DataFrame):
@@ -139,4 +147,21 @@ def plot_probe_forgetting(table: pd.DataFrame):
     return fig
 
 
-__all__ = ["find_networks", "plot_probe_forgetting", "run_probe_forgetting"]
+# --- as a sweep runs it: every solved level of each finished run (parity, dms) -------------------
+def _write_run(checkpoint: Path, out: Path, s: ProbeSettings) -> None:
+    networks = find_networks([checkpoint.parent.parent])
+    table, summary = probe_networks(networks, s)
+    record = {"command": None, "version": __version__, "settings": asdict(s),
+              "networks": {k: [str(f) for f in v[0]] + ([str(v[1])] if v[1] else []) for k, v in networks.items()}}
+    _write_files(table, summary, record, out)
+
+
+IN_RUN = LatestNetwork("probe_forgetting", SUMMARY, ProbeSettings, _write_run, tables=(TABLE, SUMMARY),
+                       requires="streaming")
+
+STUDY = Study("probe-forgetting", "forgetting by probes: a fresh linear readout of every checkpoint's states for "
+              "each earlier N', beside the network's own heads", ProbeSettings, (TABLE, SUMMARY, SETTINGS, FIGURE),
+              (FIGURE,), sweep_name="probe_forgetting", sweep=IN_RUN.run_study(),
+              tiny={"streams": 3, "held_out": 1, "warmup": 10, "length": 40})
+
+__all__ = ["find_networks", "plot_probe_forgetting", "probe_networks", "run_probe_forgetting"]
