@@ -10,6 +10,7 @@ the check that every committed table names the command, revision and settings th
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def _f(value: float, digits: int = 2) -> str:
     return "–" if not np.isfinite(value) else f"{value:.{digits}f}"
 
 
+STAGE_LABELS = {0: "", 1: "paper preset, ", 2: "modified model, "}
+"""How the comparison names our networks of each campaign stage (quick preset: no label)."""
+
+
+def _stage(checkpoint: str) -> int:
+    """0 for k24_parity (the quick preset) and the published networks, 1 for k24_paper_preset, 2 for
+    k24_inside (the modified model), read from the checkpoint's path."""
+    return 1 if "k24_paper_preset" in str(checkpoint) else 2 if "k24_inside" in str(checkpoint) else 0
+
+
 def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
     """The per-checkpoint table of the section "Our tau_net against the authors'", from
     results/k24/authors_tau_net.csv (``configs/reproduce/authors_tau_net.py``): the paper-style
@@ -71,9 +82,12 @@ def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
     rows = []
     order = {"multi": 0, "single": 1}
-    table = table.assign(_o=table["curriculum"].map(order)).sort_values(["network", "_o", "n"])
+    table = table.assign(sort_curriculum=table["curriculum"].map(order), stage=table["checkpoint"].map(_stage))
+    table = table.sort_values(["network", "stage", "sort_curriculum", "n"], kind="stable")
     for r in table.itertuples():
-        who = "the paper's" if r.network == "authors" else "ours, seed 0"
+        seed = re.search(r"seed-(\d+)", str(r.checkpoint))
+        who = "the paper's" if r.network == "authors" else \
+            f"ours, {STAGE_LABELS[r.stage]}seed {seed.group(1) if seed else '?'}"
         rows.append(
             f"| {who} {r.curriculum}-head | {r.n} | {_f(r.authors_paper_mean)} | {_f(r.ours_paper_mean)} "
             f"| {r.same_model_same_activity:.3f} | {'identical' if r.identical_on_their_curves == 1 else _f(r.identical_on_their_curves, 3)} "
