@@ -88,6 +88,9 @@ def main() -> None:
                         help="simulated steps per trial (the paper's 10^5; fewer only to try the script)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "k24")
     args = parser.parse_args()
+    # the code that computes the rows: the revision at the start
+    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
     groups = []
     for label, *runs in args.group:
         if not runs:
@@ -127,8 +130,6 @@ def main() -> None:
     table = table[[*ID, *[c for c in table.columns if c not in ID]]]
     atomic_write_text(rows_path, table.to_csv(index=False))
     atomic_write_text(table_path, summarize(table).to_csv(index=False))
-    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
     entry = {"command": "python configs/reproduce/compare_presets.py " + shlex.join(sys.argv[1:]),
              "revision": revision,
              "settings": {**json.loads(key), "ns": list(settings.ns),

@@ -90,6 +90,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10**5)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "k24")
     args = parser.parse_args()
+    # the code that computes the rows: the revision at the start
+    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
     missing = [str(p) for p in args.checkpoints if not p.is_file()]
     if missing:
         print(f"simulation_seeds.py: error: no checkpoint file at {', '.join(missing)}", file=sys.stderr)
@@ -111,8 +114,6 @@ def main() -> None:
             print(f"{path} seed {seed}: paper {rows[-1]['paper_paper_mean']:.3f}, former "
                   f"{rows[-1]['former_paper_mean']:.3f} ({time.time() - t0:.0f} s)", flush=True)
             atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
-    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
     s = ReproductionSettings(n_steps=args.steps)
     atomic_write_text(out.with_suffix(".json"), json.dumps({
         "command": "python configs/reproduce/simulation_seeds.py " + shlex.join(sys.argv[1:]), "revision": revision,
