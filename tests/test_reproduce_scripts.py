@@ -74,3 +74,12 @@ def test_the_summary_is_the_mean_and_sample_sd_of_the_rows(compare_presets):
         assert one[q] == pytest.approx(mine[q].mean()) and one[f"{q}_sd"] == pytest.approx(mine[q].std(ddof=1))
     single = table[(table["group"] == "paper preset") & (table["n"] == 30)].iloc[0]
     assert single["networks"] == 1 and np.isnan(single["tau_mean_sd"])
+
+
+def test_simulation_seeds_refuses_rates_of_the_wrong_number(tmp_path):
+    """`simulation-seeds-bad-rates`."""
+    ckpt = tmp_path / "rnn_N2_N15.safetensors"
+    ckpt.write_bytes(b"")
+    line = _refused([str(SCRIPTS / "simulation_seeds.py"), str(ckpt), "--rates", "0.5", "1.5"], tmp_path / "results")
+    assert line == "simulation_seeds.py: error: --rates needs 10 probabilities in [0, 1], got 0.5 1.5"
+    assert "`simulation-seeds-bad-rates`" in DOCS.read_text()
