@@ -137,3 +137,17 @@ def test_provenance_gaps_are_found(tmp_path):
 def test_rounding_rule(cell, value, ok):
     assert _agrees(cell, value) is ok
     assert np.isfinite(value)
+
+
+def test_the_simulation_seed_spread_quoted_is_the_tables():
+    """The s.d. (ddof 1) and range over drawn simulation seeds that the page quotes at N = 15 and 30."""
+    table = pd.read_csv(RESULTS / "simulation_seeds.csv")
+    drawn = table[table["rates"] == "drawn"]
+    found = re.search(r"s\.d\. \(ddof = 1\) (\S+) at N = 15 \((\S+)–(\S+)\) and (\S+) at N = 30 \((\S+)–(\S+)\)",
+                      " ".join(PAGE.read_text().split()))
+    assert found, "the page no longer quotes the simulation-seed spread"
+    sd15, lo15, hi15, sd30, lo30, hi30 = found.groups()
+    for n, sd, lo, hi in ((15, sd15, lo15, hi15), (30, sd30, lo30, hi30)):
+        values = drawn.loc[drawn["n"] == n, "paper_paper_mean"]
+        assert len(values) >= 2
+        assert _agrees(sd, values.std(ddof=1)) and _agrees(lo, values.min()) and _agrees(hi, values.max()), (n, sd, lo, hi)
