@@ -97,8 +97,9 @@ def _conclusion() -> list[list[str]]:
 
 def test_the_conclusions_authors_and_preset_numbers_are_the_tables():
     """In the conclusion per N: each "X / Y" of column (a) is the authors' code / ours of a row of
-    authors_tau_net.csv at that N, and each "quick X, paper preset Y" of column (c) the paper-style
-    means of preset_comparison.csv at that N."""
+    authors_tau_net.csv at that N, each "quick X, paper preset Y" of column (c) the paper-style
+    means of preset_comparison.csv at that N, and each "LO–HI (SD)" of the simulation-seed column
+    the range and s.d. over the drawn seeds of simulation_seeds.csv."""
     authors = pd.read_csv(RESULTS / "authors_tau_net.csv")
     presets = pd.read_csv(RESULTS / "preset_comparison.csv").set_index(["group", "n"])["tau_net_paper_mean_aic"]
     table = _conclusion()
@@ -116,6 +117,16 @@ def test_the_conclusions_authors_and_preset_numbers_are_the_tables():
             assert _agrees(q, presets[("quick preset", n)]) and _agrees(p, presets[("paper preset", n)]), (n, q, p)
             quoted += 1
     assert pairs >= 4 and quoted >= 2
+    seeds = pd.read_csv(RESULTS / "simulation_seeds.csv")
+    drawn = seeds[seeds["rates"] == "drawn"]
+    col_s = next(i for i, c in enumerate(table[0]) if c.startswith("one network"))
+    spreads = 0
+    for row in table[1:]:
+        for lo, hi, sd in re.findall(r"(\d+\.\d+)–(\d+\.\d+) \((\d+\.\d+)\)", row[col_s]):
+            v = drawn.loc[drawn["n"] == int(row[0]), "paper_paper_mean"]
+            assert _agrees(lo, v.min()) and _agrees(hi, v.max()) and _agrees(sd, v.std(ddof=1)), (row[0], lo, hi, sd)
+            spreads += 1
+    assert spreads >= 2
 
 
 def test_every_committed_table_names_its_command_revision_and_settings():
