@@ -18,7 +18,9 @@ import pytest
 
 from rnn_timescales.experiments.reproduction_numbers import (
     TIMESCALE_ROWS,
+    preset_comparison_markdown,
     provenance_gaps,
+    simulation_seeds_markdown,
     tau_net_comparison_markdown,
 )
 
@@ -80,6 +82,53 @@ def test_the_authors_comparison_section_is_generated_from_its_table():
     assert generated.strip() in PAGE.read_text(), "regenerate it: python -m rnn_timescales.experiments.reproduction_numbers"
 
 
+@pytest.mark.parametrize("name, generate", [("preset_comparison.csv", preset_comparison_markdown),
+                                            ("simulation_seeds.csv", simulation_seeds_markdown)])
+def test_the_sections_other_tables_are_generated_from_theirs(name, generate):
+    generated = generate(pd.read_csv(RESULTS / name))
+    assert generated.strip() in PAGE.read_text(), "regenerate it: python -m rnn_timescales.experiments.reproduction_numbers"
+
+
+def _conclusion() -> list[list[str]]:
+    tables = [t for t in _tables(PAGE.read_text()) if any("(c) `paper` preset" in c for c in t[0])]
+    assert len(tables) == 1, "the conclusion table of \"Our tau_net against the authors'\" is missing"
+    return tables[0]
+
+
+def test_the_conclusions_authors_and_preset_numbers_are_the_tables():
+    """In the conclusion per N: each "X / Y" of column (a) is the authors' code / ours of a row of
+    authors_tau_net.csv at that N, each "quick X, paper preset Y" of column (c) the paper-style
+    means of preset_comparison.csv at that N, and each "LO–HI (SD)" of the simulation-seed column
+    the range and s.d. over the drawn seeds of simulation_seeds.csv."""
+    authors = pd.read_csv(RESULTS / "authors_tau_net.csv")
+    presets = pd.read_csv(RESULTS / "preset_comparison.csv").set_index(["group", "n"])["tau_net_paper_mean_aic"]
+    table = _conclusion()
+    col_a = next(i for i, c in enumerate(table[0]) if c.startswith("(a)"))
+    col_c = next(i for i, c in enumerate(table[0]) if c.startswith("(c)"))
+    pairs = quoted = 0
+    for row in table[1:]:
+        n = int(row[0])
+        for a, b in re.findall(r"(\d+\.\d+) / (\d+\.\d+)", row[col_a]):
+            at_n = authors[authors["n"] == n]
+            assert any(_agrees(a, x) and _agrees(b, y) for x, y in zip(at_n["authors_paper_mean"], at_n["ours_paper_mean"])), \
+                (n, a, b)
+            pairs += 1
+        for q, p in re.findall(r"quick (\d+\.\d+), paper preset (\d+\.\d+)", row[col_c]):
+            assert _agrees(q, presets[("quick preset", n)]) and _agrees(p, presets[("paper preset", n)]), (n, q, p)
+            quoted += 1
+    assert pairs >= 4 and quoted >= 2
+    seeds = pd.read_csv(RESULTS / "simulation_seeds.csv")
+    drawn = seeds[seeds["rates"] == "drawn"]
+    col_s = next(i for i, c in enumerate(table[0]) if c.startswith("one network"))
+    spreads = 0
+    for row in table[1:]:
+        for lo, hi, sd in re.findall(r"(\d+\.\d+)–(\d+\.\d+) \((\d+\.\d+)\)", row[col_s]):
+            v = drawn.loc[drawn["n"] == int(row[0]), "paper_paper_mean"]
+            assert _agrees(lo, v.min()) and _agrees(hi, v.max()) and _agrees(sd, v.std(ddof=1)), (row[0], lo, hi, sd)
+            spreads += 1
+    assert spreads >= 2
+
+
 def test_every_committed_table_names_its_command_revision_and_settings():
     assert provenance_gaps(RESULTS) == []
 
@@ -99,3 +148,17 @@ def test_provenance_gaps_are_found(tmp_path):
 def test_rounding_rule(cell, value, ok):
     assert _agrees(cell, value) is ok
     assert np.isfinite(value)
+
+
+def test_the_simulation_seed_spread_quoted_is_the_tables():
+    """The s.d. (ddof 1) and range over drawn simulation seeds that the page quotes at N = 15 and 30."""
+    table = pd.read_csv(RESULTS / "simulation_seeds.csv")
+    drawn = table[table["rates"] == "drawn"]
+    found = re.search(r"s\.d\. \(ddof = 1\) (\S+) at N = 15 \((\S+)–(\S+)\) and (\S+) at N = 30 \((\S+)–(\S+)\)",
+                      " ".join(PAGE.read_text().split()))
+    assert found, "the page no longer quotes the simulation-seed spread"
+    sd15, lo15, hi15, sd30, lo30, hi30 = found.groups()
+    for n, sd, lo, hi in ((15, sd15, lo15, hi15), (30, sd30, lo30, hi30)):
+        values = drawn.loc[drawn["n"] == n, "paper_paper_mean"]
+        assert len(values) >= 2
+        assert _agrees(sd, values.std(ddof=1)) and _agrees(lo, values.min()) and _agrees(hi, values.max()), (n, sd, lo, hi)

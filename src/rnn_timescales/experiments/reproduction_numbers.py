@@ -1,8 +1,9 @@
 """The numbers docs/reproduction.md quotes, made from the committed tables (results/k24) rather than
 typed: the section "Our tau_net against the authors'" (:func:`tau_net_comparison_markdown`), the
 map from the page's timescale rows to the columns of timescales.csv (:data:`TIMESCALE_ROWS`), and
-the check that every committed table names the command, revision and settings that made it
-(:func:`provenance_gaps`). tests/experiments/test_reproduction_numbers.py holds the page to them.
+the tables of candidates (c)/(d) and of the simulation seeds (:func:`preset_comparison_markdown`,
+:func:`simulation_seeds_markdown`), and the check that every committed table names the command,
+revision and settings that made it (:func:`provenance_gaps`). tests/experiments/test_reproduction_numbers.py holds the page to them.
 
     python -m rnn_timescales.experiments.reproduction_numbers [results/k24]   # prints the section's tables
 """
@@ -10,6 +11,7 @@ the check that every committed table names the command, revision and settings th
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -59,6 +61,16 @@ def _f(value: float, digits: int = 2) -> str:
     return "–" if not np.isfinite(value) else f"{value:.{digits}f}"
 
 
+STAGE_LABELS = {0: "", 1: "paper preset, ", 2: "modified model, "}
+"""How the comparison names our networks of each campaign stage (quick preset: no label)."""
+
+
+def _stage(checkpoint: str) -> int:
+    """0 for k24_parity (the quick preset) and the published networks, 1 for k24_paper_preset, 2 for
+    k24_inside (the modified model), read from the checkpoint's path."""
+    return 1 if "k24_paper_preset" in str(checkpoint) else 2 if "k24_inside" in str(checkpoint) else 0
+
+
 def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
     """The per-checkpoint table of the section "Our tau_net against the authors'", from
     results/k24/authors_tau_net.csv (``configs/reproduce/authors_tau_net.py``): the paper-style
@@ -71,9 +83,12 @@ def tau_net_comparison_markdown(table: pd.DataFrame) -> str:
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
     rows = []
     order = {"multi": 0, "single": 1}
-    table = table.assign(_o=table["curriculum"].map(order)).sort_values(["network", "_o", "n"])
+    table = table.assign(sort_curriculum=table["curriculum"].map(order), stage=table["checkpoint"].map(_stage))
+    table = table.sort_values(["network", "stage", "sort_curriculum", "n"], kind="stable")
     for r in table.itertuples():
-        who = "the paper's" if r.network == "authors" else "ours, seed 0"
+        seed = re.search(r"seed-(\d+)", str(r.checkpoint))
+        who = "the paper's" if r.network == "authors" else \
+            f"ours, {STAGE_LABELS[r.stage]}seed {seed.group(1) if seed else '?'}"
         rows.append(
             f"| {who} {r.curriculum}-head | {r.n} | {_f(r.authors_paper_mean)} | {_f(r.ours_paper_mean)} "
             f"| {r.same_model_same_activity:.3f} | {'identical' if r.identical_on_their_curves == 1 else _f(r.identical_on_their_curves, 3)} "
@@ -106,12 +121,66 @@ def aggregation_markdown(timescales: pd.DataFrame) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def _pm(mean: float, sd: float, networks: int) -> str:
+    return _f(mean) + (f" ± {_f(sd)}" if networks > 1 else "")
+
+
+def preset_comparison_markdown(table: pd.DataFrame) -> str:
+    """Candidates (c) and (d) of the section "Our tau_net against the authors'", from
+    results/k24/preset_comparison.csv (``configs/reproduce/compare_presets.py``): per N and group of
+    networks, trained tau, tau_net by the paper's estimator (its mean of the neurons above one step,
+    their median and 10 % trimmed mean, the share dropped), ours (median over neurons) and the three
+    slowest Jacobian modes; mean ± s.d. (ddof 1) over the networks where there are several."""
+    head = ("| networks | N | count | trained τ, mean | trained τ, median | τ_net, paper-style mean "
+            "| median of τ_net > 1 | 10 % trimmed mean of τ_net > 1 | neurons dropped (≤ 1 step) "
+            "| τ_net, ours, median | slowest Jacobian modes (steps) |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    rows = []
+    for r in table.sort_values(["n", "group"], ascending=[True, False], kind="stable").itertuples():
+        k = int(r.networks)
+        seeds = str(r.seeds).split()
+        label = f"{r.group}, seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}"
+        modes = ", ".join(_f(getattr(r, c)) for c in ("jacobian_tau_max", "jacobian_tau_2", "jacobian_tau_3"))
+        rows.append(f"| {label} | {r.n} | {k} | {_pm(r.tau_mean, r.tau_mean_sd, k)} | {_pm(r.tau_q50, r.tau_q50_sd, k)} "
+                    f"| {_pm(r.tau_net_paper_mean_aic, r.tau_net_paper_mean_aic_sd, k)} "
+                    f"| {_pm(r.tau_net_paper_median_aic, r.tau_net_paper_median_aic_sd, k)} "
+                    f"| {_pm(r.tau_net_paper_trimmed_mean_aic, r.tau_net_paper_trimmed_mean_aic_sd, k)} "
+                    f"| {_pm(r.tau_net_dropped_aic, r.tau_net_dropped_aic_sd, k)} "
+                    f"| {_pm(r.tau_net_median, r.tau_net_median_sd, k)} | {modes} |")
+    return head + "\n".join(rows) + "\n"
+
+
+def simulation_seeds_markdown(table: pd.DataFrame) -> str:
+    """The paper-style tau_net of one network under several simulations, from
+    results/k24/simulation_seeds.csv (``configs/reproduce/simulation_seeds.py``): per N, input rates
+    (drawn from the seed, or fixed) and seed, the paper's estimator by curve_fit (its mean, the
+    neurons above one step and at the bound, their median and 10 % trimmed mean) and by the former
+    optimiser."""
+    head = ("| N | the trials' input rates p (min–max) | simulation seed | paper-style mean, curve_fit "
+            "| neurons > 1 (at the bound) | median of τ_net > 1 | 10 % trimmed mean of τ_net > 1 "
+            "| paper-style mean, former optimiser |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    rows = []
+    table = table.assign(fixed=table["rates"].eq("fixed")).sort_values(["n", "fixed", "simulation_seed"], kind="stable")
+    for r in table.itertuples():
+        p = [float(v) for v in str(r.p_sorted).split()]
+        which = "the authors' simulation's" if r.fixed else "drawn"
+        rates = f"{which} ({min(p):.2f}–{max(p):.2f})"
+        rows.append(f"| {r.n} | {rates} | {r.simulation_seed} | {_f(r.paper_paper_mean)} "
+                    f"| {int(r.paper_n_above_1)} ({int(r.paper_n_at_bound)}) | {_f(r.paper_median)} "
+                    f"| {_f(r.paper_trimmed_mean_10)} | {_f(r.former_paper_mean)} |")
+    return head + "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     results = Path(args[0]) if args else Path("results/k24")
     print(aggregation_markdown(pd.read_csv(results / "timescales.csv")))
     if (results / "authors_tau_net.csv").is_file():
-        print(tau_net_comparison_markdown(pd.read_csv(results / "authors_tau_net.csv")), end="")
+        print(tau_net_comparison_markdown(pd.read_csv(results / "authors_tau_net.csv")))
+    if (results / "preset_comparison.csv").is_file():
+        print(preset_comparison_markdown(pd.read_csv(results / "preset_comparison.csv")))
+    if (results / "simulation_seeds.csv").is_file():
+        print(simulation_seeds_markdown(pd.read_csv(results / "simulation_seeds.csv")), end="")
     return 0
 
 
