@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from rnn_timescales.analysis.acf_bases import expected_estimate, osc_basis, white_basis
-from rnn_timescales.analysis.acf_models import fit_model
+from rnn_timescales.analysis.acf_bases import expected_estimate, osc_basis, osc_sin_basis, white_basis
+from rnn_timescales.analysis.acf_models import Fit, fit_model
 from rnn_timescales.analysis.acf_solve import _inverse
 from rnn_timescales.analysis.inference import estimate_timescales
 from rnn_timescales.analysis.model_choice import nan_quantiles, p_values
 from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
-from rnn_timescales.analysis.trial_pool import latent, replicates
+from rnn_timescales.analysis.trial_pool import _oscillation_trials, latent, replicates
 from rnn_timescales.cli import main
 
 
@@ -73,6 +73,34 @@ def test_oscillation_alone_is_fitted_exactly():
     assert fit.taus.shape == (1, 0) and fit.model == "osc"
     np.testing.assert_allclose(fit.osc[0], [0.7, 25.0, 0.05], rtol=0.01)
     assert fit.white[0] == pytest.approx(0.3, rel=0.01)
+
+
+def test_damped_sine_closed_form_equals_the_expected_estimate():
+    for n, lags, tau, f in [(60, 12, 4.0, 0.1), (5000, 100, 30.0, 0.03)]:
+        k = np.arange(n)
+        direct = expected_estimate((np.exp(-k / tau) * np.sin(2 * np.pi * f * k))[None], n, lags)[0]
+        np.testing.assert_allclose(osc_sin_basis(tau, f, n, lags), direct, rtol=0, atol=1e-12)
+
+
+def test_ar2_autocorrelation_with_its_phase_term_is_fitted_exactly():
+    # AR(2) with roots r e^{+-iw}: rho_k = r^k (cos wk + c sin wk), c = (1 - r^2) / (1 + r^2) cot w
+    r, w = np.exp(-1 / 20), 2 * np.pi / 25
+    c = (1 - r * r) / (1 + r * r) / np.tan(w)
+    y = 2.0 * osc_basis(20.0, 0.04, 500, 100) + 2.0 * c * osc_sin_basis(20.0, 0.04, 500, 100)
+    fit = fit_model(y[None], 500, "osc")
+    np.testing.assert_allclose(fit.osc[0], [2.0, 20.0, 0.04], rtol=1e-3)
+    assert fit.sine[0] == pytest.approx(2.0 * c, rel=5e-3) and abs(fit.white[0]) < 1e-3
+
+
+def test_pool_oscillation_has_the_fitted_autocovariance():
+    # A = 1, B = 0.3, decay 10, frequency 0.1: exp(-k / 10) (cos 0.2 pi k + 0.3 sin 0.2 pi k)
+    nan = np.zeros((1, 0))
+    fit = Fit("osc", nan, nan, np.zeros(1), np.zeros(1), np.zeros(1, bool), np.array([[1.0, 10.0, 0.1]]), np.array([0.3]))
+    x = _oscillation_trials(fit, 400, 512, np.random.default_rng(0))[:, :, 0].astype(float)
+    k = np.arange(6)
+    emp = np.array([(x[: 400 - j] * x[j:]).mean() for j in k])
+    want = np.exp(-k / 10) * (np.cos(0.2 * np.pi * k) + 0.3 * np.sin(0.2 * np.pi * k))
+    np.testing.assert_allclose(emp, want, atol=0.03)
 
 
 # --- model choice ------------------------------------------------------------------------------------
