@@ -210,3 +210,40 @@ def test_global_mean_recovers_a_timescale_near_the_trial_length():
     assert ((t["tau_1_low"] <= 100) & (100 <= t["tau_1_high"])).mean() >= 0.75
     with pytest.raises(ValueError, match="mean must be one of"):
         estimate_timescales(x, mean="grand", interval="none")
+
+
+# --- which mean to subtract (mean="auto") --------------------------------------------------------------
+def test_trial_mean_variance_by_hand():
+    from rnn_timescales.analysis.mean_choice import trial_mean_variance
+
+    # white noise of variance 2 alone: Var(mean of n = 4) = 2 / 4
+    none = np.zeros((1, 1))
+    assert trial_mean_variance(np.ones((1, 1)), none, np.array([2.0]), 4)[0] == pytest.approx(0.5)
+    # one exponential, n = 3: (3 gamma_0 + 2 (2 gamma_1 + gamma_2)) / 9 with gamma_k = r^k
+    r = np.exp(-1 / 2.0)
+    got = trial_mean_variance(np.array([[2.0]]), np.array([[1.0]]), np.zeros(1), 3)[0]
+    assert got == pytest.approx((3 + 2 * (2 * r + r * r)) / 9, rel=1e-12)
+
+
+def test_auto_mean_keeps_the_trial_mean_where_trial_means_drift_or_jump():
+    from rnn_timescales.analysis.mean_choice import common_mean
+
+    x = ou_process([50.0], None, 400, 80, 6, seed=3)
+    x[:, :, 2:4] += np.linspace(-1.5, 1.5, 80)[None, :, None]  # a drift over the session (serial test)
+    x[:, :, 4:] += np.random.default_rng(0).normal(0, 2.0, (1, 80, 2))  # independent jumps (spread test)
+    ac = np.stack([np.mean([np.correlate(t - t.mean(), t - t.mean(), "full")[399:399 + 81] / (400 - np.arange(81))
+                            for t in x[:, :, u].T], 0) for u in range(6)])
+    common, p = common_mean(x, ac, 400, 80, 0.01)
+    assert common[:2].all() and not common[2:].any(), p
+    one, p1 = common_mean(x[:, :1], ac, 400, 80, 0.01)
+    assert not one.any() and np.isnan(p1).all()  # one trial: its own mean is the mean of all trials
+
+
+def test_auto_mean_is_reported_per_unit():
+    x = ou_process([30.0], None, 400, 60, 3, seed=4)
+    x[:, :, 2] += np.linspace(-2, 2, 60)[None, :]
+    est = estimate_timescales(x, n_boot=40, seed=0)
+    assert list(est.table["mean"]) == ["global", "global", "trial"] and est.settings["mean"] == "auto"
+    assert [u["mean"] for u in est.units] == ["global", "global", "trial"] and est.table["mean_p_value"].iloc[2] < 0.01
+    for u in est.units:
+        assert abs(u["timescales"][-1] / 30 - 1) < 0.35
