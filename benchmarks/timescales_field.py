@@ -3,7 +3,7 @@
 
     pip install mrestimator fooof                  # benchmark-only (the extra "field")
     python benchmarks/timescales_field.py --sets 60 --csv docs/figures/timescales/field_comparison.csv \
-        --figure docs/figures/timescales/field_comparison.png
+        --figure docs/figures/timescales/field_comparison.png --markdown /tmp/field_table.md
 
 Cases (each data set one unit of trials x steps, drawn with its own seed): OU at tau = 5, 20, 100
 (100 x 500) and tau = 20 with little data (20 x 200); two timescales (5, 80; the slow one is scored);
@@ -117,6 +117,21 @@ def score(name: str, method: str, est: np.ndarray, truth: float, secs: float, ci
     return row
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """The table as docs/timescales.md shows it: median (p90) error, coverage, CPU ms per data set."""
+    lines = ["| case (scored truth) | method | \\|relative error\\| median (p90) | coverage of 95 % intervals | "
+             "CPU ms per data set |", "|---|---|---|---|---|"]
+    for r in table.itertuples():
+        if r.failed >= 0.5:
+            err = f"fails (fails); no estimate in {100 * r.failed:.0f} %"
+        else:
+            err = f"{100 * r.median_rel_error:.1f} % ({100 * r.p90_rel_error:.1f} %)"
+            err += f"; no estimate in {100 * r.failed:.0f} %" if r.failed > 0 else ""
+        cov = "–" if np.isnan(r.coverage) else f"{r.coverage:.2f}"
+        lines.append(f"| {r.case} | {r.method} | {err} | {cov} | {1e3 * r.cpu_s_per_unit:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def figure(table: pd.DataFrame, path: str) -> None:
     import matplotlib
 
@@ -153,6 +168,7 @@ def main() -> int:
     p.add_argument("--cases", default=";".join(CASES), help="case names separated by ';'")
     p.add_argument("--csv")
     p.add_argument("--figure")
+    p.add_argument("--markdown", help="write the table as docs/timescales.md shows it")
     args = p.parse_args()
     warnings.filterwarnings("ignore")
     rows = []
@@ -176,6 +192,8 @@ def main() -> int:
         table.to_csv(args.csv, index=False, float_format="%.4g")
     if args.figure:
         figure(table, args.figure)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(table))
     return 0
 
 
