@@ -12,8 +12,9 @@ not a dependency: its source tree in a scratch directory, run by ``PY``) fits it
 max lag as the other methods, 100 accepted samples per step, its examples' stopping rule (60 steps,
 acceptance rate below 0.01), one process under ``nice -n 15`` with one thread and a CPU-time limit
 (``RLIMIT_CPU``). Its estimate is the mean of the accepted samples after the last completed step.
-Writes ``results.csv`` (one row per data set: case, truth, ours, abcTau's estimate, its steps,
-epsilon, acceptance, CPU seconds, and whether it reached its stopping rule).
+Writes ``results.csv`` (one row per data set: case, truth, ours with its interval, the MR
+estimator's, abcTau's estimate and the 95 % range of its accepted samples, its steps, epsilon,
+acceptance, CPU seconds of each, and whether abcTau reached its stopping rule).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import pandas as pd
 from rnn_timescales.analysis.inference import default_max_lag
 
 sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark's cases (a script, not a package)
-from timescales_field import CASES, ours  # noqa: E402
+from timescales_field import CASES, mr_estimator, ours  # noqa: E402
 
 KINDS = {"continuous": "ou1", "counts": "poisson1"}
 
@@ -90,11 +91,12 @@ def main() -> int:
         g = np.random.default_rng([args.seed, sum(map(ord, name))])
         x = gen(args.all_sets, trials, steps, g)[:, :, : args.sets]
         tau, ci, secs = ours(x, kind)
+        mr, mr_secs = mr_estimator(x)
         for i in range(x.shape[2]):
             path = out / f"{name.replace(' ', '_').replace('=', '')}_{i}.npy"
             np.save(path, np.ascontiguousarray(x[:, :, i].T))  # abcTau's layout: (trials, bins)
             row = {"case": name, "set": i, "truth": truth, "ours": tau[i], "ours_low": ci[i, 0], "ours_high": ci[i, 1],
-                   "ours_cpu_s": secs}
+                   "ours_cpu_s": secs, "mr": mr[i], "mr_cpu_s": mr_secs}
             row.update(run_abctau(args.abctau_python, args.abctau_src, path, KINDS[kind], out / path.stem,
                                   3 * truth, default_max_lag(steps), args.cpu_seconds))
             rows.append(row)
