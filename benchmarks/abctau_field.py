@@ -77,7 +77,8 @@ def main() -> int:
     p.add_argument("--abctau-python", required=True)
     p.add_argument("--abctau-src", required=True)
     p.add_argument("--cases", default="OU tau=5;OU tau=20;OU tau=100;Poisson counts tau=20")
-    p.add_argument("--sets", type=int, default=2, help="data sets per case (the first of the benchmark's)")
+    p.add_argument("--sets", type=int, default=2, help="data sets per case (the benchmark's, from --start on)")
+    p.add_argument("--start", type=int, default=0, help="index of the first data set of each case")
     p.add_argument("--all-sets", type=int, default=60, help="data sets per case drawn by the benchmark")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpu-seconds", type=int, default=120, help="CPU-time limit per abcTau fit")
@@ -89,13 +90,13 @@ def main() -> int:
     for name in args.cases.split(";"):
         truth, trials, steps, kind, gen = CASES[name]
         g = np.random.default_rng([args.seed, sum(map(ord, name))])
-        x = gen(args.all_sets, trials, steps, g)[:, :, : args.sets]
+        x = gen(args.all_sets, trials, steps, g)[:, :, args.start : args.start + args.sets]
         tau, ci, secs = ours(x, kind)
         mr, mr_secs = mr_estimator(x)
         for i in range(x.shape[2]):
-            path = out / f"{name.replace(' ', '_').replace('=', '')}_{i}.npy"
+            path = out / f"{name.replace(' ', '_').replace('=', '')}_{args.start + i}.npy"
             np.save(path, np.ascontiguousarray(x[:, :, i].T))  # abcTau's layout: (trials, bins)
-            row = {"case": name, "set": i, "truth": truth, "ours": tau[i], "ours_low": ci[i, 0], "ours_high": ci[i, 1],
+            row = {"case": name, "set": args.start + i, "truth": truth, "ours": tau[i], "ours_low": ci[i, 0], "ours_high": ci[i, 1],
                    "ours_cpu_s": secs, "mr": mr[i], "mr_cpu_s": mr_secs}
             row.update(run_abctau(args.abctau_python, args.abctau_src, path, KINDS[kind], out / path.stem,
                                   3 * truth, default_max_lag(steps), args.cpu_seconds))
