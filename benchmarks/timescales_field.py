@@ -19,7 +19,8 @@ the decay is scored). Methods:
 - spectral knee (``fooof``, aperiodic mode "knee"): the trial-averaged periodogram, tau =
   1 / (2 pi knee^(1 / exponent)) (Gao et al. 2020).
 
-abcTau (aABC) is not run here: minutes to hours per data set (see "Side by side with abcTau").
+abcTau (aABC) is not run here (minutes to hours per data set): benchmarks/abctau_field.py runs it on
+some of these data sets under a CPU limit (docs/timescales.md, "Side by side with abcTau").
 Per method and case: median and 90th percentile of |relative error|, coverage of the 95 % interval
 (ours only: the others give none), CPU seconds per data set (all methods run one after another in
 this process, so the ratio between methods is what to read on a loaded machine).
