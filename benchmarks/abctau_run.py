@@ -3,7 +3,8 @@ Python of an environment where abcTau is installed (its own package, not part of
 
     python abctau_run.py SRC_DIR DATA.npy KIND OUT_DIR [--min-samples 100] [--steps 20] [--min-acc-rate 0.01] [--disp 1.5]
 
-KIND: ou1 | ou2 | poisson2 | gamma2 (the generative model abcTau fits). DATA.npy is (trials, bins).
+KIND: ou1 | poisson1 | ou2 | poisson2 | gamma2 (the generative model abcTau fits). DATA.npy is (trials, bins).
+--prior-max: the upper end of the uniform prior of a one-timescale model (default 60, its examples').
 Writes OUT_DIR/inter.npy after every ABC step (abcTau's own intermediate record), so a run stopped
 by a time limit still says how far it got.
 """
@@ -26,6 +27,7 @@ p.add_argument("--steps", type=int, default=20)
 p.add_argument("--min-acc-rate", type=float, default=0.01)
 p.add_argument("--disp", type=float, default=None)
 p.add_argument("--max-lag", type=int, default=None)
+p.add_argument("--prior-max", type=float, default=60.0)
 args = p.parse_args()
 
 sys.path.insert(0, os.path.join(args.src, "abcTau"))  # abcTau imports its modules by bare name
@@ -35,12 +37,12 @@ import abcTau  # noqa: E402
 from simple_abc_general import pmc_abc  # noqa: E402
 
 data = np.load(args.data)
-max_lag = args.max_lag or {"ou1": 50, "ou2": 110, "poisson2": 110, "gamma2": 110}[args.kind]
+max_lag = args.max_lag or {"ou1": 50, "poisson1": 50, "ou2": 110, "poisson2": 110, "gamma2": 110}[args.kind]
 data_ac, data_mean, data_var, T, n_trials = abcTau.preprocessing.extract_stats(
     data, 1, 1, "comp_ac_fft", True, max_lag)
-if args.kind == "ou1":
-    prior = [stats.uniform(loc=0, scale=60)]
-    gen = "oneTauOU"
+if args.kind in ("ou1", "poisson1"):
+    prior = [stats.uniform(loc=0, scale=args.prior_max)]
+    gen = {"ou1": "oneTauOU", "poisson1": "oneTauOU_poissonSpikes"}[args.kind]
 else:
     prior = [stats.uniform(loc=0, scale=60), stats.uniform(loc=20, scale=120), stats.uniform(loc=0, scale=1)]
     gen = {"ou2": "twoTauOU", "poisson2": "twoTauOU_poissonSpikes", "gamma2": "twoTauOU_gammaSpikes"}[args.kind]

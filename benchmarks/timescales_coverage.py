@@ -73,6 +73,8 @@ def run_case(name: str, sets: int, trials: int, steps: int, n_boot: int, seed: i
         lo, hi = table["osc_tau_low"][right], table["osc_tau_high"][right]
         f_err = np.abs(table["osc_frequency"][right] / truth[1] - 1)
         row["frequency_median_rel_error"] = float(np.median(f_err)) if right.any() else np.nan
+        f_lo, f_hi = table["osc_frequency_low"][right], table["osc_frequency_high"][right]
+        row["frequency_coverage"] = float(((f_lo <= truth[1]) & (truth[1] <= f_hi)).mean()) if right.any() else np.nan
         tau = truth[0]
     else:
         j = len(truth)

@@ -3,7 +3,7 @@
 
     pip install mrestimator fooof                  # benchmark-only (the extra "field")
     python benchmarks/timescales_field.py --sets 60 --csv docs/figures/timescales/field_comparison.csv \
-        --figure docs/figures/timescales/field_comparison.png
+        --figure docs/figures/timescales/field_comparison.png --markdown /tmp/field_table.md
 
 Cases (each data set one unit of trials x steps, drawn with its own seed): OU at tau = 5, 20, 100
 (100 x 500) and tau = 20 with little data (20 x 200); two timescales (5, 80; the slow one is scored);
@@ -11,14 +11,16 @@ Poisson counts of a rectified OU rate (tau = 20); a damped oscillation (AR(2), d
 the decay is scored). Methods:
 
 - ours: ``estimate_timescales`` (the data sets of a case as units of one call), 95 % intervals,
-  with each trial's mean subtracted (the default) and with ``mean="global"`` (the mean of all
-  trials, as the MR estimator's stationary-mean method);
+  with the defaults (``mean="auto"``: the mean of all trials unless a unit's trial means differ or
+  drift, docs/timescales.md) and with ``mean="trial"`` (each trial's own mean, the definition of
+  docs/science.md);
 - MR estimator (``mrestimator``): multistep-regression coefficients of lags 1 ... max_lag
   (stationary-mean method), exponential fit;
 - spectral knee (``fooof``, aperiodic mode "knee"): the trial-averaged periodogram, tau =
   1 / (2 pi knee^(1 / exponent)) (Gao et al. 2020).
 
-abcTau (aABC) is not run here: minutes to hours per data set (see "Side by side with abcTau").
+abcTau (aABC) is not run here (minutes to hours per data set): benchmarks/abctau_field.py runs it on
+some of these data sets under a CPU limit (docs/timescales.md, "Side by side with abcTau").
 Per method and case: median and 90th percentile of |relative error|, coverage of the 95 % interval
 (ours only: the others give none), CPU seconds per data set (all methods run one after another in
 this process, so the ratio between methods is what to read on a loaded machine).
@@ -61,7 +63,7 @@ CASES = {
 }
 
 
-def ours(x: np.ndarray, kind: str, mean: str = "trial") -> tuple[np.ndarray, np.ndarray, float]:
+def ours(x: np.ndarray, kind: str, mean: str = "auto") -> tuple[np.ndarray, np.ndarray, float]:
     """Slowest decay (timescale, or the oscillation's decay) and its interval per unit; CPU s per unit."""
     t0 = time.process_time()
     est = estimate_timescales(x, kind=kind, mean=mean, seed=0)
@@ -116,6 +118,21 @@ def score(name: str, method: str, est: np.ndarray, truth: float, secs: float, ci
     return row
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """The table as docs/timescales.md shows it: median (p90) error, coverage, CPU ms per data set."""
+    lines = ["| case (scored truth) | method | \\|relative error\\| median (p90) | coverage of 95 % intervals | "
+             "CPU ms per data set |", "|---|---|---|---|---|"]
+    for r in table.itertuples():
+        if r.failed >= 0.5:
+            err = f"fails (fails); no estimate in {100 * r.failed:.0f} %"
+        else:
+            err = f"{100 * r.median_rel_error:.1f} % ({100 * r.p90_rel_error:.1f} %)"
+            err += f"; no estimate in {100 * r.failed:.0f} %" if r.failed > 0 else ""
+        cov = "–" if np.isnan(r.coverage) else f"{r.coverage:.2f}"
+        lines.append(f"| {r.case} | {r.method} | {err} | {cov} | {1e3 * r.cpu_s_per_unit:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def figure(table: pd.DataFrame, path: str) -> None:
     import matplotlib
 
@@ -152,6 +169,7 @@ def main() -> int:
     p.add_argument("--cases", default=";".join(CASES), help="case names separated by ';'")
     p.add_argument("--csv")
     p.add_argument("--figure")
+    p.add_argument("--markdown", help="write the table as docs/timescales.md shows it")
     args = p.parse_args()
     warnings.filterwarnings("ignore")
     rows = []
@@ -161,8 +179,8 @@ def main() -> int:
         x = gen(args.sets, trials, steps, g)
         tau, ci, secs = ours(x, kind)
         rows.append(score(name, "ours (95 % intervals)", tau, truth, secs, ci))
-        tau, ci, secs = ours(x, kind, "global")
-        rows.append(score(name, "ours, mean=global", tau, truth, secs, ci))
+        tau, ci, secs = ours(x, kind, "trial")
+        rows.append(score(name, "ours, mean=trial", tau, truth, secs, ci))
         est, secs = mr_estimator(x)
         rows.append(score(name, "MR estimator", est, truth, secs))
         est, secs = spectral_knee(x)
@@ -175,6 +193,8 @@ def main() -> int:
         table.to_csv(args.csv, index=False, float_format="%.4g")
     if args.figure:
         figure(table, args.figure)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(table))
     return 0
 
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from rnn_timescales.analysis.acf_bases import expected_estimate, osc_basis, white_basis
-from rnn_timescales.analysis.acf_models import fit_model
+from rnn_timescales.analysis.acf_bases import expected_estimate, osc_basis, osc_sin_basis, white_basis
+from rnn_timescales.analysis.acf_models import Fit, fit_model
 from rnn_timescales.analysis.acf_solve import _inverse
 from rnn_timescales.analysis.inference import estimate_timescales
 from rnn_timescales.analysis.model_choice import nan_quantiles, p_values
 from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
-from rnn_timescales.analysis.trial_pool import latent, replicates
+from rnn_timescales.analysis.trial_pool import _oscillation_trials, latent, replicates
 from rnn_timescales.cli import main
 
 
@@ -73,6 +73,34 @@ def test_oscillation_alone_is_fitted_exactly():
     assert fit.taus.shape == (1, 0) and fit.model == "osc"
     np.testing.assert_allclose(fit.osc[0], [0.7, 25.0, 0.05], rtol=0.01)
     assert fit.white[0] == pytest.approx(0.3, rel=0.01)
+
+
+def test_damped_sine_closed_form_equals_the_expected_estimate():
+    for n, lags, tau, f in [(60, 12, 4.0, 0.1), (5000, 100, 30.0, 0.03)]:
+        k = np.arange(n)
+        direct = expected_estimate((np.exp(-k / tau) * np.sin(2 * np.pi * f * k))[None], n, lags)[0]
+        np.testing.assert_allclose(osc_sin_basis(tau, f, n, lags), direct, rtol=0, atol=1e-12)
+
+
+def test_ar2_autocorrelation_with_its_phase_term_is_fitted_exactly():
+    # AR(2) with roots r e^{+-iw}: rho_k = r^k (cos wk + c sin wk), c = (1 - r^2) / (1 + r^2) cot w
+    r, w = np.exp(-1 / 20), 2 * np.pi / 25
+    c = (1 - r * r) / (1 + r * r) / np.tan(w)
+    y = 2.0 * osc_basis(20.0, 0.04, 500, 100) + 2.0 * c * osc_sin_basis(20.0, 0.04, 500, 100)
+    fit = fit_model(y[None], 500, "osc")
+    np.testing.assert_allclose(fit.osc[0], [2.0, 20.0, 0.04], rtol=1e-3)
+    assert fit.sine[0] == pytest.approx(2.0 * c, rel=5e-3) and abs(fit.white[0]) < 1e-3
+
+
+def test_pool_oscillation_has_the_fitted_autocovariance():
+    # A = 1, B = 0.3, decay 10, frequency 0.1: exp(-k / 10) (cos 0.2 pi k + 0.3 sin 0.2 pi k)
+    nan = np.zeros((1, 0))
+    fit = Fit("osc", nan, nan, np.zeros(1), np.zeros(1), np.zeros(1, bool), np.array([[1.0, 10.0, 0.1]]), np.array([0.3]))
+    x = _oscillation_trials(fit, 400, 512, np.random.default_rng(0))[:, :, 0].astype(float)
+    k = np.arange(6)
+    emp = np.array([(x[: 400 - j] * x[j:]).mean() for j in k])
+    want = np.exp(-k / 10) * (np.cos(0.2 * np.pi * k) + 0.3 * np.sin(0.2 * np.pi * k))
+    np.testing.assert_allclose(emp, want, atol=0.03)
 
 
 # --- model choice ------------------------------------------------------------------------------------
@@ -182,3 +210,40 @@ def test_global_mean_recovers_a_timescale_near_the_trial_length():
     assert ((t["tau_1_low"] <= 100) & (100 <= t["tau_1_high"])).mean() >= 0.75
     with pytest.raises(ValueError, match="mean must be one of"):
         estimate_timescales(x, mean="grand", interval="none")
+
+
+# --- which mean to subtract (mean="auto") --------------------------------------------------------------
+def test_trial_mean_variance_by_hand():
+    from rnn_timescales.analysis.mean_choice import trial_mean_variance
+
+    # white noise of variance 2 alone: Var(mean of n = 4) = 2 / 4
+    none = np.zeros((1, 1))
+    assert trial_mean_variance(np.ones((1, 1)), none, np.array([2.0]), 4)[0] == pytest.approx(0.5)
+    # one exponential, n = 3: (3 gamma_0 + 2 (2 gamma_1 + gamma_2)) / 9 with gamma_k = r^k
+    r = np.exp(-1 / 2.0)
+    got = trial_mean_variance(np.array([[2.0]]), np.array([[1.0]]), np.zeros(1), 3)[0]
+    assert got == pytest.approx((3 + 2 * (2 * r + r * r)) / 9, rel=1e-12)
+
+
+def test_auto_mean_keeps_the_trial_mean_where_trial_means_drift_or_jump():
+    from rnn_timescales.analysis.mean_choice import common_mean
+
+    x = ou_process([50.0], None, 400, 80, 6, seed=3)
+    x[:, :, 2:4] += np.linspace(-1.5, 1.5, 80)[None, :, None]  # a drift over the session (serial test)
+    x[:, :, 4:] += np.random.default_rng(0).normal(0, 2.0, (1, 80, 2))  # independent jumps (spread test)
+    ac = np.stack([np.mean([np.correlate(t - t.mean(), t - t.mean(), "full")[399:399 + 81] / (400 - np.arange(81))
+                            for t in x[:, :, u].T], 0) for u in range(6)])
+    common, p = common_mean(x, ac, 400, 80, 0.01)
+    assert common[:2].all() and not common[2:].any(), p
+    one, p1 = common_mean(x[:, :1], ac, 400, 80, 0.01)
+    assert not one.any() and np.isnan(p1).all()  # one trial: its own mean is the mean of all trials
+
+
+def test_auto_mean_is_reported_per_unit():
+    x = ou_process([30.0], None, 400, 60, 3, seed=4)
+    x[:, :, 2] += np.linspace(-2, 2, 60)[None, :]
+    est = estimate_timescales(x, n_boot=40, seed=0)
+    assert list(est.table["mean"]) == ["global", "global", "trial"] and est.settings["mean"] == "auto"
+    assert [u["mean"] for u in est.units] == ["global", "global", "trial"] and est.table["mean_p_value"].iloc[2] < 0.01
+    for u in est.units:
+        assert abs(u["timescales"][-1] / 30 - 1) < 0.35

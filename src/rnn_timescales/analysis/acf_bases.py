@@ -108,6 +108,22 @@ def osc_basis(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int, n
     return _geometric_basis(1.0 / taus - 2j * np.pi * freqs, n_steps, max_lag, n_mean).real
 
 
+def osc_sin_basis(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int, n_mean: int = 1) -> np.ndarray:
+    """Expected estimate of exp(-|k| / tau) sin(2 pi f |k|), the damped oscillation's phase term
+    (an AR(2) process has autocorrelation r^k (cos wk + c sin wk)); broadcasts. The imaginary
+    part of the complex rate's basis (the map gamma -> E[C] uses gamma at lags >= 0 only)."""
+    taus, freqs = np.broadcast_arrays(np.asarray(taus, float), np.asarray(freqs, float))
+    return _geometric_basis(1.0 / taus - 2j * np.pi * freqs, n_steps, max_lag, n_mean).imag
+
+
+def osc_pair(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int, n_mean: int = 1) -> np.ndarray:
+    """The cosine and sine bases of :func:`osc_basis` and :func:`osc_sin_basis` from one complex
+    evaluation, shape taus.shape + (2, max_lag + 1)."""
+    taus, freqs = np.broadcast_arrays(np.asarray(taus, float), np.asarray(freqs, float))
+    z = _geometric_basis(1.0 / taus - 2j * np.pi * freqs, n_steps, max_lag, n_mean)
+    return np.stack([z.real, z.imag], -2)
+
+
 def white_basis(n_steps: int, max_lag: int, n_mean: int = 1) -> np.ndarray:
     """Expected estimate of white noise of unit variance, shape (max_lag + 1,)."""
     gamma = np.zeros(n_steps)
@@ -149,4 +165,5 @@ def _table_dots(n_steps: int, max_lag: int, tau_min: float, tau_max: float,
     return (table * table).sum(1), table @ white_basis(n_steps, max_lag, n_mean)
 
 
-__all__ = ["TABLE_POINTS", "exp_basis", "expected_estimate", "osc_basis", "tau_grid", "white_basis"]
+__all__ = ["TABLE_POINTS", "exp_basis", "expected_estimate", "osc_basis", "osc_pair", "osc_sin_basis", "tau_grid",
+           "white_basis"]

@@ -28,7 +28,7 @@ from itertools import combinations
 
 import numpy as np
 
-from rnn_timescales.analysis.acf_bases import exp_basis, expected_estimate, osc_basis, tau_grid, white_basis
+from rnn_timescales.analysis.acf_bases import exp_basis, expected_estimate, osc_basis, osc_pair, tau_grid, white_basis
 from rnn_timescales.analysis.acf_solve import _finish, _inverse, _refine_one, _refine_taus, _solve
 
 # model name -> number of exponential components; "+osc" adds a damped oscillation; "osc" is a
@@ -47,7 +47,9 @@ class Fit:
     taus: (U, J) timescales in steps, ascending; amps: (U, J) amplitudes A_j (>= 0, in the units
     of the curves); white: (U,) white-noise variance W; rss: (U,) residual sum of squares;
     osc: (U, 3) (amplitude, tau, frequency) of the oscillation, or None; at_bound: (U,) a
-    timescale at the end of the grid.
+    timescale at the end of the grid; sine: (U,) the oscillation's phase term B_o (its
+    autocovariance is exp(-k / tau) (A_o cos 2 pi f k + B_o sin 2 pi f k), A_o the amplitude:
+    an AR(2) process has B_o / A_o = (1 - r^2) / (1 + r^2) cot(2 pi f)), or None.
     """
 
     model: str
@@ -57,6 +59,7 @@ class Fit:
     rss: np.ndarray
     at_bound: np.ndarray
     osc: np.ndarray | None = None
+    sine: np.ndarray | None = None
 
     @property
     def weights(self) -> np.ndarray:
@@ -70,18 +73,18 @@ class Fit:
     def take(self, idx: np.ndarray) -> "Fit":
         """The fits of curves ``idx`` (an index array or boolean mask)."""
         return Fit(self.model, self.taus[idx], self.amps[idx], self.white[idx], self.rss[idx], self.at_bound[idx],
-                   None if self.osc is None else self.osc[idx])
+                   None if self.osc is None else self.osc[idx], None if self.sine is None else self.sine[idx])
 
     @classmethod
     def empty(cls, model: str, n: int, n_exp: int, oscillation: bool) -> "Fit":
         """NaN fits of ``n`` curves, to be filled with :meth:`put`."""
         nan = np.full((n, n_exp), np.nan)
         return cls(model, nan, nan.copy(), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool),
-                   np.full((n, 3), np.nan) if oscillation else None)
+                   np.full((n, 3), np.nan) if oscillation else None, np.full(n, np.nan) if oscillation else None)
 
     def put(self, idx: np.ndarray, other: "Fit") -> None:
         """Write ``other``'s fits into curves ``idx``."""
-        for name in ("taus", "amps", "white", "rss", "at_bound", "osc"):
+        for name in ("taus", "amps", "white", "rss", "at_bound", "osc", "sine"):
             if getattr(self, name) is not None:
                 getattr(self, name)[idx] = getattr(other, name)
 
@@ -92,14 +95,25 @@ class Fit:
             out = (self.amps[..., None] * exp_basis(self.taus, n_steps, max_lag, n_mean)).sum(1)
             out += self.white[:, None] * white_basis(n_steps, max_lag, n_mean)
             if self.osc is not None:
-                out += self.osc[:, :1] * osc_basis(self.osc[:, 1], self.osc[:, 2], n_steps, max_lag, n_mean)
+                pair = osc_pair(self.osc[:, 1], self.osc[:, 2], n_steps, max_lag, n_mean)
+                out += self.osc[:, :1] * pair[:, 0] + self._sine()[:, None] * pair[:, 1]
             return out
         k = np.arange(max_lag + 1, dtype=np.float64)
         out = (self.amps[..., None] * np.exp(-k / self.taus[..., None])).sum(1)
         out[:, 0] += self.white
         if self.osc is not None:
-            out += self.osc[:, :1] * np.exp(-k / self.osc[:, 1:2]) * np.cos(2 * np.pi * self.osc[:, 2:3] * k)
+            out += self.osc_gamma(k)
         return out
+
+    def _sine(self) -> np.ndarray:
+        return np.zeros(len(self.white)) if self.sine is None else np.nan_to_num(self.sine)
+
+    def osc_gamma(self, k: np.ndarray) -> np.ndarray:
+        """The oscillation's autocovariance at lags ``k`` (>= 0), (U, len(k)):
+        exp(-k / tau) (A_o cos 2 pi f k + B_o sin 2 pi f k)."""
+        o = self.osc
+        ph = 2 * np.pi * o[:, 2:3] * k
+        return np.exp(-k / o[:, 1:2]) * (o[:, :1] * np.cos(ph) + self._sine()[:, None] * np.sin(ph))
 
 
 def _basis_rows(n_steps: int, max_lag: int, n_exp: int, oscillation: bool, size: int, tau_min: float,
@@ -117,9 +131,11 @@ def _basis_rows(n_steps: int, max_lag: int, n_exp: int, oscillation: bool, size:
         f_grid = np.linspace(0.5 / max_lag, 0.45, 40 if n_exp <= 1 else 16)
         to_grid = np.geomspace(2.0, 4.0 * n_steps, 12 if n_exp <= 1 else 6)
         osc_par = np.stack(np.meshgrid(to_grid, f_grid, indexing="ij"), -1).reshape(-1, 2)
-        rows.append(osc_basis(osc_par[:, 0], osc_par[:, 1], n_steps, max_lag, n_mean))
+        pair = osc_pair(osc_par[:, 0], osc_par[:, 1], n_steps, max_lag, n_mean)  # (P, 2, L)
+        rows += [pair[:, 0], pair[:, 1]]  # the cosine rows, then the sine (phase) rows
         o = size + np.arange(len(osc_par))
-        tuples = np.concatenate([np.repeat(tuples, len(o), 0), np.tile(o, len(tuples))[:, None]], 1)
+        tuples = np.concatenate([np.repeat(tuples, len(o), 0), np.tile(o, len(tuples))[:, None],
+                                 np.tile(o + len(osc_par), len(tuples))[:, None]], 1)
     rows.append(white_basis(n_steps, max_lag, n_mean)[None])
     rows = np.concatenate(rows)
     white = rows.shape[0] - 1
@@ -183,7 +199,8 @@ def fit_model(
     ys = np.where(finite[:, None], y, 0.0) / scale
     n_exp = MODELS[model]
     oscillation = oscillation or n_exp == 0
-    n_amp = n_exp + int(oscillation)
+    n_amp = n_exp + int(oscillation)  # amplitudes >= 0: the exponentials' and the oscillation's cosine
+    # (the oscillation's sine term, its phase, follows them with either sign, then the white noise)
     size = grid or GRID_SIZE[n_exp]
     taus, osc_par, rows, tuples, cand_inv = _basis_rows(n_steps, max_lag, n_exp, oscillation, size, tau_min, n_mean)
     log_step = np.log(taus[1] / taus[0]) if len(taus) > 1 else 0.0
@@ -228,14 +245,14 @@ def fit_model(
             lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 5) * 0.7 * 0.5**r  # (U, 5)
             ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 5) * 0.012 * 0.5**r, 1e-4, 0.5)
             oc = np.stack([np.repeat(np.exp(lt), 5, 1), np.tile(ff, (1, 5))], -1)  # (U, 25, 2)
-            ob = osc_basis(oc[..., 0], oc[..., 1], n_steps, max_lag, n_mean)[:, :, None]
+            ob = osc_pair(oc[..., 0], oc[..., 1], n_steps, max_lag, n_mean)  # (U, 25, 2, L)
             base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 25, 1, n_lags))], axis=2)
             _, rss = _solve(base, ys, n_amp)
             osc = oc[np.arange(n_units), rss.argmin(1)]
     best_tau = np.sort(best_tau, axis=1)
     parts = [exp_basis(best_tau, n_steps, max_lag, n_mean)[:, None]]
     if oscillation:
-        parts.append(osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)[:, None, None])
+        parts.append(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)[:, None])
     parts.append(np.broadcast_to(w, (n_units, 1, 1, n_lags)))
     coef, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
     coef, rss = coef[:, 0], rss[:, 0]
@@ -243,8 +260,9 @@ def fit_model(
     osc_out = np.column_stack([coef[:, n_exp] * scale[:, 0], osc]) if oscillation else None
     name = "osc" if n_exp == 0 else model + ("+osc" if oscillation else "")
     fit = Fit(model=name, taus=best_tau, amps=coef[:, :n_exp] * scale,
-              white=coef[:, -1] * scale[:, 0], rss=rss * scale[:, 0] ** 2, at_bound=at_bound, osc=osc_out)
-    for arr in (fit.taus, fit.amps, fit.white, fit.rss):
+              white=coef[:, -1] * scale[:, 0], rss=rss * scale[:, 0] ** 2, at_bound=at_bound, osc=osc_out,
+              sine=coef[:, n_exp + 1] * scale[:, 0] if oscillation else None)
+    for arr in (fit.taus, fit.amps, fit.white, fit.rss) + ((fit.sine,) if oscillation else ()):
         arr[failed] = np.nan
     return fit
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_timescales.analysis.acf_bases import (
-    TABLE_POINTS, _exp_table, _table_basis, _table_dots, osc_basis, white_basis)
+    TABLE_POINTS, _exp_table, _table_basis, _table_dots, osc_pair, white_basis)
 
 
 def _solve(bases: np.ndarray, y: np.ndarray, n_amp: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,8 +111,8 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     cands = np.clip(cands, taus[0], taus[-1])
     parts = [_table_basis(cands, n_steps, max_lag, taus[0], taus[-1], n_mean)]
     if osc is not None:
-        ob = osc_basis(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)  # (U, L)
-        parts.append(np.broadcast_to(ob[:, None, None], (n_units, cands.shape[1], 1, n_lags)))
+        ob = osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)  # (U, 2, L): cosine, sine
+        parts.append(np.broadcast_to(ob[:, None], (n_units, cands.shape[1], 2, n_lags)))
     parts.append(np.broadcast_to(w, (n_units, cands.shape[1], 1, n_lags)))
     _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
     return cands[np.arange(n_units), rss.argmin(1)]

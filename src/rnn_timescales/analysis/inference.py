@@ -24,14 +24,14 @@ import numpy as np
 from rnn_timescales.analysis.acf_models import Fit
 from rnn_timescales.analysis.model_choice import (
     CANDIDATES, MIN_RATIO, MIN_WEIGHT, fit_candidate, has_osc, ladder, n_exp, nan_quantiles, p_values, plausible)
-from rnn_timescales.analysis.timescale_table import MIN_SIGNAL, TimescaleEstimate, build
+from rnn_timescales.analysis.timescale_table import MIN_SIGNAL, TimescaleEstimate, build, merge
 from rnn_timescales.analysis.trial_pool import (
     POOL, RATES, Generative, expected_curve, latent, pool_length, replicates, simulate_acf, simulate_pool)
 
 KINDS = ("continuous", "counts")
 INTERVALS = ("bootstrap", "trials", "none")
 COUNT_MODELS = ("auto", "poisson", "gamma")
-MEANS = ("trial", "global")
+MEANS = ("auto", "trial", "global")
 DEFAULT_MODELS = ("1exp", "2exp", "osc")
 MIN_TRIALS = 1
 UNIT_CHUNK = 250  # units simulated and fitted together (memory: chunk x n_boot x lags floats)
@@ -168,7 +168,7 @@ def estimate_timescales(
     alpha: float = 0.01,
     count_model: str = "auto",
     rate: str = "rectified",
-    mean: str = "trial",
+    mean: str = "auto",
     seed: int | None = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> TimescaleEstimate:
@@ -212,12 +212,15 @@ def estimate_timescales(
         How the counts' rate follows the latent OU process x: ``max(mean + x, 0)`` or
         ``mean exp(x - var/2)``. Either way the timescales are the latent process's; for "exp"
         the fit is of log(1 + C_k / mean^2), the latent autocovariance.
-    mean : {"trial", "global"}
+    mean : {"auto", "trial", "global"}
         The mean subtracted by the autocorrelation estimate: each trial's own (the definition of
-        docs/science.md; robust to trial-to-trial changes of the mean) or each unit's mean over
+        docs/science.md; robust to trial-to-trial changes of the mean), each unit's mean over
         all trials (assumes the same mean in every trial; keeps the slow fluctuations that a
         short trial's own mean absorbs, so timescales near the trial length are estimated more
-        precisely). The expected estimate is modelled either way.
+        precisely), or per unit the mean of all trials unless its trial means differ more than
+        its fitted timescales explain (a chi-square test at ``alpha``,
+        :mod:`rnn_timescales.analysis.mean_choice`; the table's ``mean`` and ``mean_p_value``).
+        The expected estimate is modelled either way.
     seed : int, optional
     progress : callable(done, total), optional
         Called as units' models are settled.
@@ -239,9 +242,38 @@ def estimate_timescales(
     if oscillation:
         models = tuple(models) + tuple(m for m in ("osc", "1exp+osc") if m not in models)
     x, max_lag = _check(data, dt, kind, max_lag, models, interval, n_boot, level, count_model, rate, mean)
+    rng = np.random.default_rng(seed)
+    args = (dt, kind, max_lag, models, interval, n_boot, level, alpha, count_model, rate, seed, progress)
+    if mean != "auto":
+        est = _estimate(x, mean, rng, *args)
+    else:
+        from rnn_timescales.analysis.mean_choice import common_mean
+
+        _, ac = _autocorrelations(x, max_lag, False, False)
+        means = x.mean(axis=(0, 1)).astype(float)
+        exp_rate = kind == "counts" and rate == "exp"
+        common, p_mean = common_mean(x, latent(ac, means) if exp_rate else ac, x.shape[0], max_lag, alpha,
+                                     means if exp_rate else None)
+        parts, done = [], 0
+        for m, idx in (("global", np.flatnonzero(common)), ("trial", np.flatnonzero(~common))):
+            if len(idx):
+                shifted = None if progress is None else (lambda d, t, o=done: progress(o + d, x.shape[2]))
+                parts.append((idx, _estimate(x[:, :, idx], m, rng, *args[:-1], shifted)))
+                done += len(idx)
+        est = merge(parts, x.shape[2], alpha, "osc" not in ladder(models))
+        est.settings["mean"] = "auto"
+        est.settings["n_mean"] = None
+        est.table["mean_p_value"] = p_mean
+    est.settings["seconds"] = round(time.perf_counter() - t_start, 3)
+    return est
+
+
+def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kind: str, max_lag: int,
+              models: Sequence[str], interval: str, n_boot: int, level: float, alpha: float, count_model: str,
+              rate: str, seed: int | None, progress: Callable[[int, int], None] | None) -> TimescaleEstimate:
+    """The estimate of every unit of checked data ``x`` with one kind of mean ("trial", "global")."""
     n_steps, n_trials, n_units = x.shape
     n_mean = n_trials if mean == "global" else 1
-    rng = np.random.default_rng(seed)
     ac_trials, ac = _autocorrelations(x, max_lag, interval == "trials", mean == "global")
     means = x.mean(axis=(0, 1)).astype(float)
     integer = guess_kind(x) == "counts"
@@ -302,7 +334,9 @@ def estimate_timescales(
                 "pool": POOL, "mean": mean, "n_mean": n_mean}
     est = build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval, level, dt, n_steps,
                 max_lag, settings, "osc" not in steps)
-    est.settings["seconds"] = round(time.perf_counter() - t_start, 3)
+    est.table.insert(2, "mean", mean)
+    for u in est.units:
+        u["mean"] = mean
     return est
 
 

@@ -167,6 +167,31 @@ def build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval
                              fit=curves, band=band, settings=settings, warnings=warnings)
 
 
+def merge(parts: list, n_units: int, alpha: float, suggest_osc: bool) -> TimescaleEstimate:
+    """One estimate of ``n_units`` units from estimates of subsets: ``parts`` is a list of
+    (unit indices (k,), TimescaleEstimate of those k units), e.g. the units of each kind of mean.
+    Rows and dicts get their index in the whole; the table's columns are the union (a component
+    missing from a part is NaN); the warnings are recomputed over all units."""
+    first = parts[0][1]
+    lags = first.lags
+    acf = np.full((n_units, len(lags)), np.nan)
+    fit, band = acf.copy(), np.full((n_units, 2, len(lags)), np.nan)
+    tables, units = [], [None] * n_units
+    for idx, est in parts:
+        t = est.table.copy()
+        t["unit"] = idx[t["unit"].to_numpy()]
+        tables.append(t)
+        for u in est.units:
+            units[int(idx[u["unit"]])] = dict(u, unit=int(idx[u["unit"]]))
+        acf[idx], fit[idx], band[idx] = est.acf, est.fit, est.band
+    widest = max((t for t in tables), key=lambda t: t.shape[1]).columns
+    table = pd.concat(tables, ignore_index=True).sort_values("unit", ignore_index=True)
+    table = table[list(widest) + [c for c in table.columns if c not in widest]]
+    warnings = _warnings(table.to_dict("records"), alpha, suggest_osc)
+    return TimescaleEstimate(table=table, units=units, lags=lags, acf=acf, fit=fit, band=band,
+                             settings=dict(first.settings), warnings=warnings)
+
+
 def _warnings(rows: list[dict], alpha: float, suggest_osc: bool) -> list[str]:
     """One line for the units whose chosen model fails its goodness-of-fit test."""
     poor = [r for r in rows if r["poor_fit"]]
@@ -179,4 +204,4 @@ def _warnings(rows: list[dict], alpha: float, suggest_osc: bool) -> list[str]:
             f"{worst['unit']}: {worst['model']}, r2 = {worst['r2']:.2f}){hint}"]
 
 
-__all__ = ["MIN_SIGNAL", "POOR_R2", "TimescaleEstimate", "build"]
+__all__ = ["MIN_SIGNAL", "POOR_R2", "TimescaleEstimate", "build", "merge"]

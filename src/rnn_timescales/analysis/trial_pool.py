@@ -77,8 +77,7 @@ def expected_curve(gen: Generative, n_steps: int, max_lag: int, n_mean: int = 1)
         sl = slice(u0, u0 + step)
         g = (fit.amps[sl, :, None] * np.exp(-k / fit.taus[sl, :, None])).sum(1)
         if fit.osc is not None:
-            o = fit.osc[sl]
-            g = g + o[:, :1] * np.exp(-k / o[:, 1:2]) * np.cos(2 * np.pi * o[:, 2:3] * k)
+            g = g + fit.take(sl).osc_gamma(k)
         m2 = gen.mean[sl, None] ** 2
         gamma = m2 * np.expm1(g)
         gamma[:, 0] += gen.fano[sl] * gen.mean[sl]
@@ -86,35 +85,51 @@ def expected_curve(gen: Generative, n_steps: int, max_lag: int, n_mean: int = 1)
     return out
 
 
+def _oscillation_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_sim, M, U) Gaussian processes with the fitted oscillation's autocovariance
+    exp(-k / tau) (A cos 2 pi f k + B sin 2 pi f k) (:meth:`Fit.osc_gamma`), by circulant embedding:
+    the autocovariance wrapped on a circle of m >= 2 n_sim + 20 tau steps, its spectrum (negative
+    values, where (A, B) is not a valid pair or the circle cuts the tail, set to 0), and each FFT of
+    complex white noise shaped by it gives two independent trials (real and imaginary parts)."""
+    from scipy.fft import fft, next_fast_len
+
+    n_units = len(fit.white)
+    taus = np.nan_to_num(fit.osc[:, 1], nan=1.0)
+    m = next_fast_len(int(2 * n_sim + min(20 * np.max(taus, initial=1.0), 14 * n_sim)))
+    k = np.minimum(np.arange(m), m - np.arange(m)).astype(np.float64)
+    x = np.empty((n_sim, n_pool, n_units), dtype=np.float32)
+    half = (n_pool + 1) // 2
+    step = max(1, int(2e6 // (m * half)))
+    for u0 in range(0, n_units, step):
+        sl = slice(u0, u0 + step)
+        gamma = np.nan_to_num(fit.take(sl).osc_gamma(k))  # (u, m)
+        lam = np.sqrt(np.maximum(fft(gamma, axis=1).real, 0.0) / m).T[:, None, :]  # (m, 1, u)
+        noise = (rng.standard_normal((m, half, gamma.shape[0]), dtype=np.float32)
+                 + 1j * rng.standard_normal((m, half, gamma.shape[0]), dtype=np.float32))
+        y = fft(noise * lam.astype(np.float32), axis=0, workers=1)[:n_sim]
+        x[:, :, sl] = np.concatenate([y.real, y.imag], 1)[:, :n_pool]
+    return x
+
+
 def _latent_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_sim, M, U) zero-mean Gaussian processes: OU components (exact discretisation) and the
-    damped oscillation (real part of a complex OU), all units at once (a time loop over vectors),
-    in float32 (the pool's autocorrelations are computed in float32 too)."""
+    """(n_sim, M, U) zero-mean Gaussian processes: OU components (exact discretisation, a time loop
+    over vectors) and the damped oscillation with its phase term (:func:`_oscillation_trials`), all
+    units at once, in float32 (the pool's autocorrelations are computed in float32 too)."""
     n_units = len(fit.white)
     x = np.zeros((n_sim, n_pool, n_units), dtype=np.float32)
-    comps = [(fit.taus[:, j], fit.amps[:, j], None) for j in range(fit.taus.shape[1])]
     if fit.osc is not None:
-        comps.append((fit.osc[:, 1], fit.osc[:, 0], fit.osc[:, 2]))
-    for tau, var, freq in comps:
-        var = np.nan_to_num(np.maximum(var, 0.0))
+        x += _oscillation_trials(fit, n_sim, n_pool, rng)
+    for j in range(fit.taus.shape[1]):
+        tau, var = fit.taus[:, j], np.nan_to_num(np.maximum(fit.amps[:, j], 0.0))
         decay = np.exp(-1.0 / np.where(np.isfinite(tau) & (tau > 0), tau, 1.0))
-        sd = np.sqrt(var * (1 - decay**2))
-        if freq is None:
-            decay, sd = decay.astype(np.float32), sd.astype(np.float32)
-            e = rng.standard_normal((n_sim, n_pool, n_units), dtype=np.float32)
-            e[0] *= np.sqrt(var).astype(np.float32)
-            e[1:] *= sd
-            for t in range(1, n_sim):
-                e[t] += decay * e[t - 1]
-            x += e
-        else:  # z_t = r e^{2 pi i f} z_{t-1} + noise, Re z has variance var
-            r = decay * np.exp(2j * np.pi * np.nan_to_num(freq))
-            e = rng.standard_normal((n_sim, n_pool, n_units)) + 1j * rng.standard_normal((n_sim, n_pool, n_units))
-            e[0] *= np.sqrt(var)
-            e[1:] *= sd
-            for t in range(1, n_sim):
-                e[t] += r * e[t - 1]
-            x += e.real
+        sd = np.sqrt(var * (1 - decay**2)).astype(np.float32)
+        decay = decay.astype(np.float32)
+        e = rng.standard_normal((n_sim, n_pool, n_units), dtype=np.float32)
+        e[0] *= np.sqrt(var).astype(np.float32)
+        e[1:] *= sd
+        for t in range(1, n_sim):
+            e[t] += decay * e[t - 1]
+        x += e
     return x
 
 

@@ -39,9 +39,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", choices=["rectified", "exp"], default="rectified", help="counts: how the rate follows "
                    "the latent process x, max(mean + x, 0) (default) or mean exp(x - var/2); the timescales are "
                    "the latent process's either way")
-    p.add_argument("--mean", choices=["trial", "global"], default="trial", help="mean subtracted by the "
-                   "autocorrelation: each trial's own (default) or the unit's over all trials (assumes the same "
-                   "mean in every trial; more precise for timescales near the trial length)")
+    p.add_argument("--mean", choices=["auto", "trial", "global"], default="auto", help="mean subtracted by the "
+                   "autocorrelation: per unit the mean of all trials unless its trial means differ or drift more "
+                   "than its timescales explain, then each trial's own (auto, default); each trial's own (trial); "
+                   "the unit's over all trials (global: assumes the same mean in every trial)")
     p.add_argument("--interval", default="bootstrap", help="bootstrap (default: parametric, with bias "
                    "correction), trials (resample trials) or none")
     p.add_argument("--n-boot", type=positive_int, default=100, help="simulated data sets per unit (default 100)")
