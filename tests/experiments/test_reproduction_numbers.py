@@ -21,6 +21,7 @@ from rnn_timescales.experiments.reproduction_numbers import (
     preset_comparison_markdown,
     provenance_gaps,
     simulation_seeds_markdown,
+    simulation_seeds_summary_markdown,
     tau_net_comparison_markdown,
 )
 
@@ -83,7 +84,8 @@ def test_the_authors_comparison_section_is_generated_from_its_table():
 
 
 @pytest.mark.parametrize("name, generate", [("preset_comparison.csv", preset_comparison_markdown),
-                                            ("simulation_seeds.csv", simulation_seeds_markdown)])
+                                            ("simulation_seeds.csv", simulation_seeds_markdown),
+                                            ("simulation_seeds.csv", simulation_seeds_summary_markdown)])
 def test_the_sections_other_tables_are_generated_from_theirs(name, generate):
     generated = generate(pd.read_csv(RESULTS / name))
     assert generated.strip() in PAGE.read_text(), "regenerate it: python -m rnn_timescales.experiments.reproduction_numbers"
@@ -118,7 +120,7 @@ def test_the_conclusions_authors_and_preset_numbers_are_the_tables():
             quoted += 1
     assert pairs >= 4 and quoted >= 2
     seeds = pd.read_csv(RESULTS / "simulation_seeds.csv")
-    drawn = seeds[seeds["rates"] == "drawn"]
+    drawn = seeds[(seeds["rates"] == "drawn") & seeds["checkpoint"].str.startswith("k24_parity/")]  # the quick network
     col_s = next(i for i, c in enumerate(table[0]) if c.startswith("one network"))
     spreads = 0
     for row in table[1:]:
@@ -153,7 +155,7 @@ def test_rounding_rule(cell, value, ok):
 def test_the_simulation_seed_spread_quoted_is_the_tables():
     """The s.d. (ddof 1) and range over drawn simulation seeds that the page quotes at N = 15 and 30."""
     table = pd.read_csv(RESULTS / "simulation_seeds.csv")
-    drawn = table[table["rates"] == "drawn"]
+    drawn = table[(table["rates"] == "drawn") & table["checkpoint"].str.startswith("k24_parity/")]  # the quick network
     found = re.search(r"s\.d\. \(ddof = 1\) (\S+) at N = 15 \((\S+)–(\S+)\) and (\S+) at N = 30 \((\S+)–(\S+)\)",
                       " ".join(PAGE.read_text().split()))
     assert found, "the page no longer quotes the simulation-seed spread"
@@ -162,3 +164,20 @@ def test_the_simulation_seed_spread_quoted_is_the_tables():
         values = drawn.loc[drawn["n"] == n, "paper_paper_mean"]
         assert len(values) >= 2
         assert _agrees(sd, values.std(ddof=1)) and _agrees(lo, values.min()) and _agrees(hi, values.max()), (n, sd, lo, hi)
+
+
+def test_the_networks_mean_over_simulations_quoted_is_the_tables():
+    """The page's "Averaged over four simulations" sentence: per network (quick, paper preset,
+    modified model; seed 0 each) the mean over the drawn simulation seeds at N = 30 and N = 15."""
+    table = pd.read_csv(RESULTS / "simulation_seeds.csv")
+    drawn = table[table["rates"] == "drawn"].assign(stage=lambda t: t["checkpoint"].str.split("/").str[0])
+    found = re.search(r"Averaged over four simulations, the paper-style mean of the three networks is (\S+) \(quick\), "
+                      r"(\S+) \(paper preset\) and (\S+) \(modified model\) at N = 30, where the figure shows ≈ 6\.5, "
+                      r"and (\S+), (\S+) and (\S+) at N = 15", " ".join(PAGE.read_text().split()))
+    assert found, "the page no longer quotes the networks' means over simulations"
+    quoted = [float(v.rstrip(",")) for v in found.groups()]
+    stages = ["k24_parity", "k24_paper_preset", "k24_inside"]
+    for n, values in ((30, quoted[:3]), (15, quoted[3:])):
+        for stage, value in zip(stages, values):
+            mean = drawn.loc[(drawn["n"] == n) & (drawn["stage"] == stage), "paper_paper_mean"].mean()
+            assert _agrees(f"{value:.2f}", mean), (n, stage, value, mean)

@@ -150,24 +150,48 @@ def preset_comparison_markdown(table: pd.DataFrame) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+NETWORK_LABELS = {0: "quick preset, seed 0", 1: "paper preset, seed 0", 2: "modified model, seed 0"}
+"""How the simulation-seed tables name the network of each campaign stage."""
+
+
 def simulation_seeds_markdown(table: pd.DataFrame) -> str:
-    """The paper-style tau_net of one network under several simulations, from
-    results/k24/simulation_seeds.csv (``configs/reproduce/simulation_seeds.py``): per N, input rates
-    (drawn from the seed, or fixed) and seed, the paper's estimator by curve_fit (its mean, the
-    neurons above one step and at the bound, their median and 10 % trimmed mean) and by the former
+    """The paper-style tau_net of single networks under several simulations, from
+    results/k24/simulation_seeds.csv (``configs/reproduce/simulation_seeds.py``): per N and network,
+    input rates (drawn from the seed, or fixed) and seed, the paper's estimator by curve_fit (its mean,
+    the neurons above one step and at the bound, their median and 10 % trimmed mean) and by the former
     optimiser."""
-    head = ("| N | the trials' input rates p (min–max) | simulation seed | paper-style mean, curve_fit "
+    head = ("| N | network | the trials' input rates p (min–max) | simulation seed | paper-style mean, curve_fit "
             "| neurons > 1 (at the bound) | median of τ_net > 1 | 10 % trimmed mean of τ_net > 1 "
-            "| paper-style mean, former optimiser |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+            "| paper-style mean, former optimiser |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
     rows = []
-    table = table.assign(fixed=table["rates"].eq("fixed")).sort_values(["n", "fixed", "simulation_seed"], kind="stable")
+    table = table.assign(fixed=table["rates"].eq("fixed"), stage=table["checkpoint"].map(_stage))
+    table = table.sort_values(["n", "stage", "fixed", "simulation_seed"], kind="stable")
     for r in table.itertuples():
         p = [float(v) for v in str(r.p_sorted).split()]
         which = "the authors' simulation's" if r.fixed else "drawn"
         rates = f"{which} ({min(p):.2f}–{max(p):.2f})"
-        rows.append(f"| {r.n} | {rates} | {r.simulation_seed} | {_f(r.paper_paper_mean)} "
+        rows.append(f"| {r.n} | {NETWORK_LABELS[r.stage]} | {rates} | {r.simulation_seed} | {_f(r.paper_paper_mean)} "
                     f"| {int(r.paper_n_above_1)} ({int(r.paper_n_at_bound)}) | {_f(r.paper_median)} "
                     f"| {_f(r.paper_trimmed_mean_10)} | {_f(r.former_paper_mean)} |")
+    return head + "\n".join(rows) + "\n"
+
+
+def simulation_seeds_summary_markdown(table: pd.DataFrame) -> str:
+    """Per N and network, the mean ± s.d. (ddof 1) over the simulations with drawn input rates of
+    results/k24/simulation_seeds.csv: the paper-style mean by curve_fit, the median and the 10 %
+    trimmed mean of the neurons above one step, and the range of the paper-style mean. Every network
+    is simulated with the same seeds (the same rates, bits and initial states), so the rows of one N
+    are paired."""
+    head = ("| N | network | simulations | paper-style mean, curve_fit (range) | median of τ_net > 1 "
+            "| 10 % trimmed mean of τ_net > 1 |\n| --- | --- | --- | --- | --- | --- |\n")
+    drawn = table[table["rates"].eq("drawn")].assign(stage=table["checkpoint"].map(_stage))
+    rows = []
+    for (n, stage), g in drawn.groupby(["n", "stage"], sort=True):
+        def pm(column: str) -> str:
+            return f"{_f(g[column].mean())} ± {_f(g[column].std(ddof=1))}"
+        rows.append(f"| {n} | {NETWORK_LABELS[stage]} | {len(g)} (seeds {', '.join(str(s) for s in sorted(g.simulation_seed))}) "
+                    f"| {pm('paper_paper_mean')} ({_f(g.paper_paper_mean.min())}–{_f(g.paper_paper_mean.max())}) "
+                    f"| {pm('paper_median')} | {pm('paper_trimmed_mean_10')} |")
     return head + "\n".join(rows) + "\n"
 
 
@@ -180,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if (results / "preset_comparison.csv").is_file():
         print(preset_comparison_markdown(pd.read_csv(results / "preset_comparison.csv")))
     if (results / "simulation_seeds.csv").is_file():
-        print(simulation_seeds_markdown(pd.read_csv(results / "simulation_seeds.csv")), end="")
+        print(simulation_seeds_markdown(pd.read_csv(results / "simulation_seeds.csv")))
+        print(simulation_seeds_summary_markdown(pd.read_csv(results / "simulation_seeds.csv")), end="")
     return 0
 
 
