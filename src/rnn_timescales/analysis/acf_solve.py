@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_timescales.analysis.acf_bases import (
-    TABLE_POINTS, _exp_table, _table_basis, _table_dots, osc_pair, white_basis)
+    TABLE_POINTS, _exp_table, _table_basis, _table_dots, osc_pair)
 
 
 def _solve(bases: np.ndarray, y: np.ndarray, n_amp: int) -> tuple[np.ndarray, np.ndarray]:
