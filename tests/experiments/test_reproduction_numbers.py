@@ -115,10 +115,13 @@ def test_the_conclusions_authors_and_preset_numbers_are_the_tables():
             assert any(_agrees(a, x) and _agrees(b, y) for x, y in zip(at_n["authors_paper_mean"], at_n["ours_paper_mean"])), \
                 (n, a, b)
             pairs += 1
-        for q, p in re.findall(r"quick (\d+\.\d+), paper preset (\d+\.\d+)", row[col_c]):
+        for q, p in re.findall(r"quick (\d+\.\d+)(?: \(1 network\))?, paper preset (\d+\.\d+)", row[col_c]):
             assert _agrees(q, presets[("quick preset", n)]) and _agrees(p, presets[("paper preset", n)]), (n, q, p)
             quoted += 1
-    assert pairs >= 4 and quoted >= 2
+        for m in re.findall(r"modified model (\d+\.\d+)", row[col_c]):
+            assert _agrees(m, presets[("modified model", n)]), (n, m)
+            quoted += 1
+    assert pairs >= 4 and quoted >= 4
     seeds = pd.read_csv(RESULTS / "simulation_seeds.csv")
     drawn = seeds[(seeds["rates"] == "drawn") & seeds["checkpoint"].str.startswith("k24_parity/")]  # the quick network
     col_s = next(i for i, c in enumerate(table[0]) if c.startswith("one network"))
@@ -129,6 +132,17 @@ def test_the_conclusions_authors_and_preset_numbers_are_the_tables():
             assert _agrees(lo, v.min()) and _agrees(hi, v.max()) and _agrees(sd, v.std(ddof=1)), (row[0], lo, hi, sd)
             spreads += 1
     assert spreads >= 2
+    col_m = next(i for i, c in enumerate(table[0]) if c.startswith("seed-0 networks over the same four simulations"))
+    drawn_all = seeds[seeds["rates"] == "drawn"]
+    by_stage = drawn_all.assign(stage=drawn_all["checkpoint"].str.split("/").str[0])
+    means = 0
+    for row in table[1:]:
+        for values in re.findall(r"(\d+\.\d+) / (\d+\.\d+) / (\d+\.\d+)", row[col_m]):
+            for stage, v in zip(["k24_parity", "k24_paper_preset", "k24_inside"], values):
+                at = by_stage.loc[(by_stage["n"] == int(row[0])) & (by_stage["stage"] == stage), "paper_paper_mean"]
+                assert _agrees(v, at.mean()), (row[0], stage, v)
+            means += 1
+    assert means >= 2
 
 
 def test_every_committed_table_names_its_command_revision_and_settings():
