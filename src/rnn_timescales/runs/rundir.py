@@ -426,13 +426,9 @@ def decide_run(
     return RunDecision(run_dir, action, changes, summary)
 
 
-def decide_resume(run_dir: str | Path, overrides: list[str] | None = None) -> RunDecision:
-    """What ``train --resume RUN_DIR`` does: :func:`decide_run` for the run's own configuration with
-    ``overrides`` (``key=value``; only :data:`~rnn_timescales.config.RESUMABLE` settings may change):
-    ``resume`` (not finished, or finished with a budget the overrides extend) or ``reuse`` (finished
-    as asked, or imported: nothing to train). ConfigError or StateError (one line) for a path that
-    is not a run directory, a setting that may not change, or a config.yaml edited by hand since its
-    training state was saved."""
+def existing_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as a Path, checked to be a run directory (a folder with a config.yaml);
+    ConfigError with a one-line message otherwise."""
     p = Path(run_dir)
     if not p.exists():
         raise ConfigError(f"run directory {str(p)!r} does not exist")
@@ -440,6 +436,17 @@ def decide_resume(run_dir: str | Path, overrides: list[str] | None = None) -> Ru
         raise ConfigError(f"{str(p)!r} is a file, not a run directory")
     if not (p / CONFIG).is_file():
         raise ConfigError(f"{str(p)!r} is not a run directory (it has no config.yaml)")
+    return p
+
+
+def decide_resume(run_dir: str | Path, overrides: list[str] | None = None) -> RunDecision:
+    """What ``train --resume RUN_DIR`` does: :func:`decide_run` for the run's own configuration with
+    ``overrides`` (``key=value``; only :data:`~rnn_timescales.config.RESUMABLE` settings may change):
+    ``resume`` (not finished, or finished with a budget the overrides extend) or ``reuse`` (finished
+    as asked, or imported: nothing to train). ConfigError or StateError (one line) for a path that
+    is not a run directory, a setting that may not change, or a config.yaml edited by hand since its
+    training state was saved."""
+    p = existing_run_dir(run_dir)
     wanted = resume_config(RunConfig.load(p / CONFIG), overrides)
     return decide_run(p, wanted, edited=lambda mismatch: StateError(
         f"run directory {str(p)!r} was edited by hand: {mismatch}; put config.yaml back as it was written, or train "

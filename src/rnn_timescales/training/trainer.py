@@ -41,6 +41,7 @@ from rnn_timescales.runs.rundir import (
     TIMING_COLUMNS,
     RunDirectory,
     default_run_dir,
+    existing_run_dir,
     prepare_run_dir,
 )
 from rnn_timescales.runs.state import (
@@ -165,13 +166,7 @@ class Trainer:
         ``overrides`` (``key=value``) may change only the settings in :data:`RESUMABLE`. Everything
         is checked before anything is written: ConfigError / StateError with a one-line message.
         """
-        p = Path(run_dir)
-        if not p.exists():
-            raise ConfigError(f"run directory {str(p)!r} does not exist")
-        if not p.is_dir():
-            raise ConfigError(f"{str(p)!r} is a file, not a run directory")
-        if not (p / CONFIG).is_file():
-            raise ConfigError(f"{str(p)!r} is not a run directory (it has no config.yaml)")
+        p = existing_run_dir(run_dir)
         config = resume_config(RunConfig.load(p / CONFIG), overrides)
         state, state_path, warnings = load_latest_state(p)
         trainer = cls.__new__(cls)
