@@ -43,6 +43,17 @@ def test_compare_presets_refuses_a_group_without_runs(tmp_path):
     assert "`compare-presets-no-run`" in DOCS.read_text()
 
 
+def test_compare_presets_refuses_a_name_that_is_not_a_file_name(tmp_path):
+    """`compare-presets-bad-name`."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    line = _refused([str(SCRIPTS / "compare_presets.py"), "--name", "../x", "--group", "L", str(run)],
+                    tmp_path / "results")
+    assert line == "compare_presets.py: error: --name '../x' is not a file name; give a plain name such as " \
+                   "timescales_refit"
+    assert "`compare-presets-bad-name`" in DOCS.read_text()
+
+
 def test_simulation_seeds_refuses_a_missing_checkpoint(tmp_path):
     """`simulation-seeds-no-checkpoint`."""
     line = _refused([str(SCRIPTS / "simulation_seeds.py"), str(tmp_path / "rnn_N2_N15.safetensors")],

@@ -7,7 +7,7 @@ against the authors'", candidates (c) (the exact `paper` preset) and (d) (the mo
         --group "quick preset" ~/rnn-timescales-campaign/k24_parity/seed-0_curriculum-multi_max_epochs-1000_target_n-50 \
         --group "paper preset" ~/rnn-timescales-campaign/k24_paper_preset/seed-0 \
         --group "modified model" ~/rnn-timescales-campaign/k24_inside/seed-0 \
-        [--ns 15 20 25 30] [--steps 100000] [--out results/k24]
+        [--ns 15 20 25 30] [--steps 100000] [--out results/k24] [--name preset_comparison]
 
 Each --group names a label and one or more run directories (e.g. every seed of a stage: its
 ``seed-*``). At each N of --ns that a run solved, its checkpoint gets the row that ``rnn-timescales
@@ -23,6 +23,8 @@ exponentials), tau_net by ours (median over neurons, the paper's mean) and the f
 Jacobian modes (median over operating points; time steps). Rows already computed (same checkpoint
 and settings) are kept, so an interrupted or extended run (a new seed, a new group) computes only
 what is new. Both tables get their entry in OUT/provenance.json. Several CPU-minutes per checkpoint.
+--name gives the tables another name (NAME.csv, NAME_rows.csv), e.g. ``timescales_refit`` for the
+campaign's networks analysed again with the fixed estimator, beside the rows of timescales.csv.
 """
 
 from __future__ import annotations
@@ -87,7 +89,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=ReproductionSettings.n_steps,
                         help="simulated steps per trial (the paper's 10^5; fewer only to try the script)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "k24")
+    parser.add_argument("--name", default="preset_comparison",
+                        help="the tables' name: OUT/NAME.csv (per group and N) and OUT/NAME_rows.csv (per network and N)")
     args = parser.parse_args()
+    if not args.name or "/" in args.name or args.name.startswith("."):
+        fail(f"--name {args.name!r} is not a file name; give a plain name such as timescales_refit")
     # the code that computes the rows: the revision at the start
     revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
                               text=True).stdout.strip()
@@ -106,7 +112,7 @@ def main() -> None:
         fail(str(e))
     key = json.dumps({k: v for k, v in asdict(settings).items() if k not in ("ns", "largest")}, sort_keys=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows_path, table_path = args.out / "preset_comparison_rows.csv", args.out / "preset_comparison.csv"
+    rows_path, table_path = args.out / f"{args.name}_rows.csv", args.out / f"{args.name}.csv"
     rows = pd.read_csv(rows_path).to_dict("records") if rows_path.is_file() else []
     done = {(r["group"], r["checkpoint"]) for r in rows if r.get("settings") == key}
     rows = [r for r in rows if r.get("settings") == key]
