@@ -16,9 +16,11 @@
 # tree never changes a stage in flight; on a fresh machine that install is rebuilt from the same
 # revision. Run directories go to CAMPAIGN_DIR/STAGE (default ~/rnn-timescales-campaign, outside
 # the work tree), logs to CAMPAIGN_DIR/STAGE.log. The sweep skips finished runs and resumes
-# interrupted ones, so running this again is always safe; starting a stage that is already running
-# adds a second queue, which trains the next run not held by the first (each run's lock keeps them
-# apart). STAGE:robustness writes CAMPAIGN_DIR/STAGE.robustness/robustness (the robustness command
+# interrupted ones, so running this again is always safe. One driver per stage: a second queue
+# naming a stage whose sweep is running is refused by the sweep's driver lock (that stage fails in
+# the log; the queue goes on to its next stage). To train two runs of one stage at once, give its
+# queue two workers (SWEEP_ARGS="--workers 2": one thread each), e.g. stop it and start it again so,
+# as runs resume exactly. STAGE:robustness writes CAMPAIGN_DIR/STAGE.robustness/robustness (the robustness command
 # over every finished run of the stage at N = ROBUSTNESS_N); STAGE:post writes CAMPAIGN_DIR/STAGE.post/{extrapolate,recall_memory,speed_regularization}
 # (the [H19] analyses of every run's final network; speed regularisation on the delay-curriculum runs).
 # Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto", or
