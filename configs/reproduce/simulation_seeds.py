@@ -2,7 +2,7 @@
 results/k24/simulation_seeds.csv (docs/reproduction.md, "Our tau_net against the authors'").
 
     python configs/reproduce/simulation_seeds.py CHECKPOINT [CHECKPOINT ...] [--seeds 0 1 2 3] \
-        [--rates P P ...] [--steps 100000] [--out results/k24]
+        [--rates P P ...] [--steps 100000] [--out results/k24] [--recompute]
 
 For every checkpoint and every simulation seed, our simulation of the reproduction's analysis (what
 ``rnn-timescales sweep analyze ROOT --set analyze.reproduction={}`` runs: 10 trials of 10^5 steps
@@ -23,8 +23,10 @@ the 10 % trimmed mean of tau_net > 1; and the trials' input probabilities p (sor
 simulation behind timescales.csv's row of the checkpoint. ``--rates`` fixes the trials' p (one per
 trial, in [0, 1]) instead of drawing them, e.g. the rates the authors' simulation draws with torch
 seed 0 (the seed then draws only the initial states and the bits); the row's ``rates`` is ``drawn``
-or ``fixed``. Rows already in the output table (same
-checkpoint, seed and steps) are kept, so an interrupted run resumes. One CPU thread for the fits;
+or ``fixed``. The row also compares the two optimisers on the same curves (:func:`optimisers`: how
+often the model differs, which finds the lower residual, how often curve_fit's double exponential
+stays where the paper's start puts it). Rows already in the output table (same
+checkpoint, seed and steps) are kept, so an interrupted run resumes; ``--recompute`` replaces them. One CPU thread for the fits;
 about 4 CPU-minutes per seed at 10^5 steps for a 500-unit network.
 """
 
@@ -75,7 +77,7 @@ class FixedRates:
         return BernoulliTrials(self.task, torch.tensor(self.rates, dtype=torch.float32), generator)
 
 
-def one_seed(path: Path, seed: int, steps: int, rates: list[float] | None = None) -> dict:
+def one_seed(path: Path, seed: int, steps: int, rates: list[float] | None = None, revision: str = "") -> dict:
     """Our simulation of one checkpoint with one seed (and the trials' p, if given), and the paper's
     estimator by both optimisers."""
     s = ReproductionSettings(n_steps=steps, seed=seed)
@@ -93,11 +95,31 @@ def one_seed(path: Path, seed: int, steps: int, rates: list[float] | None = None
                            method="paper")
     p = np.sort(sim.p) if sim.p is not None else np.array([])
     row = {"checkpoint": str(path), "n": ckpt.n_max, "simulation_seed": seed, "steps": steps, "trials": s.n_trials,
+           "revision": revision,
            "rates": "drawn" if rates is None else "fixed", "p_sorted": " ".join(f"{v:.3f}" for v in p), "share_double_paper": float((paper["model"] == 2).mean()),
            "share_double_former": float((former["model"] == 2).mean())}
     row.update(aggregate(paper["tau_net"].to_numpy(), "paper"))
     row.update(aggregate(former["tau_net"].to_numpy(), "former"))
+    row.update(optimisers(paper, former))
     return row
+
+
+def optimisers(paper: pd.DataFrame, former: pd.DataFrame) -> dict:
+    """How the two optimisers' fits of the same curves differ (tables of
+    :func:`~rnn_timescales.analysis.timescales.select_models`, one row per unit): the share of units
+    whose selected model differs; per model, the share where one optimiser's residual sum of squares
+    is lower than the other's by more than 1 % (all units, and the units whose model differs); and the
+    share of curve_fit's double exponentials left on the line tau_fast = tau_slow (to 10^-3 steps),
+    where the model is one exponential -- the paper's start (tau1 = tau2 = 50, c = 1/2) lies on it."""
+    differs = (paper["model"] != former["model"]).to_numpy()
+    out = {"model_differs": float(differs.mean())}
+    for model in ("single", "double"):
+        ratio = (former[f"rss_{model}"] / paper[f"rss_{model}"]).to_numpy()
+        for who, lower in (("former", ratio < 0.99), ("paper", ratio > 1.01)):
+            out[f"{who}_rss_{model}_lower"] = float(lower.mean())
+            out[f"{who}_rss_{model}_lower_where_differs"] = float(lower[differs].mean()) if differs.any() else 0.0
+    out["paper_double_on_line"] = float((np.abs(paper["tau_fast"] - paper["tau_slow"]) < 1e-3).mean())
+    return out
 
 
 def main() -> None:
@@ -109,6 +131,8 @@ def main() -> None:
                              "instead of p ~ U(0, 1)")
     parser.add_argument("--steps", type=int, default=10**5)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "k24")
+    parser.add_argument("--recompute", action="store_true",
+                        help="compute the rows of these checkpoints and seeds again (e.g. for columns added later)")
     args = parser.parse_args()
     # the code that computes the rows: the revision at the start
     revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
@@ -135,20 +159,31 @@ def main() -> None:
     rows = done.to_dict("records")
     for path in args.checkpoints:
         for seed in args.seeds:
-            if ((done["checkpoint"] == str(path)) & (done["simulation_seed"] == seed) & (done["steps"] == args.steps)
-                    & (done["rates"] == rates_key)).any():
+            same = [r["checkpoint"] == str(path) and r["simulation_seed"] == seed and r["steps"] == args.steps
+                    and r["rates"] == rates_key for r in rows]
+            if any(same) and not args.recompute:
                 continue
             t0 = time.time()
-            rows.append(one_seed(path, seed, args.steps, args.rates))
+            rows = [r for r, s_ in zip(rows, same) if not s_]
+            rows.append(one_seed(path, seed, args.steps, args.rates, revision))
             print(f"{path} seed {seed}: paper {rows[-1]['paper_paper_mean']:.3f}, former "
                   f"{rows[-1]['former_paper_mean']:.3f} ({time.time() - t0:.0f} s)", flush=True)
             atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
+    # provenance: each row names the revision that computed it; OUT/provenance.json's entry gathers
+    # every command that added rows, with its revision, and the settings they share
     s = ReproductionSettings(n_steps=args.steps)
-    atomic_write_text(out.with_suffix(".json"), json.dumps({
-        "command": "python configs/reproduce/simulation_seeds.py " + shlex.join(sys.argv[1:]), "revision": revision,
-        "settings": {"steps": s.n_steps, "trials": s.n_trials, "burn_in": s.burn_in, "max_lag": s.max_lag,
-                     "fit_lag": s.fit_lag, "n_points": s.n_points, "seeds": args.seeds, "rates": args.rates or "drawn",
-                     "bound": BOUND}}, indent=2))
+    command = "python configs/reproduce/simulation_seeds.py " + shlex.join(sys.argv[1:])
+    prov_path = args.out / "provenance.json"
+    prov = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
+    entry = prov.setdefault("tables", {}).setdefault(out.name, {})
+    entry["settings"] = {"rates": "drawn, or the --rates of the command", **entry.get("settings", {}),
+                         "steps": s.n_steps, "trials": s.n_trials, "burn_in": s.burn_in, "max_lag": s.max_lag,
+                         "fit_lag": s.fit_lag, "n_points": s.n_points, "bound": BOUND}
+    if command not in entry.get("command", ""):
+        entry["command"] = f"{entry['command']}; then {command}" if entry.get("command") else command
+        entry["revision"] = f"{entry['revision']}; {revision} (the rows of: {command})" if entry.get("revision") \
+            else revision
+    atomic_write_text(prov_path, json.dumps(prov, indent=2))
     print(f"wrote {out} ({len(rows)} rows)")
 
 
