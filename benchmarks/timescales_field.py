@@ -37,30 +37,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter, periodogram
+from scipy.signal import periodogram
 
 from rnn_timescales.analysis.inference import default_max_lag, estimate_timescales
-from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
+from rnn_timescales.analysis.synthetic import FIELD_CASES
 
 
-def _ar2(n, trials, steps, g):
-    r, om = np.exp(-1 / 20), 2 * np.pi / 25
-    e = g.standard_normal((steps + 300, trials, n))
-    return lfilter([1.0], [1.0, -2 * r * np.cos(om), r * r], e, axis=0)[300:]
-
-
-# name -> (truth scored, trials, steps, kind, generator(n, trials, steps, rng) -> (time, trials, n))
-CASES = {
-    "OU tau=5": (5.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([5.0], None, s, r, n, seed=g)),
-    "OU tau=20": (20.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
-    "OU tau=100": (100.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([100.0], None, s, r, n, seed=g)),
-    "OU tau=20 (20x200)": (20.0, 20, 200, "continuous", lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
-    "two tau 5 & 80": (80.0, 100, 500, "continuous",
-                      lambda n, r, s, g: ou_process([5.0, 80.0], [0.4, 0.6], s, r, n, seed=g)),
-    "Poisson counts tau=20": (20.0, 100, 500, "counts",
-                              lambda n, r, s, g: ou_spike_counts([20.0], None, s, r, n, mean=1.0, std=0.5, seed=g)),
-    "AR(2) decay 20": (20.0, 100, 500, "continuous", _ar2),
-}
+CASES = FIELD_CASES  # name -> (truth scored, trials, steps, kind, generate(n, trials, steps, rng))
 
 
 def ours(x: np.ndarray, kind: str, mean: str = "auto") -> tuple[np.ndarray, np.ndarray, float]:

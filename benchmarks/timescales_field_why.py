@@ -15,7 +15,6 @@ model choice does not enter.
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -24,9 +23,8 @@ import pandas as pd
 
 from rnn_timescales.analysis.acf_models import fit_model
 from rnn_timescales.analysis.inference import _autocorrelations, default_max_lag, estimate_timescales
-
-sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark's cases (a script, not a package)
-from timescales_field import CASES, mr_estimator  # noqa: E402
+from rnn_timescales.analysis.synthetic import FIELD_CASES as CASES
+from timescales_field import mr_estimator  # the sibling script (run as a script, its folder is on the path)
 
 
 def row(case: str, variant: str, est: np.ndarray, truth: float) -> dict:

@@ -100,19 +100,22 @@ def _refine_one(best_tau: np.ndarray, half_width: float, taus: np.ndarray, n_ste
     return np.clip(lo * np.exp(pos * step), lo, hi)[:, None]
 
 
-def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w, n_mean=1):
+def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w, n_mean=1, whiten=None):
     """One local refinement of every curve's timescales: ``offsets`` points per timescale over
-    +-``width`` in log tau, jointly, the oscillation (if any) held fixed."""
+    +-``width`` in log tau, jointly, the oscillation (if any) held fixed (``whiten``: generalised
+    least squares, ``ys`` and ``w`` (U, L) already whitened, see ``fit_model``)."""
+    from rnn_timescales.analysis.acf_gls import whiten as whitened
+
     n_units, n_exp = best_tau.shape
     n_lags = ys.shape[1]
     rel = np.exp(np.linspace(-width, width, offsets))
     mesh = np.stack(np.meshgrid(*[np.arange(offsets)] * n_exp, indexing="ij"), -1).reshape(-1, n_exp)
     cands = np.stack([(best_tau[:, j : j + 1] * rel)[:, mesh[:, j]] for j in range(n_exp)], -1)  # (U, P, J)
     cands = np.clip(cands, taus[0], taus[-1])
-    parts = [_table_basis(cands, n_steps, max_lag, taus[0], taus[-1], n_mean)]
+    parts = [whitened(_table_basis(cands, n_steps, max_lag, taus[0], taus[-1], n_mean), whiten)]
     if osc is not None:
-        ob = osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)  # (U, 2, L): cosine, sine
+        ob = whitened(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whiten)  # (U, 2, L): cosine, sine
         parts.append(np.broadcast_to(ob[:, None], (n_units, cands.shape[1], 2, n_lags)))
-    parts.append(np.broadcast_to(w, (n_units, cands.shape[1], 1, n_lags)))
+    parts.append(np.broadcast_to(w.reshape(-1, 1, 1, n_lags) if w.ndim == 2 else w, (n_units, cands.shape[1], 1, n_lags)))
     _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
     return cands[np.arange(n_units), rss.argmin(1)]
