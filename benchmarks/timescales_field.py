@@ -11,9 +11,11 @@ Poisson counts of a rectified OU rate (tau = 20); a damped oscillation (AR(2), d
 the decay is scored). Methods:
 
 - ours: ``estimate_timescales`` (the data sets of a case as units of one call), 95 % intervals,
-  with the defaults (``mean="auto"``: the mean of all trials unless a unit's trial means differ or
-  drift, docs/timescales.md) and with ``mean="trial"`` (each trial's own mean, the definition of
-  docs/science.md);
+  with the defaults (``fit="gls"``: generalised least squares; ``mean="auto"``: the mean of all
+  trials unless a unit's trial means differ or drift, docs/timescales.md), with ``mean="trial"``
+  (each trial's own mean, the definition of docs/science.md) and, with ``--fits gls,ols`` (the
+  default), with ``fit="ols"`` (every lag weighted equally: the fit before generalised least
+  squares);
 - MR estimator (``mrestimator``): multistep-regression coefficients of lags 1 ... max_lag
   (stationary-mean method), exponential fit;
 - spectral knee (``fooof``, aperiodic mode "knee"): the trial-averaged periodogram, tau =
@@ -46,10 +48,10 @@ from rnn_timescales.analysis.synthetic import FIELD_CASES
 CASES = FIELD_CASES  # name -> (truth scored, trials, steps, kind, generate(n, trials, steps, rng))
 
 
-def ours(x: np.ndarray, kind: str, mean: str = "auto") -> tuple[np.ndarray, np.ndarray, float]:
+def ours(x: np.ndarray, kind: str, mean: str = "auto", fit: str = "gls") -> tuple[np.ndarray, np.ndarray, float]:
     """Slowest decay (timescale, or the oscillation's decay) and its interval per unit; CPU s per unit."""
     t0 = time.process_time()
-    est = estimate_timescales(x, kind=kind, mean=mean, seed=0)
+    est = estimate_timescales(x, kind=kind, mean=mean, fit=fit, seed=0)
     secs = (time.process_time() - t0) / x.shape[2]
     tau, ci = np.full(x.shape[2], np.nan), np.full((x.shape[2], 2), np.nan)
     for i, u in enumerate(est.units):
@@ -150,6 +152,8 @@ def main() -> int:
     p.add_argument("--sets", type=int, default=20, help="data sets per case")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cases", default=";".join(CASES), help="case names separated by ';'")
+    p.add_argument("--fits", default="gls,ols", help="our fits to run: gls (the default fit, with either mean) "
+                   "and ols (the former fit, mean auto)")
     p.add_argument("--csv")
     p.add_argument("--figure")
     p.add_argument("--markdown", help="write the table as docs/timescales.md shows it")
@@ -160,15 +164,21 @@ def main() -> int:
         truth, trials, steps, kind, gen = CASES[name]
         g = np.random.default_rng([args.seed, sum(map(ord, name))])
         x = gen(args.sets, trials, steps, g)
-        tau, ci, secs = ours(x, kind)
-        rows.append(score(name, "ours (95 % intervals)", tau, truth, secs, ci))
-        tau, ci, secs = ours(x, kind, "trial")
-        rows.append(score(name, "ours, mean=trial", tau, truth, secs, ci))
+        first = len(rows)
+        fits = args.fits.split(",")
+        if "gls" in fits:
+            tau, ci, secs = ours(x, kind)
+            rows.append(score(name, "ours (95 % intervals)", tau, truth, secs, ci))
+            tau, ci, secs = ours(x, kind, "trial")
+            rows.append(score(name, "ours, mean=trial", tau, truth, secs, ci))
+        if "ols" in fits:
+            tau, ci, secs = ours(x, kind, fit="ols")
+            rows.append(score(name, "ours, fit=ols (before GLS)", tau, truth, secs, ci))
         est, secs = mr_estimator(x)
         rows.append(score(name, "MR estimator", est, truth, secs))
         est, secs = spectral_knee(x)
         rows.append(score(name, "spectral knee (fooof)", est, truth, secs))
-        for r in rows[-4:]:
+        for r in rows[first:]:
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
     table = pd.DataFrame(rows)
     if args.csv:

@@ -255,7 +255,8 @@ def fit_model(
             break
         else:
             best_tau = _refine_taus(best_tau, widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
-                                    n_steps, max_lag, osc, ys, n_amp, w, n_mean, whiten)
+                                    n_steps, max_lag, osc, ys, n_amp, w, n_mean, whiten,
+                                    parabola=whiten is not None and not oscillation and r == len(widths) - 1)
         if oscillation:
             eb = np.broadcast_to(whitened(exp_basis(best_tau, n_steps, max_lag, n_mean), whiten)[:, None],
                                  (n_units, 25, n_exp, n_lags))
