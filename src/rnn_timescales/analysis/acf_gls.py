@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnn_timescales.analysis.acf_solve import _finish, _inverse, whiten
+
 RIDGE = 1e-3  # share of its diagonal added to the covariance
 
 
@@ -118,29 +120,11 @@ def gls_whitener(fit, n_steps: int, max_lag: int, ridge: float = RIDGE) -> np.nd
     return whitener(bartlett_covariance(fit, n_steps, max_lag, ridge))
 
 
-def whiten(arr: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    """``arr`` (U, ..., L) whitened with ``w`` (G, L, L): the U = G x B curves are in groups of B
-    consecutive ones (a unit's bootstrap replicates), each group with its matrix; None: ``arr``."""
-    if w is None:
-        return arr
-    n_groups, lags = w.shape[0], w.shape[-1]
-    shape = arr.shape
-    if shape[0] % n_groups:
-        raise ValueError(f"{shape[0]} curves do not split into {n_groups} groups")
-    a = np.ascontiguousarray(arr, dtype=np.float64).reshape(n_groups, -1, lags)
-    return (a @ np.swapaxes(w, 1, 2)).reshape(shape)
-
-
-
-
-
 def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int, w: np.ndarray) -> np.ndarray:
     """The global grid search of :func:`rnn_timescales.analysis.acf_models.fit_model` in the
     generalised least-squares metric: every candidate tuple of the shared basis ``rows`` (R, L)
     for every whitened curve ``yw`` (U, L), the rows whitened per group of ``w`` (G, L, L) and
     the candidates' normal equations solved per group. Returns the best tuple's index (U,)."""
-    from rnn_timescales.analysis.acf_solve import _finish, _inverse
-
     n_groups, lags = w.shape[0], w.shape[-1]
     per = len(yw) // n_groups
     n_rows = len(rows)

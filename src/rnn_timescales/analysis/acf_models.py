@@ -30,8 +30,8 @@ import numpy as np
 
 from rnn_timescales.analysis.acf_bases import exp_basis, expected_estimate, osc_basis, osc_pair, tau_grid, white_basis
 from rnn_timescales.analysis.acf_gls import gls_search
-from rnn_timescales.analysis.acf_gls import whiten as whitened
 from rnn_timescales.analysis.acf_solve import _finish, _inverse, _refine_one, _refine_taus, _solve
+from rnn_timescales.analysis.acf_solve import whiten as whitened
 
 # model name -> number of exponential components; "+osc" adds a damped oscillation; "osc" is a
 # damped oscillation alone (0 exponentials, the oscillation always on)
