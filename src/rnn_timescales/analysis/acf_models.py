@@ -38,8 +38,8 @@ from rnn_timescales.analysis.acf_solve import whiten as whitened
 MODELS = {"osc": 0, "1exp": 1, "2exp": 2, "3exp": 3}
 OSC_ROUNDS = 9  # refinements of the oscillation's decay and frequency
 GRID_SIZE = {0: 1, 1: 200, 2: 120, 3: 48}
-# local refinement: points per timescale and the half-widths of the successive grids, in grid steps
 GLS_CURVES = 2000  # curves per generalised least-squares call (memory: curves x candidates x lags)
+# local refinement: points per timescale and the half-widths of the successive grids, in grid steps
 REFINE = {0: (1, ()), 1: (9, (1.0, 0.25, 0.06)), 2: (7, (1.0, 0.5, 0.25, 0.12, 0.06)), 3: (5, (1.5, 0.75, 0.4, 0.2, 0.1, 0.05, 0.025))}
 
 
