@@ -23,7 +23,6 @@ import argparse
 import os
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,9 +30,8 @@ import numpy as np
 import pandas as pd
 
 from rnn_timescales.analysis.inference import default_max_lag
-
-sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark's cases (a script, not a package)
-from timescales_field import CASES, mr_estimator, ours  # noqa: E402
+from rnn_timescales.analysis.synthetic import FIELD_CASES as CASES
+from timescales_field import mr_estimator, ours  # the sibling script (run as a script, its folder is on the path)
 
 KINDS = {"continuous": "ou1", "counts": "poisson1"}
 

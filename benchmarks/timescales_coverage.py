@@ -19,10 +19,9 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from rnn_timescales.analysis.inference import estimate_timescales
-from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
+from rnn_timescales.analysis.synthetic import ar2_process, ou_process, ou_spike_counts
 
 # name -> (description, truth timescales, expected model, kind, estimator keywords, generator)
 CASES = {
@@ -45,14 +44,8 @@ CASES = {
     "white_poisson": ("white Poisson noise (mean 1)", [], "none", "counts", {},
                       lambda n, r, s, g: g.poisson(1.0, (s, r, n))),
     "ar2": ("AR(2), decay 20, period 25", [20.0, 0.04], "osc", "continuous", {},
-            lambda n, r, s, g: _ar2(20.0, 25.0, n, r, s, g)),
+            lambda n, r, s, g: ar2_process(20.0, 25.0, s, r, n, g)),
 }
-
-
-def _ar2(decay: float, period: float, n: int, trials: int, steps: int, g: np.random.Generator) -> np.ndarray:
-    rad, om = np.exp(-1 / decay), 2 * np.pi / period
-    e = g.standard_normal((steps + 300, trials, n))
-    return lfilter([1.0], [1.0, -2 * rad * np.cos(om), rad * rad], e, axis=0)[300:]
 
 
 def run_case(name: str, sets: int, trials: int, steps: int, n_boot: int, seed: int) -> dict:

@@ -11,9 +11,11 @@ Poisson counts of a rectified OU rate (tau = 20); a damped oscillation (AR(2), d
 the decay is scored). Methods:
 
 - ours: ``estimate_timescales`` (the data sets of a case as units of one call), 95 % intervals,
-  with the defaults (``mean="auto"``: the mean of all trials unless a unit's trial means differ or
-  drift, docs/timescales.md) and with ``mean="trial"`` (each trial's own mean, the definition of
-  docs/science.md);
+  with the defaults (``fit="gls"``: generalised least squares; ``mean="auto"``: the mean of all
+  trials unless a unit's trial means differ or drift, docs/timescales.md), with ``mean="trial"``
+  (each trial's own mean, the definition of docs/science.md) and, with ``--fits gls,ols`` (the
+  default), with ``fit="ols"`` (every lag weighted equally: the fit before generalised least
+  squares);
 - MR estimator (``mrestimator``): multistep-regression coefficients of lags 1 ... max_lag
   (stationary-mean method), exponential fit;
 - spectral knee (``fooof``, aperiodic mode "knee"): the trial-averaged periodogram, tau =
@@ -37,36 +39,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter, periodogram
+from scipy.signal import periodogram
 
 from rnn_timescales.analysis.inference import default_max_lag, estimate_timescales
-from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
+from rnn_timescales.analysis.synthetic import FIELD_CASES
 
 
-def _ar2(n, trials, steps, g):
-    r, om = np.exp(-1 / 20), 2 * np.pi / 25
-    e = g.standard_normal((steps + 300, trials, n))
-    return lfilter([1.0], [1.0, -2 * r * np.cos(om), r * r], e, axis=0)[300:]
+CASES = FIELD_CASES  # name -> (truth scored, trials, steps, kind, generate(n, trials, steps, rng))
 
 
-# name -> (truth scored, trials, steps, kind, generator(n, trials, steps, rng) -> (time, trials, n))
-CASES = {
-    "OU tau=5": (5.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([5.0], None, s, r, n, seed=g)),
-    "OU tau=20": (20.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
-    "OU tau=100": (100.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([100.0], None, s, r, n, seed=g)),
-    "OU tau=20 (20x200)": (20.0, 20, 200, "continuous", lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
-    "two tau 5 & 80": (80.0, 100, 500, "continuous",
-                      lambda n, r, s, g: ou_process([5.0, 80.0], [0.4, 0.6], s, r, n, seed=g)),
-    "Poisson counts tau=20": (20.0, 100, 500, "counts",
-                              lambda n, r, s, g: ou_spike_counts([20.0], None, s, r, n, mean=1.0, std=0.5, seed=g)),
-    "AR(2) decay 20": (20.0, 100, 500, "continuous", _ar2),
-}
-
-
-def ours(x: np.ndarray, kind: str, mean: str = "auto") -> tuple[np.ndarray, np.ndarray, float]:
+def ours(x: np.ndarray, kind: str, mean: str = "auto", fit: str = "gls") -> tuple[np.ndarray, np.ndarray, float]:
     """Slowest decay (timescale, or the oscillation's decay) and its interval per unit; CPU s per unit."""
     t0 = time.process_time()
-    est = estimate_timescales(x, kind=kind, mean=mean, seed=0)
+    est = estimate_timescales(x, kind=kind, mean=mean, fit=fit, seed=0)
     secs = (time.process_time() - t0) / x.shape[2]
     tau, ci = np.full(x.shape[2], np.nan), np.full((x.shape[2], 2), np.nan)
     for i, u in enumerate(est.units):
@@ -167,6 +152,8 @@ def main() -> int:
     p.add_argument("--sets", type=int, default=20, help="data sets per case")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cases", default=";".join(CASES), help="case names separated by ';'")
+    p.add_argument("--fits", default="gls,ols", help="our fits to run: gls (the default fit, with either mean) "
+                   "and ols (the former fit, mean auto)")
     p.add_argument("--csv")
     p.add_argument("--figure")
     p.add_argument("--markdown", help="write the table as docs/timescales.md shows it")
@@ -177,15 +164,21 @@ def main() -> int:
         truth, trials, steps, kind, gen = CASES[name]
         g = np.random.default_rng([args.seed, sum(map(ord, name))])
         x = gen(args.sets, trials, steps, g)
-        tau, ci, secs = ours(x, kind)
-        rows.append(score(name, "ours (95 % intervals)", tau, truth, secs, ci))
-        tau, ci, secs = ours(x, kind, "trial")
-        rows.append(score(name, "ours, mean=trial", tau, truth, secs, ci))
+        first = len(rows)
+        fits = args.fits.split(",")
+        if "gls" in fits:
+            tau, ci, secs = ours(x, kind)
+            rows.append(score(name, "ours (95 % intervals)", tau, truth, secs, ci))
+            tau, ci, secs = ours(x, kind, "trial")
+            rows.append(score(name, "ours, mean=trial", tau, truth, secs, ci))
+        if "ols" in fits:
+            tau, ci, secs = ours(x, kind, fit="ols")
+            rows.append(score(name, "ours, fit=ols (before GLS)", tau, truth, secs, ci))
         est, secs = mr_estimator(x)
         rows.append(score(name, "MR estimator", est, truth, secs))
         est, secs = spectral_knee(x)
         rows.append(score(name, "spectral knee (fooof)", est, truth, secs))
-        for r in rows[-4:]:
+        for r in rows[first:]:
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
     table = pd.DataFrame(rows)
     if args.csv:

@@ -6,16 +6,17 @@ sets (drawn with seeds other than the benchmark's) estimated with each ingredien
 
 Per case and variant: median |relative error| of the (one-exponential) timescale, root mean square
 and mean of log(estimate / truth). Variants: ours with each mean ("trial": each trial's own;
-"global": the mean of all trials), the bias-corrected value and the raw fit (before the bootstrap's
-correction), and the raw fit of the expected estimate to lags 0 ... K for K = 20, 50 and the default
-(a fifth of the trial); the MR estimator on the default lags. One-exponential model only, so the
-model choice does not enter.
+"global": the mean of all trials) and each fit ("ols": every lag weighted equally, the former
+default; "gls": generalised least squares weighted by the estimate's covariance across lags), the
+bias-corrected value and the raw fit (before the bootstrap's correction); the ordinary least-squares
+fit of the expected estimate to lags 0 ... K for K = 20, 50 and the default (a fifth of the trial);
+the MR estimator on the default lags. One-exponential model only, so the model choice does not
+enter.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -24,9 +25,8 @@ import pandas as pd
 
 from rnn_timescales.analysis.acf_models import fit_model
 from rnn_timescales.analysis.inference import _autocorrelations, default_max_lag, estimate_timescales
-
-sys.path.insert(0, str(Path(__file__).parent))  # the sibling benchmark's cases (a script, not a package)
-from timescales_field import CASES, mr_estimator  # noqa: E402
+from rnn_timescales.analysis.synthetic import FIELD_CASES as CASES
+from timescales_field import mr_estimator  # the sibling script (run as a script, its folder is on the path)
 
 
 def row(case: str, variant: str, est: np.ndarray, truth: float) -> dict:
@@ -49,17 +49,19 @@ def main() -> int:
         truth, trials, steps, kind, gen = CASES[name]
         x = gen(args.sets, trials, steps, np.random.default_rng([args.seed, sum(map(ord, name))]))
         for mean in ("trial", "global"):
-            est = estimate_timescales(x, kind=kind, mean=mean, seed=1, models=("1exp",))
-            tau = np.array([u["timescales"][-1] if u["timescales"] else np.nan for u in est.units])
-            raw = np.array([u["timescales_raw"][-1] if u["timescales"] else np.nan for u in est.units])
-            rows += [row(name, f"ours, mean={mean}, corrected", tau, truth), row(name, f"ours, mean={mean}, raw", raw, truth)]
+            for fit in ("ols", "gls"):
+                est = estimate_timescales(x, kind=kind, mean=mean, fit=fit, seed=1, models=("1exp",))
+                tau = np.array([u["timescales"][-1] if u["timescales"] else np.nan for u in est.units])
+                raw = np.array([u["timescales_raw"][-1] if u["timescales"] else np.nan for u in est.units])
+                rows += [row(name, f"ours, mean={mean}, fit={fit}, corrected", tau, truth),
+                         row(name, f"ours, mean={mean}, fit={fit}, raw", raw, truth)]
             for k in (20, 50, default_max_lag(steps)):
                 _, ac = _autocorrelations(x, k, False, mean == "global")
-                fit = fit_model(ac, steps, "1exp", n_mean=trials if mean == "global" else 1)
-                rows.append(row(name, f"fit, mean={mean}, lags 0..{k}", fit.taus[:, 0], truth))
+                ols_fit = fit_model(ac, steps, "1exp", n_mean=trials if mean == "global" else 1)
+                rows.append(row(name, f"fit, mean={mean}, lags 0..{k}", ols_fit.taus[:, 0], truth))
         rows.append(row(name, f"MR estimator, lags 1..{default_max_lag(steps)}", mr_estimator(x)[0], truth))
-        for r in rows[-11:]:
-            print(f"{r['case']:24s} {r['variant']:34s} median {100 * r['median_rel_error']:5.2f} %  "
+        for r in rows[-15:]:
+            print(f"{r['case']:24s} {r['variant']:42s} median {100 * r['median_rel_error']:5.2f} %  "
                   f"rms(log) {100 * r['rms_log_error']:5.2f} %  mean(log) {100 * r['mean_log_error']:+5.2f} %", flush=True)
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)

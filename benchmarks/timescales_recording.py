@@ -46,6 +46,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--long", type=int, default=2_000_000, help="steps of the one long unit (0: skip)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fit", choices=["gls", "ols"], default="gls", help="the command's --fit (ols: the former fit)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,12 +60,12 @@ def main() -> int:
     x = np.concatenate([ou_process([t], None, args.steps, args.trials, 1, seed=rng, dtype=np.float32) for t in taus], 2)
     np.save(out / "recording.npy", x)  # (time, trials, units)
     wall, cpu, err = _run(exe + ["timescales", str(out / "recording.npy"), "--axes", "time,trials,units",
-                                 "--out", str(out / "recording"), "--no-progress"])
+                                 "--out", str(out / "recording"), "--no-progress", "--fit", args.fit])
     table = pd.read_csv(out / "recording" / "timescales.csv")
     one = table["model"] == "1exp"
     rel = np.abs(table["tau_1"][one] / taus[one] - 1)
     cover = ((table["tau_1_low"] <= taus) & (taus <= table["tau_1_high"]))[one]
-    rows.append({"case": f"{args.units} units x {args.trials} trials x {args.steps} steps, 95 % intervals",
+    rows.append({"case": f"{args.units} units x {args.trials} trials x {args.steps} steps, 95 % intervals, fit {args.fit}",
                  "wall_s": wall, "cpu_s": cpu, "right_model": float(one.mean()),
                  "median_rel_error": float(rel.median()), "coverage": float(cover.mean())})
 
@@ -73,9 +74,9 @@ def main() -> int:
         y = ou_process([tau], None, args.long, 1, 1, seed=rng, dtype=np.float32)[:, 0, 0]
         np.save(out / "long.npy", y)
         wall, cpu, err = _run(exe + ["timescales", str(out / "long.npy"), "--axes", "time", "--out",
-                                     str(out / "long"), "--no-progress"])
+                                     str(out / "long"), "--no-progress", "--fit", args.fit])
         t = pd.read_csv(out / "long" / "timescales.csv").iloc[0]
-        rows.append({"case": f"1 unit x 1 trial x {args.long} steps (tau = {tau:g}), 95 % intervals",
+        rows.append({"case": f"1 unit x 1 trial x {args.long} steps (tau = {tau:g}), 95 % intervals, fit {args.fit}",
                      "wall_s": wall, "cpu_s": cpu, "right_model": float(t["model"] == "1exp"),
                      "median_rel_error": float(abs(t["tau_1"] / tau - 1)),
                      "coverage": float(t["tau_1_low"] <= tau <= t["tau_1_high"])})

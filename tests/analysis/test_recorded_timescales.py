@@ -104,9 +104,12 @@ def _draw(name, seed, steps=N_STEPS, trials=N_TRIALS):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_recovers_known_timescales(name):
+    # one seeded draw per case: a 95 % interval misses the truth in one draw of twenty by design
+    # (coverage over many draws: test_interval_coverage_over_repeated_draws and the coverage
+    # benchmark), so the single draw's check uses 99 % intervals
     taus, weights, _, _ = CASES[name]
     x, kind = _draw(name, seed=11)
-    est = estimate_timescales(x, kind=kind, n_boot=40, seed=0)
+    est = estimate_timescales(x, kind=kind, n_boot=40, seed=0, level=0.99)
     u = est.units[0]
     assert len(u["timescales"]) == len(taus), u  # no invented component, none missed
     tol = 0.10 if len(taus) == 1 else 0.20

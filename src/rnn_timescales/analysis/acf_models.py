@@ -29,13 +29,16 @@ from itertools import combinations
 import numpy as np
 
 from rnn_timescales.analysis.acf_bases import exp_basis, expected_estimate, osc_basis, osc_pair, tau_grid, white_basis
+from rnn_timescales.analysis.acf_gls import gls_search
 from rnn_timescales.analysis.acf_solve import _finish, _inverse, _refine_one, _refine_taus, _solve
+from rnn_timescales.analysis.acf_solve import whiten as whitened
 
 # model name -> number of exponential components; "+osc" adds a damped oscillation; "osc" is a
 # damped oscillation alone (0 exponentials, the oscillation always on)
 MODELS = {"osc": 0, "1exp": 1, "2exp": 2, "3exp": 3}
 OSC_ROUNDS = 9  # refinements of the oscillation's decay and frequency
 GRID_SIZE = {0: 1, 1: 200, 2: 120, 3: 48}
+GLS_CURVES = 2000  # curves per generalised least-squares call (memory: curves x candidates x lags)
 # local refinement: points per timescale and the half-widths of the successive grids, in grid steps
 REFINE = {0: (1, ()), 1: (9, (1.0, 0.25, 0.06)), 2: (7, (1.0, 0.5, 0.25, 0.12, 0.06)), 3: (5, (1.5, 0.75, 0.4, 0.2, 0.1, 0.05, 0.025))}
 
@@ -81,6 +84,13 @@ class Fit:
         nan = np.full((n, n_exp), np.nan)
         return cls(model, nan, nan.copy(), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool),
                    np.full((n, 3), np.nan) if oscillation else None, np.full(n, np.nan) if oscillation else None)
+
+    @classmethod
+    def concat(cls, parts: list["Fit"]) -> "Fit":
+        """The fits of ``parts``' curves, one after another."""
+        def cat(name):
+            return None if getattr(parts[0], name) is None else np.concatenate([getattr(p, name) for p in parts])
+        return cls(parts[0].model, *(cat(n) for n in ("taus", "amps", "white", "rss", "at_bound", "osc", "sine")))
 
     def put(self, idx: np.ndarray, other: "Fit") -> None:
         """Write ``other``'s fits into curves ``idx``."""
@@ -160,8 +170,10 @@ def fit_model(
     grid: int | None = None,
     tau_min: float = 0.2,
     n_mean: int = 1,
+    whiten: np.ndarray | None = None,
 ) -> Fit:
-    """Fit ``sum_j A_j b(tau_j) + W b_0`` (+ a damped oscillation) to every curve.
+    """Fit ``sum_j A_j b(tau_j) + W b_0`` (+ a damped oscillation) to every curve, by ordinary or
+    (``whiten``) generalised least squares.
 
     Parameters
     ----------
@@ -182,6 +194,11 @@ def fit_model(
     n_mean : int
         Trials in the mean subtracted by the estimate (1: each trial's own mean; the number of
         trials for ``mean="global"``), see :func:`expected_estimate`.
+    whiten : array, shape (G, L, L), optional
+        Generalised least squares: minimise |W_g r|^2 (r the residual; W_g = L^-1 for the
+        covariance C = L L^T of the curve's estimate, :func:`rnn_timescales.analysis.acf_gls.gls_whitener`),
+        the U = G x B curves in G groups of B consecutive ones, each with its matrix (a unit's data,
+        B = 1, or its bootstrap replicates). The returned ``rss`` is then |W r|^2.
 
     Returns
     -------
@@ -194,9 +211,19 @@ def fit_model(
     max_lag = n_lags - 1
     if max_lag < 3 or max_lag >= n_steps:
         raise ValueError(f"need 3 <= max lag < n_steps, got max lag {max_lag} with n_steps {n_steps}")
+    if whiten is not None:
+        whiten = np.asarray(whiten, dtype=np.float64)
+        if whiten.ndim != 3 or whiten.shape[1:] != (n_lags, n_lags) or not len(whiten) or n_units % len(whiten):
+            raise ValueError(f"whiten must have shape (G, {n_lags}, {n_lags}) with G dividing {n_units}, "
+                             f"got {whiten.shape}")
+        per = n_units // len(whiten)
+        chunk = max(1, GLS_CURVES // per)
+        if len(whiten) > chunk:
+            return Fit.concat([fit_model(y[g0 * per : (g0 + chunk) * per], n_steps, model, oscillation, grid, tau_min,
+                                         n_mean, whiten[g0 : g0 + chunk]) for g0 in range(0, len(whiten), chunk)])
     finite = np.isfinite(y).all(1)
     scale = np.where(finite & (np.abs(y[:, 0]) > 0), np.abs(np.nan_to_num(y[:, 0])), 1.0)[:, None]
-    ys = np.where(finite[:, None], y, 0.0) / scale
+    ys = whitened(np.where(finite[:, None], y, 0.0) / scale, whiten)
     n_exp = MODELS[model]
     oscillation = oscillation or n_exp == 0
     n_amp = n_exp + int(oscillation)  # amplitudes >= 0: the exponentials' and the oscillation's cosine
@@ -206,24 +233,15 @@ def fit_model(
     log_step = np.log(taus[1] / taus[0]) if len(taus) > 1 else 0.0
 
     # global search: every candidate tuple for every curve, amplitudes in closed form
-    proj = ys @ rows.T  # (U, R)
-    yy = (ys * ys).sum(1)
-    best = np.zeros(n_units, int)
-    best_rss = np.full(n_units, np.inf)
-    step = max(1, 2_000_000 // max(n_units, 1))
-    for p0 in range(0, len(tuples), step):
-        tp = tuples[p0 : p0 + step]
-        rhs = proj[:, tp]  # (U, P, C)
-        _, rss = _finish(None, rhs, yy[:, None], n_amp, inverse=cand_inv[p0 : p0 + step][None])
-        i = rss.argmin(1)
-        r = rss[np.arange(n_units), i]
-        better = r < best_rss
-        best_rss[better], best[better] = r[better], p0 + i[better]
+    if whiten is None:
+        best = _search(ys, rows, tuples, cand_inv, n_amp)
+    else:
+        best = gls_search(ys, rows, tuples, n_amp, whiten)
     best_idx = tuples[best, :n_exp]
     best_tau = taus[best_idx]
     at_bound = (best_idx == 0).any(1) | (best_idx == size - 1).any(1)
     osc = osc_par[tuples[best, n_exp] - size] if oscillation else None  # (U, 2) tau_o, f
-    w = rows[-1]
+    w = rows[-1] if whiten is None else np.repeat(whiten @ rows[-1], per, axis=0)  # (L,) or per curve (U, L)
 
     # local refinements on shrinking grids around the best: the timescales jointly, then (with
     # them fixed) the oscillation's damping and frequency
@@ -232,28 +250,30 @@ def fit_model(
     for r in range(rounds):
         if n_exp == 0:  # only the oscillation to refine
             best_tau = np.zeros((n_units, 0))
-        elif n_exp == 1 and not oscillation:
+        elif n_exp == 1 and not oscillation and whiten is None:
             best_tau = _refine_one(best_tau, 1.5 * log_step, taus, n_steps, max_lag, ys, w, n_mean)
             break
         else:
             best_tau = _refine_taus(best_tau, widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
-                                    n_steps, max_lag, osc, ys, n_amp, w, n_mean)
+                                    n_steps, max_lag, osc, ys, n_amp, w, n_mean, whiten,
+                                    parabola=whiten is not None and not oscillation and r == len(widths) - 1)
         if oscillation:
-            eb = np.broadcast_to(exp_basis(best_tau, n_steps, max_lag, n_mean)[:, None], (n_units, 25, n_exp, n_lags))
+            eb = np.broadcast_to(whitened(exp_basis(best_tau, n_steps, max_lag, n_mean), whiten)[:, None],
+                                 (n_units, 25, n_exp, n_lags))
             # 5 x 5 (log decay, frequency) around the best, halving: +-0.7 (the grid's step in log
             # decay is ln 2 or more) and +-0.012 cycles per step at first
             lt = np.log(osc[:, :1]) + np.linspace(-1, 1, 5) * 0.7 * 0.5**r  # (U, 5)
             ff = np.clip(osc[:, 1:2] + np.linspace(-1, 1, 5) * 0.012 * 0.5**r, 1e-4, 0.5)
             oc = np.stack([np.repeat(np.exp(lt), 5, 1), np.tile(ff, (1, 5))], -1)  # (U, 25, 2)
-            ob = osc_pair(oc[..., 0], oc[..., 1], n_steps, max_lag, n_mean)  # (U, 25, 2, L)
-            base = np.concatenate([eb, ob, np.broadcast_to(w, (n_units, 25, 1, n_lags))], axis=2)
+            ob = whitened(osc_pair(oc[..., 0], oc[..., 1], n_steps, max_lag, n_mean), whiten)  # (U, 25, 2, L)
+            base = np.concatenate([eb, ob, _white_rows(w, n_units, 25)], axis=2)
             _, rss = _solve(base, ys, n_amp)
             osc = oc[np.arange(n_units), rss.argmin(1)]
     best_tau = np.sort(best_tau, axis=1)
-    parts = [exp_basis(best_tau, n_steps, max_lag, n_mean)[:, None]]
+    parts = [whitened(exp_basis(best_tau, n_steps, max_lag, n_mean), whiten)[:, None]]
     if oscillation:
-        parts.append(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)[:, None])
-    parts.append(np.broadcast_to(w, (n_units, 1, 1, n_lags)))
+        parts.append(whitened(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whiten)[:, None])
+    parts.append(_white_rows(w, n_units, 1))
     coef, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
     coef, rss = coef[:, 0], rss[:, 0]
     failed = ~np.isfinite(rss) | ~finite
@@ -267,13 +287,46 @@ def fit_model(
     return fit
 
 
-def fit_white(y: np.ndarray, n_steps: int, n_mean: int = 1) -> Fit:
+def _search(ys: np.ndarray, rows: np.ndarray, tuples: np.ndarray, cand_inv: np.ndarray, n_amp: int) -> np.ndarray:
+    """The global grid search by ordinary least squares: every candidate tuple of the shared basis
+    ``rows`` for every curve ``ys`` (U, L), with the tuples' precomputed inverse Gram matrices.
+    Returns the best tuple's index (U,)."""
+    n_units = len(ys)
+    proj = ys @ rows.T  # (U, R)
+    yy = (ys * ys).sum(1)
+    best = np.zeros(n_units, int)
+    best_rss = np.full(n_units, np.inf)
+    step = max(1, 2_000_000 // max(n_units, 1))
+    for p0 in range(0, len(tuples), step):
+        rhs = proj[:, tuples[p0 : p0 + step]]  # (U, P, C)
+        _, rss = _finish(None, rhs, yy[:, None], n_amp, inverse=cand_inv[p0 : p0 + step][None])
+        i = rss.argmin(1)
+        r = rss[np.arange(n_units), i]
+        better = r < best_rss
+        best_rss[better], best[better] = r[better], p0 + i[better]
+    return best
+
+
+def _white_rows(w: np.ndarray, n_units: int, n_cand: int) -> np.ndarray:
+    """The white-noise row (L,), or per curve (U, L), as (U, n_cand, 1, L)."""
+    return np.broadcast_to(w.reshape(-1, 1, 1, w.shape[-1]) if w.ndim == 2 else w, (n_units, n_cand, 1, w.shape[-1]))
+
+
+def fit_white(y: np.ndarray, n_steps: int, n_mean: int = 1, whiten: np.ndarray | None = None) -> Fit:
     """The white-noise-only model ("none": no timescale), W b_0, fitted to every curve (U, L):
-    W = y.b_0 / b_0.b_0 in closed form."""
+    W = y.b_0 / b_0.b_0 in closed form (``whiten``: by generalised least squares, as in
+    :func:`fit_model`, with the whitened curve and b_0)."""
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     b0 = white_basis(n_steps, y.shape[1] - 1, n_mean)
-    white = y @ b0 / (b0 @ b0)
-    rss = np.maximum((y * y).sum(1) - white * (y @ b0), 0.0)
+    if whiten is None:
+        white = y @ b0 / (b0 @ b0)
+        rss = np.maximum((y * y).sum(1) - white * (y @ b0), 0.0)
+    else:
+        yw = whitened(y, whiten)
+        bw = np.repeat(np.asarray(whiten) @ b0, len(y) // len(whiten), axis=0)
+        proj = (yw * bw).sum(1)
+        white = proj / (bw * bw).sum(1)
+        rss = np.maximum((yw * yw).sum(1) - white * proj, 0.0)
     n = len(y)
     return Fit("none", np.zeros((n, 0)), np.zeros((n, 0)), white, rss, np.zeros(n, bool))
 

@@ -1,6 +1,7 @@
 """Vectorised linear least squares behind :func:`rnn_timescales.analysis.acf_models.fit_model`:
 the normal equations of many small problems at once (explicit inverses for up to three
-coefficients), and the local refinements of the timescales around a grid optimum."""
+coefficients), the local refinements of the timescales around a grid optimum, and the whitening of the
+generalised least-squares fit (:mod:`rnn_timescales.analysis.acf_gls`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,19 @@ import numpy as np
 
 from rnn_timescales.analysis.acf_bases import (
     TABLE_POINTS, _exp_table, _table_basis, _table_dots, osc_pair)
+
+
+def whiten(arr: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """``arr`` (U, ..., L) whitened with ``w`` (G, L, L): the U = G x B curves are in groups of B
+    consecutive ones (a unit's bootstrap replicates), each group with its matrix; None: ``arr``."""
+    if w is None:
+        return arr
+    n_groups, lags = w.shape[0], w.shape[-1]
+    shape = arr.shape
+    if shape[0] % n_groups:
+        raise ValueError(f"{shape[0]} curves do not split into {n_groups} groups")
+    a = np.ascontiguousarray(arr, dtype=np.float64).reshape(n_groups, -1, lags)
+    return (a @ np.swapaxes(w, 1, 2)).reshape(shape)
 
 
 def _solve(bases: np.ndarray, y: np.ndarray, n_amp: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,19 +114,36 @@ def _refine_one(best_tau: np.ndarray, half_width: float, taus: np.ndarray, n_ste
     return np.clip(lo * np.exp(pos * step), lo, hi)[:, None]
 
 
-def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w, n_mean=1):
+def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w, n_mean=1, whitening=None,
+                 parabola=False):
     """One local refinement of every curve's timescales: ``offsets`` points per timescale over
-    +-``width`` in log tau, jointly, the oscillation (if any) held fixed."""
+    +-``width`` in log tau, jointly, the oscillation (if any) held fixed (``whitening``: generalised
+    least squares, ``ys`` and ``w`` (U, L) already whitened, see ``fit_model``). ``parabola`` (one
+    timescale): the minimum of the parabola through the best point and its neighbours in log tau,
+    so that the result is not confined to the refinement's lattice."""
+
     n_units, n_exp = best_tau.shape
     n_lags = ys.shape[1]
     rel = np.exp(np.linspace(-width, width, offsets))
     mesh = np.stack(np.meshgrid(*[np.arange(offsets)] * n_exp, indexing="ij"), -1).reshape(-1, n_exp)
     cands = np.stack([(best_tau[:, j : j + 1] * rel)[:, mesh[:, j]] for j in range(n_exp)], -1)  # (U, P, J)
     cands = np.clip(cands, taus[0], taus[-1])
-    parts = [_table_basis(cands, n_steps, max_lag, taus[0], taus[-1], n_mean)]
+    # (whitened, the table's interpolation moves a fitted timescale by < 1e-4 relative to the closed form)
+    parts = [whiten(_table_basis(cands, n_steps, max_lag, taus[0], taus[-1], n_mean), whitening)]
     if osc is not None:
-        ob = osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean)  # (U, 2, L): cosine, sine
+        ob = whiten(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whitening)  # (U, 2, L): cosine, sine
         parts.append(np.broadcast_to(ob[:, None], (n_units, cands.shape[1], 2, n_lags)))
-    parts.append(np.broadcast_to(w, (n_units, cands.shape[1], 1, n_lags)))
+    parts.append(np.broadcast_to(w.reshape(-1, 1, 1, n_lags) if w.ndim == 2 else w, (n_units, cands.shape[1], 1, n_lags)))
     _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
-    return cands[np.arange(n_units), rss.argmin(1)]
+    r = np.arange(n_units)
+    if not (parabola and n_exp == 1 and offsets >= 3):
+        return cands[r, rss.argmin(1)]
+    i = np.clip(rss.argmin(1), 1, offsets - 2)
+    left, mid, right = rss[r, i - 1], rss[r, i], rss[r, i + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf where a neighbour has a negative amplitude
+        curv = left - 2 * mid + right
+        ok = np.isfinite(curv) & (curv > 0)
+        shift = np.where(ok, 0.5 * (left - right) / np.where(ok, curv, 1.0), 0.0)
+    best = np.where(ok, i, rss.argmin(1))
+    spacing = 2 * width / (offsets - 1)
+    return np.clip(cands[r, best, 0] * np.exp(np.clip(shift, -1, 1) * spacing), taus[0], taus[-1])[:, None]

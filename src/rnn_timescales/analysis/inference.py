@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from rnn_timescales.analysis.acf_gls import gls_whitener
 from rnn_timescales.analysis.acf_models import Fit
 from rnn_timescales.analysis.model_choice import (
     CANDIDATES, MIN_RATIO, MIN_WEIGHT, fit_candidate, has_osc, ladder, n_exp, nan_quantiles, p_values, plausible)
@@ -32,13 +33,15 @@ KINDS = ("continuous", "counts")
 INTERVALS = ("bootstrap", "trials", "none")
 COUNT_MODELS = ("auto", "poisson", "gamma")
 MEANS = ("auto", "trial", "global")
+FITS = ("gls", "ols")
 DEFAULT_MODELS = ("1exp", "2exp", "osc")
 MIN_TRIALS = 1
 UNIT_CHUNK = 250  # units simulated and fitted together (memory: chunk x n_boot x lags floats)
 
 
 def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: Sequence[str],
-           interval: str, n_boot: int, level: float, count_model: str, rate: str, mean: str) -> tuple[np.ndarray, int]:
+           interval: str, n_boot: int, level: float, count_model: str, rate: str, mean: str,
+           fit: str = "gls") -> tuple[np.ndarray, int]:
     x = np.asarray(data)
     if x.ndim == 1:
         x = x[:, None, None]
@@ -67,6 +70,8 @@ def _check(data: np.ndarray, dt: float, kind: str, max_lag: int | None, models: 
         raise ValueError(f"rate must be one of {', '.join(RATES)}, got {rate!r}")
     if mean not in MEANS:
         raise ValueError(f"mean must be one of {', '.join(MEANS)}, got {mean!r}")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
     ladder(models)  # raises on bad names
     if n_trials < MIN_TRIALS:
         raise ValueError(f"need at least {MIN_TRIALS} trial, got {n_trials}")
@@ -141,9 +146,10 @@ def _generative(fit: Fit, model: str, mean: np.ndarray, c0: np.ndarray, kind: st
 
 
 def _simulate_and_fit(gen: Generative, model: str, n_steps: int, n_trials: int, max_lag: int, n_rep: int,
-                      rng: np.random.Generator, n_mean: int = 1) -> tuple[np.ndarray, Fit]:
+                      rng: np.random.Generator, n_mean: int = 1, whiten: np.ndarray | None = None) -> tuple[np.ndarray, Fit]:
     """``n_rep`` replicates per unit simulated from ``gen`` (U, B, L) and the model's fits of them
-    (flattened U * B)."""
+    (flattened U * B; ``whiten`` (U, L, L): each unit's generalised least-squares weighting, the
+    same as its data's)."""
     fit = gen.fit
     slowest = np.nanmax(np.concatenate([fit.taus, fit.osc[:, 1:2] if fit.osc is not None else np.zeros((len(fit.white), 0)),
                                         np.ones((len(fit.white), 1))], 1))
@@ -152,7 +158,7 @@ def _simulate_and_fit(gen: Generative, model: str, n_steps: int, n_trials: int, 
     pool = simulate_pool(gen, n_sim, max_lag, POOL, rng, global_mean=n_mean > 1)
     sims = replicates(expected_curve(gen, n_steps, max_lag, n_mean), pool, n_draw, n_rep, rng)
     y = latent(sims, gen.mean) if gen.kind == "counts" and gen.rate == "exp" else sims
-    return y, fit_candidate(model, y.reshape(-1, max_lag + 1), n_steps, n_mean)
+    return y, fit_candidate(model, y.reshape(-1, max_lag + 1), n_steps, n_mean, whiten)
 
 
 def estimate_timescales(
@@ -169,6 +175,7 @@ def estimate_timescales(
     count_model: str = "auto",
     rate: str = "rectified",
     mean: str = "auto",
+    fit: str = "gls",
     seed: int | None = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> TimescaleEstimate:
@@ -221,6 +228,13 @@ def estimate_timescales(
         its fitted timescales explain (a chi-square test at ``alpha``,
         :mod:`rnn_timescales.analysis.mean_choice`; the table's ``mean`` and ``mean_p_value``).
         The expected estimate is modelled either way.
+    fit : {"gls", "ols"}
+        How every model is fitted to the autocorrelation (the data, the bootstrap's replicates and
+        the model choice's comparisons alike): ``"gls"``, generalised least squares weighted by
+        the covariance of the estimate across lags under the unit's ordinary least-squares fit
+        (Bartlett's formula, :mod:`rnn_timescales.analysis.acf_gls`; the replicates of a unit with
+        its data's weighting); ``"ols"``, every lag weighted equally (the estimator before
+        generalised least squares).
     seed : int, optional
     progress : callable(done, total), optional
         Called as units' models are settled.
@@ -241,9 +255,9 @@ def estimate_timescales(
     t_start = time.perf_counter()
     if oscillation:
         models = tuple(models) + tuple(m for m in ("osc", "1exp+osc") if m not in models)
-    x, max_lag = _check(data, dt, kind, max_lag, models, interval, n_boot, level, count_model, rate, mean)
+    x, max_lag = _check(data, dt, kind, max_lag, models, interval, n_boot, level, count_model, rate, mean, fit)
     rng = np.random.default_rng(seed)
-    args = (dt, kind, max_lag, models, interval, n_boot, level, alpha, count_model, rate, seed, progress)
+    args = (dt, kind, max_lag, models, interval, n_boot, level, alpha, count_model, rate, fit, seed, progress)
     if mean != "auto":
         est = _estimate(x, mean, rng, *args)
     else:
@@ -270,7 +284,8 @@ def estimate_timescales(
 
 def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kind: str, max_lag: int,
               models: Sequence[str], interval: str, n_boot: int, level: float, alpha: float, count_model: str,
-              rate: str, seed: int | None, progress: Callable[[int, int], None] | None) -> TimescaleEstimate:
+              rate: str, fit_method: str, seed: int | None,
+              progress: Callable[[int, int], None] | None) -> TimescaleEstimate:
     """The estimate of every unit of checked data ``x`` with one kind of mean ("trial", "global")."""
     n_steps, n_trials, n_units = x.shape
     n_mean = n_trials if mean == "global" else 1
@@ -283,6 +298,7 @@ def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kin
     n_rep = n_boot if interval != "none" else 40
     current = np.zeros(n_units, int)  # index into steps
     fits: dict[str, Fit] = {}
+    pilots: dict[str, Fit] = {}  # generalised least squares: the ordinary fits whose covariance weights it
     boots: dict[str, dict] = {}
     p = np.full(n_units, np.nan)
     poor = np.zeros(n_units, bool)
@@ -296,9 +312,20 @@ def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kin
         store = fits[model]
         todo = idx[~store.done[idx]]
         if len(todo):
-            store.put(todo, fit_candidate(model, y[todo], n_steps, n_mean))
+            ols = fit_candidate(model, y[todo], n_steps, n_mean)
+            if fit_method == "gls":
+                pilots.setdefault(model, Fit.empty(model, n_units, n_exp(model), has_osc(model))).put(todo, ols)
+                ols = fit_candidate(model, y[todo], n_steps, n_mean, weighting(model, todo))
+            store.put(todo, ols)
             store.done[todo] = True
         return store
+
+    def weighting(model: str, idx: np.ndarray) -> np.ndarray | None:
+        """The generalised least-squares whitening of units idx under their fit of ``model``
+        (None: ordinary least squares)."""
+        if fit_method != "gls":
+            return None
+        return gls_whitener(pilots[model].take(idx), n_steps, max_lag)
 
     while pending.any():
         for level_ in np.unique(current[pending]):
@@ -308,7 +335,8 @@ def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kin
             for c0 in range(0, len(idx), UNIT_CHUNK):
                 part = idx[c0 : c0 + UNIT_CHUNK]
                 gen = _generative(store.take(part), model, means[part], ac[part, 0], kind, rate, count_model, integer)
-                sims, bfit = _simulate_and_fit(gen, model, n_steps, n_trials, max_lag, n_rep, rng, n_mean)
+                sims, bfit = _simulate_and_fit(gen, model, n_steps, n_trials, max_lag, n_rep, rng, n_mean,
+                                               weighting(model, part))
                 p[part] = p_values(store.rss[part], bfit.rss.reshape(len(part), n_rep))
                 _keep_boot(boots, model, part, n_units, n_rep, sims, bfit, n_steps, max_lag, level, n_mean)
             fail = p[idx] < alpha
@@ -318,7 +346,10 @@ def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kin
                 if not len(trying):
                     break
                 cand = fitted(steps[nxt], trying).take(trying)
-                ok = plausible(cand, max_lag) & (cand.rss < store.rss[trying])
+                rss = store.rss[trying]
+                if fit_method == "gls":  # the current model refitted with the candidate's weighting
+                    rss = fit_candidate(model, y[trying], n_steps, n_mean, weighting(steps[nxt], trying)).rss
+                ok = plausible(cand, max_lag) & (cand.rss < rss)
                 current[trying[ok]] = nxt
                 moved[np.isin(idx, trying[ok])] = True
             poor[idx[fail & ~moved]] = True  # kept with a failed test (the table flags strong failures)
@@ -326,12 +357,12 @@ def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kin
             if progress is not None:
                 progress(int((~pending).sum()), n_units)
     chosen = [steps[i] for i in current]
-    trial_boot = (_trial_resamples(ac_trials, means, exp_rate, chosen, n_boot, n_steps, rng, n_mean)
+    trial_boot = (_trial_resamples(ac_trials, means, exp_rate, chosen, n_boot, n_steps, rng, n_mean, weighting)
                   if interval == "trials" else None)
     settings = {"dt": dt, "kind": kind, "max_lag": max_lag, "models": list(steps[1:]), "interval": interval,
                 "n_boot": n_boot, "level": level, "alpha": alpha, "seed": seed, "n_steps": n_steps,
                 "n_trials": n_trials, "count_model": count_model, "rate": rate if kind == "counts" else None,
-                "pool": POOL, "mean": mean, "n_mean": n_mean}
+                "pool": POOL, "mean": mean, "n_mean": n_mean, "fit": fit_method}
     est = build(y, ac, means, chosen, fits, boots, trial_boot, p, poor, kind, interval, level, dt, n_steps,
                 max_lag, settings, "osc" not in steps)
     est.table.insert(2, "mean", mean)
@@ -363,8 +394,10 @@ def _keep_boot(boots: dict, model: str, part: np.ndarray, n_units: int, n_rep: i
 
 
 def _trial_resamples(ac_trials: np.ndarray, means: np.ndarray, exp_rate: bool, chosen: list[str], n_boot: int,
-                     n_steps: int, rng: np.random.Generator, n_mean: int = 1) -> dict:
-    """Fits of the chosen model to trial-resampled autocorrelations: unit -> fitted replicates."""
+                     n_steps: int, rng: np.random.Generator, n_mean: int = 1,
+                     weighting: Callable[[str, np.ndarray], np.ndarray | None] | None = None) -> dict:
+    """Fits of the chosen model to trial-resampled autocorrelations: unit -> fitted replicates
+    (``weighting(model, units)``: each unit's generalised least-squares whitening, or None)."""
     n_trials, n_units, n_lags = ac_trials.shape
     idx = rng.integers(0, n_trials, (n_boot, n_trials))
     res = np.stack([ac_trials[i].mean(0) for i in idx], 1)  # (U, B, L)
@@ -375,10 +408,11 @@ def _trial_resamples(ac_trials: np.ndarray, means: np.ndarray, exp_rate: bool, c
         units = np.array([u for u in range(n_units) if chosen[u] == model])
         if model == "none":
             continue
-        f = fit_candidate(model, res[units].reshape(-1, n_lags), n_steps, n_mean)
+        f = fit_candidate(model, res[units].reshape(-1, n_lags), n_steps, n_mean,
+                          None if weighting is None else weighting(model, units))
         out[model] = (units, f, res[units])
     return out
 
 
-__all__ = ["CANDIDATES", "DEFAULT_MODELS", "INTERVALS", "KINDS", "MEANS", "MIN_RATIO", "MIN_SIGNAL", "MIN_WEIGHT", "RATES",
+__all__ = ["CANDIDATES", "DEFAULT_MODELS", "FITS", "INTERVALS", "KINDS", "MEANS", "MIN_RATIO", "MIN_SIGNAL", "MIN_WEIGHT", "RATES",
            "TimescaleEstimate", "default_max_lag", "estimate_timescales", "guess_kind", "plausible", "simulate_acf"]

@@ -42,13 +42,13 @@ def has_osc(model: str) -> bool:
     return model.endswith("osc")
 
 
-def fit_candidate(model: str, y: np.ndarray, n_steps: int, n_mean: int = 1) -> Fit:
+def fit_candidate(model: str, y: np.ndarray, n_steps: int, n_mean: int = 1, whiten: np.ndarray | None = None) -> Fit:
     """Fit candidate ``model`` to curves y (U, L) (``n_mean``: trials in the subtracted mean)."""
     if model == "none":
-        return fit_white(y, n_steps, n_mean)
+        return fit_white(y, n_steps, n_mean, whiten)
     if model == "1exp+osc":
-        return fit_model(y, n_steps, "1exp", oscillation=True, n_mean=n_mean)
-    return fit_model(y, n_steps, model, n_mean=n_mean)
+        return fit_model(y, n_steps, "1exp", oscillation=True, n_mean=n_mean, whiten=whiten)
+    return fit_model(y, n_steps, model, n_mean=n_mean, whiten=whiten)
 
 
 def plausible(fit: Fit, max_lag: int) -> np.ndarray:

@@ -10,7 +10,7 @@ Arrays are time-major: ``(time, trials, units)``, float32 to match simulated act
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 from scipy.signal import lfilter
@@ -253,6 +253,64 @@ def ou_spike_counts(
     rng = _as_generator(seed)
     x = ou_process(taus, weights, n_steps, n_trials, n_units, dt, oscillation, seed=rng)
     return spike_counts(x, mean, std, distribution, fano, seed=rng, rate=rate)
+
+
+def ar2_process(
+    decay: float,
+    period: float,
+    n_steps: int,
+    n_trials: int = 1,
+    n_units: int = 1,
+    seed: int | np.random.Generator | None = None,
+    burn_in: int = 300,
+) -> np.ndarray:
+    """An AR(2) process x_t = 2 r cos(w) x_{t-1} - r^2 x_{t-2} + e_t (e_t ~ N(0, 1)), r =
+    exp(-1 / decay), w = 2 pi / period: a damped oscillation whose autocorrelation is
+    r^k (cos w k + c sin w k), c = (1 - r^2) / (1 + r^2) cot w (docs/timescales.md, the oscillation
+    model). Started from zero and run ``burn_in`` steps before the ones returned (the start's
+    transient decays as r^burn_in). Decay and period in steps.
+
+    Returns
+    -------
+    x : array, shape (n_steps, n_trials, n_units), float64, zero mean
+    """
+    if not (decay > 0 and period > 2) or n_steps < 1 or n_trials < 1 or n_units < 1 or burn_in < 0:
+        raise ValueError(f"need decay > 0, period > 2 and positive sizes, got {decay}, {period}, "
+                         f"{n_steps}, {n_trials}, {n_units}, burn_in {burn_in}")
+    r, om = np.exp(-1.0 / decay), 2 * np.pi / period
+    e = _as_generator(seed).standard_normal((n_steps + burn_in, n_trials, n_units))
+    return lfilter([1.0], [1.0, -2 * r * np.cos(om), r * r], e, axis=0)[burn_in:]
+
+
+class FieldCase(NamedTuple):
+    """One case of the benchmark against the field's methods (benchmarks/timescales_field.py):
+    the scored timescale (steps; the slowest, the latent process's for counts, the decay for the
+    oscillation), the data's trials and steps, its kind for ``estimate_timescales``, and
+    ``generate(n, trials, steps, rng)`` -> n independent data sets as units, (steps, trials, n)."""
+
+    truth: float
+    trials: int
+    steps: int
+    kind: str
+    generate: Callable[[int, int, int, np.random.Generator], np.ndarray]
+
+
+# The cases of the field benchmark (docs/timescales.md, "Side by side with the field"), shared by
+# benchmarks/timescales_field.py, timescales_field_why.py and abctau_field.py.
+FIELD_CASES = {
+    "OU tau=5": FieldCase(5.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([5.0], None, s, r, n, seed=g)),
+    "OU tau=20": FieldCase(20.0, 100, 500, "continuous", lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
+    "OU tau=100": FieldCase(100.0, 100, 500, "continuous",
+                            lambda n, r, s, g: ou_process([100.0], None, s, r, n, seed=g)),
+    "OU tau=20 (20x200)": FieldCase(20.0, 20, 200, "continuous",
+                                    lambda n, r, s, g: ou_process([20.0], None, s, r, n, seed=g)),
+    "two tau 5 & 80": FieldCase(80.0, 100, 500, "continuous",
+                                lambda n, r, s, g: ou_process([5.0, 80.0], [0.4, 0.6], s, r, n, seed=g)),
+    "Poisson counts tau=20": FieldCase(20.0, 100, 500, "counts",
+                                       lambda n, r, s, g: ou_spike_counts([20.0], None, s, r, n, mean=1.0, std=0.5,
+                                                                          seed=g)),
+    "AR(2) decay 20": FieldCase(20.0, 100, 500, "continuous", lambda n, r, s, g: ar2_process(20.0, 25.0, s, r, n, g)),
+}
 
 
 # The validation cases of the recorded-data estimator (docs/timescales.md): name -> (timescales,
