@@ -175,13 +175,21 @@ def main() -> None:
         atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
     revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
                               text=True).stdout.strip()
-    atomic_write_text(out.with_suffix(".json"), json.dumps({
-        "command": "PYTHONPATH=CHECKOUT:CHECKOUT/analysis/timescales python configs/reproduce/authors_tau_net.py "
-                   "CHECKOUT " + " ".join(sys.argv[2:]),
-        "revision": revision, "authors_commit": "f04a948",
-        "settings": {"steps": args.steps, "burn_in": BURN, "trials": TRIALS, "max_lag": MAX_LAG, "fit_lag": FIT_LAG,
-                     "torch_seed": 0, "rounding_repeats": args.repeats, "rounding_scale": 1e-8, "bound": BOUND}},
-        indent=2))
+    # the table gathers rows of several calls: its record keeps every command that added rows, with
+    # the revision it ran at
+    command = ("PYTHONPATH=CHECKOUT:CHECKOUT/analysis/timescales python configs/reproduce/authors_tau_net.py CHECKOUT "
+               + " ".join(sys.argv[2:]))
+    record_path = out.with_suffix(".json")
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if command not in record.get("command", ""):
+        record["command"] = f"{record['command']}; then {command}" if record.get("command") else command
+        record["revision"] = (f"{record['revision']}; {revision} (the rows of: {command})" if record.get("revision")
+                              else revision)
+    record.update({"authors_commit": "f04a948",
+                   "settings": {"steps": args.steps, "burn_in": BURN, "trials": TRIALS, "max_lag": MAX_LAG,
+                                "fit_lag": FIT_LAG, "torch_seed": 0, "rounding_repeats": args.repeats,
+                                "rounding_scale": 1e-8, "bound": BOUND}})
+    atomic_write_text(record_path, json.dumps(record, indent=2))
     print(f"wrote {out} ({len(rows)} rows)")
 
 
