@@ -321,3 +321,24 @@ def test_the_n50_paragraph_quotes_the_tables():
     assert spread and len(v) == 4
     for text_value, value in zip(spread.groups(), [v.min(), v.max(), v.std(ddof=1), v.mean()]):
         assert _agrees(text_value, value)
+
+
+def test_the_single_head_probe_quoted_is_its_table():
+    """"Forgetting by probes", our seed-0 single-head network: the lowest earlier N' per checkpoint
+    and the range of N' = 6-18 at the N = 21 checkpoint."""
+    t = pd.read_csv(RESULTS / "probe_forgetting_ours_single" / "probe_forgetting.csv")
+    earlier = t[(t["checkpoint_n"] > 0) & ~t["trained"]]
+    lowest = earlier.groupby("checkpoint_n")["probe_accuracy"].min()
+    text = " ".join(PAGE.read_text().split())
+    found = re.search(r"keep every earlier N′ at 1\.00 to N = (\d+) and then lose them as the paper's single-head network "
+                      r"does \(the lowest earlier N′ (\S+) at N = 8, (\S+) at N = 9, (\S+) at N = 11\)\. At its N = 21 "
+                      r"checkpoint the probe reads N′ = 6–18 at (\S+)–(\S+), at chance, while the network solves N = 21 "
+                      r"itself \((\S+)\)", text)
+    assert found, "the page no longer quotes the single-head probe"
+    assert (lowest.loc[: int(found[1])] >= 0.9995).all() and lowest.loc[int(found[1]) + 1] < 0.9995
+    for text_value, n in zip(found.groups()[1:4], (8, 9, 11)):
+        assert _agrees(text_value, lowest.loc[n]), (n, text_value)
+    at21 = earlier[(earlier["checkpoint_n"] == 21) & earlier["n"].between(6, 18)]["probe_accuracy"]
+    assert _agrees(found[5], at21.min()) and _agrees(found[6], at21.max())
+    own = t[(t["checkpoint_n"] == 21) & t["trained"]]["probe_accuracy"].iloc[0]
+    assert _agrees(found[7], own)
