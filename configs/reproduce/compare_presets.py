@@ -20,9 +20,9 @@ number of networks and the mean and s.d. (ddof 1; empty for one network) over th
 (mean, median), tau_net by the paper's estimator (``*_aic``: the paper's mean of tau_net > 1 step,
 the median and 10 % trimmed mean of those neurons, the share dropped, the share given two
 exponentials), tau_net by ours (median over neurons, the paper's mean) and the five slowest
-Jacobian modes (median over operating points; time steps). Rows already computed (same checkpoint
-and settings) are kept, so an interrupted or extended run (a new seed, a new group) computes only
-what is new. Both tables get their entry in OUT/provenance.json. Several CPU-minutes per checkpoint.
+Jacobian modes (median over operating points; time steps). Each row names the revision that
+computed it. Rows already computed (same checkpoint and settings) are kept, so an interrupted or
+extended run (a new seed, a new group) computes only what is new. Both tables get their entry in OUT/provenance.json. Several CPU-minutes per checkpoint.
 --name gives the tables another name (NAME.csv, NAME_rows.csv), e.g. ``timescales_refit`` for the
 campaign's networks analysed again with the fixed estimator, beside the rows of timescales.csv.
 """
@@ -126,7 +126,7 @@ def main() -> None:
             row = network_timescales(ckpt, settings)
             rows.append({"group": label, "run": run.name, "seed": c.seed, "preset": c.preset,
                          "precision": c.model.precision, "placement": c.model.placement, **row,
-                         "checkpoint": str(path), "settings": key})
+                         "checkpoint": str(path), "settings": key, "revision": revision})
             print(f"{label} {run.name} N = {n}: tau_net (paper) {row['tau_net_paper_mean_aic']:.3f}, trained tau "
                   f"{row['tau_mean']:.3f} ({time.time() - t0:.0f} s)", flush=True)
             atomic_write_text(rows_path, pd.DataFrame(rows).to_csv(index=False))
