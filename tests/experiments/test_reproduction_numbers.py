@@ -56,6 +56,13 @@ def _agrees(text: str, value: float) -> bool:
     return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-9
 
 
+def _quoted(pattern: str, what: str) -> re.Match:
+    """The page's text (whitespace collapsed) matched by ``pattern``; fails naming ``what`` if absent."""
+    found = re.search(pattern, " ".join(PAGE.read_text().split()))
+    assert found, f"the page no longer quotes {what}"
+    return found
+
+
 def test_the_timescale_tables_are_what_timescales_csv_gives():
     table = pd.read_csv(RESULTS / "timescales.csv")
     tables = [t for t in _tables(PAGE.read_text()) if all(row[0] in TIMESCALE_ROWS for row in t[1:])]
@@ -208,22 +215,20 @@ def test_the_optimiser_comparison_quoted_is_the_tables():
     table = pd.read_csv(RESULTS / "simulation_seeds.csv")
     quick = table[table["checkpoint"].str.startswith("k24_parity/") & (table["simulation_seed"] == 0)
                   & (table["rates"] == "drawn")].set_index("n")
-    text = " ".join(PAGE.read_text().split())
-    found = re.search(r"differs in (\d+) % of the neurons at N = 15 and (\d+) % at N = 30; for (\d+) % and (\d+) % of "
+    found = _quoted(r"differs in (\d+) % of the neurons at N = 15 and (\d+) % at N = 30; for (\d+) % and (\d+) % of "
                       r"those the former optimiser's double exponential has the lower residual sum of squares \(by more "
                       r"than 1 %\), for (\d+) % and (\d+) % `curve_fit`'s\. `curve_fit` leaves (\d+) % and (\d+) % of its "
-                      r"double exponentials on the line", text)
-    assert found, "the page no longer quotes the optimiser comparison"
+                      r"double exponentials on the line", "the optimiser comparison")
     columns = ["model_differs", "former_rss_double_lower_where_differs", "paper_rss_double_lower_where_differs",
                "paper_double_on_line"]
     values = [int(v) for v in found.groups()]
     for k, column in enumerate(columns):
         for n, value in zip((15, 30), values[2 * k: 2 * k + 2]):
             assert _agrees(str(value), 100 * quick.loc[n, column]), (column, n, value)
-    shares = re.search(r"share given two: (\S+) and (\S+) by `curve_fit`, (\S+) and (\S+) by the former optimiser", text)
-    means = re.search(r"gives a lower paper-style mean \((\S+) against (\S+) at N = 15, (\S+) against (\S+) at N = 30",
-                      text)
-    assert shares and means
+    shares = _quoted(r"share given two: (\S+) and (\S+) by `curve_fit`, (\S+) and (\S+) by the former optimiser",
+                     "the shares given two exponentials")
+    means = _quoted(r"gives a lower paper-style mean \((\S+) against (\S+) at N = 15, (\S+) against (\S+) at N = 30",
+                    "the two optimisers' paper-style means")
     for n, paper, former in ((15, shares[1], shares[3]), (30, shares[2], shares[4])):
         assert _agrees(paper, quick.loc[n, "share_double_paper"]) and _agrees(former, quick.loc[n, "share_double_former"])
     for n, former, paper in ((15, means[1], means[2]), (30, means[3], means[4])):
@@ -329,12 +334,10 @@ def test_the_single_head_probe_quoted_is_its_table():
     t = pd.read_csv(RESULTS / "probe_forgetting_ours_single" / "probe_forgetting.csv")
     earlier = t[(t["checkpoint_n"] > 0) & ~t["trained"]]
     lowest = earlier.groupby("checkpoint_n")["probe_accuracy"].min()
-    text = " ".join(PAGE.read_text().split())
-    found = re.search(r"keep every earlier N′ at 1\.00 to N = (\d+) and then lose them as the paper's single-head network "
+    found = _quoted(r"keep every earlier N′ at 1\.00 to N = (\d+) and then lose them as the paper's single-head network "
                       r"does \(the lowest earlier N′ (\S+) at N = 8, (\S+) at N = 9, (\S+) at N = 11\)\. At its N = 21 "
                       r"checkpoint the probe reads N′ = 6–18 at (\S+)–(\S+), at chance, while the network solves N = 21 "
-                      r"itself \((\S+)\)", text)
-    assert found, "the page no longer quotes the single-head probe"
+                      r"itself \((\S+)\)", "the single-head probe")
     assert (lowest.loc[: int(found[1])] >= 0.9995).all() and lowest.loc[int(found[1]) + 1] < 0.9995
     for text_value, n in zip(found.groups()[1:4], (8, 9, 11)):
         assert _agrees(text_value, lowest.loc[n]), (n, text_value)
