@@ -25,9 +25,10 @@ trial, in [0, 1]) instead of drawing them, e.g. the rates the authors' simulatio
 seed 0 (the seed then draws only the initial states and the bits); the row's ``rates`` is ``drawn``
 or ``fixed``. The row also compares the two optimisers on the same curves (:func:`optimisers`: how
 often the model differs, which finds the lower residual, how often curve_fit's double exponential
-stays where the paper's start puts it). Rows already in the output table (same
-checkpoint, seed and steps) are kept, so an interrupted run resumes; ``--recompute`` replaces them. One CPU thread for the fits;
-about 4 CPU-minutes per seed at 10^5 steps for a 500-unit network.
+stays where the paper's start puts it) and names the revision that computed it. Rows already in
+the output table (same checkpoint, seed and steps) are kept, so an interrupted run resumes;
+``--recompute`` replaces them. One CPU thread for the fits; about 4 CPU-minutes per seed at 10^5
+steps for a 500-unit network.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def one_seed(path: Path, seed: int, steps: int, rates: list[float] | None = None
     p = np.sort(sim.p) if sim.p is not None else np.array([])
     row = {"checkpoint": str(path), "n": ckpt.n_max, "simulation_seed": seed, "steps": steps, "trials": s.n_trials,
            "revision": revision,
-           "rates": "drawn" if rates is None else "fixed", "p_sorted": " ".join(f"{v:.3f}" for v in p), "share_double_paper": float((paper["model"] == 2).mean()),
+           "rates": "drawn" if rates is None else "fixed", "p_sorted": " ".join(f"{v:.3f}" for v in p),
+           "share_double_paper": float((paper["model"] == 2).mean()),
            "share_double_former": float((former["model"] == 2).mean())}
     row.update(aggregate(paper["tau_net"].to_numpy(), "paper"))
     row.update(aggregate(former["tau_net"].to_numpy(), "former"))
