@@ -48,12 +48,12 @@ CASES = {
 }
 
 
-def run_case(name: str, sets: int, trials: int, steps: int, n_boot: int, seed: int) -> dict:
+def run_case(name: str, sets: int, trials: int, steps: int, n_boot: int, seed: int, fit: str = "gls") -> dict:
     desc, truth, model, kind, kw, gen = CASES[name]
     g = np.random.default_rng([seed, len(name), sum(map(ord, name))])
     x = gen(sets, trials, steps, g)
     t0 = time.perf_counter()
-    est = estimate_timescales(x, kind=kind, n_boot=n_boot, seed=seed, **kw)
+    est = estimate_timescales(x, kind=kind, n_boot=n_boot, seed=seed, fit=fit, **kw)
     secs = time.perf_counter() - t0
     table = est.table
     right = table["model"] == model
@@ -89,11 +89,13 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--n-boot", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fit", choices=["gls", "gls-bartlett", "ols"], default="gls", help="the estimator's fit")
     p.add_argument("--csv", help="write the table here")
     args = p.parse_args()
     rows = []
     for name in args.cases.split(","):
-        row = run_case(name, args.sets, args.trials, args.steps, args.n_boot, args.seed)
+        row = run_case(name, args.sets, args.trials, args.steps, args.n_boot, args.seed, args.fit)
+        row["fit"] = args.fit
         rows.append(row)
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     if args.csv:

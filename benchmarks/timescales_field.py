@@ -11,11 +11,12 @@ Poisson counts of a rectified OU rate (tau = 20); a damped oscillation (AR(2), d
 the decay is scored). Methods:
 
 - ours: ``estimate_timescales`` (the data sets of a case as units of one call), 95 % intervals,
-  with the defaults (``fit="gls"``: generalised least squares; ``mean="auto"``: the mean of all
-  trials unless a unit's trial means differ or drift, docs/timescales.md), with ``mean="trial"``
-  (each trial's own mean, the definition of docs/science.md) and, with ``--fits gls,ols`` (the
-  default), with ``fit="ols"`` (every lag weighted equally: the fit before generalised least
-  squares);
+  with the defaults (``fit="gls"``: generalised least squares with the exact finite-trial
+  covariance; ``mean="auto"``: the mean of all trials unless a unit's trial means differ or drift,
+  docs/timescales.md), with ``mean="trial"`` (each trial's own mean, the definition of
+  docs/science.md), with ``fit="gls-bartlett"`` (Bartlett's asymptotic covariance, the first
+  weighting) and with ``fit="ols"`` (every lag weighted equally: the fit before generalised least
+  squares); ``--fits`` picks which;
 - MR estimator (``mrestimator``): multistep-regression coefficients of lags 1 ... max_lag
   (stationary-mean method), exponential fit;
 - spectral knee (``fooof``, aperiodic mode "knee"): the trial-averaged periodogram, tau =
@@ -125,7 +126,7 @@ def figure(table: pd.DataFrame, path: str) -> None:
     import matplotlib.pyplot as plt
 
     cases, methods = list(dict.fromkeys(table["case"])), list(dict.fromkeys(table["method"]))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 1.2]})
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [3, 1.2]})
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
         t = table[table["method"] == m].set_index("case").reindex(cases)
@@ -137,7 +138,7 @@ def figure(table: pd.DataFrame, path: str) -> None:
         b.bar(i, t["cpu_s_per_unit"].median() * 1e3, color=f"C{i}")
     a.set_yscale("log")
     a.set_xticks(np.arange(len(cases)), cases, rotation=25, ha="right", fontsize=8)
-    a.set_ylabel("|relative error| of the (slowest) timescale\nbar: median, whisker: 90th percentile (cut at 10)")
+    a.set_ylabel("|relative error| of the slowest timescale\n(bar: median; whisker: p90, cut at 10)")
     a.legend(fontsize=8)
     b.set_xticks(range(len(methods)), methods, rotation=25, ha="right", fontsize=8)
     b.set_ylabel("CPU ms per unit (median over cases)")
@@ -152,8 +153,8 @@ def main() -> int:
     p.add_argument("--sets", type=int, default=20, help="data sets per case")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cases", default=";".join(CASES), help="case names separated by ';'")
-    p.add_argument("--fits", default="gls,ols", help="our fits to run: gls (the default fit, with either mean) "
-                   "and ols (the former fit, mean auto)")
+    p.add_argument("--fits", default="gls,gls-bartlett,ols", help="our fits to run: gls (the default fit, with "
+                   "either mean), gls-bartlett (Bartlett's covariance, mean auto) and ols (the former fit, mean auto)")
     p.add_argument("--csv")
     p.add_argument("--figure")
     p.add_argument("--markdown", help="write the table as docs/timescales.md shows it")
@@ -171,6 +172,9 @@ def main() -> int:
             rows.append(score(name, "ours (95 % intervals)", tau, truth, secs, ci))
             tau, ci, secs = ours(x, kind, "trial")
             rows.append(score(name, "ours, mean=trial", tau, truth, secs, ci))
+        if "gls-bartlett" in fits:
+            tau, ci, secs = ours(x, kind, fit="gls-bartlett")
+            rows.append(score(name, "ours, fit=gls-bartlett (Bartlett's covariance)", tau, truth, secs, ci))
         if "ols" in fits:
             tau, ci, secs = ours(x, kind, fit="ols")
             rows.append(score(name, "ours, fit=ols (before GLS)", tau, truth, secs, ci))

@@ -7,7 +7,8 @@ sets (drawn with seeds other than the benchmark's) estimated with each ingredien
 Per case and variant: median |relative error| of the (one-exponential) timescale, root mean square
 and mean of log(estimate / truth). Variants: ours with each mean ("trial": each trial's own;
 "global": the mean of all trials) and each fit ("ols": every lag weighted equally, the former
-default; "gls": generalised least squares weighted by the estimate's covariance across lags), the
+default; "gls": generalised least squares weighted by the estimate's exact covariance across lags
+for trials of the data's length, "gls-bartlett": by Bartlett's asymptotic covariance), the
 bias-corrected value and the raw fit (before the bootstrap's correction); the ordinary least-squares
 fit of the expected estimate to lags 0 ... K for K = 20, 50 and the default (a fifth of the trial);
 the MR estimator on the default lags. One-exponential model only, so the model choice does not
@@ -41,15 +42,18 @@ def main() -> int:
     p.add_argument("--sets", type=int, default=200)
     p.add_argument("--seed", type=int, default=4242, help="not the benchmark's (0)")
     p.add_argument("--cases", default="OU tau=100;OU tau=5;Poisson counts tau=20")
+    p.add_argument("--means", default="trial,global", help="comma-separated means to compare")
+    p.add_argument("--fits", default="ols,gls-bartlett,gls", help="comma-separated fits to compare")
     p.add_argument("--csv")
     args = p.parse_args()
     warnings.filterwarnings("ignore")
     rows = []
     for name in args.cases.split(";"):
         truth, trials, steps, kind, gen = CASES[name]
+        start = len(rows)
         x = gen(args.sets, trials, steps, np.random.default_rng([args.seed, sum(map(ord, name))]))
-        for mean in ("trial", "global"):
-            for fit in ("ols", "gls"):
+        for mean in args.means.split(","):
+            for fit in args.fits.split(","):
                 est = estimate_timescales(x, kind=kind, mean=mean, fit=fit, seed=1, models=("1exp",))
                 tau = np.array([u["timescales"][-1] if u["timescales"] else np.nan for u in est.units])
                 raw = np.array([u["timescales_raw"][-1] if u["timescales"] else np.nan for u in est.units])
@@ -60,7 +64,7 @@ def main() -> int:
                 ols_fit = fit_model(ac, steps, "1exp", n_mean=trials if mean == "global" else 1)
                 rows.append(row(name, f"fit, mean={mean}, lags 0..{k}", ols_fit.taus[:, 0], truth))
         rows.append(row(name, f"MR estimator, lags 1..{default_max_lag(steps)}", mr_estimator(x)[0], truth))
-        for r in rows[-15:]:
+        for r in rows[start:]:
             print(f"{r['case']:24s} {r['variant']:42s} median {100 * r['median_rel_error']:5.2f} %  "
                   f"rms(log) {100 * r['rms_log_error']:5.2f} %  mean(log) {100 * r['mean_log_error']:+5.2f} %", flush=True)
     if args.csv:

@@ -46,7 +46,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--long", type=int, default=2_000_000, help="steps of the one long unit (0: skip)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fit", choices=["gls", "ols"], default="gls", help="the command's --fit (ols: the former fit)")
+    p.add_argument("--fit", choices=["gls", "gls-bartlett", "ols"], default="gls", help="the command's --fit (ols: the former fit)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

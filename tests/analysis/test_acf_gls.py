@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnn_timescales.analysis.acf_bases import exp_basis, white_basis
-from rnn_timescales.analysis.acf_gls import RIDGE, bartlett_covariance, gls_whitener, whiten, whitener
+from rnn_timescales.analysis.acf_gls import RIDGE, bartlett_covariance, exact_covariance, gls_whitener, whiten, whitener
 from rnn_timescales.analysis.acf_models import Fit, fit_model, fit_white
 from rnn_timescales.analysis.inference import estimate_timescales
 from rnn_timescales.analysis.synthetic import ou_process
@@ -40,6 +40,64 @@ def test_bartlett_covariance_of_white_noise_by_hand():
     k = np.arange(max_lag + 1)
     want = np.where(k == 0, 1.0, (n / 2) / (n - k)) * (1 + RIDGE)
     np.testing.assert_allclose(c, np.diag(want), atol=1e-12)
+
+
+def _isserlis_by_brute_force(g: np.ndarray, n: int, max_lag: int) -> np.ndarray:
+    """Cov(C_k, C_l) of C_k = sum_{t < n-k} x_t x_(t+k) / (n - k), summed over every pair of time
+    points of one trial (Isserlis: E[x_t x_(t+k) x_s x_(s+l)] - g_k g_l = g_(s-t) g_(s+l-t-k) +
+    g_(s+l-t) g_(s-t-k)); g = the autocovariance at lags 0 ... n - 1."""
+    def gam(d):
+        return g[abs(d)] if abs(d) < len(g) else 0.0
+
+    c = np.zeros((max_lag + 1, max_lag + 1))
+    for k in range(max_lag + 1):
+        for l in range(max_lag + 1):
+            c[k, l] = sum(gam(s - t) * gam(s + l - t - k) + gam(s + l - t) * gam(s - t - k)
+                          for t in range(n - k) for s in range(n - l)) / ((n - k) * (n - l))
+    return c
+
+
+@pytest.mark.parametrize("n, max_lag, tau, amp, white", [(12, 4, 2.0, 1.5, 0.3), (15, 6, 50.0, 1.0, 0.0),
+                                                          (9, 8, 1.0, 1.0, 1.0), (40, 5, 0.5, 1.0, 0.2)])
+def test_exact_covariance_matches_the_sum_over_every_pair_of_time_points(n, max_lag, tau, amp, white):
+    # includes a timescale far longer than the trial (50 on 15 steps), max_lag = n - 1, and one so short
+    # that g has vanished before the trial's last max_lag lags (the far tails are skipped)
+    fit = Fit("1exp", np.array([[tau]]), np.array([[amp]]), np.array([white]), np.array([0.0]), np.zeros(1, bool))
+    g = amp * np.exp(-np.arange(n) / tau)
+    g[0] += white
+    raw = _isserlis_by_brute_force(g, n, max_lag)
+    want = raw / raw[0, 0] + np.diag(RIDGE * np.diag(raw / raw[0, 0]))
+    np.testing.assert_allclose(exact_covariance(fit, n, max_lag)[0], want, rtol=1e-10, atol=1e-13)
+
+
+def test_exact_covariance_of_white_noise_by_hand():
+    # g = delta: only d = 0 with k = l contributes, c_kk(0) = n - k pairs, twice at lag 0:
+    # Var(C_0) = 2 / n, Var(C_k) = 1 / (n - k), the same as Bartlett's formula for white noise
+    n, max_lag = 10, 3
+    fit = Fit("none", np.zeros((1, 0)), np.zeros((1, 0)), np.array([1.0]), np.array([0.0]), np.zeros(1, bool))
+    np.testing.assert_allclose(exact_covariance(fit, n, max_lag), bartlett_covariance(fit, n, max_lag), atol=1e-12)
+
+
+def test_exact_covariance_tends_to_bartletts_for_long_trials_and_departs_on_short_ones():
+    fit = Fit("1exp", np.array([[5.0], [100.0]]), np.ones((2, 1)), np.zeros(2), np.zeros(2), np.zeros(2, bool))
+
+    def gap(n):
+        e, b = exact_covariance(fit, n, 100), bartlett_covariance(fit, n, 100)
+        return np.abs(e - b).max(axis=(1, 2)) / np.abs(b).max(axis=(1, 2))
+
+    short, long_ = gap(500), gap(20_000)
+    assert long_[0] < 1e-4 and long_[1] < 2e-3  # trials 4000 and 200 timescales long
+    assert short[1] > 0.02 and short[1] > 20 * long_[1]  # tau = 100 on 500 steps: the finite trial matters
+
+
+def test_exact_covariance_of_a_two_exponential_fit_in_chunks_equals_one_at_a_time():
+    rng = np.random.default_rng(3)
+    u = 7
+    taus = np.sort(rng.uniform(1, 40, (u, 2)), 1)
+    fit = Fit("2exp", taus, rng.uniform(0.2, 1, (u, 2)), rng.uniform(0, 0.5, u), np.zeros(u), np.zeros(u, bool))
+    together = exact_covariance(fit, 80, 12)
+    for i in range(u):
+        np.testing.assert_allclose(together[i], exact_covariance(fit.take(slice(i, i + 1)), 80, 12)[0], rtol=1e-9)
 
 
 def test_bartlett_covariance_of_an_exponential_matches_its_sum():
@@ -141,9 +199,29 @@ def test_estimator_fit_option():
     x = ou_process([20.0], None, 500, 40, 3, seed=5)
     gls = estimate_timescales(x, n_boot=20, seed=0)
     ols = estimate_timescales(x, n_boot=20, seed=0, fit="ols")
-    assert gls.settings["fit"] == "gls" and ols.settings["fit"] == "ols"
-    assert (gls.table["model"] == "1exp").all() and (ols.table["model"] == "1exp").all()
+    bartlett = estimate_timescales(x, n_boot=20, seed=0, fit="gls-bartlett")
+    assert gls.settings["fit"] == "gls" and ols.settings["fit"] == "ols" and bartlett.settings["fit"] == "gls-bartlett"
+    for est in (gls, ols, bartlett):
+        assert (est.table["model"] == "1exp").all()
+        np.testing.assert_allclose(est.table["tau_1"], 20, rtol=0.3)
     assert not np.allclose(gls.table["tau_1_raw"], ols.table["tau_1_raw"])  # a different fit
-    np.testing.assert_allclose(gls.table["tau_1"], 20, rtol=0.3)
-    with pytest.raises(ValueError, match="fit must be one of gls, ols"):
+    assert not np.allclose(gls.table["tau_1_raw"], bartlett.table["tau_1_raw"])  # a different weighting
+    with pytest.raises(ValueError, match="fit must be one of gls, gls-bartlett, ols"):
         estimate_timescales(x, fit="wls")
+
+
+def test_estimator_threads_change_nothing_but_the_threads():
+    from threadpoolctl import threadpool_info
+
+    x = ou_process([10.0], None, 300, 20, 2, seed=1)
+    one = estimate_timescales(x, n_boot=20)
+    two = estimate_timescales(x, n_boot=20, threads=2)
+    left = estimate_timescales(x, n_boot=20, threads=None)
+    for other in (two, left):
+        np.testing.assert_array_equal(one.table["tau_1"], other.table["tau_1"])
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    estimate_timescales(x, n_boot=20, threads=1)
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before  # restored
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            estimate_timescales(x, threads=bad)

@@ -288,6 +288,8 @@ CASES = [
          lambda ws: __import__("numpy").save(ws / "d.npy", __import__("numpy").random.default_rng(0).integers(-2, 5, (20, 300)))),
     Case("timescales-unknown-fit", "timescales", "unknown --fit", ["timescales", "d.npy", "--axes", "trials,time", "--fit", "wls"],
          "invalid choice", lambda ws: _npy(ws / "d.npy", (20, 300))),
+    Case("timescales-threads", "timescales", "--threads 0", ["timescales", "d.npy", "--axes", "trials,time", "--threads", "0"],
+         "expected a positive integer", lambda ws: _npy(ws / "d.npy", (20, 300))),
     Case("timescales-constant", "timescales", "a unit that never changes",
          ["timescales", "d.npy", "--axes", "trials,time", "--interval", "none"], "constant",
          lambda ws: __import__("numpy").save(ws / "d.npy", __import__("numpy").ones((20, 300)))),

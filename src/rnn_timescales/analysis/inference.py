@@ -33,7 +33,7 @@ KINDS = ("continuous", "counts")
 INTERVALS = ("bootstrap", "trials", "none")
 COUNT_MODELS = ("auto", "poisson", "gamma")
 MEANS = ("auto", "trial", "global")
-FITS = ("gls", "ols")
+FITS = ("gls", "gls-bartlett", "ols")
 DEFAULT_MODELS = ("1exp", "2exp", "osc")
 MIN_TRIALS = 1
 UNIT_CHUNK = 250  # units simulated and fitted together (memory: chunk x n_boot x lags floats)
@@ -178,6 +178,7 @@ def estimate_timescales(
     fit: str = "gls",
     seed: int | None = 0,
     progress: Callable[[int, int], None] | None = None,
+    threads: int | None = 1,
 ) -> TimescaleEstimate:
     """Timescales of every unit, with intervals: autocorrelation, model fits, simulation-calibrated
     model choice, parametric-bootstrap bias correction and intervals (docs/timescales.md).
@@ -228,16 +229,24 @@ def estimate_timescales(
         its fitted timescales explain (a chi-square test at ``alpha``,
         :mod:`rnn_timescales.analysis.mean_choice`; the table's ``mean`` and ``mean_p_value``).
         The expected estimate is modelled either way.
-    fit : {"gls", "ols"}
+    fit : {"gls", "gls-bartlett", "ols"}
         How every model is fitted to the autocorrelation (the data, the bootstrap's replicates and
         the model choice's comparisons alike): ``"gls"``, generalised least squares weighted by
-        the covariance of the estimate across lags under the unit's ordinary least-squares fit
-        (Bartlett's formula, :mod:`rnn_timescales.analysis.acf_gls`; the replicates of a unit with
-        its data's weighting); ``"ols"``, every lag weighted equally (the estimator before
+        the covariance of the estimate across lags under the unit's ordinary least-squares fit,
+        exact for Gaussian trials of the data's length (:mod:`rnn_timescales.analysis.acf_gls`;
+        the replicates of a unit with its data's weighting); ``"gls-bartlett"``, the same with
+        Bartlett's asymptotic covariance (the first weighting; the same for trials much longer
+        than the timescales); ``"ols"``, every lag weighted equally (the estimator before
         generalised least squares).
     seed : int, optional
     progress : callable(done, total), optional
         Called as units' models are settled.
+    threads : int or None
+        Threads of the linear-algebra library (BLAS) during the estimate; None leaves its
+        setting. The work is many small matrices (one unit's lags at a time), which more threads
+        do not speed up on an idle machine (a 1 000-unit recording: 29.5 s with two threads at
+        1.3x the CPU, 29.5-32.0 s with one) and slow down many-fold on a busy one, where the
+        threads wait on each other (docs/timescales.md, "Cost of a whole recording").
 
     Returns
     -------
@@ -252,6 +261,14 @@ def estimate_timescales(
         ``white_noise``, ``fano`` (counts), ``p_value`` (the chosen model's goodness of fit),
         ``poor_fit`` (it fails the test and no candidate does better), ``r2``, ``rmse``, ``at_bound``.
     """
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+        with threadpool_limits(limits=int(threads), user_api="blas"):
+            return estimate_timescales(data, dt, kind, max_lag, models, oscillation, interval, n_boot, level, alpha,
+                                       count_model, rate, mean, fit, seed, progress, None)
     t_start = time.perf_counter()
     if oscillation:
         models = tuple(models) + tuple(m for m in ("osc", "1exp+osc") if m not in models)
@@ -313,19 +330,33 @@ def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kin
         todo = idx[~store.done[idx]]
         if len(todo):
             ols = fit_candidate(model, y[todo], n_steps, n_mean)
-            if fit_method == "gls":
-                pilots.setdefault(model, Fit.empty(model, n_units, n_exp(model), has_osc(model))).put(todo, ols)
+            if fit_method != "ols":
+                if model not in pilots:
+                    pilots[model] = Fit.empty(model, n_units, n_exp(model), has_osc(model))
+                pilots[model].put(todo, ols)
                 ols = fit_candidate(model, y[todo], n_steps, n_mean, weighting(model, todo))
             store.put(todo, ols)
             store.done[todo] = True
         return store
 
+    whitenings: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # model -> (row of each unit or -1, matrices)
+
     def weighting(model: str, idx: np.ndarray) -> np.ndarray | None:
         """The generalised least-squares whitening of units idx under their fit of ``model``
-        (None: ordinary least squares)."""
-        if fit_method != "gls":
+        (None: ordinary least squares); the last computed units of each model are kept, since
+        the bootstrap and the model choice ask again for those that were just fitted."""
+        if fit_method == "ols":
             return None
-        return gls_whitener(pilots[model].take(idx), n_steps, max_lag)
+        if model in whitenings:
+            row, w = whitenings[model]
+            if (row[idx] >= 0).all():
+                return w[row[idx]]
+        covariance = "bartlett" if fit_method == "gls-bartlett" else "exact"
+        w = gls_whitener(pilots[model].take(idx), n_steps, max_lag, covariance=covariance)
+        row = np.full(n_units, -1)
+        row[idx] = np.arange(len(idx))
+        whitenings[model] = (row, w)
+        return w
 
     while pending.any():
         for level_ in np.unique(current[pending]):
@@ -347,7 +378,7 @@ def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kin
                     break
                 cand = fitted(steps[nxt], trying).take(trying)
                 rss = store.rss[trying]
-                if fit_method == "gls":  # the current model refitted with the candidate's weighting
+                if fit_method != "ols":  # the current model refitted with the candidate's weighting
                     rss = fit_candidate(model, y[trying], n_steps, n_mean, weighting(steps[nxt], trying)).rss
                 ok = plausible(cand, max_lag) & (cand.rss < rss)
                 current[trying[ok]] = nxt

@@ -43,14 +43,17 @@ def add(sub: argparse._SubParsersAction) -> None:
                    "autocorrelation: per unit the mean of all trials unless its trial means differ or drift more "
                    "than its timescales explain, then each trial's own (auto, default); each trial's own (trial); "
                    "the unit's over all trials (global: assumes the same mean in every trial)")
-    p.add_argument("--fit", choices=["gls", "ols"], default="gls", help="how the models are fitted to the "
-                   "autocorrelation: generalised least squares, weighted by the covariance of the estimate across "
-                   "lags (gls, default), or every lag weighted equally (ols, the former fit)")
+    p.add_argument("--fit", choices=["gls", "gls-bartlett", "ols"], default="gls", help="how the models are "
+                   "fitted to the autocorrelation: generalised least squares, weighted by the covariance of the "
+                   "estimate across lags for trials of the data's length (gls, default) or by Bartlett's asymptotic "
+                   "covariance (gls-bartlett, the first weighting), or every lag weighted equally (ols, the former fit)")
     p.add_argument("--interval", default="bootstrap", help="bootstrap (default: parametric, with bias "
                    "correction), trials (resample trials) or none")
     p.add_argument("--n-boot", type=positive_int, default=100, help="simulated data sets per unit (default 100)")
     p.add_argument("--level", type=positive_float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--threads", type=positive_int, default=1, help="linear-algebra (BLAS) threads (default 1: the "
+                   "work is many small matrices; more threads help little on an idle machine and slow a busy one)")
     p.add_argument("--figure-units", type=non_negative_int, default=48, help="units drawn in the figure "
                    "(default the first 48; 0: no figure)")
     p.add_argument("--out", metavar="DIR", help="output directory (default ./timescales/<DATA name>)")
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=n_units, unit="unit", disable=args.no_progress, file=sys.stderr) as bar:
         est = rt.run(prep, args.dt, max_lag=args.max_lag, models=models, oscillation=args.oscillation,
                      interval=args.interval, n_boot=args.n_boot, level=args.level, seed=args.seed, rate=args.rate, mean=args.mean,
-                     fit=args.fit,
+                     fit=args.fit, threads=args.threads,
                      progress=lambda done, total: bar.update(done - bar.n))
     for line in est.warnings:
         print(f"warning: {line}", file=sys.stderr)
