@@ -54,13 +54,19 @@ def ours(x: np.ndarray, kind: str, mean: str = "auto", fit: str = "gls") -> tupl
     t0 = time.process_time()
     est = estimate_timescales(x, kind=kind, mean=mean, fit=fit, seed=0)
     secs = (time.process_time() - t0) / x.shape[2]
-    tau, ci = np.full(x.shape[2], np.nan), np.full((x.shape[2], 2), np.nan)
+    return (*slowest_decay(est), secs)
+
+
+def slowest_decay(est) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's slowest timescale (an oscillation's decay where it has no exponential) and its
+    interval, (U,) and (U, 2); NaN where the model is "none"."""
+    tau, ci = np.full(len(est.units), np.nan), np.full((len(est.units), 2), np.nan)
     for i, u in enumerate(est.units):
         if u["oscillation"] is not None and not u["timescales"]:
             tau[i], ci[i] = u["oscillation"]["decay"], u["oscillation"]["decay_interval"]
         elif u["timescales"]:
             tau[i], ci[i] = u["timescales"][-1], u["intervals"][-1]
-    return tau, ci, secs
+    return tau, ci
 
 
 def mr_estimator(x: np.ndarray) -> tuple[np.ndarray, float]:

@@ -26,17 +26,7 @@ import pandas as pd
 
 from rnn_timescales.analysis.inference import estimate_timescales
 from rnn_timescales.analysis.synthetic import FIELD_CASES
-
-
-def slowest(table: pd.DataFrame, suffix: str = "") -> np.ndarray:
-    """Each row's slowest exponential timescale (``tau_J`` + suffix, J its number of components;
-    an oscillation's decay ``osc_tau`` + suffix where the model is only an oscillation); NaN for "none"."""
-    out = np.full(len(table), np.nan)
-    for i, (model, j) in enumerate(zip(table["model"], table["n_components"])):
-        col = "osc_tau" + suffix if model == "osc" else f"tau_{int(j)}{suffix}"
-        if model != "none" and col in table:
-            out[i] = table[col].iloc[i]
-    return out
+from timescales_field import slowest_decay  # the sibling script (run as a script, its folder is on the path)
 
 
 def main() -> int:
@@ -55,16 +45,16 @@ def main() -> int:
     x = gen(args.sets, trials, steps, np.random.default_rng([args.seed, sum(map(ord, args.case))]))
     rows = pd.DataFrame({"set": np.arange(args.sets)})
     for fit in fits:
-        t = estimate_timescales(x, kind=kind, fit=fit, seed=1).table
-        tau = slowest(t)
-        rows[f"{fit}_model"], rows[f"{fit}_tau"] = t["model"].to_numpy(), tau
-        rows[f"{fit}_low"], rows[f"{fit}_high"] = slowest(t, "_low"), slowest(t, "_high")
+        est = estimate_timescales(x, kind=kind, fit=fit, seed=1)
+        tau, ci = slowest_decay(est)
+        rows[f"{fit}_model"], rows[f"{fit}_tau"] = est.table["model"].to_numpy(), tau
+        rows[f"{fit}_low"], rows[f"{fit}_high"] = ci[:, 0], ci[:, 1]
         err = np.abs(tau / truth - 1)
         print(json.dumps({"fit": fit, "median_rel_error": round(float(np.nanmedian(err)), 4),
                           "p90_rel_error": round(float(np.nanpercentile(err, 90)), 4),
                           "rms_log_error": round(float(np.sqrt(np.nanmean(np.log(tau / truth) ** 2))), 4),
                           "coverage": round(float(np.nanmean((rows[f"{fit}_low"] <= truth) & (truth <= rows[f"{fit}_high"]))), 4),
-                          "one_exponential": round(float((t["model"] == "1exp").mean()), 4)}), flush=True)
+                          "one_exponential": round(float((est.table["model"] == "1exp").mean()), 4)}), flush=True)
     taus = [rows[f"{f}_tau"].to_numpy() for f in fits]
     ok = np.isfinite(taus[0]) & np.isfinite(taus[1])
     a, b = (np.abs(np.log(t[ok] / truth)) for t in taus)  # |log error|
