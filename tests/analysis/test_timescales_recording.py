@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from rnn_timescales.analysis.acf_bases import expected_estimate, osc_basis, osc_sin_basis, white_basis
-from rnn_timescales.analysis.acf_models import Fit, fit_model
-from rnn_timescales.analysis.acf_solve import _inverse
+from rnn_timescales.analysis.acf_bases import expected_estimate, exp_basis, osc_basis, osc_pair, osc_sin_basis, white_basis
+from rnn_timescales.analysis.acf_models import OSC_ROUNDS, Fit, fit_model
+from rnn_timescales.analysis.acf_solve import _inverse, _refine_osc
 from rnn_timescales.analysis.inference import estimate_timescales
 from rnn_timescales.analysis.model_choice import nan_quantiles, p_values
 from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
@@ -73,6 +73,36 @@ def test_oscillation_alone_is_fitted_exactly():
     assert fit.taus.shape == (1, 0) and fit.model == "osc"
     np.testing.assert_allclose(fit.osc[0], [0.7, 25.0, 0.05], rtol=0.01)
     assert fit.white[0] == pytest.approx(0.3, rel=0.01)
+
+
+def test_oscillation_steps_reach_the_least_squares_optimum():
+    # one Levenberg-Marquardt step per call: from a grid step away (decay x 1.8, frequency + 0.01)
+    # to the exact parameters of a noise-free curve, in the ordinary and a whitened metric
+    n, lags = 500, 100
+    y = 2.0 * osc_basis(20.0, 0.04, n, lags) + 0.7 * osc_sin_basis(20.0, 0.04, n, lags) + 0.3 * white_basis(n, lags)
+    chol = np.linalg.cholesky(np.exp(-np.abs(np.subtract.outer(np.arange(lags + 1), np.arange(lags + 1))) / 3.0))
+    for w in (None, np.linalg.inv(chol)[None]):
+        ys = y[None] if w is None else y[None] @ w[0].T
+        fixed = white_basis(n, lags)[None, None] if w is None else (white_basis(n, lags) @ w[0].T)[None, None]
+        osc, lam, rows = np.array([[36.0, 0.05]]), np.array([1e-2]), None
+        for _ in range(OSC_ROUNDS):
+            osc, lam, rows, done = _refine_osc(osc, lam, fixed, ys, 1, n, lags, whitening=w, rows=rows)
+        np.testing.assert_allclose(osc[0], [20.0, 0.04], rtol=1e-6)
+        assert done.all()
+
+
+def test_oscillation_fit_of_a_misspecified_curve_is_the_optimum():
+    # two exponentials fitted by a damped oscillation (the frequency goes to its bound, where the
+    # residual is flat in the decay and Gauss-Newton steps converge slowly): the fit's residual is
+    # within 0.1 % of the smallest on a fine grid of decays at that frequency
+    n, lags = 500, 100
+    y = 0.4 * exp_basis(5.0, n, lags) + 0.6 * exp_basis(80.0, n, lags) + 0.2 * white_basis(n, lags)
+    fit = fit_model(y[None], n, "osc")
+    decays = fit.osc[0, 1] * np.exp(np.linspace(-0.2, 0.2, 401))
+    rows = np.stack([*osc_pair(decays, np.full_like(decays, fit.osc[0, 2]), n, lags).transpose(1, 0, 2),
+                     np.broadcast_to(white_basis(n, lags), (len(decays), lags + 1))], 1)  # (D, 3, L)
+    rss = [np.sum((y - r.T @ np.linalg.lstsq(r.T, y, rcond=None)[0]) ** 2) for r in rows]
+    assert fit.osc[0, 2] == pytest.approx(1e-4) and min(rss) <= fit.rss[0] <= min(rss) * (1 + 1e-3)
 
 
 def test_damped_sine_closed_form_equals_the_expected_estimate():

@@ -86,17 +86,23 @@ def _geometric_basis(rates: np.ndarray, n_steps: int, max_lag: int, n_mean: int 
 def _complex_basis(inv: np.ndarray, q: np.ndarray, z: np.ndarray, big: np.ndarray, n: int, max_lag: int,
                    n_mean: int = 1) -> np.ndarray:
     """The closed form of :func:`_geometric_basis` for complex rates (|rate| >= 2 pi / max_lag for
-    an oscillation, so no cancellation to guard against), with every power z^m, m = k, n - k,
-    n - k + 1, k + 1, taken from one cumulative product z^0 ... z^max_lag (complex exponentials
-    are ten times dearer than products)."""
+    an oscillation, so no cancellation to guard against). With P(n - k) - P(k) = (2/q - 1)(n - 2k)
+    - 2 z (z^k - z^(n-k)) / q^2 the estimate is
+
+        z^k (1 + e a_k / R) - e a_k z^(n-k) / R - ((2/q - 1)(n - 2k) a_k + G (a_k - 1/n^2)) / R,
+
+    a_k = 1 / (n (n - k)), e = 2 z / q^2, R = n_mean; every power z^k from one cumulative product
+    z^0 ... z^max_lag and z^(n-k) = z^(n-L) z^(L-k) from the same (complex exponentials are ten
+    times dearer than products)."""
     zk = np.cumprod(np.concatenate([np.ones_like(z), np.broadcast_to(z, (len(z), max_lag))], 1), axis=1)  # z^k
-    rev = zk[:, ::-1]  # z^(L - k)
-    z_n_l = np.exp(-(n - max_lag) * inv)  # z^(n - L)
     k = np.arange(max_lag + 1, dtype=np.float64)
-    pre_k = (2 * k - (z + z_n_l * z * rev) * (1 - zk) / q) / q - k  # P(k): z^(n-k+1) = z^(n-L+1) z^(L-k)
-    znk = z_n_l * rev  # z^(n - k)
-    pre_nk = (2 * (n - k) - (z + zk * z) * (1 - znk) / q) / q - (n - k)  # P(n - k): z^(k+1)
-    return zk - ((pre_nk + big - pre_k) / (n * (n - k)) - big / n**2) / n_mean
+    a = 1.0 / (n * (n - k))
+    e = (2 * z / (q * q)) / n_mean  # (T, 1)
+    ea = e * a
+    out = zk * (1 + ea)
+    out -= ea * (np.exp(-(n - max_lag) * inv) * zk[:, ::-1])
+    out -= ((2 / q - 1) * ((n - 2 * k) * a) + big * (a - 1.0 / n**2)) / n_mean
+    return out
 
 
 def osc_basis(taus: np.ndarray, freqs: np.ndarray, n_steps: int, max_lag: int, n_mean: int = 1) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_timescales.analysis.acf_bases import (
-    TABLE_POINTS, _exp_table, _table_basis, _table_dots, osc_pair)
+    TABLE_POINTS, _exp_table, _geometric_basis, _table_basis, _table_dots, osc_pair)
 
 
 def whiten(arr: np.ndarray, w: np.ndarray | None) -> np.ndarray:
@@ -123,18 +123,25 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     so that the result is not confined to the refinement's lattice."""
 
     n_units, n_exp = best_tau.shape
-    n_lags = ys.shape[1]
     rel = np.exp(np.linspace(-width, width, offsets))
     mesh = np.stack(np.meshgrid(*[np.arange(offsets)] * n_exp, indexing="ij"), -1).reshape(-1, n_exp)
-    cands = np.stack([(best_tau[:, j : j + 1] * rel)[:, mesh[:, j]] for j in range(n_exp)], -1)  # (U, P, J)
-    cands = np.clip(cands, taus[0], taus[-1])
+    # the candidates are a mesh: each timescale's ``offsets`` values give offsets x n_exp distinct
+    # rows per curve; with the fixed rows (oscillation, white noise) their Gram matrix and
+    # projections once, every mesh point's normal equations gathered from them
+    values = np.clip(best_tau[:, :, None] * rel, taus[0], taus[-1])  # (U, J, O)
     # (whitened, the table's interpolation moves a fitted timescale by < 1e-4 relative to the closed form)
-    parts = [whiten(_table_basis(cands, n_steps, max_lag, taus[0], taus[-1], n_mean), whitening)]
+    parts = [whiten(_table_basis(values, n_steps, max_lag, taus[0], taus[-1], n_mean), whitening).reshape(n_units, -1, ys.shape[1])]
     if osc is not None:
-        ob = whiten(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whitening)  # (U, 2, L): cosine, sine
-        parts.append(np.broadcast_to(ob[:, None], (n_units, cands.shape[1], 2, n_lags)))
-    parts.append(np.broadcast_to(w.reshape(-1, 1, 1, n_lags) if w.ndim == 2 else w, (n_units, cands.shape[1], 1, n_lags)))
-    _, rss = _solve(np.concatenate(parts, axis=2), ys, n_amp)
+        parts.append(whiten(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whitening))  # (U, 2, L): cosine, sine
+    parts.append(np.broadcast_to(w.reshape(-1, 1, ys.shape[1]), (n_units, 1, ys.shape[1])))
+    rows = np.concatenate(parts, axis=1)  # (U, J O + m, L)
+    gram = rows @ np.swapaxes(rows, 1, 2)
+    proj = np.einsum("url,ul->ur", rows, ys)
+    n_fixed = rows.shape[1] - n_exp * offsets
+    tuples = np.concatenate([mesh + offsets * np.arange(n_exp), np.broadcast_to(n_exp * offsets + np.arange(n_fixed),
+                                                                               (len(mesh), n_fixed))], 1)  # (P, C)
+    _, rss = _finish(gram[:, tuples[:, :, None], tuples[:, None, :]], proj[:, tuples], (ys * ys).sum(-1)[:, None], n_amp)
+    cands = np.take_along_axis(values, mesh.T[None], 2).transpose(0, 2, 1)  # (U, P, J)
     r = np.arange(n_units)
     if not (parabola and n_exp == 1 and offsets >= 3):
         return cands[r, rss.argmin(1)]
@@ -147,3 +154,74 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     best = np.where(ok, i, rss.argmin(1))
     spacing = 2 * width / (offsets - 1)
     return np.clip(cands[r, best, 0] * np.exp(np.clip(shift, -1, 1) * spacing), taus[0], taus[-1])[:, None]
+
+
+F_BOUNDS = (1e-4, 0.5)  # frequencies searched, cycles per step
+OSC_STEP = (0.7, 0.012)  # largest step of one oscillation update: log decay, cycles per step (about a grid step)
+
+
+def _osc_rows(osc: np.ndarray, n_steps: int, max_lag: int, n_mean: int, whitening: np.ndarray | None,
+              shift: np.ndarray | None = None) -> np.ndarray:
+    """The whitened cosine and sine rows (U, 2, L) of the oscillations ``osc`` (U, 2: decay tau,
+    frequency f): the real and imaginary parts of the complex basis b(s) at the rate
+    s = 1/tau - 2 pi i f (``shift`` (U,): at s + shift)."""
+    s = 1.0 / osc[:, 0] - 2j * np.pi * osc[:, 1]
+    z = _geometric_basis(s if shift is None else s + shift, n_steps, max_lag, n_mean)
+    return whiten(np.stack([z.real, z.imag], 1), whitening)
+
+
+def _refine_osc(osc: np.ndarray, lam: np.ndarray, fixed: np.ndarray, ys: np.ndarray, n_amp: int, n_steps: int,
+                max_lag: int, n_mean: int = 1, whitening: np.ndarray | None = None,
+                rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Levenberg-Marquardt step of every curve's oscillation, the other rows held fixed.
+
+    The model is ``ys ~ c . rows``, rows = the exponentials (``fixed[:, :n_exp]``), the
+    oscillation's cosine and sine rows at (tau, f) and the white-noise row (``fixed[:, -1]``),
+    all whitened (``fixed`` (U, n_exp + 1, L)); the coefficients are solved in closed form for
+    every (tau, f) (variable projection), so only (log tau, f) is iterated. The Jacobian of the
+    fitted curve with respect to them, projected off the rows' span (Kaufman's approximation),
+    gives the Gauss-Newton step, damped by ``lam`` (U,) (Marquardt's scaling) and capped at
+    :data:`OSC_STEP`; a step is taken where it lowers the residual (the first ``n_amp``
+    coefficients staying >= 0), and ``lam`` falls threefold, else ``lam`` grows fourfold.
+    ``rows``: the oscillation's whitened rows at ``osc`` if known (the previous step's result).
+    Returns the new (tau, f) (U, 2), ``lam``, the rows at the new (tau, f) and whether each curve
+    has converged (U,; the step's predicted decrease of the residual below 1e-10 of it). The derivative of
+    b(s) with respect to s is a forward difference (b is analytic in s, so one real step gives the
+    complex derivative).
+    """
+    n_exp = fixed.shape[1] - 1
+    ob = _osc_rows(osc, n_steps, max_lag, n_mean, whitening) if rows is None else rows
+    h = 1e-6 * np.abs(1.0 / osc[:, 0] - 2j * np.pi * osc[:, 1])
+    d = (_osc_rows(osc, n_steps, max_lag, n_mean, whitening, shift=h) - ob) / h[:, None, None]  # (Re, Im) of db/ds
+    base = np.concatenate([fixed[:, :n_exp], ob, fixed[:, n_exp:]], 1)  # (U, C, L)
+    coef, rss = _solve(base[:, None], ys, n_amp)
+    coef, rss = coef[:, 0], rss[:, 0]
+    a, b = coef[:, n_exp : n_exp + 1], coef[:, n_exp + 1 : n_exp + 2]
+    tau = osc[:, :1]
+    # d(cos, sin rows)/d log tau = (Re, Im) of -D / tau; d/df = (Re, Im) of -2 pi i D
+    jac = np.stack([-(a * d[:, 0] + b * d[:, 1]) / tau, 2 * np.pi * (a * d[:, 1] - b * d[:, 0])], 1)  # (U, 2, L)
+    gram = np.einsum("ucl,udl->ucd", base, base)
+    gram += 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(gram.shape[1])
+    proj = np.einsum("ucl,ujl->ujc", base, jac)  # (U, 2, C)
+    jac = jac - np.einsum("ujc,ucl->ujl", np.linalg.solve(gram[:, None], proj[..., None])[..., 0], base)
+    resid = ys - np.einsum("uc,ucl->ul", coef, base)
+    grad = np.einsum("ujl,ul->uj", jac, resid)
+    hess = np.einsum("ujl,ukl->ujk", jac, jac)
+    damped = hess + lam[:, None, None] * hess * np.eye(2) + 1e-300 * np.eye(2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = np.linalg.solve(damped, grad[..., None])[..., 0]
+        # a frequency at its bound that the step would push past it: the decay's step alone
+        held = ((osc[:, 1] <= F_BOUNDS[0]) & (step[:, 1] < 0)) | ((osc[:, 1] >= F_BOUNDS[1]) & (step[:, 1] > 0))
+        step[held] = np.column_stack([grad[held, 0] / damped[held, 0, 0], np.zeros(held.sum())])
+    step = np.clip(np.nan_to_num(step), -np.array(OSC_STEP), np.array(OSC_STEP))
+    trial = np.column_stack([np.clip(osc[:, 0] * np.exp(step[:, 0]), 0.5, 16.0 * n_steps),
+                             np.clip(osc[:, 1] + step[:, 1], *F_BOUNDS)])
+    ob_t = _osc_rows(trial, n_steps, max_lag, n_mean, whitening)
+    _, rss_t = _solve(np.concatenate([fixed[:, :n_exp], ob_t, fixed[:, n_exp:]], 1)[:, None], ys, n_amp)
+    better = rss_t[:, 0] < rss
+    # converged: the Gauss-Newton model promises less than 1e-10 of the residual for this step
+    promised = 2 * (step * grad).sum(1) - np.einsum("uj,ujk,uk->u", step, hess, step)
+    with np.errstate(invalid="ignore"):
+        done = ~(promised > 1e-10 * rss) | ~np.isfinite(rss)
+    return (np.where(better[:, None], trial, osc), np.where(better, lam / 3, lam * 4),
+            np.where(better[:, None, None], ob_t, ob), done)
