@@ -243,9 +243,17 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
     """The global grid search of :func:`rnn_timescales.analysis.acf_models.fit_model` in the
     generalised least-squares metric: every candidate tuple of the shared basis ``rows`` (R, L)
     for every whitened curve ``yw`` (U, L), the rows whitened per group of ``w`` (G, L, L) and
-    the candidates' normal equations solved per group. Returns the best tuple's index (U,)."""
+    the candidates' normal equations solved per group. Returns the best tuple's index (U,).
+
+    A row shared by every tuple with a free-signed coefficient (the white noise, last) is projected
+    out of the curves and the other rows first (Frisch-Waugh-Lovell: the remaining coefficients and
+    the residual are unchanged), so each candidate's equations are one size smaller."""
     n_groups, lags = w.shape[0], w.shape[-1]
     per = len(yw) // n_groups
+    shared = tuples.shape[1] > n_amp and (tuples[:, -1] == tuples[0, -1]).all()
+    fixed_row = tuples[0, -1] if shared else None
+    if shared:
+        tuples = tuples[:, :-1]
     n_rows = len(rows)
     n_tup, c = tuples.shape
     y3 = yw.reshape(n_groups, per, lags)
@@ -257,6 +265,11 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
         rw = rows @ np.swapaxes(w[g0 : g0 + chunk], 1, 2)  # (g, R, L)
         g_n = len(rw)
         yg = y3[g0 : g0 + g_n]
+        if shared:  # the shared row projected out of the curves and the rows
+            f = rw[:, fixed_row]  # (g, L)
+            ff = np.maximum((f * f).sum(-1), 1e-300)[:, None, None]
+            yg = yg - (yg @ f[..., None]) / ff * f[:, None]
+            rw = rw - (rw @ f[..., None]) / ff * f[:, None]
         proj = yg @ np.swapaxes(rw, 1, 2)  # (g, per, R)
         yy = (yg * yg).sum(-1)[..., None]
         if full:

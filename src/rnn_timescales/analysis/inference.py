@@ -128,6 +128,35 @@ def _autocorrelations(x: np.ndarray, max_lag: int, per_trial: bool,
     return trials, mean
 
 
+def _both_autocorrelations(x: np.ndarray, max_lag: int) -> dict[str, np.ndarray]:
+    """The trial-averaged autocorrelations (U, L) about each trial's mean ("trial") and about each
+    unit's mean over all trials ("global") from one FFT per trial: with y the trial's deviations
+    from its own mean and d = its mean minus the unit's,
+
+        sum_{t < n-k} (y_t + d)(y_{t+k} + d) = S_k - d (head_k + tail_k) + (n - k) d^2,
+
+    S_k the lagged sums of y, head_k and tail_k the sums of its first and last k values."""
+    from rnn_timescales.analysis.autocorrelation import _fft_autocorrelation
+
+    n_steps, n_trials, n_units = x.shape
+    k = np.arange(max_lag + 1)
+    out = {"trial": np.empty((n_units, max_lag + 1)), "global": np.empty((n_units, max_lag + 1))}
+    chunk = max(1, int(2e7 // (n_steps * n_trials)))
+    for u0 in range(0, n_units, chunk):
+        xs = np.asarray(x[:, :, u0 : u0 + chunk], dtype=np.float64)
+        ac = _fft_autocorrelation(xs, max_lag, True, np.float64)  # (R, u, L), S_k / (n - k)
+        m = xs.mean(axis=0)  # (R, u)
+        y_head = xs[:max_lag] - m
+        y_tail = xs[::-1][:max_lag] - m
+        zero = np.zeros((1,) + m.shape)
+        edges = np.concatenate([zero, np.cumsum(y_head, 0)]) + np.concatenate([zero, np.cumsum(y_tail, 0)])  # (L, R, u)
+        d = m - xs.mean(axis=(0, 1))  # (R, u)
+        corr = (-d[..., None] * np.moveaxis(edges, 0, -1) + (n_steps - k) * d[..., None] ** 2) / (n_steps - k)
+        out["trial"][u0 : u0 + chunk] = ac.mean(0)
+        out["global"][u0 : u0 + chunk] = (ac + corr).mean(0)
+    return out
+
+
 def _generative(fit: Fit, model: str, mean: np.ndarray, c0: np.ndarray, kind: str, rate: str,
                 count_model: str, integer: bool) -> Generative:
     """Every unit's fitted model as a simulatable one; counts' Fano factor from the lag-0 excess
@@ -280,7 +309,8 @@ def estimate_timescales(
     else:
         from rnn_timescales.analysis.mean_choice import common_mean
 
-        _, ac = _autocorrelations(x, max_lag, False, False)
+        both = _both_autocorrelations(x, max_lag)  # about each trial's mean and about the unit's
+        ac = both["trial"]
         means = x.mean(axis=(0, 1)).astype(float)
         exp_rate = kind == "counts" and rate == "exp"
         common, p_mean = common_mean(x, latent(ac, means) if exp_rate else ac, x.shape[0], max_lag, alpha,
@@ -289,7 +319,7 @@ def estimate_timescales(
         for m, idx in (("global", np.flatnonzero(common)), ("trial", np.flatnonzero(~common))):
             if len(idx):
                 shifted = None if progress is None else (lambda d, t, o=done: progress(o + d, x.shape[2]))
-                parts.append((idx, _estimate(x[:, :, idx], m, rng, *args[:-1], shifted)))
+                parts.append((idx, _estimate(x[:, :, idx], m, rng, *args[:-1], shifted, both[m][idx])))
                 done += len(idx)
         est = merge(parts, x.shape[2], alpha, "osc" not in ladder(models))
         est.settings["mean"] = "auto"
@@ -302,11 +332,14 @@ def estimate_timescales(
 def _estimate(x: np.ndarray, mean: str, rng: np.random.Generator, dt: float, kind: str, max_lag: int,
               models: Sequence[str], interval: str, n_boot: int, level: float, alpha: float, count_model: str,
               rate: str, fit_method: str, seed: int | None,
-              progress: Callable[[int, int], None] | None) -> TimescaleEstimate:
-    """The estimate of every unit of checked data ``x`` with one kind of mean ("trial", "global")."""
+              progress: Callable[[int, int], None] | None, ac: np.ndarray | None = None) -> TimescaleEstimate:
+    """The estimate of every unit of checked data ``x`` with one kind of mean ("trial", "global");
+    ``ac``: their trial-averaged autocorrelation with that mean, if already computed."""
     n_steps, n_trials, n_units = x.shape
     n_mean = n_trials if mean == "global" else 1
-    ac_trials, ac = _autocorrelations(x, max_lag, interval == "trials", mean == "global")
+    ac_trials = None
+    if ac is None or interval == "trials":
+        ac_trials, ac = _autocorrelations(x, max_lag, interval == "trials", mean == "global")
     means = x.mean(axis=(0, 1)).astype(float)
     integer = guess_kind(x) == "counts"
     exp_rate = kind == "counts" and rate == "exp"
