@@ -78,6 +78,18 @@ def test_exact_covariance_of_white_noise_by_hand():
     np.testing.assert_allclose(exact_covariance(fit, n, max_lag), bartlett_covariance(fit, n, max_lag), atol=1e-12)
 
 
+def test_white_noise_shortcuts_equal_the_general_computation():
+    # the white-noise model's diagonal covariance (no convolutions) equals the general sums for the
+    # same autocovariance (an exponential of amplitude 0), and its whitening the Cholesky inverse
+    n, max_lag = 500, 40
+    white = np.array([1.0, 0.3, 2.5])
+    none = Fit("none", np.zeros((3, 0)), np.zeros((3, 0)), white, np.zeros(3), np.zeros(3, bool))
+    zero_exp = Fit("1exp", np.full((3, 1), 7.0), np.zeros((3, 1)), white, np.zeros(3), np.zeros(3, bool))
+    cov = exact_covariance(none, n, max_lag)
+    np.testing.assert_allclose(cov, exact_covariance(zero_exp, n, max_lag), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(whitener(cov), np.linalg.inv(np.linalg.cholesky(cov)), rtol=1e-12)
+
+
 def test_exact_covariance_tends_to_bartletts_for_long_trials_and_departs_on_short_ones():
     fit = Fit("1exp", np.array([[5.0], [100.0]]), np.ones((2, 1)), np.zeros(2), np.zeros(2), np.zeros(2, bool))
 

@@ -136,6 +136,12 @@ def exact_covariance(fit, n_steps: int, max_lag: int, ridge: float = RIDGE) -> n
     n_units = len(fit.white)
     K = int(max_lag)
     lags = K + 1
+    if fit.taus.shape[1] == 0 and fit.osc is None:  # white noise W alone: Var C_0 = 2 W^2 / n, Var C_k = W^2 / (n - k)
+        out = np.zeros((n_units, lags, lags))
+        var = np.nan_to_num(fit.white, nan=0.0)[:, None] ** 2 / (n - np.arange(lags))
+        var[:, 0] *= 2
+        out[:, np.arange(lags), np.arange(lags)] = var
+        return _normalise(out, fit, ridge)
     n_g = int(min(n, max(2, int(40 * min(_slowest(fit), 1e9)))))  # g(|m| >= n_g) taken as 0 (< e^-40)
     n_j = max(n_g, 2 * K + 1)
     far_needed = n - K < n_g  # g reaches the trial's last max_lag lags: the far tails are not 0
@@ -205,6 +211,9 @@ def whitener(cov: np.ndarray) -> np.ndarray:
     r^T C^-1 r. A covariance that is not positive definite gets more ridge until it is."""
     cov = np.asarray(cov, dtype=np.float64)
     eye = np.eye(cov.shape[-1])
+    diag = np.einsum("uii->ui", cov)
+    if (diag > 0).all() and np.count_nonzero(cov) == diag.size:  # diagonal (white noise): no factorisation
+        return eye * (1.0 / np.sqrt(diag))[:, None, :]
     out = np.empty_like(cov)
     todo = np.arange(len(cov))
     extra = 0.0
