@@ -16,8 +16,9 @@ components rho_j(k) = exp(-k / tau_j), optionally a damped oscillation, and whit
 linear in the amplitudes. The fit therefore searches the timescales on a grid (all tuples of a
 log-spaced grid, shared by every curve) with the amplitudes solved in closed form, then refines
 each curve's best tuple on shrinking local grids, and an oscillation's decay and frequency by
-damped Gauss-Newton (Levenberg-Marquardt) steps, the amplitudes again in closed form. Fitting the *expected estimate* rather than
-gamma removes the finite-sample (mean-subtraction) bias of the estimator at its source.
+damped Gauss-Newton (Levenberg-Marquardt) steps, the amplitudes again in closed form. Fitting the
+*expected estimate* rather than gamma removes the finite-sample (mean-subtraction) bias of the
+estimator at its source.
 
 Everything is in time steps; callers scale by the bin size.
 """
@@ -250,8 +251,8 @@ def fit_model(
     osc = osc_par[tuples[best, n_exp] - size] if oscillation else None  # (U, 2) tau_o, f
     w = rows[-1] if whiten is None else np.repeat(whiten @ rows[-1], per, axis=0)  # (L,) or per curve (U, L)
 
-    # local refinements on shrinking grids around the best: the timescales jointly, then (with
-    # them fixed) the oscillation's damping and frequency
+    # local refinements around the best: the timescales jointly on shrinking grids, then (with
+    # them fixed) a step of the oscillation's decay and frequency
     offsets, widths = REFINE[n_exp]
     rounds = max(len(widths), OSC_ROUNDS if oscillation else 0)
     lam = np.full(n_units, 1e-2)  # the oscillation's Levenberg-Marquardt damping

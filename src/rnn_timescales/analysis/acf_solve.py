@@ -130,17 +130,21 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     # projections once, every mesh point's normal equations gathered from them
     values = np.clip(best_tau[:, :, None] * rel, taus[0], taus[-1])  # (U, J, O)
     # (whitened, the table's interpolation moves a fitted timescale by < 1e-4 relative to the closed form)
-    parts = [whiten(_table_basis(values, n_steps, max_lag, taus[0], taus[-1], n_mean), whitening).reshape(n_units, -1, ys.shape[1])]
+    n_lags = ys.shape[1]
+    table = _table_basis(values, n_steps, max_lag, taus[0], taus[-1], n_mean)  # (U, J, O, L)
+    parts = [whiten(table, whitening).reshape(n_units, -1, n_lags)]
     if osc is not None:
-        parts.append(whiten(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whitening))  # (U, 2, L): cosine, sine
-    parts.append(np.broadcast_to(w.reshape(-1, 1, ys.shape[1]), (n_units, 1, ys.shape[1])))
+        # (U, 2, L): cosine, sine
+        parts.append(whiten(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whitening))
+    parts.append(np.broadcast_to(w.reshape(-1, 1, n_lags), (n_units, 1, n_lags)))
     rows = np.concatenate(parts, axis=1)  # (U, J O + m, L)
     gram = rows @ np.swapaxes(rows, 1, 2)
     proj = np.einsum("url,ul->ur", rows, ys)
     n_fixed = rows.shape[1] - n_exp * offsets
     tuples = np.concatenate([mesh + offsets * np.arange(n_exp), np.broadcast_to(n_exp * offsets + np.arange(n_fixed),
                                                                                (len(mesh), n_fixed))], 1)  # (P, C)
-    _, rss = _finish(gram[:, tuples[:, :, None], tuples[:, None, :]], proj[:, tuples], (ys * ys).sum(-1)[:, None], n_amp)
+    _, rss = _finish(gram[:, tuples[:, :, None], tuples[:, None, :]], proj[:, tuples], (ys * ys).sum(-1)[:, None],
+                     n_amp)
     cands = np.take_along_axis(values, mesh.T[None], 2).transpose(0, 2, 1)  # (U, P, J)
     r = np.arange(n_units)
     if not (parabola and n_exp == 1 and offsets >= 3):
@@ -172,7 +176,7 @@ def _osc_rows(osc: np.ndarray, n_steps: int, max_lag: int, n_mean: int, whitenin
 
 def _refine_osc(osc: np.ndarray, lam: np.ndarray, fixed: np.ndarray, ys: np.ndarray, n_amp: int, n_steps: int,
                 max_lag: int, n_mean: int = 1, whitening: np.ndarray | None = None,
-                rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One Levenberg-Marquardt step of every curve's oscillation, the other rows held fixed.
 
     The model is ``ys ~ c . rows``, rows = the exponentials (``fixed[:, :n_exp]``), the
@@ -185,9 +189,9 @@ def _refine_osc(osc: np.ndarray, lam: np.ndarray, fixed: np.ndarray, ys: np.ndar
     coefficients staying >= 0), and ``lam`` falls threefold, else ``lam`` grows fourfold.
     ``rows``: the oscillation's whitened rows at ``osc`` if known (the previous step's result).
     Returns the new (tau, f) (U, 2), ``lam``, the rows at the new (tau, f) and whether each curve
-    has converged (U,; the step's predicted decrease of the residual below 1e-10 of it). The derivative of
-    b(s) with respect to s is a forward difference (b is analytic in s, so one real step gives the
-    complex derivative).
+    has converged (U,: the step's predicted decrease of the residual below 1e-10 of it). The
+    derivative of b(s) with respect to s is a forward difference (b is analytic in s, so one real
+    step gives the complex derivative).
     """
     n_exp = fixed.shape[1] - 1
     ob = _osc_rows(osc, n_steps, max_lag, n_mean, whitening) if rows is None else rows
