@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rnn_timescales.analysis.acf_bases import exp_basis, white_basis
-from rnn_timescales.analysis.acf_gls import RIDGE, bartlett_covariance, exact_covariance, gls_whitener, whiten, whitener
+from rnn_timescales.analysis.acf_gls import (
+    RIDGE, bartlett_covariance, exact_covariance, gls_search, gls_whitener, whiten, whitener)
 from rnn_timescales.analysis.acf_models import Fit, fit_model, fit_white
 from rnn_timescales.analysis.inference import estimate_timescales
 from rnn_timescales.analysis.synthetic import ou_process
@@ -76,6 +77,29 @@ def test_exact_covariance_of_white_noise_by_hand():
     n, max_lag = 10, 3
     fit = Fit("none", np.zeros((1, 0)), np.zeros((1, 0)), np.array([1.0]), np.array([0.0]), np.zeros(1, bool))
     np.testing.assert_allclose(exact_covariance(fit, n, max_lag), bartlett_covariance(fit, n, max_lag), atol=1e-12)
+
+
+def test_gls_search_picks_the_brute_force_best_tuple():
+    # every candidate's weighted least squares solved directly (numpy lstsq), the first two
+    # coefficients constrained >= 0: the search (the white-noise row projected out first, the
+    # equations solved in chunks) picks the same tuple for every curve
+    rng = np.random.default_rng(3)
+    n_lags, n_rows, per = 12, 7, 8
+    rows = np.exp(-np.arange(n_lags) / np.array([0.5, 1, 2, 4, 8, 16, 1e-9])[:, None])  # six exponentials, then white
+    tuples = np.array([(i, j, n_rows - 1) for i in range(n_rows - 1) for j in range(i + 1, n_rows - 1)])
+    band = np.eye(n_lags) + 0.3 * np.diag(np.ones(n_lags - 1), 1) + 0.3 * np.diag(np.ones(n_lags - 1), -1)
+    w = np.stack([np.eye(n_lags), np.linalg.inv(np.linalg.cholesky(band))])
+    sign = np.where(np.arange(per) % 2, 1.0, -1.0)[:, None]  # half the curves need a negative amplitude
+    y = np.tile(rng.normal(size=(per, n_lags)) * 0.05 + 0.7 * rows[1] + sign * 0.4 * rows[4] + 0.2 * rows[-1], (2, 1))
+    yw = np.concatenate([y[:per] @ w[0].T, y[per:] @ w[1].T])
+    best = gls_search(yw, rows, tuples, 2, w)
+    for u in range(2 * per):
+        rw = rows @ w[u // per].T
+        rss = []
+        for t in tuples:
+            coef, res, *_ = np.linalg.lstsq(rw[t].T, yw[u], rcond=None)
+            rss.append(np.inf if (coef[:2] < 0).any() else np.sum((yw[u] - rw[t].T @ coef) ** 2))
+        assert best[u] == int(np.argmin(rss))
 
 
 def test_white_noise_shortcuts_equal_the_general_computation():
