@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_timescales.analysis.acf_bases import (
-    TABLE_POINTS, _exp_table, _geometric_basis, _table_basis, _table_dots, osc_pair)
+    TABLE_POINTS, _exp_table, _geometric_basis, _table_basis, _table_dots, _table_position, osc_pair)
 
 
 def whiten(arr: np.ndarray, w: np.ndarray | None) -> np.ndarray:
@@ -114,6 +114,32 @@ def _refine_one(best_tau: np.ndarray, half_width: float, taus: np.ndarray, n_ste
     return np.clip(lo * np.exp(pos * step), lo, hi)[:, None]
 
 
+def _whitened_table(values: np.ndarray, n_steps: int, max_lag: int, tau_min: float, tau_max: float, n_mean: int,
+                    whitening: np.ndarray | None) -> np.ndarray:
+    """``whiten(_table_basis(values, ...), whitening)``, (U, J, O, L) for the candidate timescales
+    ``values`` (U, J, O). Where a group's curves (a unit's bootstrap replicates, close together) ask
+    for fewer distinct rows of the table than they have candidates, each timescale's window of the
+    table is whitened once per group and interpolated instead (the interpolation is linear: the
+    same numbers, to rounding)."""
+    if whitening is None:
+        return _table_basis(values, n_steps, max_lag, tau_min, tau_max, n_mean)
+    table = _exp_table(int(n_steps), int(max_lag), float(tau_min), float(tau_max), int(n_mean))
+    i, f = _table_position(values, tau_min, tau_max)
+    n_units, n_exp, _ = i.shape
+    n_groups = len(whitening)
+    per_group = i.reshape(n_groups, n_units // n_groups, n_exp, -1)
+    first = per_group.min(axis=(1, 3))  # (G, J)
+    width = int((per_group.max(axis=(1, 3)) - first).max()) + 2
+    if n_groups * n_exp * width >= i.size:  # no fewer rows: whiten each curve's own
+        return whiten(table[i] * (1 - f) + table[i + 1] * f, whitening)
+    rows = np.minimum(first[..., None] + np.arange(width), TABLE_POINTS - 1)  # (G, J, W)
+    window = whiten(table[rows], whitening)  # (G, J, W, L)
+    group = np.repeat(np.arange(n_groups), n_units // n_groups)[:, None, None]
+    j = np.arange(n_exp)[None, :, None]
+    local = i - first[group, j]
+    return window[group, j, local] * (1 - f) + window[group, j, local + 1] * f
+
+
 def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w, n_mean=1, whitening=None,
                  parabola=False):
     """One local refinement of every curve's timescales: ``offsets`` points per timescale over
@@ -131,8 +157,8 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     values = np.clip(best_tau[:, :, None] * rel, taus[0], taus[-1])  # (U, J, O)
     # (whitened, the table's interpolation moves a fitted timescale by < 1e-4 relative to the closed form)
     n_lags = ys.shape[1]
-    table = _table_basis(values, n_steps, max_lag, taus[0], taus[-1], n_mean)  # (U, J, O, L)
-    parts = [whiten(table, whitening).reshape(n_units, -1, n_lags)]
+    table = _whitened_table(values, n_steps, max_lag, taus[0], taus[-1], n_mean, whitening)  # (U, J, O, L)
+    parts = [table.reshape(n_units, -1, n_lags)]
     if osc is not None:
         # (U, 2, L): cosine, sine
         parts.append(whiten(osc_pair(osc[:, 0], osc[:, 1], n_steps, max_lag, n_mean), whitening))
