@@ -215,7 +215,7 @@ def _refine_osc(osc: np.ndarray, lam: np.ndarray, fixed: np.ndarray, ys: np.ndar
     coefficients staying >= 0), and ``lam`` falls threefold, else ``lam`` grows fourfold.
     ``rows``: the oscillation's whitened rows at ``osc`` if known (the previous step's result).
     Returns the new (tau, f) (U, 2), ``lam``, the rows at the new (tau, f) and whether each curve
-    has converged (U,: the step's predicted decrease of the residual below 1e-10 of it). The
+    has converged (U,: the step's predicted decrease of the residual below 1e-8 of it). The
     derivative of b(s) with respect to s is a forward difference (b is analytic in s, so one real
     step gives the complex derivative).
     """
@@ -249,9 +249,9 @@ def _refine_osc(osc: np.ndarray, lam: np.ndarray, fixed: np.ndarray, ys: np.ndar
     ob_t = _osc_rows(trial, n_steps, max_lag, n_mean, whitening)
     _, rss_t = _solve(np.concatenate([fixed[:, :n_exp], ob_t, fixed[:, n_exp:]], 1)[:, None], ys, n_amp)
     better = rss_t[:, 0] < rss
-    # converged: the Gauss-Newton model promises less than 1e-10 of the residual for this step
+    # converged: the Gauss-Newton model promises less than 1e-8 of the residual for this step
     promised = 2 * (step * grad).sum(1) - np.einsum("uj,ujk,uk->u", step, hess, step)
     with np.errstate(invalid="ignore"):
-        done = ~(promised > 1e-10 * rss) | ~np.isfinite(rss)
+        done = ~(promised > 1e-8 * rss) | ~np.isfinite(rss)
     return (np.where(better[:, None], trial, osc), np.where(better, lam / 3, lam * 4),
             np.where(better[:, None, None], ob_t, ob), done)
