@@ -15,7 +15,8 @@ from scipy.signal import lfilter
 from rnn_timescales.analysis.acf_bases import expected_estimate, exp_basis, osc_basis, osc_pair, osc_sin_basis, white_basis
 from rnn_timescales.analysis.acf_models import OSC_ROUNDS, Fit, fit_model
 from rnn_timescales.analysis.acf_solve import _inverse, _refine_osc
-from rnn_timescales.analysis.inference import _autocorrelations, _both_autocorrelations, estimate_timescales
+from rnn_timescales.analysis.autocorrelation import both_mean_autocorrelations
+from rnn_timescales.analysis.inference import _autocorrelations, estimate_timescales
 from rnn_timescales.analysis.model_choice import nan_quantiles, p_values
 from rnn_timescales.analysis.synthetic import ou_process, ou_spike_counts
 from rnn_timescales.analysis.trial_pool import _oscillation_trials, latent, replicates
@@ -34,13 +35,13 @@ def test_both_means_from_one_transform():
     # the autocorrelation about the unit's mean over all trials follows from the one about each
     # trial's own mean (one FFT); by hand for two trials of 3 steps, and against the direct FFT
     x = np.array([[1.0, 4.0], [2.0, 6.0], [4.0, 5.0]])[:, :, None]  # (time, trials, units)
-    both = _both_autocorrelations(x, 1)
+    both = both_mean_autocorrelations(x, 1)
     dev = x[:, :, 0] - x.mean()  # global mean 11/3
     by_hand = [np.mean([(dev[: 3 - k, r] * dev[k:, r]).sum() / (3 - k) for r in range(2)]) for k in (0, 1)]
     np.testing.assert_allclose(both["global"][0], by_hand, rtol=1e-12)
     x = np.random.default_rng(0).normal(size=(200, 7, 3)) + np.arange(7)[:, None]
     for mean, global_mean in (("trial", False), ("global", True)):
-        np.testing.assert_allclose(both := _both_autocorrelations(x, 30)[mean],
+        np.testing.assert_allclose(both := both_mean_autocorrelations(x, 30)[mean],
                                    _autocorrelations(x, 30, False, global_mean)[1], rtol=1e-12, atol=1e-12)
     assert both.shape == (3, 31)
 

@@ -224,13 +224,12 @@ def _refine_osc(osc: np.ndarray, lam: np.ndarray, fixed: np.ndarray, ys: np.ndar
     h = 1e-6 * np.abs(1.0 / osc[:, 0] - 2j * np.pi * osc[:, 1])
     d = (_osc_rows(osc, n_steps, max_lag, n_mean, whitening, shift=h) - ob) / h[:, None, None]  # (Re, Im) of db/ds
     base = np.concatenate([fixed[:, :n_exp], ob, fixed[:, n_exp:]], 1)  # (U, C, L)
-    coef, rss = _solve(base[:, None], ys, n_amp)
-    coef, rss = coef[:, 0], rss[:, 0]
+    gram = base @ np.swapaxes(base, 1, 2)  # (U, C, C)
+    coef, rss = _finish(gram, np.einsum("ucl,ul->uc", base, ys), (ys * ys).sum(-1), n_amp)
     a, b = coef[:, n_exp : n_exp + 1], coef[:, n_exp + 1 : n_exp + 2]
     tau = osc[:, :1]
     # d(cos, sin rows)/d log tau = (Re, Im) of -D / tau; d/df = (Re, Im) of -2 pi i D
     jac = np.stack([-(a * d[:, 0] + b * d[:, 1]) / tau, 2 * np.pi * (a * d[:, 1] - b * d[:, 0])], 1)  # (U, 2, L)
-    gram = np.einsum("ucl,udl->ucd", base, base)
     gram += 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(gram.shape[1])
     proj = np.einsum("ucl,ujl->ujc", base, jac)  # (U, 2, C)
     jac = jac - np.einsum("ujc,ucl->ujl", np.linalg.solve(gram[:, None], proj[..., None])[..., 0], base)

@@ -76,6 +76,36 @@ def _fft_autocorrelation(x: np.ndarray, max_lag: int, per_trial: bool, dtype, gl
     return ac if per_trial else ac.mean(axis=0)
 
 
+def _recentred(lagged, head, tail, total, c, n: int, lags):
+    """sum_{t < n-k} (y_t - c)(y_{t+k} - c) from the lagged sums S_k = sum_t y_t y_{t+k} of a series
+    y of n values: S_k - c (Y - tail_k) - c (Y - head_k) + (n - k) c^2, with Y its total and head_k
+    (tail_k) the sum of its first (last) k values; lags first. Any array type (numpy or torch)."""
+    return lagged - c * (total - tail) - c * (total - head) + (n - lags) * c * c
+
+
+def both_mean_autocorrelations(x: np.ndarray, max_lag: int) -> dict[str, np.ndarray]:
+    """:func:`autocorrelation` averaged over trials, (units, max_lag + 1), about each trial's own
+    mean ("trial") and about each unit's mean over all trials ("global"), from one FFT per trial:
+    the second re-centres the first's lagged sums on the unit's mean (:func:`_recentred`, y the
+    trial's deviations from its mean, whose total is 0). ``x``: checked (time, trials, units)."""
+    n_steps, n_trials, n_units = x.shape
+    lags = np.arange(max_lag + 1)[:, None, None]
+    out = {"trial": np.empty((n_units, max_lag + 1)), "global": np.empty((n_units, max_lag + 1))}
+    chunk = max(1, int(2e7 // (n_steps * n_trials)))
+    for u0 in range(0, n_units, chunk):
+        xs = np.asarray(x[:, :, u0 : u0 + chunk], dtype=np.float64)
+        ac = _fft_autocorrelation(xs, max_lag, True, np.float64)  # (trials, units, lags)
+        m = xs.mean(axis=0)  # each trial's mean
+        zero = np.zeros((1,) + m.shape)
+        head = np.concatenate([zero, np.cumsum(xs[:max_lag] - m, 0)])  # (lags, trials, units)
+        tail = np.concatenate([zero, np.cumsum(xs[::-1][:max_lag] - m, 0)])
+        lagged = np.moveaxis(ac, -1, 0) * (n_steps - lags)
+        shifted = _recentred(lagged, head, tail, 0.0, xs.mean(axis=(0, 1)) - m, n_steps, lags) / (n_steps - lags)
+        out["trial"][u0 : u0 + chunk] = ac.mean(0)
+        out["global"][u0 : u0 + chunk] = np.moveaxis(shifted, 0, -1).mean(0)
+    return out
+
+
 class StreamingAutocorrelation:
     """Exact mean-removed autocorrelation of long series fed in consecutive chunks.
 
@@ -202,8 +232,7 @@ class StreamingAutocorrelation:
         zero = torch.zeros((1, *total.shape), dtype=torch.float64)
         head = torch.cat([zero, self._head.cumsum(0)])  # head[j] = sum of the first j values
         tail = torch.cat([zero, torch.flip(self._last.to(torch.float64), dims=[0]).cumsum(0)])
-        m = total / n
-        cross = lagged - m * (total - tail) - m * (total - head) + (n - lags) * m * m
+        cross = _recentred(lagged, head, tail, total, total / n, n, lags)
         ac = (cross / (n - lags)).permute(1, 2, 0).numpy()
         return ac if per_trial else ac.mean(axis=0)
 

@@ -128,35 +128,6 @@ def _autocorrelations(x: np.ndarray, max_lag: int, per_trial: bool,
     return trials, mean
 
 
-def _both_autocorrelations(x: np.ndarray, max_lag: int) -> dict[str, np.ndarray]:
-    """The trial-averaged autocorrelations (U, L) about each trial's mean ("trial") and about each
-    unit's mean over all trials ("global") from one FFT per trial: with y the trial's deviations
-    from its own mean and d = its mean minus the unit's,
-
-        sum_{t < n-k} (y_t + d)(y_{t+k} + d) = S_k - d (head_k + tail_k) + (n - k) d^2,
-
-    S_k the lagged sums of y, head_k and tail_k the sums of its first and last k values."""
-    from rnn_timescales.analysis.autocorrelation import _fft_autocorrelation
-
-    n_steps, n_trials, n_units = x.shape
-    k = np.arange(max_lag + 1)
-    out = {"trial": np.empty((n_units, max_lag + 1)), "global": np.empty((n_units, max_lag + 1))}
-    chunk = max(1, int(2e7 // (n_steps * n_trials)))
-    for u0 in range(0, n_units, chunk):
-        xs = np.asarray(x[:, :, u0 : u0 + chunk], dtype=np.float64)
-        ac = _fft_autocorrelation(xs, max_lag, True, np.float64)  # (R, u, L), S_k / (n - k)
-        m = xs.mean(axis=0)  # (R, u)
-        y_head = xs[:max_lag] - m
-        y_tail = xs[::-1][:max_lag] - m
-        zero = np.zeros((1,) + m.shape)
-        edges = np.concatenate([zero, np.cumsum(y_head, 0)]) + np.concatenate([zero, np.cumsum(y_tail, 0)])  # (L, R, u)
-        d = m - xs.mean(axis=(0, 1))  # (R, u)
-        corr = (-d[..., None] * np.moveaxis(edges, 0, -1) + (n_steps - k) * d[..., None] ** 2) / (n_steps - k)
-        out["trial"][u0 : u0 + chunk] = ac.mean(0)
-        out["global"][u0 : u0 + chunk] = (ac + corr).mean(0)
-    return out
-
-
 def _generative(fit: Fit, model: str, mean: np.ndarray, c0: np.ndarray, kind: str, rate: str,
                 count_model: str, integer: bool) -> Generative:
     """Every unit's fitted model as a simulatable one; counts' Fano factor from the lag-0 excess
@@ -309,7 +280,9 @@ def estimate_timescales(
     else:
         from rnn_timescales.analysis.mean_choice import common_mean
 
-        both = _both_autocorrelations(x, max_lag)  # about each trial's mean and about the unit's
+        from rnn_timescales.analysis.autocorrelation import both_mean_autocorrelations
+
+        both = both_mean_autocorrelations(x, max_lag)  # about each trial's mean and about the unit's
         ac = both["trial"]
         means = x.mean(axis=(0, 1)).astype(float)
         exp_rate = kind == "counts" and rate == "exp"
