@@ -40,9 +40,8 @@ from rnn_timescales.analysis.acf_solve import whiten as whitened
 MODELS = {"osc": 0, "1exp": 1, "2exp": 2, "3exp": 3}
 OSC_ROUNDS = 16  # most steps of the oscillation's decay and frequency (Levenberg-Marquardt, acf_solve._refine_osc)
 GRID_SIZE = {0: 1, 1: 200, 2: 80, 3: 48}  # log-spaced timescales of the global search, by model
-# (two timescales: 80, a factor 1.12 apart, and a seventh refinement round: of 100 two-timescale
-# fits' residuals 59 were lower and 41 higher than with 120 points, by at most 0.4 %; 3160
-# pairs instead of 7140; docs/timescales.md)
+# (two timescales: 80, a factor 1.12 apart, and a seventh refinement round: 3160 pairs instead of
+# 7140, residuals within 1.3 % of 120 points' (benchmarks/timescales_fit_compare.py, docs/timescales.md)
 GLS_CURVES = 2000  # curves per generalised least-squares call (memory: curves x candidates x lags)
 # local refinement: points per timescale and the half-widths of the successive grids, in grid steps
 # (two timescales: a 3 x 3 pattern search in halving rounds, half the cost of 7 x 7 in five
