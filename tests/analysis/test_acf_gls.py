@@ -79,14 +79,21 @@ def test_exact_covariance_of_white_noise_by_hand():
     np.testing.assert_allclose(exact_covariance(fit, n, max_lag), bartlett_covariance(fit, n, max_lag), atol=1e-12)
 
 
-def test_gls_search_picks_the_brute_force_best_tuple():
+PAIRS = [(i, j) for i in range(6) for j in range(i + 1, 6)]  # scattered rows: gathered, the tuples' products only
+TRIPLES = [(i, j, k) for i in range(6) for j in range(i + 1, 6) for k in range(j + 1, 6)]  # the whole Gram matrix
+SHIFTED = [(i, i + 3) for i in range(3)]  # consecutive rows per position (as an oscillation's cosine and sine): views
+
+
+@pytest.mark.parametrize("chosen", [PAIRS, TRIPLES, SHIFTED], ids=["pairs", "triples", "consecutive"])
+def test_gls_search_picks_the_brute_force_best_tuple(chosen):
     # every candidate's weighted least squares solved directly (numpy lstsq), the first two
     # coefficients constrained >= 0: the search (the white-noise row projected out first, the
-    # equations solved in chunks) picks the same tuple for every curve
+    # equations solved in chunks; each way of forming the candidates' products) picks the same
+    # tuple for every curve
     rng = np.random.default_rng(3)
     n_lags, n_rows, per = 12, 7, 8
     rows = np.exp(-np.arange(n_lags) / np.array([0.5, 1, 2, 4, 8, 16, 1e-9])[:, None])  # six exponentials, then white
-    tuples = np.array([(i, j, n_rows - 1) for i in range(n_rows - 1) for j in range(i + 1, n_rows - 1)])
+    tuples = np.array([t + (n_rows - 1,) for t in chosen])
     band = np.eye(n_lags) + 0.3 * np.diag(np.ones(n_lags - 1), 1) + 0.3 * np.diag(np.ones(n_lags - 1), -1)
     w = np.stack([np.eye(n_lags), np.linalg.inv(np.linalg.cholesky(band))])
     sign = np.where(np.arange(per) % 2, 1.0, -1.0)[:, None]  # half the curves need a negative amplitude
@@ -102,9 +109,10 @@ def test_gls_search_picks_the_brute_force_best_tuple():
         assert best[u] == int(np.argmin(rss))
 
 
-def test_windowed_whitening_of_the_table_equals_whitening_each_curve():
+def test_windowed_and_low_rank_whitening_of_the_table_equal_whitening_each_curve():
     # a group's candidates close together (the window of the table whitened once, then
-    # interpolated) and far apart (each curve's rows whitened): both as whitening every row
+    # interpolated) and far apart (the table's low-rank factors whitened once, each curve's rows
+    # from its coefficients): both as whitening every interpolated row, to rounding
     from rnn_timescales.analysis.acf_bases import _table_basis, tau_grid
     from rnn_timescales.analysis.acf_solve import _whitened_table
 
@@ -113,12 +121,12 @@ def test_windowed_whitening_of_the_table_equals_whitening_each_curve():
     taus = tau_grid(n, 200)
     band = np.eye(lags + 1) + 0.4 * np.diag(np.ones(lags), 1) + 0.4 * np.diag(np.ones(lags), -1)
     w = np.stack([np.linalg.inv(np.linalg.cholesky(band)), np.eye(lags + 1)])
-    for spread in (0.005, 3.0):  # 120 window rows against 600 candidates; 16 384 against 600
+    for spread in (0.005, 3.0):  # 120 window rows against 600 candidates; 16 384 against 600 (factors)
         centre = np.array([6.0, 70.0])[None, :, None]
         values = centre * np.exp(rng.normal(size=(2 * per, 2, 1)) * spread + np.linspace(-0.02, 0.02, 3))
         values = np.clip(values, taus[0], taus[-1])
         want = whiten(_table_basis(values, n, lags, taus[0], taus[-1]), w)
-        np.testing.assert_allclose(_whitened_table(values, n, lags, taus[0], taus[-1], 1, w), want, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(_whitened_table(values, n, lags, taus[0], taus[-1], 1, w), want, rtol=1e-10, atol=1e-12)
 
 
 def test_white_noise_shortcuts_equal_the_general_computation():
@@ -281,3 +289,17 @@ def test_estimator_threads_change_nothing_but_the_threads():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             estimate_timescales(x, threads=bad)
+
+
+def test_the_tables_low_rank_factors_reproduce_every_row():
+    # exponentials over the fitted lags span few dimensions: the truncated factors give every row
+    # of the table to rounding with far fewer dimensions than lags, the basis orthonormal
+    from rnn_timescales.analysis.acf_bases import _exp_table, _table_factors
+
+    for n, lags, n_mean in ((500, 100, 1), (500, 100, 100), (5000, 500, 1)):
+        table = _exp_table(n, lags, 0.2, 4.0 * n, n_mean)
+        coef, basis = _table_factors(n, lags, 0.2, 4.0 * n, n_mean)
+        assert len(basis) < (lags + 1) / 2
+        np.testing.assert_allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-12)
+        err = np.abs(coef @ basis - table).max(1) / np.abs(table).max(1)
+        assert err.max() < 1e-12

@@ -169,6 +169,23 @@ def _table_position(taus: np.ndarray, tau_min: float, tau_max: float) -> tuple[n
     return i, np.clip(pos - i, 0.0, 1.0)[..., None]
 
 
+TABLE_RANK_TOL = 1e-15  # singular values of the table kept by _table_factors, relative to the largest
+
+
+@lru_cache(maxsize=8)
+def _table_factors(n_steps: int, max_lag: int, tau_min: float, tau_max: float,
+                   n_mean: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_exp_table` as a product ``coef @ basis``, coef (T, r), basis (r, max_lag + 1)
+    orthonormal rows: its singular value decomposition truncated below TABLE_RANK_TOL of the
+    largest. Exponentials over a few hundred lags span few dimensions (r = 25 ... 46 for 40 ...
+    1 000 lags; every row reproduced within 1e-13 of its largest entry), so a row is whitened as
+    ``coef[i] @ (basis @ W.T)``: r products per lag instead of max_lag + 1."""
+    table = _exp_table(n_steps, max_lag, tau_min, tau_max, n_mean)
+    u, s, vt = np.linalg.svd(table, full_matrices=False)
+    r = int((s > TABLE_RANK_TOL * s[0]).sum())
+    return u[:, :r] * s[:r], vt[:r]
+
+
 @lru_cache(maxsize=8)
 def _table_dots(n_steps: int, max_lag: int, tau_min: float, tau_max: float,
                 n_mean: int = 1) -> tuple[np.ndarray, np.ndarray]:

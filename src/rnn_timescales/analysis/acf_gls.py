@@ -155,7 +155,7 @@ def exact_covariance(fit, n_steps: int, max_lag: int, ridge: float = RIDGE) -> n
     far_m = n - dk - jj  # m = n - D - j (may be < 0 on short trials)
     far_a, far_b = np.abs(far_m), np.broadcast_to(n - jj, far_m.shape)
     m_fft = next_fast_len(3 * n_g + 2 * K)
-    step = max(1, int(4e6 // (m_fft + (2 * K + 1) * K + lags * K + len(k))))
+    step = max(1, int(1e6 // (m_fft + (2 * K + 1) * K + lags * K + len(k))))
     out = np.empty((n_units, lags, lags))
     jg = np.arange(n_j, dtype=np.float64)
     for u0 in range(0, n_units, step):
@@ -174,8 +174,7 @@ def exact_covariance(fit, n_steps: int, max_lag: int, ridge: float = RIDGE) -> n
         cum1 = np.zeros((nu, 2 * K + 1, lags))
         np.cumsum(q, 2, out=cum0[:, :, 1:])
         np.cumsum(q * -i_win, 2, out=cum1[:, :, 1:])
-        s0 = head[:, :, None] - cum0  # S0_D(-t), (u, D, t), t = 0 ... K
-        s1 = head1[:, :, None] - cum1
+        # S0_D(-t) = head_D - cum0[D, t] and S1_D(-t) = head1_D - cum1[D, t], t = 0 ... K (cum = 0 at t = 0)
         tail0 = np.zeros((nu, lags, lags))  # (u, D, k): sum over j = 1 ... k
         tail1 = np.zeros((nu, lags, lags))
         if far_needed:
@@ -186,14 +185,15 @@ def exact_covariance(fit, n_steps: int, max_lag: int, ridge: float = RIDGE) -> n
             np.cumsum(pf * far_m, 2, out=tail1[:, :, 1:])
         # term 1: D = l - k, no shift; the low end by the symmetry, the high end as total - tail
         t0, t1 = tail0[:, d1, k], tail1[:, d1, k]
-        at_d0, at_d1 = s0[:, d1, d1], s1[:, d1, d1]  # S(-D)
-        z0, z1 = s0[:, d1, 0], s1[:, d1, 0]  # S(0)
+        z0, z1 = head[:, d1], head1[:, d1]  # S(0)
+        at_d0, at_d1 = z0 - cum0[:, d1, d1], z1 - cum1[:, d1, d1]  # S(-D)
         acc = a * (at_d0 - t0) + (at_d1 + t1 + d1 * t0)  # rising piece, m in (-(n - k), -D]
         acc += b * (z0 - at_d0)  # flat piece, (-D, 0]
         acc += b * (total0[:, d1] - t0 - z0) - (total1[:, d1] - t1 - z1)  # falling piece, (0, n - l - 1]
         # term 2: D = k + l, shifted by k
-        l0, l1 = s0[:, d2, l], s1[:, d2, l]  # S(-l)
-        k0, k1 = s0[:, d2, k], s1[:, d2, k]  # S(-k)
+        h0, h1 = head[:, d2], head1[:, d2]
+        l0, l1 = h0 - cum0[:, d2, l], h1 - cum1[:, d2, l]  # S(-l)
+        k0, k1 = h0 - cum0[:, d2, k], h1 - cum1[:, d2, k]  # S(-k)
         acc += a * l0 + (l1 + k * l0)  # (-n, -l]
         acc += b * (k0 - l0)  # (-l, -k]
         acc += b * (total0[:, d2] - k0) - (total1[:, d2] - k1 + k * (total0[:, d2] - k0))  # (-k, n - D - 1]
@@ -256,7 +256,8 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
 
     A row shared by every tuple with a free-signed coefficient (the white noise, last) is projected
     out of the curves and the other rows first (Frisch-Waugh-Lovell: the remaining coefficients and
-    the residual are unchanged), so each candidate's equations are one size smaller."""
+    the residual are unchanged), so each candidate's equations are one size smaller; the projection
+    is applied to the products (Gram matrix, projections, |y|^2) rather than to the rows."""
     n_groups, lags = w.shape[0], w.shape[-1]
     per = len(yw) // n_groups
     shared = tuples.shape[1] > n_amp and (tuples[:, -1] == tuples[0, -1]).all()
@@ -271,24 +272,34 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
     best = np.zeros(len(yw), int)
     chunk = max(1, int(2e7 // size))  # groups at a time
     for g0 in range(0, n_groups, chunk):
-        rw = rows @ np.swapaxes(w[g0 : g0 + chunk], 1, 2)  # (g, R, L)
-        g_n = len(rw)
+        w_g = w[g0 : g0 + chunk]
+        g_n = len(w_g)
+        # every group's whitened rows, transposed (g, L, R), as one matrix product
+        rwt = (w_g.reshape(g_n * lags, lags) @ rows.T).reshape(g_n, lags, n_rows)
         yg = y3[g0 : g0 + g_n]
-        if shared:  # the shared row projected out of the curves and the rows
-            f = rw[:, fixed_row]  # (g, L)
-            ff = np.maximum((f * f).sum(-1), 1e-300)[:, None, None]
-            yg = yg - (yg @ f[..., None]) / ff * f[:, None]
-            rw = rw - (rw @ f[..., None]) / ff * f[:, None]
-        proj = yg @ np.swapaxes(rw, 1, 2)  # (g, per, R)
+        proj = yg @ rwt  # (g, per, R)
         yy = (yg * yg).sum(-1)[..., None]
+        if shared:  # the shared row f projected out, in the products: r.s - (f.r)(f.s) / f.f
+            f = rwt[:, :, fixed_row]  # (g, L)
+            ff = np.maximum((f * f).sum(-1), 1e-300)[:, None]  # (g, 1)
+            fr = np.einsum("gl,glr->gr", f, rwt) / np.sqrt(ff)  # (g, R)
+            fy = proj[:, :, fixed_row : fixed_row + 1] / np.sqrt(ff)[:, None]  # (g, per, 1)
+            proj = proj - fy * fr[:, None]
+            yy = yy - fy * fy
         if full:
-            gram = rw @ np.swapaxes(rw, 1, 2)
+            gram = np.swapaxes(rwt, 1, 2) @ rwt
+            if shared:
+                gram -= fr[:, :, None] * fr[:, None, :]
             cand = gram[:, tuples[:, :, None], tuples[:, None, :]]
         else:
             cand = np.empty((g_n, n_tup, c, c))
+            cols = [_columns(rwt, tuples[:, i]) for i in range(c)]  # c x (g, L, P)
             for i in range(c):
                 for j in range(i, c):
-                    cand[..., i, j] = cand[..., j, i] = np.einsum("gpl,gpl->gp", rw[:, tuples[:, i]], rw[:, tuples[:, j]])
+                    cand[..., i, j] = np.einsum("glp,glp->gp", cols[i], cols[j])
+                    if shared:
+                        cand[..., i, j] -= fr[:, tuples[:, i]] * fr[:, tuples[:, j]]
+                    cand[..., j, i] = cand[..., i, j]
         inv = _inverse(cand)  # (g, P, c, c)
         best_rss = np.full((g_n, per), np.inf)
         best_idx = np.zeros((g_n, per), int)
@@ -301,6 +312,14 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
             best_rss[better], best_idx[better] = r[better], p0 + i[better]
         best[g0 * per : (g0 + g_n) * per] = best_idx.reshape(-1)
     return best
+
+
+def _columns(rwt: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of the transposed rows ``rwt`` (g, L, R), (g, L, P): a view where they are
+    consecutive (the oscillation's cosine and sine rows), else a copy."""
+    if len(idx) > 1 and (np.diff(idx) == 1).all():
+        return rwt[:, :, idx[0] : idx[-1] + 1]
+    return rwt[:, :, idx]
 
 
 def _tuple_rss(proj: np.ndarray, tuples: np.ndarray, inv: np.ndarray, yy: np.ndarray, n_amp: int) -> np.ndarray:

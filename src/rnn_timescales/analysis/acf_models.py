@@ -256,23 +256,42 @@ def fit_model(
     rounds = max(len(widths), OSC_ROUNDS if oscillation else 0)
     lam = np.full(n_units, 1e-2)  # the oscillation's Levenberg-Marquardt damping
     osc_rows = None  # its whitened rows at the current decay and frequency
+    # once the timescales' rounds are done, a block of curves (a whitening group, or one curve by
+    # ordinary least squares) stops when every curve in it has converged
+    block = 1 if whiten is None else per
+    live = np.ones(n_units // block, bool)
+    converged = np.zeros(n_units, bool)
     for r in range(rounds):
-        if n_exp == 0:  # only the oscillation to refine
-            best_tau = np.zeros((n_units, 0))
-        elif n_exp == 1 and not oscillation and whiten is None:
+        if n_exp == 1 and not oscillation and whiten is None:
             best_tau = _refine_one(best_tau, 1.5 * log_step, taus, n_steps, max_lag, ys, w, n_mean)
             break
+        if live.all():
+            cur, wh = slice(None), whiten
         else:
-            best_tau = _refine_taus(best_tau, widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
-                                    n_steps, max_lag, osc, ys, n_amp, w, n_mean, whiten,
-                                    parabola=whiten is not None and not oscillation and r == len(widths) - 1)
+            blocks = np.flatnonzero(live)
+            cur = (blocks[:, None] * block + np.arange(block)).ravel()
+            wh = None if whiten is None else whiten[blocks]
+        w_cur = w if w.ndim == 1 else w[cur]
+        if n_exp:
+            best_tau[cur] = _refine_taus(best_tau[cur], widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
+                                         n_steps, max_lag, None if osc is None else osc[cur], ys[cur], n_amp, w_cur,
+                                         n_mean, wh, parabola=whiten is not None and not oscillation
+                                         and r == len(widths) - 1)
         if oscillation:  # with them fixed, one damped Gauss-Newton step of the oscillation's decay and frequency
-            fixed = np.concatenate([whitened(exp_basis(best_tau, n_steps, max_lag, n_mean), whiten),
-                                    _white_rows(w, n_units, 1)[:, 0]], axis=1)
-            osc, lam, osc_rows, done = _refine_osc(osc, lam, fixed, ys, n_amp, n_steps, max_lag, n_mean, whiten,
-                                                   osc_rows)
-            if done.all() and r >= len(widths) - 1:  # every curve's oscillation converged, the timescales' rounds done
-                break
+            n_cur = len(ys[cur])
+            fixed = np.concatenate([whitened(exp_basis(best_tau[cur], n_steps, max_lag, n_mean), wh),
+                                    _white_rows(w_cur, n_cur, 1)[:, 0]], axis=1)
+            osc[cur], lam[cur], rows_cur, converged[cur] = _refine_osc(
+                osc[cur], lam[cur], fixed, ys[cur], n_amp, n_steps, max_lag, n_mean, wh,
+                None if osc_rows is None else osc_rows[cur])
+            if osc_rows is None:
+                osc_rows = rows_cur
+            else:
+                osc_rows[cur] = rows_cur
+            if r >= len(widths) - 1:  # the timescales' rounds done: blocks whose every curve converged stop
+                live &= ~converged.reshape(-1, block).all(1)
+                if not live.any():
+                    break
     best_tau = np.sort(best_tau, axis=1)
     parts = [whitened(exp_basis(best_tau, n_steps, max_lag, n_mean), whiten)[:, None]]
     if oscillation:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_timescales.analysis.acf_bases import (
-    TABLE_POINTS, _exp_table, _geometric_basis, _table_basis, _table_dots, _table_position, osc_pair)
+    TABLE_POINTS, _exp_table, _geometric_basis, _table_basis, _table_dots, _table_factors, _table_position,
+    osc_pair)
 
 
 def whiten(arr: np.ndarray, w: np.ndarray | None) -> np.ndarray:
@@ -117,24 +118,31 @@ def _refine_one(best_tau: np.ndarray, half_width: float, taus: np.ndarray, n_ste
 def _whitened_table(values: np.ndarray, n_steps: int, max_lag: int, tau_min: float, tau_max: float, n_mean: int,
                     whitening: np.ndarray | None) -> np.ndarray:
     """``whiten(_table_basis(values, ...), whitening)``, (U, J, O, L) for the candidate timescales
-    ``values`` (U, J, O). Where a group's curves (a unit's bootstrap replicates, close together) ask
-    for fewer distinct rows of the table than they have candidates, each timescale's window of the
-    table is whitened once per group and interpolated instead (the interpolation is linear: the
-    same numbers, to rounding)."""
+    ``values`` (U, J, O), the cheaper of two ways that give the same numbers to rounding (both
+    interpolations are linear): where a group's curves (a unit's bootstrap replicates, close
+    together) ask for few distinct rows of the table, each timescale's window of the table is
+    whitened once per group and interpolated; else the table's low-rank factors
+    (:func:`_table_factors`, r dimensions) are whitened once per group and each curve's rows
+    formed from its r coefficients."""
     if whitening is None:
         return _table_basis(values, n_steps, max_lag, tau_min, tau_max, n_mean)
-    table = _exp_table(int(n_steps), int(max_lag), float(tau_min), float(tau_max), int(n_mean))
+    key = (int(n_steps), int(max_lag), float(tau_min), float(tau_max), int(n_mean))
     i, f = _table_position(values, tau_min, tau_max)
-    n_units, n_exp, _ = i.shape
-    n_groups = len(whitening)
-    per_group = i.reshape(n_groups, n_units // n_groups, n_exp, -1)
+    n_units, n_exp, n_off = i.shape
+    n_groups, lags = len(whitening), whitening.shape[-1]
+    per = n_units // n_groups
+    per_group = i.reshape(n_groups, per, n_exp, -1)
     first = per_group.min(axis=(1, 3))  # (G, J)
     width = int((per_group.max(axis=(1, 3)) - first).max()) + 2
-    if n_groups * n_exp * width >= i.size:  # no fewer rows: whiten each curve's own
-        return whiten(table[i] * (1 - f) + table[i + 1] * f, whitening)
+    coef, basis = _table_factors(*key)
+    rank = len(basis)
+    if n_groups * n_exp * width * lags > i.size * rank + n_groups * rank * lags:  # the factors are cheaper
+        low = (coef[i] * (1 - f) + coef[i + 1] * f).reshape(n_groups, per * n_exp * n_off, rank)
+        return (low @ (basis @ np.swapaxes(whitening, 1, 2))).reshape(n_units, n_exp, n_off, lags)
+    table = _exp_table(*key)
     rows = np.minimum(first[..., None] + np.arange(width), TABLE_POINTS - 1)  # (G, J, W)
     window = whiten(table[rows], whitening)  # (G, J, W, L)
-    group = np.repeat(np.arange(n_groups), n_units // n_groups)[:, None, None]
+    group = np.repeat(np.arange(n_groups), per)[:, None, None]
     j = np.arange(n_exp)[None, :, None]
     local = i - first[group, j]
     return window[group, j, local] * (1 - f) + window[group, j, local + 1] * f
