@@ -82,14 +82,15 @@ def test_exact_covariance_of_white_noise_by_hand():
 PAIRS = [(i, j) for i in range(6) for j in range(i + 1, 6)]  # scattered rows: gathered, the tuples' products only
 TRIPLES = [(i, j, k) for i in range(6) for j in range(i + 1, 6) for k in range(j + 1, 6)]  # the whole Gram matrix
 SHIFTED = [(i, i + 3) for i in range(3)]  # consecutive rows per position (as an oscillation's cosine and sine): views
+SHUFFLED = [PAIRS[i] for i in np.random.default_rng(0).permutation(len(PAIRS))]  # rows not advancing in step: gathered
 
 
-@pytest.mark.parametrize("chosen", [PAIRS, TRIPLES, SHIFTED], ids=["pairs", "triples", "consecutive"])
+@pytest.mark.parametrize("chosen", [PAIRS, TRIPLES, SHIFTED, SHUFFLED], ids=["pairs", "triples", "consecutive", "shuffled"])
 def test_gls_search_picks_the_brute_force_best_tuple(chosen):
     # every candidate's weighted least squares solved directly (numpy lstsq), the first two
     # coefficients constrained >= 0: the search (the white-noise row projected out first, the
-    # equations solved in chunks; each way of forming the candidates' products) picks the same
-    # tuple for every curve
+    # equations solved in chunks; each way of forming the candidates' products and of reading
+    # their projections) picks the same tuple for every curve
     rng = np.random.default_rng(3)
     n_lags, n_rows, per = 12, 7, 8
     rows = np.exp(-np.arange(n_lags) / np.array([0.5, 1, 2, 4, 8, 16, 1e-9])[:, None])  # six exponentials, then white

@@ -303,9 +303,12 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
         inv = _inverse(cand)  # (g, P, c, c)
         best_rss = np.full((g_n, per), np.inf)
         best_idx = np.zeros((g_n, per), int)
-        step = max(1, 65_536 // (g_n * per))  # candidates at a time: arrays of 0.5 MB stay in the cache
-        for p0 in range(0, n_tup, step):
-            rss = _tuple_rss(proj, tuples[p0 : p0 + step], inv[:, p0 : p0 + step], yy, n_amp)
+        for p0, p1, first, steps in _tuple_pieces(tuples, max(1, 1_000_000 // (g_n * per))):
+            if first is None:  # rows that do not advance in step: gathered
+                rhs = [proj[:, :, tuples[p0:p1, j]] for j in range(c)]
+            else:  # each row fixed or advancing by one: views of the projections
+                rhs = [proj[:, :, first[j] : first[j] + (1 if steps[j] == 0 else p1 - p0)] for j in range(c)]
+            rss = _tuple_rss(rhs, inv[:, p0:p1], yy, n_amp)
             i = rss.argmin(-1)
             r = np.take_along_axis(rss, i[..., None], -1)[..., 0]
             better = r < best_rss
@@ -322,16 +325,36 @@ def _columns(rwt: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return rwt[:, :, idx]
 
 
-def _tuple_rss(proj: np.ndarray, tuples: np.ndarray, inv: np.ndarray, yy: np.ndarray, n_amp: int) -> np.ndarray:
+def _tuple_pieces(tuples: np.ndarray, longest: int) -> list[tuple[int, int, np.ndarray | None, np.ndarray | None]]:
+    """The candidate tuples (P, c) cut into runs of consecutive ones in which every column keeps
+    its row or advances by one row per candidate (the grid's pairs (i, i + 1 ...), an
+    oscillation's cosine and sine rows), at most ``longest`` long: (start, stop, the first
+    tuple's rows, the columns' steps), or (start, stop, None, None) where the rows do not advance
+    in step."""
+    n_tup, c = tuples.shape
+    d = np.diff(tuples, axis=0)
+    cut = np.flatnonzero(~((d == 0) | (d == 1)).all(1)) + 1
+    bounds = np.concatenate([[0], cut, [n_tup]])
+    out = []
+    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        steps = d[s] if e - s > 1 else np.zeros(c, int)
+        regular = (d[s : e - 1] == steps).all()
+        for p in range(s, e, longest):
+            out.append((p, min(p + longest, e), tuples[p] if regular else None, steps if regular else None))
+    return out
+
+
+def _tuple_rss(rhs: list[np.ndarray], inv: np.ndarray, yy: np.ndarray, n_amp: int) -> np.ndarray:
     """The residual sum of squares of every curve on every candidate tuple, (g, per, P), from the
-    curves' projections on the rows ``proj`` (g, per, R), the tuples (P, c) and their inverse Gram
-    matrices ``inv`` (g, P, c, c) shared by a group's curves; inf where one of the first ``n_amp``
-    coefficients is negative. The normal equations component by component on contiguous arrays,
-    in place (the same numbers as :func:`rnn_timescales.analysis.acf_solve._finish`, a few times
-    faster: the search's inner loop)."""
-    c = tuples.shape[1]
-    rhs = [proj[:, :, tuples[:, j]] for j in range(c)]  # c x (g, per, P)
-    rss = np.repeat(yy, rhs[0].shape[-1], axis=-1) if yy.shape[-1] == 1 else yy.copy()
+    curves' projections on each tuple's rows ``rhs`` (c arrays (g, per, P), or (g, per, 1) for a
+    row shared by the P candidates), their inverse Gram matrices ``inv`` (g, P, c, c) shared by a
+    group's curves, and |y|^2 ``yy`` (g, per, 1); inf where one of the first ``n_amp``
+    coefficients is negative. The normal equations component by component, in place (the same
+    numbers as :func:`rnn_timescales.analysis.acf_solve._finish`, a few times faster: the
+    search's inner loop)."""
+    c = len(rhs)
+    n_cand = inv.shape[1]
+    rss = np.repeat(yy, n_cand, axis=-1)
     bad = np.zeros(rss.shape, bool)
     coef, tmp = np.empty_like(rss), np.empty_like(rss)
     for i in range(c):

@@ -32,7 +32,8 @@ import numpy as np
 
 from rnn_timescales.analysis.acf_bases import exp_basis, expected_estimate, osc_basis, osc_pair, tau_grid, white_basis
 from rnn_timescales.analysis.acf_gls import gls_search
-from rnn_timescales.analysis.acf_solve import _finish, _inverse, _refine_one, _refine_osc, _refine_taus, _solve
+from rnn_timescales.analysis.acf_solve import (
+    _finish, _inverse, _refine_one, _refine_osc, _refine_taus, _solve, _TableProducts)
 from rnn_timescales.analysis.acf_solve import whiten as whitened
 
 # model name -> number of exponential components; "+osc" adds a damped oscillation; "osc" is a
@@ -261,6 +262,10 @@ def fit_model(
     block = 1 if whiten is None else per
     live = np.ones(n_units // block, bool)
     converged = np.zeros(n_units, bool)
+    # generalised least squares of exponentials alone: the refinement's products in the table's
+    # low-rank coordinates (acf_solve._TableProducts)
+    products = (_TableProducts((int(n_steps), int(max_lag), float(taus[0]), float(taus[-1]), int(n_mean)), whiten, ys, w)
+                if whiten is not None and n_exp and not oscillation else None)
     for r in range(rounds):
         if n_exp == 1 and not oscillation and whiten is None:
             best_tau = _refine_one(best_tau, 1.5 * log_step, taus, n_steps, max_lag, ys, w, n_mean)
@@ -276,7 +281,7 @@ def fit_model(
             best_tau[cur] = _refine_taus(best_tau[cur], widths[min(r, len(widths) - 1)] * log_step, offsets, taus,
                                          n_steps, max_lag, None if osc is None else osc[cur], ys[cur], n_amp, w_cur,
                                          n_mean, wh, parabola=whiten is not None and not oscillation
-                                         and r == len(widths) - 1)
+                                         and r == len(widths) - 1, products=products)
         if oscillation:  # with them fixed, one damped Gauss-Newton step of the oscillation's decay and frequency
             n_cur = len(ys[cur])
             fixed = np.concatenate([whitened(exp_basis(best_tau[cur], n_steps, max_lag, n_mean), wh),

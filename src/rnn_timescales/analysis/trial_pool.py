@@ -85,6 +85,16 @@ def expected_curve(gen: Generative, n_steps: int, max_lag: int, n_mean: int = 1)
     return out
 
 
+def _normals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Independent standard normal float32 samples of ``shape``, from a torch generator seeded by
+    ``rng`` (torch's vectorised sampler is two to three times faster than numpy's, and the pool
+    draws tens of millions of them; the same ``rng`` state gives the same samples)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+    return torch.randn(shape, generator=gen, dtype=torch.float32).numpy()
+
+
 def _oscillation_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Generator) -> np.ndarray:
     """(n_sim, M, U) Gaussian processes with the fitted oscillation's autocovariance
     exp(-k / tau) (A cos 2 pi f k + B sin 2 pi f k) (:meth:`Fit.osc_gamma`), by circulant embedding:
@@ -104,8 +114,7 @@ def _oscillation_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Genera
         sl = slice(u0, u0 + step)
         gamma = np.nan_to_num(fit.take(sl).osc_gamma(k))  # (u, m)
         lam = np.sqrt(np.maximum(fft(gamma, axis=1).real, 0.0) / m).T[:, None, :]  # (m, 1, u)
-        noise = (rng.standard_normal((m, half, gamma.shape[0]), dtype=np.float32)
-                 + 1j * rng.standard_normal((m, half, gamma.shape[0]), dtype=np.float32))
+        noise = (_normals(rng, (m, half, gamma.shape[0])) + 1j * _normals(rng, (m, half, gamma.shape[0])))
         y = fft(noise * lam.astype(np.float32), axis=0, workers=1)[:n_sim]
         x[:, :, sl] = np.concatenate([y.real, y.imag], 1)[:, :n_pool]
     return x
@@ -124,7 +133,7 @@ def _latent_trials(fit: Fit, n_sim: int, n_pool: int, rng: np.random.Generator) 
         decay = np.exp(-1.0 / np.where(np.isfinite(tau) & (tau > 0), tau, 1.0))
         sd = np.sqrt(var * (1 - decay**2)).astype(np.float32)
         decay = decay.astype(np.float32)
-        e = rng.standard_normal((n_sim, n_pool, n_units), dtype=np.float32)
+        e = _normals(rng, (n_sim, n_pool, n_units))
         e[0] *= np.sqrt(var).astype(np.float32)
         e[1:] *= sd
         for t in range(1, n_sim):
@@ -148,7 +157,7 @@ def simulate_pool(gen: Generative, n_sim: int, max_lag: int, n_pool: int = POOL,
         x = _latent_trials(fit.take(sl), n_sim, n_pool, rng)
         if gen.kind == "continuous":
             x += (np.sqrt(np.maximum(np.nan_to_num(fit.white[sl]), 0.0)).astype(np.float32)
-                  * rng.standard_normal(x.shape, dtype=np.float32))
+                  * _normals(rng, x.shape))
         else:
             mean = gen.mean[sl]
             if gen.rate == "exp":
@@ -174,10 +183,17 @@ def replicates(expected: np.ndarray, pool: np.ndarray, n_trials: int, n_rep: int
     pool: the trials' count of a long recording cut into pool-length segments)."""
     rng = np.random.default_rng(rng)
     n_units, n_pool, n_lags = pool.shape
+    n_trials = int(n_trials)
     dev = pool - pool.mean(1, keepdims=True)
     dev *= np.sqrt(n_pool / max(n_pool - 1, 1))
-    draws = rng.multinomial(int(n_trials), np.full(n_pool, 1.0 / n_pool), size=(n_units, n_rep)).astype(np.float64)
-    return expected[:, None, :] + np.matmul(draws, dev) / n_trials
+    # how often each pool trial is drawn: the replicate's trials drawn uniformly, counted
+    draws = np.empty((n_units * n_rep, n_pool))
+    step = max(1, 4_000_000 // n_trials)
+    for r0 in range(0, len(draws), step):
+        rows = min(step, len(draws) - r0)
+        idx = rng.integers(0, n_pool, (rows, n_trials)) + (np.arange(rows) * n_pool)[:, None]
+        draws[r0 : r0 + rows] = np.bincount(idx.ravel(), minlength=rows * n_pool).reshape(rows, n_pool)
+    return expected[:, None, :] + np.matmul(draws.reshape(n_units, n_rep, n_pool), dev) / n_trials
 
 
 def pool_length(n_steps: int, max_lag: int, slowest: float) -> int:
