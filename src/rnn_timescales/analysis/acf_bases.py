@@ -75,11 +75,17 @@ def _geometric_basis(rates: np.ndarray, n_steps: int, max_lag: int, n_mean: int 
         one_minus_rm = -np.expm1(-m * inv)
         return (2 * m - (r1 + np.exp(-(n - m + 1) * inv)) * one_minus_rm / q) / q - m
 
-    k = np.arange(max_lag + 1, dtype=np.float64)
     big = pre(np.array([float(n)]))
     if np.iscomplexobj(inv):
         return _complex_basis(inv, q, r1, big, n, max_lag, n_mean).reshape(rates.shape + (max_lag + 1,))
-    out = np.exp(-k * inv) - ((pre(n - k) + big - pre(k)) / (n * (n - k)) - big / n**2) / n_mean
+    k = np.arange(max_lag + 1, dtype=np.float64)
+    # P(n - k) - P(k) from three exponentials of (T, L) instead of five: r^k, 1 - r^k and
+    # 1 - r^(n-k) (the last two through expm1), with r^(k+1) = r r^k and r^(n-k+1) = r (1 - (1 - r^(n-k)))
+    rk = np.exp(-k * inv)
+    low_k = -np.expm1(-k * inv)  # 1 - r^k
+    low_nk = -np.expm1(-(n - k) * inv)  # 1 - r^(n-k)
+    diff = (2 * (n - 2 * k) - r1 * ((1 + rk) * low_nk - (2 - low_nk) * low_k) / q) / q - (n - 2 * k)
+    out = rk - ((diff + big) / (n * (n - k)) - big / n**2) / n_mean
     return out.reshape(rates.shape + (max_lag + 1,))
 
 
@@ -177,13 +183,15 @@ def _table_factors(n_steps: int, max_lag: int, tau_min: float, tau_max: float,
                    n_mean: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_exp_table` as a product ``coef @ basis``, coef (T, r), basis (r, max_lag + 1)
     orthonormal rows: its singular value decomposition truncated below TABLE_RANK_TOL of the
-    largest. Exponentials over a few hundred lags span few dimensions (r = 25 ... 46 for 40 ...
+    largest singular value. Exponentials over a few hundred lags span few dimensions (r = 25 ... 46 for 40 ...
     1 000 lags; every row reproduced within 1e-13 of its largest entry), so a row is whitened as
     ``coef[i] @ (basis @ W.T)``: r products per lag instead of max_lag + 1."""
     table = _exp_table(n_steps, max_lag, tau_min, tau_max, n_mean)
-    u, s, vt = np.linalg.svd(table, full_matrices=False)
-    r = int((s > TABLE_RANK_TOL * s[0]).sum())
-    return u[:, :r] * s[:r], vt[:r]
+    # the span from every 16th row (256 rows, the rest lie in it to rounding: the table is smooth
+    # in log tau), then every row's coefficients by projection
+    _, s, vt = np.linalg.svd(table[::16], full_matrices=False)
+    basis = vt[: int((s > TABLE_RANK_TOL * s[0]).sum())]
+    return table @ basis.T, basis
 
 
 @lru_cache(maxsize=8)

@@ -151,40 +151,36 @@ def _whitened_table(values: np.ndarray, n_steps: int, max_lag: int, tau_min: flo
 class _TableProducts:
     """The products that the generalised least-squares refinement of exponentials needs, in the
     r dimensions of the table's low-rank factors (:func:`_table_factors`: every row of the table
-    is ``coef[i] @ basis``): per group of ``whitening`` (G, L, L) the whitened basis
-    A = basis W^T (r, L) and its Gram matrix A A^T (r, r), its products with the group's white
-    row, and per curve with the whitened curve ``ys`` (U, L). A candidate row with coefficients c
-    then has |W b|^2 = c A A^T c and (W b).(W y) = c . (A W y): about r^2 operations per row instead
-    of whitening its max_lag + 1 lags (r = 25 ... 46), the same numbers to rounding."""
+    is ``coef[i] @ basis``), with the white-noise row projected out (Frisch-Waugh-Lovell, as in
+    :func:`rnn_timescales.analysis.acf_gls.gls_search`). Per group of ``whitening`` (G, L, L):
+    the whitened basis A = basis W^T (r, L), its products with the group's whitened white row
+    v = A w, and Q = A A^T - v v^T / |w|^2 (r, r); per curve, with the whitened curve y (U, L),
+    z = A y - v (w.y) / |w|^2 (r,) and |y|^2 - (w.y)^2 / |w|^2. A candidate row with coefficients
+    c then has projected products c Q c' and c . z: about r^2 operations per row instead of
+    whitening its max_lag + 1 lags (r = 25 ... 46), the same numbers to rounding."""
 
     def __init__(self, key: tuple, whitening: np.ndarray, ys: np.ndarray, w: np.ndarray):
         self.coef, basis = _table_factors(*key)
         n_groups = len(whitening)
         self.per = len(ys) // n_groups
         a = basis @ np.swapaxes(whitening, 1, 2)  # (G, r, L)
-        self.gram = a @ np.swapaxes(a, 1, 2)  # (G, r, r)
         w_group = w.reshape(n_groups, self.per, -1)[:, 0]  # (G, L): one white row per group
-        self.white = np.einsum("grl,gl->gr", a, w_group)  # (G, r)
-        self.ww = (w_group * w_group).sum(-1)  # (G,)
+        v = np.einsum("grl,gl->gr", a, w_group)  # (G, r)
+        ww = np.maximum((w_group * w_group).sum(-1), 1e-300)[:, None]  # (G, 1)
+        self.gram = a @ np.swapaxes(a, 1, 2) - v[:, :, None] * (v / ww)[:, None, :]  # (G, r, r)
         y3 = ys.reshape(n_groups, self.per, -1)
-        self.proj = (y3 @ np.swapaxes(a, 1, 2)).reshape(len(ys), -1)  # (U, r)
-        self.wy = (y3 * w_group[:, None]).sum(-1).reshape(-1)  # (U,)
+        wy = (y3 * w_group[:, None]).sum(-1)  # (G, per)
+        self.proj = ((y3 @ np.swapaxes(a, 1, 2)) - (wy / ww)[..., None] * v[:, None]).reshape(len(ys), -1)  # (U, r)
+        self.yy = ((y3 * y3).sum(-1) - wy * wy / ww).reshape(-1)  # (U,)
 
     def normal_equations(self, i: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Gram matrices (U, R + 1, R + 1) and projections (U, R + 1) of each curve's candidate rows
-        (table rows ``i`` (U, R) interpolated with weights ``f`` (U, R, 1), as in
-        :func:`_table_basis`) followed by the white row."""
-        n_units, n_rows = i.shape
+        """Gram matrices (U, R, R) and projections (U, R) of each curve's candidate rows (table rows
+        ``i`` (U, R) interpolated with weights ``f`` (U, R, 1), as in :func:`_table_basis`), the
+        white row projected out."""
         n_groups = len(self.gram)
         c = self.coef[i] * (1 - f) + self.coef[i + 1] * f  # (U, R, r)
-        cq = (c.reshape(n_groups, self.per * n_rows, -1) @ self.gram).reshape(c.shape)
-        gram = np.empty((n_units, n_rows + 1, n_rows + 1))
-        gram[:, :n_rows, :n_rows] = np.einsum("uar,ubr->uab", cq, c)
-        cw = np.einsum("gpar,gr->gpa", c.reshape(n_groups, self.per, n_rows, -1), self.white).reshape(n_units, n_rows)
-        gram[:, :n_rows, n_rows] = gram[:, n_rows, :n_rows] = cw
-        gram[:, n_rows, n_rows] = np.repeat(self.ww, self.per)
-        proj = np.concatenate([np.einsum("uar,ur->ua", c, self.proj), self.wy[:, None]], 1)
-        return gram, proj
+        cq = (c.reshape(n_groups, -1, c.shape[-1]) @ self.gram).reshape(c.shape)
+        return np.einsum("uar,ubr->uab", cq, c), np.einsum("uar,ur->ua", c, self.proj)
 
 
 def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_amp, w, n_mean=1, whitening=None,
@@ -206,7 +202,8 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     values = np.clip(best_tau[:, :, None] * rel, taus[0], taus[-1])  # (U, J, O)
     # (whitened, the table's interpolation moves a fitted timescale by < 1e-4 relative to the closed form)
     n_lags = ys.shape[1]
-    if products is not None:
+    yy = (ys * ys).sum(-1) if products is None else products.yy
+    if products is not None:  # the white row already projected out: no fixed rows
         i, f = _table_position(values.reshape(n_units, -1), taus[0], taus[-1])
         gram, proj = products.normal_equations(i, f)
     else:
@@ -222,8 +219,7 @@ def _refine_taus(best_tau, width, offsets, taus, n_steps, max_lag, osc, ys, n_am
     n_fixed = gram.shape[1] - n_exp * offsets
     tuples = np.concatenate([mesh + offsets * np.arange(n_exp), np.broadcast_to(n_exp * offsets + np.arange(n_fixed),
                                                                                (len(mesh), n_fixed))], 1)  # (P, C)
-    _, rss = _finish(gram[:, tuples[:, :, None], tuples[:, None, :]], proj[:, tuples], (ys * ys).sum(-1)[:, None],
-                     n_amp)
+    _, rss = _finish(gram[:, tuples[:, :, None], tuples[:, None, :]], proj[:, tuples], yy[:, None], n_amp)
     cands = np.take_along_axis(values, mesh.T[None], 2).transpose(0, 2, 1)  # (U, P, J)
     r = np.arange(n_units)
     if not (parabola and n_exp == 1 and offsets >= 3):
