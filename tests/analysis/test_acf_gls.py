@@ -304,3 +304,39 @@ def test_the_tables_low_rank_factors_reproduce_every_row():
         np.testing.assert_allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-12)
         err = np.abs(coef @ basis - table).max(1) / np.abs(table).max(1)
         assert err.max() < 1e-12
+
+
+def test_bounded_search_picks_what_every_candidate_picks(monkeypatch):
+    # groups of replicates scattered about a two-timescale curve (the bootstrap's case), whitened
+    # per group, some curves needing a negative amplitude: the search on the candidates the bound
+    # keeps picks the same tuple for every curve as evaluating every candidate, and the bound
+    # prunes (it keeps under half of them)
+    from rnn_timescales.analysis import acf_gls
+    from rnn_timescales.analysis.acf_models import _basis_rows
+
+    rng = np.random.default_rng(7)
+    n, lags, per = 400, 40, 30
+    taus, _, rows, tuples, _ = _basis_rows(n, lags, 2, False, 40, 0.2)
+    truth = 0.6 * exp_basis(4.0, n, lags) + 0.4 * exp_basis(60.0, n, lags) + 0.1 * white_basis(n, lags)
+    band = np.eye(lags + 1) + 0.3 * np.diag(np.ones(lags), 1) + 0.3 * np.diag(np.ones(lags), -1)
+    w = np.stack([np.linalg.inv(np.linalg.cholesky(band)), np.eye(lags + 1), 2.0 * np.eye(lags + 1)])
+    y = truth + rng.normal(size=(3, per, lags + 1)) * np.array([0.002, 0.01, 0.002])[:, None, None]
+    # the third group split between two curves: its centre fits neither, the bests of each half
+    # lie far from the centre's (a bound without the curves' spread about the centre misses them)
+    y[2, ::2] += 0.5 * exp_basis(150.0, n, lags) - 0.4 * exp_basis(60.0, n, lags)
+    y[2, :4] -= 0.2 * exp_basis(15.0, n, lags)  # a dip: the best fits of these need care
+    yw = (y @ np.swapaxes(w, 1, 2)).reshape(-1, lags + 1)
+    pruned = acf_gls.gls_search(yw, rows, tuples, 2, w)
+    every = acf_gls.gls_search(yw, rows, tuples, 2, w, prune=False)
+    np.testing.assert_array_equal(pruned, every)
+    kept_share = []
+    orig = acf_gls._bound
+
+    def spy(*args):
+        keep = orig(*args)
+        kept_share.append(None if keep is None else keep.mean())
+        return keep
+
+    monkeypatch.setattr(acf_gls, "_bound", spy)
+    acf_gls.gls_search(yw, rows, tuples, 2, w)
+    assert kept_share[0] is not None and kept_share[0] < 0.5

@@ -261,7 +261,8 @@ def gls_whitener(fit, n_steps: int, max_lag: int, ridge: float = RIDGE, covarian
     return whitener(COVARIANCES[covariance](fit, n_steps, max_lag, ridge))
 
 
-def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int, w: np.ndarray) -> np.ndarray:
+def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int, w: np.ndarray,
+               prune: bool = True) -> np.ndarray:
     """The global grid search of :func:`rnn_timescales.analysis.acf_models.fit_model` in the
     generalised least-squares metric: every candidate tuple of the shared basis ``rows`` (R, L)
     for every whitened curve ``yw`` (U, L), the rows whitened per group of ``w`` (G, L, L) and
@@ -270,7 +271,11 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
     A row shared by every tuple with a free-signed coefficient (the white noise, last) is projected
     out of the curves and the other rows first (Frisch-Waugh-Lovell: the remaining coefficients and
     the residual are unchanged), so each candidate's equations are one size smaller; the projection
-    is applied to the products (Gram matrix, projections, |y|^2) rather than to the rows."""
+    is applied to the products (Gram matrix, projections, |y|^2) rather than to the rows.
+
+    A group of at least PRUNE_MIN curves (a unit's bootstrap replicates, close together) is
+    searched only on the candidates that a bound does not rule out (:func:`_bound`; ``prune=False``:
+    every candidate), which picks the same tuples."""
     n_groups, lags = w.shape[0], w.shape[-1]
     per = len(yw) // n_groups
     shared = tuples.shape[1] > n_amp and (tuples[:, -1] == tuples[0, -1]).all()
@@ -314,18 +319,17 @@ def gls_search(yw: np.ndarray, rows: np.ndarray, tuples: np.ndarray, n_amp: int,
                         cand[..., i, j] -= fr[:, tuples[:, i]] * fr[:, tuples[:, j]]
                     cand[..., j, i] = cand[..., i, j]
         inv = _inverse(cand)  # (g, P, c, c)
-        best_rss = np.full((g_n, per), np.inf)
-        best_idx = np.zeros((g_n, per), int)
-        for p0, p1, first, steps in _tuple_pieces(tuples, max(1, 1_000_000 // (g_n * per))):
-            if first is None:  # rows that do not advance in step: gathered
-                rhs = [proj[:, :, tuples[p0:p1, j]] for j in range(c)]
-            else:  # each row fixed or advancing by one: views of the projections
-                rhs = [proj[:, :, first[j] : first[j] + (1 if steps[j] == 0 else p1 - p0)] for j in range(c)]
-            rss = _tuple_rss(rhs, inv[:, p0:p1], yy, n_amp)
-            i = rss.argmin(-1)
-            r = np.take_along_axis(rss, i[..., None], -1)[..., 0]
-            better = r < best_rss
-            best_rss[better], best_idx[better] = r[better], p0 + i[better]
+        keep = _bound(yg, proj, yy, inv, tuples, n_amp, fy if shared else None) if prune and per >= PRUNE_MIN else None
+        if keep is None:
+            best_idx = _exhaustive(proj, yy, inv, tuples, n_amp)
+        else:  # each group on the candidates its bound keeps
+            best_idx = np.empty((g_n, per), int)
+            for g in range(g_n):
+                kept = np.flatnonzero(keep[g])
+                if not len(kept):  # (only through rounding beyond the slack)
+                    kept = np.arange(n_tup)
+                rhs = [proj[g : g + 1, :, tuples[kept, j]] for j in range(c)]  # c x (1, per, K)
+                best_idx[g] = kept[_tuple_rss(rhs, inv[g : g + 1, kept], yy[g : g + 1], n_amp)[0].argmin(-1)]
         best[g0 * per : (g0 + g_n) * per] = best_idx.reshape(-1)
     return best
 
@@ -336,6 +340,64 @@ def _columns(rwt: np.ndarray, idx: np.ndarray) -> np.ndarray:
     if len(idx) > 1 and (np.diff(idx) == 1).all():
         return rwt[:, :, idx[0] : idx[-1] + 1]
     return rwt[:, :, idx]
+
+
+PRUNE_MIN = 8  # curves per group from which the search is bounded (gls_search)
+PRUNE_TOP = 8  # candidates, the centre's best, whose residuals bound each curve's best
+
+
+def _exhaustive(proj: np.ndarray, yy: np.ndarray, inv: np.ndarray, tuples: np.ndarray, n_amp: int) -> np.ndarray:
+    """The best candidate (g, per) of every curve by evaluating every candidate (the projections
+    ``proj`` (g, per, R), |y|^2 ``yy`` (g, per, 1), the candidates' inverse Gram matrices ``inv``
+    (g, P, c, c) and rows ``tuples`` (P, c), as in :func:`gls_search`); the first of equal ones."""
+    g_n, per = proj.shape[:2]
+    c = tuples.shape[1]
+    best_rss = np.full((g_n, per), np.inf)
+    best_idx = np.zeros((g_n, per), int)
+    for p0, p1, first, steps in _tuple_pieces(tuples, max(1, 1_000_000 // (g_n * per))):
+        if first is None:  # rows that do not advance in step: gathered
+            rhs = [proj[:, :, tuples[p0:p1, j]] for j in range(c)]
+        else:  # each row fixed or advancing by one: views of the projections
+            rhs = [proj[:, :, first[j] : first[j] + (1 if steps[j] == 0 else p1 - p0)] for j in range(c)]
+        rss = _tuple_rss(rhs, inv[:, p0:p1], yy, n_amp)
+        i = rss.argmin(-1)
+        r = np.take_along_axis(rss, i[..., None], -1)[..., 0]
+        better = r < best_rss
+        best_rss[better], best_idx[better] = r[better], p0 + i[better]
+    return best_idx
+
+
+def _bound(yg: np.ndarray, proj: np.ndarray, yy: np.ndarray, inv: np.ndarray, tuples: np.ndarray, n_amp: int,
+           fy: np.ndarray | None) -> np.ndarray | None:
+    """Which candidates (g, P) can be the best of some curve of their group; None where the bound
+    prunes too little to pay.
+
+    For a candidate t with projection P_t (its rows and the shared row) and the group's centre
+    m (the mean of its whitened curves ``yg`` (g, per, L); ``fy`` (g, per, 1): the curves' products
+    with the shared row, normalised, as in :func:`gls_search`, or None), every curve y has
+    |(1 - P_t) y| >= |(1 - P_t) m| - |y - m| (the triangle inequality; the constrained residual is
+    no smaller than the unconstrained one), while its best residual is at most U_y, its residual
+    on the PRUNE_TOP candidates that fit the centre best. So t is the best of no curve of the group
+    where |(1 - P_t) m| > max_y (sqrt(U_y) + |y - m|): a unit's replicates scatter about one curve,
+    and most candidates fit that curve far worse than the scatter (with a relative slack of 1e-6 for
+    rounding)."""
+    g_n, per = proj.shape[:2]
+    c = tuples.shape[1]
+    centre = proj.mean(1, keepdims=True)  # the centre's projections: linear in the curve
+    m = yg.mean(1, keepdims=True)  # (g, 1, L)
+    mm = (m * m).sum(-1, keepdims=True)  # (g, 1, 1): |m|^2, less its shared row's part
+    if fy is not None:
+        mm = mm - fy.mean(1, keepdims=True) ** 2
+    rhs = [centre[:, :, tuples[:, j]] for j in range(c)]
+    free = _tuple_rss(rhs, inv, mm, 0)[:, 0]  # (g, P): the centre's unconstrained residuals
+    fits = _tuple_rss(rhs, inv, mm, n_amp)[:, 0]
+    top = np.argsort(fits, axis=1)[:, :PRUNE_TOP]  # (g, K)
+    cols = [np.take_along_axis(proj, tuples[top, j][:, None, :], 2) for j in range(c)]  # c x (g, per, K)
+    upper = _tuple_rss(cols, np.take_along_axis(inv, top[:, :, None, None], 1), yy, n_amp).min(-1)  # (g, per)
+    spread = np.sqrt(((yg - m) ** 2).sum(-1))  # (g, per): |y - m| before the projection, no smaller
+    reach = (np.sqrt(upper) + spread).max(1)  # (g,): inf where a curve has no admissible candidate among them
+    keep = free <= (reach[:, None] * (1 + 1e-6)) ** 2 + 1e-9 * mm[:, 0]
+    return None if keep.mean() > 0.5 else keep
 
 
 def _tuple_pieces(tuples: np.ndarray, longest: int) -> list[tuple[int, int, np.ndarray | None, np.ndarray | None]]:
