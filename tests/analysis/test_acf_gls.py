@@ -85,7 +85,8 @@ SHIFTED = [(i, i + 3) for i in range(3)]  # consecutive rows per position (as an
 SHUFFLED = [PAIRS[i] for i in np.random.default_rng(0).permutation(len(PAIRS))]  # rows not advancing in step: gathered
 
 
-@pytest.mark.parametrize("chosen", [PAIRS, TRIPLES, SHIFTED, SHUFFLED], ids=["pairs", "triples", "consecutive", "shuffled"])
+@pytest.mark.parametrize("chosen", [PAIRS, TRIPLES, SHIFTED, SHUFFLED],
+                         ids=["pairs", "triples", "consecutive", "shuffled"])
 def test_gls_search_picks_the_brute_force_best_tuple(chosen):
     # every candidate's weighted least squares solved directly (numpy lstsq), the first two
     # coefficients constrained >= 0: the search (the white-noise row projected out first, the
@@ -340,3 +341,33 @@ def test_bounded_search_picks_what_every_candidate_picks(monkeypatch):
     monkeypatch.setattr(acf_gls, "_bound", spy)
     acf_gls.gls_search(yw, rows, tuples, 2, w)
     assert kept_share[0] is not None and kept_share[0] < 0.5
+
+
+def test_refinement_in_the_tables_low_rank_coordinates_equals_the_whitened_rows():
+    # a refinement round of two timescales by generalised least squares: the candidates' products
+    # from the table's low-rank factors with the white row projected out (_TableProducts) give the
+    # same next timescales as whitening every candidate row with the white row beside them
+    from rnn_timescales.analysis.acf_bases import tau_grid
+    from rnn_timescales.analysis.acf_solve import _refine_taus, _TableProducts
+
+    rng = np.random.default_rng(11)
+    n, lags, per = 400, 40, 20
+    taus = tau_grid(n, 80)
+    band = np.eye(lags + 1) + 0.35 * np.diag(np.ones(lags), 1) + 0.35 * np.diag(np.ones(lags), -1)
+    w = np.stack([np.linalg.inv(np.linalg.cholesky(band)), 1.5 * np.eye(lags + 1)])
+    truth = 0.5 * exp_basis(3.0, n, lags) + 0.5 * exp_basis(40.0, n, lags) + 0.2 * white_basis(n, lags)
+    y = truth + 0.01 * rng.normal(size=(2, per, lags + 1))
+    ys = (y @ np.swapaxes(w, 1, 2)).reshape(-1, lags + 1)
+    white = np.repeat(w @ white_basis(n, lags), per, axis=0)  # (U, L)
+    start = np.column_stack([rng.uniform(2.0, 4.5, 2 * per), rng.uniform(25.0, 60.0, 2 * per)])
+    key = (n, lags, float(taus[0]), float(taus[-1]), 1)
+    products = _TableProducts(key, w, ys, white)
+    for width in (0.1, 0.01):
+        plain = _refine_taus(start, width, 3, taus, n, lags, None, ys, 2, white, 1, w)
+        low = _refine_taus(start, width, 3, taus, n, lags, None, ys, 2, white, 1, w, products=products)
+        np.testing.assert_allclose(low, plain, rtol=1e-12)
+    # one timescale, with the parabola's step off the lattice (its residuals agree to rounding)
+    plain = _refine_taus(start[:, 1:], 0.05, 9, taus, n, lags, None, ys, 1, white, 1, w, parabola=True)
+    low = _refine_taus(start[:, 1:], 0.05, 9, taus, n, lags, None, ys, 1, white, 1, w, parabola=True,
+                       products=products)
+    np.testing.assert_allclose(low, plain, rtol=1e-6)

@@ -183,9 +183,9 @@ def _table_factors(n_steps: int, max_lag: int, tau_min: float, tau_max: float,
                    n_mean: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_exp_table` as a product ``coef @ basis``, coef (T, r), basis (r, max_lag + 1)
     orthonormal rows: its singular value decomposition truncated below TABLE_RANK_TOL of the
-    largest singular value. Exponentials over a few hundred lags span few dimensions (r = 25 ... 46 for 40 ...
-    1 000 lags; every row reproduced within 1e-13 of its largest entry), so a row is whitened as
-    ``coef[i] @ (basis @ W.T)``: r products per lag instead of max_lag + 1."""
+    largest singular value. Exponentials over a few hundred lags span few dimensions (r = 25 ... 46
+    for 40 ... 1 000 lags; every row reproduced within 1e-13 of its largest entry), so a row is
+    whitened as ``coef[i] @ (basis @ W.T)``: r products per lag instead of max_lag + 1."""
     table = _exp_table(n_steps, max_lag, tau_min, tau_max, n_mean)
     # the span from every 16th row (256 rows, the rest lie in it to rounding: the table is smooth
     # in log tau), then every row's coefficients by projection

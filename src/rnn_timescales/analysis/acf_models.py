@@ -264,8 +264,10 @@ def fit_model(
     converged = np.zeros(n_units, bool)
     # generalised least squares of exponentials alone: the refinement's products in the table's
     # low-rank coordinates (acf_solve._TableProducts)
-    products = (_TableProducts((int(n_steps), int(max_lag), float(taus[0]), float(taus[-1]), int(n_mean)), whiten, ys, w)
-                if whiten is not None and n_exp and not oscillation else None)
+    products = None
+    if whiten is not None and n_exp and not oscillation:
+        products = _TableProducts((int(n_steps), int(max_lag), float(taus[0]), float(taus[-1]), int(n_mean)),
+                                  whiten, ys, w)
     for r in range(rounds):
         if n_exp == 1 and not oscillation and whiten is None:
             best_tau = _refine_one(best_tau, 1.5 * log_step, taus, n_steps, max_lag, ys, w, n_mean)
@@ -283,7 +285,7 @@ def fit_model(
                                          n_mean, wh, parabola=whiten is not None and not oscillation
                                          and r == len(widths) - 1, products=products)
         if oscillation:  # with them fixed, one damped Gauss-Newton step of the oscillation's decay and frequency
-            n_cur = len(ys[cur])
+            n_cur = n_units if isinstance(cur, slice) else len(cur)
             fixed = np.concatenate([whitened(exp_basis(best_tau[cur], n_steps, max_lag, n_mean), wh),
                                     _white_rows(w_cur, n_cur, 1)[:, 0]], axis=1)
             osc[cur], lam[cur], rows_cur, converged[cur] = _refine_osc(
