@@ -299,12 +299,28 @@ def test_the_conclusions_refit_column_is_the_refit_rows():
 
 
 def test_the_continued_single_head_trained_tau_quoted_is_the_refit_rows():
-    """The trained-tau verdict's continued seed-0 single-head network (k24_single_long)."""
+    """The trained-tau and tau_net verdicts' continued single-head networks (k24_single_long): mean
+    and slowest trained tau, and the paper-style tau_net, of seeds 0 and 1 past N = 15."""
     refit = pd.read_csv(RESULTS / "timescales_refit_rows.csv")
-    single = refit[(refit["group"] == "single-head") & (refit["seed"] == 0)].set_index("n")["tau_mean"]
-    found = re.search(r"seed 0 continued \(`k24_single_long`, in progress; `timescales_refit_rows\.csv`\): mean τ (\S+) at "
-                      r"N = 15, (\S+) at N = 20", " ".join(PAGE.read_text().split()))
-    assert found and _agrees(found[1], single[15]) and _agrees(found[2], single[20])
+    single = refit[refit["group"] == "single-head"].set_index(["seed", "n"])
+    text = " ".join(PAGE.read_text().split())
+    found = re.search(r"seed 0 continued to 150 000 steps \(`k24_single_long`; `timescales_refit_rows\.csv`\): mean τ "
+                      r"(\S+) at N = 15, (\S+) at N = 20, (\S+) at N = 25, (\S+) at N = 28; its slowest neuron's τ "
+                      r"(\S+), (\S+), (\S+), (\S+); seed 1 continued \(in progress\): (\S+), (\S+), (\S+) at "
+                      r"N = 15, 20, 25 \(slowest (\S+), (\S+), (\S+)\)", text)
+    assert found, "the page no longer quotes the continued single-head networks' trained tau"
+    quoted = [(0, n, "tau_mean") for n in (15, 20, 25, 28)] + [(0, n, "tau_max") for n in (15, 20, 25, 28)]
+    quoted += [(1, n, "tau_mean") for n in (15, 20, 25)] + [(1, n, "tau_max") for n in (15, 20, 25)]
+    for value, (seed, n, column) in zip(found.groups(), quoted):
+        assert _agrees(value.rstrip(";,"), single.loc[(seed, n), column]), (seed, n, column, value)
+    tau_net = re.search(r"and continued \(`k24_single_long`\) (\S+) at 20, (\S+) at 25, (\S+) at 28 \(multi-head (\S+) "
+                        r"at 28\); seed 1 single-head continued: (\S+) at 15, (\S+) at 20, (\S+) at 25", text)
+    assert tau_net, "the page no longer quotes the continued networks' tau_net"
+    multi = refit[(refit["group"] == "multi-head") & (refit["seed"] == 0)].set_index("n")["tau_net_paper_mean_aic"]
+    want = [single.loc[(0, n), "tau_net_paper_mean_aic"] for n in (20, 25, 28)] + [multi[28]]
+    want += [single.loc[(1, n), "tau_net_paper_mean_aic"] for n in (15, 20, 25)]
+    for value, w in zip(tau_net.groups(), want):
+        assert _agrees(value, w), (value, w)
 
 
 def test_the_n50_paragraph_quotes_the_tables():
