@@ -53,17 +53,24 @@ def ours(x: np.ndarray, kind: str) -> dict:
             "weights": u["weights"], "model": u["model"]}
 
 
+def abctau_env(src: str) -> dict:
+    """The environment abctau_run.py runs in: one thread, and abcTau's checkout ``src`` with its inner
+    ``abcTau`` folder on PYTHONPATH (abcTau imports its own modules by bare name)."""
+    path = os.pathsep.join([src, os.path.join(src, "abcTau")])
+    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+
 def abctau(py: str, src: str, path: Path, name: str, out: Path, minutes: float, steps: int = 20,
            min_acc_rate: float = 0.01) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     inter = out / "inter.npy"
     if inter.exists():
         inter.unlink()
-    cmd = ["nice", "-n", "19", py, str(Path(__file__).with_name("abctau_run.py")), src, str(path), name, str(out),
+    cmd = ["nice", "-n", "19", py, str(Path(__file__).with_name("abctau_run.py")), str(path), name, str(out),
            "--steps", str(steps), "--min-acc-rate", str(min_acc_rate)]
     if name == "gamma2":
         cmd += ["--disp", "1.5"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = abctau_env(src)
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=minutes * 60)

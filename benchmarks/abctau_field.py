@@ -20,7 +20,6 @@ acceptance, CPU seconds of each, and whether abcTau reached its stopping rule).
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import subprocess
 import time
@@ -31,7 +30,8 @@ import pandas as pd
 
 from rnn_timescales.analysis.inference import default_max_lag
 from rnn_timescales.analysis.synthetic import FIELD_CASES as CASES
-from timescales_field import mr_estimator, ours  # the sibling script (run as a script, its folder is on the path)
+from abctau_compare import abctau_env  # sibling scripts (run as a script, its folder is on the path)
+from timescales_field import mr_estimator, ours
 
 KINDS = {"continuous": "ou1", "counts": "poisson1"}
 
@@ -43,9 +43,9 @@ def run_abctau(py: str, src: str, data: Path, kind: str, out: Path, prior_max: f
     inter = out / "inter.npy"
     if inter.exists():
         inter.unlink()
-    cmd = ["nice", "-n", "15", py, str(Path(__file__).with_name("abctau_run.py")), src, str(data), kind, str(out),
+    cmd = ["nice", "-n", "15", py, str(Path(__file__).with_name("abctau_run.py")), str(data), kind, str(out),
            "--steps", "60", "--min-acc-rate", "0.01", "--prior-max", str(prior_max), "--max-lag", str(max_lag)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = abctau_env(src)
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))

@@ -1,7 +1,9 @@
-"""Run abcTau (Zeraati et al. 2022) on one data set; called by benchmarks/abctau_compare.py with the
-Python of an environment where abcTau is installed (its own package, not part of this project).
+"""Run abcTau (Zeraati et al. 2022) on one data set; called by benchmarks/abctau_compare.py and
+abctau_field.py with the Python of an environment where abcTau's dependencies are installed (abcTau
+is its own code, not part of this project). abcTau imports its modules by bare name, so both its
+source checkout SRC and SRC/abcTau go on PYTHONPATH (the callers set it, see ``abctau_env``):
 
-    python abctau_run.py SRC_DIR DATA.npy KIND OUT_DIR [--min-samples 100] [--steps 20] [--min-acc-rate 0.01] [--disp 1.5]
+    PYTHONPATH=SRC:SRC/abcTau python abctau_run.py DATA.npy KIND OUT_DIR [--min-samples 100] [--steps 20] [--min-acc-rate 0.01] [--disp 1.5]
 
 KIND: ou1 | poisson1 | ou2 | poisson2 | gamma2 (the generative model abcTau fits). DATA.npy is (trials, bins).
 --prior-max: the upper end of the uniform prior of a one-timescale model (default 60, its examples').
@@ -18,7 +20,6 @@ import numpy as np
 from scipy import stats
 
 p = argparse.ArgumentParser()
-p.add_argument("src")
 p.add_argument("data")
 p.add_argument("kind")
 p.add_argument("out")
@@ -30,11 +31,13 @@ p.add_argument("--max-lag", type=int, default=None)
 p.add_argument("--prior-max", type=float, default=60.0)
 args = p.parse_args()
 
-sys.path.insert(0, os.path.join(args.src, "abcTau"))  # abcTau imports its modules by bare name
-sys.path.insert(0, args.src)  # and, since its packaging, is itself a package there
 np.warnings = warnings  # removed from NumPy 1.24; abcTau still calls np.warnings.filterwarnings
-import abcTau  # noqa: E402
-from simple_abc_general import pmc_abc  # noqa: E402
+try:
+    import abcTau
+    from simple_abc_general import pmc_abc
+except ImportError as exc:
+    print(f"abctau_run.py: {exc}; put abcTau's checkout SRC and SRC/abcTau on PYTHONPATH", file=sys.stderr)
+    raise SystemExit(2) from None
 
 data = np.load(args.data)
 max_lag = args.max_lag or {"ou1": 50, "poisson1": 50, "ou2": 110, "poisson2": 110, "gamma2": 110}[args.kind]

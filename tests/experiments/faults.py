@@ -1,5 +1,5 @@
 """Fault injection for long campaigns, shared by the tests (a small seeded subset) and
-``benchmarks/faults.py`` (the full set): SIGKILL at seeded random moments for the sweep driver and
+``benchmarks/fault_injection.py`` (the full set): SIGKILL at seeded random moments for the sweep driver and
 its workers (local pool or Ray) and for the writing commands (``analyze``, ``robustness``,
 ``slow-points``, ``report``); a full disk (``ENOSPC``) injected into this process's writes.
 

@@ -1,6 +1,6 @@
 """Faults a long campaign meets (issue 20): kills at seeded random moments of the sweep driver, its
 workers and the writing commands; a full disk; two drivers on one sweep; a hung worker; a run
-directory edited by hand. The full fault-injection set is ``benchmarks/faults.py``; here a small
+directory edited by hand. The full fault-injection set is ``benchmarks/fault_injection.py``; here a small
 seeded subset of it (see ``faults.py``)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Faults at each file write of a sweep (issue 32), shared by tests/experiments/test_write_faults.py
-and ``benchmarks/faults.py``: SIGKILL of the sweep driver's process group, or ENOSPC, at chosen
+and ``benchmarks/fault_injection.py``: SIGKILL of the sweep driver's process group, or ENOSPC, at chosen
 writes (those of a new run: config.yaml, the first checkpoint, the training state, metrics.csv,
 head_metrics.csv, the solved levels' checkpoints, the final checkpoint, summary.json; and the
 sweep's own sweep.yaml and runs.csv), each followed by a re-run to completion, which must end as

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnn_timescales.analysis.acf_bases import (
-    TABLE_POINTS, _exp_table, _geometric_basis, _table_basis, _table_dots, _table_factors, _table_position,
+    TABLE_POINTS, _exp_table, _geometric_basis, _interpolate, _table_basis, _table_dots, _table_factors, _table_position,
     osc_pair)
 
 
@@ -137,7 +137,7 @@ def _whitened_table(values: np.ndarray, n_steps: int, max_lag: int, tau_min: flo
     coef, basis = _table_factors(*key)
     rank = len(basis)
     if n_groups * n_exp * width * lags > i.size * rank + n_groups * rank * lags:  # the factors are cheaper
-        low = (coef[i] * (1 - f) + coef[i + 1] * f).reshape(n_groups, per * n_exp * n_off, rank)
+        low = _interpolate(coef, i, f).reshape(n_groups, per * n_exp * n_off, rank)
         return (low @ (basis @ np.swapaxes(whitening, 1, 2))).reshape(n_units, n_exp, n_off, lags)
     table = _exp_table(*key)
     rows = np.minimum(first[..., None] + np.arange(width), TABLE_POINTS - 1)  # (G, J, W)
@@ -178,7 +178,7 @@ class _TableProducts:
         ``i`` (U, R) interpolated with weights ``f`` (U, R, 1), as in :func:`_table_basis`), the
         white row projected out."""
         n_groups = len(self.gram)
-        c = self.coef[i] * (1 - f) + self.coef[i + 1] * f  # (U, R, r)
+        c = _interpolate(self.coef, i, f)  # (U, R, r)
         cq = (c.reshape(n_groups, -1, c.shape[-1]) @ self.gram).reshape(c.shape)
         return np.einsum("uar,ubr->uab", cq, c), np.einsum("uar,ur->ua", c, self.proj)
 

@@ -3,14 +3,15 @@ and its workers (local pool, and Ray when it is installed) and of the writing co
 robustness, slow-points, report), each followed by a re-run; then every run is compared with the
 uninterrupted sweep, finished runs must be untouched, and every file left must be complete.
 
-    python benchmarks/faults.py [--seed 2026] [--sweep-kills 8] [--ray-kills 4] [--command-kills 3] [--write-kills 40]
+    PYTHONPATH=tests/experiments python benchmarks/fault_injection.py [--seed 2026] [--sweep-kills 8] [--ray-kills 4] [--command-kills 3] [--write-kills 40]
 
 ``--write-kills N``: SIGKILL of the driver's process group at N chosen writes of a tiny sweep (each
 kind of file of a new run, then writes spread over the sweep's life), and ENOSPC at each kind of
 write, each followed by a re-run (tests/experiments/write_faults.py).
 
 Prints what was tried and found: kills, runs compared, files checked, differences. The tests run a
-small seeded subset of the same harness (tests/experiments/test_faults.py, tests/experiments/faults.py).
+small seeded subset of the same harness (tests/experiments/test_faults.py, tests/experiments/faults.py),
+which is why tests/experiments goes on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests" / "experiments"), str(HERE.parent / "tests")]
-
-from faults import Starter, Tally, command_campaign, sweep_campaign, trained_runs  # noqa: E402
-from write_faults import enospc_campaign, kill_campaign, reference  # noqa: E402
+try:
+    from faults import Starter, Tally, command_campaign, sweep_campaign, trained_runs
+    from write_faults import enospc_campaign, kill_campaign, reference
+except ImportError as exc:
+    print(f"fault_injection.py: {exc}; run it from the repository root as "
+          "PYTHONPATH=tests/experiments python benchmarks/fault_injection.py", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def main() -> int:
@@ -94,4 +97,4 @@ def _writes(work: Path, start: Starter, kills: int, seed: int, log) -> Tally:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
