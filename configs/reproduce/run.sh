@@ -4,7 +4,7 @@
 #   bash configs/reproduce/run.sh STAGE [STAGE ...]      # one after another, in the background
 #   bash configs/reproduce/run.sh k24_parity:analyze     # the timescale rows of a stage's networks
 #   bash configs/reproduce/run.sh k24_parity:robustness  # perturbation, ablation, forgetting, continuous time at N = 30
-#   bash configs/reproduce/run.sh h19_curricula:post     # extrapolation, recall memory, speed regularisation
+#   bash configs/reproduce/run.sh h19_curricula:post     # speed regularisation of the DeCu and VoCu networks
 #   bash configs/reproduce/run.sh --foreground STAGE     # in this shell (e.g. inside a batch job)
 #   bash configs/reproduce/run.sh --stop                 # stop every background queue; runs save their state
 #   bash configs/reproduce/run.sh --stop k24_fixed_tau   # stop the queues started with that stage alone
@@ -21,10 +21,13 @@
 # the log; the queue goes on to its next stage). To train two runs of one stage at once, give its
 # queue two workers (SWEEP_ARGS="--workers 2": one thread each), e.g. stop it and start it again so,
 # as runs resume exactly. STAGE:robustness writes CAMPAIGN_DIR/STAGE.robustness/robustness (the robustness command
-# over every finished run of the stage at N = ROBUSTNESS_N); STAGE:post writes CAMPAIGN_DIR/STAGE.post/{extrapolate,recall_memory,speed_regularization}
-# (the [H19] analyses of every run's final network; speed regularisation on the delay-curriculum runs).
+# over every finished run of the stage at N = ROBUSTNESS_N); STAGE:post runs the sweep analysis
+# speed_regularization ([H19]'s fine-tuning with and without the speed term) on the runs whose
+# curriculum.kind is in POST_CURRICULA (default delay,vocabulary), into each run directory, beside
+# the spec's own analyses (extrapolate, recall_memory), where `sweep collect` finds them all.
 # Environment: CAMPAIGN_DIR; SWEEP_ARGS (default "--workers 1"; e.g. "--backend ray --address auto", or
 # "--workers 1 --only seed=0,1,2" for some of the seeds, in stages pinned at a revision that has --only);
+# POST_CURRICULA (STAGE:post: the curricula whose runs are fine-tuned; default delay,vocabulary);
 # TORCH (what pip installs for PyTorch; default torch==2.13.0, the CPU build); ROBUSTNESS_N (default
 # 30); ROBUSTNESS_KINDS (default "perturb-w perturb-tau ablation forgetting continuous"; add retrain for the
 # retraining figure, about 20 minutes per network at N = 30 on one core); ROBUSTNESS_ARGS (more flags).
@@ -97,10 +100,8 @@ for arg in "$@"; do
     robustness)
       kinds=""; for k in ${ROBUSTNESS_KINDS:-perturb-w perturb-tau ablation forgetting continuous}; do kinds="$kinds --kind $k"; done
       cmd="$rt robustness $out --n ${ROBUSTNESS_N:-30}$kinds --out $campaign/$name --no-progress ${ROBUSTNESS_ARGS:-}";;
-    post)
-      post="$campaign/$name"; finals="$out/*/checkpoints/final.safetensors"
-      cmd="$rt extrapolate $finals --out $post/extrapolate --no-progress && $rt recall-memory $finals --out $post/recall_memory --no-progress"
-      cmd="$cmd && for r in $out/*curriculum-delay*/; do $rt speed-regularization \$r/checkpoints/final.safetensors --out $post/speed_regularization/\$(basename \$r) --no-progress || exit 1; done";;
+    post)  # the spec's analyses (if not yet run) and speed regularisation of the curriculum-trained networks
+      cmd="$rt sweep analyze $out --set analyze.speed_regularization={} --only curriculum.kind=${POST_CURRICULA:-delay,vocabulary} --no-progress ${sweep_args[*]}";;
   esac
   # a stage stopped by --stop (exit 130) ends the queue; one that fails lets the next stage start
   commands+=("echo \"\$(date -u +%FT%TZ) revision $rev:\" ${cmd@Q} >> $campaign/$name.log; (export OMP_NUM_THREADS=1; $cmd) >> $campaign/$name.log 2>&1; rc=\$?; [ \$rc -ne 130 ] || exit 130; (exit \$rc)")
