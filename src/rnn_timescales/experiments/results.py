@@ -424,15 +424,17 @@ def _robustness_figures(results: Path, figures: Any) -> list[tuple[str, Any]]:
 
 
 def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
-    """Redraw the published figures of a results directory (``results/k24``) from its tables alone
-    into ``out`` (replaced as a whole; ``figures.json`` lists what was drawn from what), with the
-    per-N summary of the timescales across networks (``TASK_timescales_by_n.csv`` and ``.md``) and,
-    where fixed-τ runs are among the curves, the largest N at their budget (``TASK_n_at_budget``), and
-    where robustness tables are there, the numbers quoted from them (``TASK_robustness_summary``)."""
+    """Redraw the published figures of a results directory (``results/k24``, ``results/h19``) from its
+    tables alone into ``out`` (replaced as a whole; ``figures.json`` lists what was drawn from what),
+    with the per-N summary of the timescales across networks (``TASK_timescales_by_n.csv``, ``.md``),
+    where fixed-τ runs are among the curves, the largest N at their budget (``TASK_n_at_budget``),
+    where robustness tables are there, the numbers quoted from them (``TASK_robustness_summary``), and
+    where delayed-recall tables are there, [H19]'s figures and summaries (:mod:`.recall_results`)."""
     import matplotlib.pyplot as plt
 
+    from rnn_timescales.experiments.recall_results import recall_figures, write_recall_tables
     from rnn_timescales.experiments.robustness_tests import robustness_tests, robustness_tests_markdown
-    from rnn_timescales.plots import reproduction as figures
+    from rnn_timescales.plots import delayed_recall, reproduction as figures
 
     results = Path(results)
     if not is_results_dir(results):
@@ -451,11 +453,13 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
     budgets: dict[str, int] = {}
     if curves is not None and not curves.empty:
         for task, group in curves.groupby("task"):
+            if group["n_solved"].isna().all() and group.get("n_max", group["n_solved"]).isna().all():
+                continue  # a task without N (delayed recall): curves.csv holds no level to draw
             budget = fixed_tau_budget(group)
             if budget is not None:
                 budgets[task] = budget
             drawn.append((f"{task}_n_vs_steps", lambda g=group, b=budget: figures.n_vs_steps(g, budget=b)))
-    drawn += _robustness_figures(results, figures)
+    drawn += _robustness_figures(results, figures) + recall_figures(results, delayed_recall)
 
     def fill(tmp: Path) -> list[str]:
         names = []
@@ -486,6 +490,7 @@ def draw_figures(results: str | Path, out: str | Path) -> list[Path]:
             atomic_write_text(tmp / f"{task}_n_at_budget.csv", at.to_csv(index=False))
             atomic_write_text(tmp / f"{task}_n_at_budget.md", n_at_budget_markdown(at))
             names += [f"{task}_n_at_budget.csv", f"{task}_n_at_budget.md"]
+        names += write_recall_tables(results, tmp)
         atomic_write_text(tmp / FIGURES.marker, json.dumps({"results": str(results), "figures": names}, indent=2))
         return names
 

@@ -18,8 +18,10 @@ import pandas as pd  # noqa: E402
 
 from rnn_timescales.plots.bands import mean_sd_band  # noqa: E402
 
-CURRICULUM_COLORS = {"single": "#d62728", "multi": "#1f77b4", "sliding": "#2ca02c", "fixed": "#7f7f7f"}
-CURRICULUM_NAMES = {"single": "single-head", "multi": "multi-head", "sliding": "sliding", "fixed": "fixed N"}
+CURRICULUM_COLORS = {"single": "#d62728", "multi": "#1f77b4", "sliding": "#2ca02c", "fixed": "#7f7f7f",
+                     "delay": "#9467bd", "vocabulary": "#ff7f0e", "none": "#8c564b"}
+CURRICULUM_NAMES = {"single": "single-head", "multi": "multi-head", "sliding": "sliding", "fixed": "fixed N",
+                    "delay": "delay (DeCu)", "vocabulary": "vocabulary (VoCu)", "none": "no curriculum"}
 
 
 def _groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

@@ -17,7 +17,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "task": ("task", "The memory task the networks were trained on (parity: the sum of the last N bits, modulo 2)."),
     "curriculum": ("curriculum", "single-head: one output head, retrained as N grows; multi-head: one head per N "
                    "learned so far, all kept."),
-    "model": ("model", "The network class (leaky_rnn: the paper's leaky RNN with a trainable τ per neuron)."),
+    "model": ("model", "The network class (leaky_rnn: the paper's leaky RNN with a trainable τ per neuron; gru, lstm: "
+              "gated networks, whose units' timescales come from their gates, with no τ of their own)."),
     "train_tau": ("τ", "Whether each neuron's timescale τ was trained, or fixed at the value given."),
     "tau_fixed": ("fixed τ", "The value τ was fixed at (empty where τ was trained)."),
     "seed": ("seed", "The random seed of the run: initial weights and every training batch."),
@@ -79,6 +80,63 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "networks": ("networks", "How many networks (seeds) the numbers are across."),
     "values": ("each network", "Each network's value, by seed."),
     "complete": ("whole budget trained", "Whether every run trained the whole budget (otherwise a lower bound)."),
+    # delayed recall [H19]: runs.csv, the extrapolation summary and tests
+    "recall_curriculum": ("curriculum", "How the delayed-recall task grew during training [H19]: delay (DeCu): the "
+                          "trial length T_max grown in steps up to 20; vocabulary (VoCu): the classes added a few at a "
+                          "time up to all 11 (null included); none: the final task from the start."),
+    "trained_level": ("trained level", "The level of the network analysed (the run's latest checkpoint, as the "
+                      "delayed-recall tables record it): the trial length T_max (trained delays up to T_max − 1 "
+                      "steps) and the classes, null included."),
+    "trained_max_delay": ("T_max", "The trial length the networks were trained with: delays up to T_max − 1 steps were "
+                          "trained, longer ones never seen."),
+    "largest_delay": ("largest delay", "The longest delay measured, in time steps (5 × T_max unless set otherwise)."),
+    "accuracy_trained": ("recall, trained delays", "The share of trials whose answer at t_a was the image's class, over "
+                         "the trained delays (up to T_max − 1), per network; mean ± s.d. across networks (their "
+                         "number)."),
+    "accuracy_untrained": ("recall, untrained delays", "The same over the delays never trained (T_max up to the largest "
+                           "delay): how far the memory carries beyond training."),
+    "each_trained": ("each network, trained delays", "Each network's recall over the trained delays, in seed order."),
+    "each_untrained": ("each network, untrained delays", "Each network's recall over the untrained delays, in seed "
+                       "order."),
+    "group_a": ("a", "The first curriculum of the comparison."),
+    "group_b": ("b", "The second curriculum of the comparison."),
+    "mean_a": ("mean a", "The mean across a's networks of their recall over the untrained delays."),
+    "mean_b": ("mean b", "The same for b."),
+    "difference": ("a − b", "mean a − mean b: positive where a's networks remember longer."),
+    "p_value": ("p", "The test's two-sided p-value (the test is named above the table); empty where no test could be "
+                "made (the note says why). With three networks a group, only a large, consistent difference gives a "
+                "small p."),
+    "p_one_sided": ("p, one-sided", "The p-value of the one-sided test in the direction the claim makes (named in the "
+                    "column or beside the value)."),
+    "note": ("note", "Why a p-value is missing: fewer than two networks, or no spread to test."),
+    # slow points [H19]
+    "speed": ("speed", "Where the speed q(h) = ½‖F(h, ū) − h‖² of the autonomous dynamics (rest input ū: noise mean, "
+              "trigger off) is taken; q in state units squared."),
+    "slow_point_q": ("q at the slow point", "q at the point the slow-point finder reached from the class's seed (the "
+                     "mean state 15 steps after the class's image over trials read out correctly); classes without "
+                     "such a trial have none."),
+    "centre_q": ("q at the class centre", "q at the class's centre of mass of the memory states (the state each "
+                 "response step starts from, mean over held-out trials of the class): where the memory sits just "
+                 "before the trigger, and what the speed regularisation penalises."),
+    "seed_q": ("q at the seed", "q at the class's seed state, before the finder moves it."),
+    "r_mean": ("Spearman r", "Spearman's rank correlation, across a network's classes, of log10 q with the class's "
+               "recall over the untrained delays (negative: slower classes remember longer); mean ± s.d. across "
+               "networks (their number)."),
+    "negative": ("networks with r < 0", "How many networks' r is negative, of those with an r."),
+    "each_r": ("each network's r", "Each network's Spearman r, in seed order."),
+    "each_p": ("each network's p", "The p-value of each network's r (over its classes), in seed order."),
+    "each_n": ("classes", "The classes each network's r is computed over (those with a speed and a recall)."),
+    # speed regularisation [H19]
+    "start": ("trained network", "The network as trained, before fine-tuning."),
+    "control": ("control (λ = 0)", "Fine-tuned from the trained weights (5 000 steps, the same batches) without the "
+                "speed term."),
+    "regularized": ("speed-regularised", "Fine-tuned the same way with λ·Σ_k q(c_k) added to the loss, c_k the class "
+                    "centres of mass."),
+    "centre_log10_q_mean": ("mean log10 q at the class centres", "The mean over classes of log10 q at the class "
+                            "centres of mass; lower: slower memory states."),
+    "difference_regularized": ("regularised − control", "The mean across networks of each network's regularised value "
+                               "minus its control's (paired by network)."),
+    "each_difference": ("each network, regularised − control", "Each network's difference, in seed order."),
 }
 
 DEFINITIONS = {

@@ -87,12 +87,40 @@ CAPTIONS: dict[str, tuple[str, str, str]] = {
         "network; log axis; band: ± s.d. across networks); dotted: chance.",
         "whether the networks carry their computation to a slower clock (a continuous-time solution would keep "
         "its accuracy as k grows)."),
+    "extrapolation": (
+        "Delayed recall: extrapolation",
+        "Recall accuracy at the response time t_a against the delay t_a − t_s (time steps), per curriculum: each "
+        "network's accuracy (256 trials a delay), then mean ± s.d. across networks (band; the legend counts the "
+        "networks). Delays below T_max (dashed line; shaded) were trained, longer ones never seen; dotted: chance, "
+        "1/(classes − 1). Right: the share of the steps before t_a at which the networks correctly said nothing.",
+        "whether the delay curriculum (DeCu) stays above the vocabulary curriculum (VoCu) and above no curriculum "
+        "beyond T_max (claim 1; the tests below compare the networks' recall over the untrained delays), and "
+        "whether a curve that falls does so by answering early (the null share falling) or by forgetting."),
+    "slow_points": (
+        "Delayed recall: slow points",
+        "One point per class and network: the class's recall over the untrained delays against log10 of the speed "
+        "q (state units squared) where its memory sits. Left: q at the slow point the finder reached from the "
+        "class's seed (filled: the finder converged; open: q where it stopped; a class without a seed read out "
+        "correctly has no slow point, and the title counts the classes that have one). Right: q at the class's "
+        "centre of mass of the memory states, which every class has. Colour: curriculum; dotted: chance.",
+        "points falling from upper left to lower right (slower memory, longer recall: claim 2), within each "
+        "network; the table below gives each network's Spearman r and tests whether the r's are below 0."),
+    "speed_regularization": (
+        "Delayed recall: speed regularisation",
+        "Recall accuracy against the delay (time steps) of the trained networks (dashed grey) and of their two "
+        "fine-tunings from the same weights and batches: without (control, λ = 0, blue) and with the speed term "
+        "λ·Σq at the class centres (red); one panel per curriculum, mean ± s.d. across networks; dashed line: "
+        "T_max. Last panel: the mean log10 q at the class centres of each, mean ± s.d. across networks.",
+        "the red curve above the blue one beyond T_max (claim 3: slower class centres, longer memory), and the "
+        "red points below the blue ones in the last panel (the regularisation did slow the centres down); the "
+        "control shows what fine-tuning alone does."),
 }
 FLOOR = 0.1
 """A timescale below this many steps: no correlation left at lag 1; shown as "< 0.1", not as a value."""
 FLOORED = {"tau_net_median", "tau_net_paper_mean", "tau_net_paper_mean_aic", "tau_jump_median", "iat_median",
            "population_tau_net", "jacobian_tau_max"}
-SECTIONS = ["Timescales against N", "Training speed", "Robustness", "Forgetting and continuous time"]
+SECTIONS = ["Timescales against N", "Training speed", "Robustness", "Forgetting and continuous time",
+            "Delayed recall: extrapolation", "Delayed recall: slow points", "Delayed recall: speed regularisation"]
 
 
 class _ReportOutput(OutputDir):
@@ -110,22 +138,62 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, escape=True, classes="data", border=0, na_rep="")
 
 
+def _has_tau(model: str) -> bool:
+    """Whether networks of ``model`` have per-neuron timescales τ (the leaky RNN; a GRU or an LSTM
+    has gates instead); a model not registered here is taken to have them."""
+    from rnn_timescales.models import MODELS
+
+    return model not in MODELS or bool(MODELS.get(model).leaky_weights)
+
+
+def _trained_levels(results: Path) -> dict[str, str]:
+    """Run -> its delayed-recall level (T_max and classes), as the delayed-recall tables record it
+    for the network they analysed; {} where none of them is there."""
+    for name, t_max in (("extrapolation.csv", "trained_max_delay"), ("recall_slow_points.csv", "max_delay")):
+        path = results / name
+        if path.is_file() and path.stat().st_size:
+            table = pd.read_csv(path)
+            if {"run", t_max, "n_classes"} <= set(table.columns) and not table.empty:
+                first = table.groupby("run", sort=False)[[t_max, "n_classes"]].first()
+                return {run: f"T_max {r[t_max]:.0f}, {r['n_classes']:.0f} classes" for run, r in first.iterrows()}
+    return {}
+
+
+RECALL_CURRICULA = {"delay", "vocabulary", "none"}
+
+
 def _runs(results: Path) -> tuple[str, list[str]]:
     runs = pd.read_csv(results / "runs.csv")
     if runs.empty:
         return "<p class='nodata'>No networks in runs.csv.</p>", []
-    tau = ["trained" if bool(t) else f"fixed at {f:g}" for t, f in zip(runs["train_tau"], runs["tau_fixed"])]
-    shown = pd.DataFrame({
-        human("run"): runs["run"], human("curriculum"): runs["curriculum"], human("train_tau"): tau,
-        human("seed"): runs["seed"], human("hidden"): runs["hidden"],
-        human("n_reached"): runs["n_reached"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
+    has_tau = [_has_tau(m) for m in runs["model"]]
+    tau = ["no τ" if not h else "trained" if bool(t) else f"fixed at {f:g}"
+           for h, t, f in zip(has_tau, runs["train_tau"], runs["tau_fixed"])]
+    levels = _trained_levels(results) if runs["n_reached"].isna().all() else {}  # no N: a delayed-recall level
+    curricula = set(runs["curriculum"])
+    recall = bool(levels) or bool(curricula & (RECALL_CURRICULA - {"none"}))
+    shown = {human("run"): runs["run"], human("curriculum"): runs["curriculum"]}
+    columns = ["run", *(["curriculum"] if not recall or curricula - RECALL_CURRICULA else []),
+               *(["recall_curriculum"] if recall else [])]
+    if not all(has_tau):
+        shown[human("model")] = runs["model"]
+        columns.append("model")
+    if any(has_tau):
+        shown[human("train_tau")] = tau
+        columns.append("train_tau")
+    shown.update({human("seed"): runs["seed"], human("hidden"): runs["hidden"]})
+    if levels:
+        shown[human("trained_level")] = runs["run"].map(levels).fillna("")
+    else:
+        shown[human("n_reached")] = runs["n_reached"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    shown.update({
         human("steps"): runs["steps"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
         human("epochs"): runs["epochs"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
         f"{human('wall_time_s')} (h)": runs["wall_time_s"].map(lambda v: "" if pd.isna(v) else f"{v / 3600:.1f}"),
         human("stop_reason"): runs["stop_reason"]})
-    columns = ["run", "curriculum", "train_tau", "seed", "hidden", "n_reached", "steps", "epochs", "wall_time_s",
-               "stop_reason"]
-    return _table(shown), columns
+    columns += ["seed", "hidden", "trained_level" if levels else "n_reached", "steps", "epochs", "wall_time_s",
+                "stop_reason"]
+    return _table(pd.DataFrame(shown)), columns
 
 
 def _timescales(summary: pd.DataFrame) -> tuple[str, list[str]]:
@@ -175,6 +243,92 @@ def _at_budget(table: pd.DataFrame) -> str:
     return _table(shown)
 
 
+# --- delayed recall [H19] (experiments.recall_results) ----------------------------------------------
+RECALL_TEXT = ("each_trained", "each_untrained", "each_r", "each_p", "each_n", "each_difference", "trained_max_delay",
+               "largest_delay", "note")
+"""Columns of the delayed-recall summaries shown as written (a single network's "1.00" stays so)."""
+
+
+def _pv(p) -> str:
+    return "" if pd.isna(p) else f"{float(p):.2g}"
+
+
+def _signed(v) -> str:
+    return "" if pd.isna(v) else f"{float(v):+.3f}"
+
+
+def _recall_extrapolation(summary: pd.DataFrame) -> tuple[str, list[str]]:
+    columns = ["recall_curriculum", "networks", "trained_max_delay", "largest_delay", "accuracy_trained",
+               "accuracy_untrained", "each_trained", "each_untrained"]
+    shown = pd.DataFrame({
+        human("recall_curriculum"): summary["curriculum"], human("networks"): summary["networks"],
+        human("trained_max_delay"): summary["trained_max_delay"], human("largest_delay"): summary["largest_delay"],
+        **{human(c): [mean_sd(m, sd, k) for m, sd, k in zip(summary[f"{c}_mean"], summary[f"{c}_sd"],
+                                                            summary["networks"])]
+           for c in ("accuracy_trained", "accuracy_untrained")},
+        human("each_trained"): summary["each_trained"], human("each_untrained"): summary["each_untrained"]})
+    return _table(shown), columns
+
+
+def _recall_tests(tests: pd.DataFrame) -> tuple[str, list[str]]:
+    columns = ["group_a", "group_b", "networks", "mean_a", "mean_b", "difference", "p_value", "p_one_sided", "note"]
+    shown = pd.DataFrame({
+        human("group_a"): tests["group_a"], human("group_b"): tests["group_b"],
+        human("networks"): [f"{a} + {b}" for a, b in zip(tests["networks_a"], tests["networks_b"])],
+        human("mean_a"): tests["mean_a"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
+        human("mean_b"): tests["mean_b"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
+        human("difference"): tests["difference"].map(_signed),
+        f"{human('p_value')} (Welch t)": tests["p_value"].map(_pv),
+        f"{human('p_one_sided')} (a > b)": tests["p_one_sided"].map(_pv), human("note"): tests["note"]})
+    return _table(shown), columns
+
+
+def _recall_slow_points(summary: pd.DataFrame) -> tuple[str, list[str]]:
+    columns = ["recall_curriculum", "speed", *dict.fromkeys(summary["speed"]), "r_mean", "negative", "each_r", "each_p",
+               "each_n", "p_value", "p_one_sided", "note"]
+    shown = pd.DataFrame({
+        human("recall_curriculum"): summary["curriculum"], human("speed"): summary["speed"].map(human),
+        human("r_mean"): [mean_sd(m, sd, k) for m, sd, k in
+                          zip(summary["r_mean"], summary["r_sd"], summary["networks"])],
+        human("negative"): [f"{a} of {b}" for a, b in zip(summary["negative"], summary["networks"])],
+        human("each_r"): summary["each_r"], human("each_p"): summary["each_p"], human("each_n"): summary["each_n"],
+        f"{human('p_value')} (t of the r's)": summary["p_value"].map(_pv),
+        f"{human('p_one_sided')} (r < 0)": summary["p_one_sided"].map(_pv), human("note"): summary["note"]})
+    return _table(shown), columns
+
+
+def _recall_regularization(summary: pd.DataFrame) -> tuple[str, list[str]]:
+    columns = ["recall_curriculum", "measure", *dict.fromkeys(summary["measure"]), "networks", "start", "control",
+               "regularized", "difference_regularized", "each_difference", "p_value", "p_one_sided", "note"]
+    shown = pd.DataFrame({
+        human("recall_curriculum"): summary["curriculum"], human("measure"): summary["measure"].map(human),
+        human("networks"): summary["networks"],
+        **{human(n): [mean_sd(m, sd, k) for m, sd, k in zip(summary[f"{n}_mean"], summary[f"{n}_sd"],
+                                                            summary["networks"])]
+           for n in ("start", "control", "regularized")},
+        human("difference_regularized"): summary["difference"].map(_signed),
+        human("each_difference"): summary["each_difference"],
+        f"{human('p_value')} (paired t)": summary["p_value"].map(_pv),
+        human("p_one_sided"): [f"{_pv(p)} ({a})" if pd.notna(p) else "" for p, a in
+                               zip(summary["p_one_sided"], summary["alternative"])],
+        human("note"): summary["note"]})
+    return _table(shown), columns
+
+
+RECALL_TABLES = {
+    "extrapolation_summary": ("Delayed recall: extrapolation", "Recall over the trained and the untrained delays",
+                              _recall_extrapolation),
+    "extrapolation_tests": ("Delayed recall: extrapolation", "Claim 1, tested: recall over the untrained delays, "
+                            "curriculum against curriculum (Welch t across networks)", _recall_tests),
+    "slow_points_summary": ("Delayed recall: slow points", "Claim 2, tested: Spearman r across classes of log10 q "
+                            "with recall, per network, and a t-test across networks of the r's against 0",
+                            _recall_slow_points),
+    "speed_regularization_summary": ("Delayed recall: speed regularisation", "Claim 3, tested: regularised against "
+                                     "control, paired by network (paired t)", _recall_regularization),
+}
+"""Summary kind -> (section, heading, the function making its HTML table and the columns it defines)."""
+
+
 def _link(href: str, text: str) -> str:
     return f"<a href='{html.escape(href)}'>{html.escape(text)}</a>"
 
@@ -214,6 +368,10 @@ def render_results_html(results: Path, out: Path, names: list[str], tmp: Path) -
             body["Training speed"].append(f"<h3>Largest N at the fixed-τ budget ({e(task)})</h3>" + _at_budget(table)
                                           + link + definitions_html(["curriculum", "train_tau", "budget_steps",
                                                                      "networks", "values", "complete"]))
+        elif kind in RECALL_TABLES and not table.empty:
+            section, heading, render = RECALL_TABLES[kind]
+            text, used = render(pd.read_csv(tmp / name, dtype={c: str for c in RECALL_TEXT}))
+            body[section].append(f"<h3>{e(heading)} ({e(task)})</h3>" + text + link + definitions_html(used))
     runs_html, run_columns = _runs(results)
     roots = "".join(f"<li><code>{e(str(r.get('path', '')))}</code> at revision {e(str(r.get('revision') or '?'))}</li>"
                     for r in provenance.get("roots", []))
