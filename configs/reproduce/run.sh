@@ -30,7 +30,10 @@
 # POST_CURRICULA (STAGE:post: the curricula whose runs are fine-tuned; default delay,vocabulary);
 # TORCH (what pip installs for PyTorch; default torch==2.13.0, the CPU build); ROBUSTNESS_N (default
 # 30); ROBUSTNESS_KINDS (default "perturb-w perturb-tau ablation forgetting continuous"; add retrain for the
-# retraining figure, about 20 minutes per network at N = 30 on one core); ROBUSTNESS_ARGS (more flags).
+# retraining figure, about 20 minutes per network at N = 30 on one core); ROBUSTNESS_ARGS (more flags);
+# ROBUSTNESS_WITH (run directories, relative to CAMPAIGN_DIR or absolute, analysed beside the stage's
+# own: e.g. k24_parity's multi-head networks beside k24_single_long's single-head ones; `sweep
+# collect` given both stages identifies every row with its run).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 campaign=${CAMPAIGN_DIR:-$HOME/rnn-timescales-campaign}
@@ -99,7 +102,8 @@ for arg in "$@"; do
     analyze) cmd="$rt sweep analyze $out --set analyze.reproduction={} --no-progress ${sweep_args[*]}";;
     robustness)
       kinds=""; for k in ${ROBUSTNESS_KINDS:-perturb-w perturb-tau ablation forgetting continuous}; do kinds="$kinds --kind $k"; done
-      cmd="$rt robustness $out --n ${ROBUSTNESS_N:-30}$kinds --out $campaign/$name --no-progress ${ROBUSTNESS_ARGS:-}";;
+      with=""; for w in ${ROBUSTNESS_WITH:-}; do case $w in /*) with="$with $w";; *) with="$with $campaign/$w";; esac; done
+      cmd="$rt robustness $out$with --n ${ROBUSTNESS_N:-30}$kinds --out $campaign/$name --no-progress ${ROBUSTNESS_ARGS:-}";;
     post)  # the spec's analyses (if not yet run) and speed regularisation of the curriculum-trained networks
       cmd="$rt sweep analyze $out --set analyze.speed_regularization={} --only curriculum.kind=${POST_CURRICULA:-delay,vocabulary} --no-progress ${sweep_args[*]}";;
   esac

@@ -240,11 +240,61 @@ def test_n_at_budget_compares_trained_and_fixed_tau_over_the_fixed_runs_steps(tm
                                   check_dtype=False)
 
 
+def test_collect_reads_robustness_rows_of_another_roots_networks(tmp_path):
+    """A continued stage's robustness output compares its networks with another stage's (the
+    single-head networks of k24_single_long beside k24_parity's multi-head ones at N = 28): every
+    row is identified with its run, whichever root holds it; a run name both roots have is the
+    robustness root's own."""
+    parity, longer = tmp_path / "k24_parity", tmp_path / "k24_single_long"
+    _fake_run(parity, "s1-multi", 1, "multi")
+    _fake_run(parity, "shared", 5, "multi")
+    _fake_run(longer, "seed-1", 1, "single")
+    _fake_run(longer, "shared", 7, "single")
+    rob = tmp_path / "k24_single_long.robustness" / "robustness"
+    rob.mkdir(parents=True)
+    pd.DataFrame([[net, "x", "parity", "perturb-w", "normalized", eps, 0, 0, 28, acc, 0.0, 28]
+                  for net in ("s1-multi", "seed-1", "shared", "elsewhere") for eps, acc in ((0.0, 1.0), (0.5, 0.8))],
+                 columns=["network", "curriculum", "task", "kind", "mode", "epsilon", "repeat", "head", "n",
+                          "accuracy", "relative_accuracy", "n_max"]).to_csv(rob / "perturbation.csv", index=False)
+
+    table = pd.read_csv(collect([parity, longer], tmp_path / "results", revision="abc",
+                                machine="test")["robustness"])
+    by_run = table.groupby("run").first()
+    assert set(by_run.index) == {"s1-multi", "seed-1", "shared"}  # "elsewhere" is no run of either root
+    assert by_run.loc["s1-multi", "curriculum"] == "multi" and by_run.loc["seed-1", "curriculum"] == "single"
+    assert by_run.loc["shared", "seed"] == 7  # k24_single_long's own "shared", not k24_parity's
+    assert (table["n"] == 28).all() and len(table) == 6
+    # (0.8 - 0.5) / (1.0 - 0.5)
+    assert table[table["epsilon_or_group"] == 0.5]["relative_accuracy_mean_baseline"].tolist() == pytest.approx([0.6] * 3)
+
+
+def test_collect_keeps_one_row_per_network_and_n_across_stages(tmp_path):
+    """k24_single_long retraces k24_parity's single-head runs further: the same networks (the same
+    identifying columns), so their timescales at an N both analysed are kept once, the last root's."""
+    from rnn_timescales.studies.reproduction import ROWS_DIR
+
+    parity, longer = tmp_path / "k24_parity", tmp_path / "k24_single_long"
+    _fake_run(parity, "seed-0_curriculum-single", 0, "single")
+    _fake_run(parity, "seed-0_curriculum-multi", 0, "multi")
+    _fake_run(longer, "seed-0", 0, "single")
+    for run_dir, ns, tau in ((parity / "seed-0_curriculum-single", (10, 17), 1.0),
+                             (parity / "seed-0_curriculum-multi", (10,), 3.0), (longer / "seed-0", (10, 25), 2.0)):
+        (run_dir / ROWS_DIR).mkdir(parents=True)
+        for n in ns:
+            (run_dir / ROWS_DIR / f"N{n}.json").write_text(json.dumps({"row": {"n": n, "tau_mean": tau + n / 100}}))
+
+    table = pd.read_csv(collect([parity, longer], tmp_path / "results", revision="abc", machine="test")["timescales"])
+    got = {(r.curriculum, r.n): (r.run, r.tau_mean) for r in table.itertuples()}
+    assert len(table) == len(got) == 4
+    assert got == {("single", 17): ("seed-0_curriculum-single", 1.17), ("single", 10): ("seed-0", 2.10),
+                   ("single", 25): ("seed-0", 2.25), ("multi", 10): ("seed-0_curriculum-multi", 3.10)}
+
+
 def test_robustness_summary_averages_per_network_first_then_across_networks():
     """Two repeats per network, two networks per curriculum: the network's mean first, then mean,
     s.d. (ddof 1: the networks are a sample) and count across networks, with each network's value;
     retraining per change."""
-    from rnn_timescales.experiments.results import robustness_summary, robustness_summary_markdown
+    from rnn_timescales.experiments.robustness_results import robustness_summary, robustness_summary_markdown
 
     def rows(curriculum, run, kind, cond, column, values):
         return [{"task": "parity", "curriculum": curriculum, "run": run, "n": 17, "kind": kind,

@@ -24,6 +24,8 @@ from rnn_timescales.config import RunConfig, read_yaml
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import OutputDir, atomic_write_text
 from rnn_timescales.runtime import describe_machine
+from rnn_timescales.experiments.robustness_results import (
+    robustness_dir, robustness_rows, robustness_summary, robustness_summary_markdown)
 from rnn_timescales.experiments.run_tables import add_run_tables, analysis_provenance, write_run_tables
 from rnn_timescales.studies.reproduction import ID_COLUMNS, ROWS_DIR
 
@@ -96,77 +98,21 @@ def check_roots(roots: Iterable[str | Path]) -> list[Path]:
     return checked
 
 
-ROBUSTNESS_COLUMNS = [*ID_COLUMNS, "run", "n", "kind", "epsilon_or_group", "mode", "repeat", "head", "neuron", "tau",
-                      "accuracy", "relative_accuracy", "relative_accuracy_mean_baseline"]
-"""``robustness.csv``: one row per network, perturbation (or ablated neuron) and repeat."""
-ROBUSTNESS_TABLES = {"forgetting": "forgetting.csv", "forgetting_scores": "forgetting_scores.csv",
-                     "retrain": "retrain.csv", "retrain_summary": "retrain_summary.csv", "continuous": "continuous.csv"}
-"""The other robustness tables carried over as they are, with the networks' identifying columns."""
-
-
-def robustness_dir(root: Path) -> Path | None:
-    """The robustness output of a campaign stage beside the sweep root, if it holds any table:
-    ``ROOT.robustness/robustness`` (what ``rnn-timescales robustness --out ROOT.robustness`` writes,
-    as ``run.sh STAGE:robustness`` runs it), else ``ROOT.robustness`` itself."""
-    base = root.parent / f"{root.name}.robustness"
-    for d in (base / "robustness", base):
-        if d.is_dir() and any(d.glob("*.csv")):
-            return d
-    return None
-
-
-def _mean_baseline(table: pd.DataFrame, keys: list[str], intact: pd.Series) -> pd.Series:
-    """(accuracy - 1/2) / (mean over repeats of the intact network's accuracy - 1/2), per ``keys``
-    group: the paper's pickles' normalisation (NaN where the intact network is at chance)."""
-    from rnn_timescales.analysis.robustness.streams import relative_accuracy
-
-    base = table[intact].groupby(keys)["accuracy"].mean().rename("base")
-    b = table[keys].merge(base, left_on=keys, right_index=True, how="left")["base"].to_numpy()
-    return pd.Series(relative_accuracy(table["accuracy"].to_numpy(), b), index=table.index)
-
-
-def robustness_rows(directory: Path, runs: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:
-    """The robustness tables of one ``rnn-timescales robustness`` output over the networks ``runs``
-    (run name -> runs.csv row): ``robustness`` (perturbation and ablation rows in the long form of
-    ROBUSTNESS_COLUMNS; ``epsilon_or_group`` the perturbation's epsilon or the ablation group, with
-    ``none`` the intact network) and each of ROBUSTNESS_TABLES that exists, every row led by its
-    network's identifying columns and ``run``. Rows of networks not in ``runs`` are dropped."""
-
-    def identify(t: pd.DataFrame) -> pd.DataFrame:
-        t = t[t["network"].isin(runs)].drop(columns=[c for c in ("curriculum", "task", "run") if c in t])
-        ids = pd.DataFrame([{**{k: runs[net][k] for k in ID_COLUMNS}, "run": net} for net in t["network"]],
-                           index=t.index, columns=[*ID_COLUMNS, "run"])
-        return pd.concat([ids, t.drop(columns="network")], axis=1)
-
-    out: dict[str, pd.DataFrame] = {}
-    parts = []
-    if (directory / "perturbation.csv").is_file():
-        p = identify(pd.read_csv(directory / "perturbation.csv"))
-        p["relative_accuracy_mean_baseline"] = _mean_baseline(p, ["run", "kind", "n", "head"], p["epsilon"] == 0)
-        parts.append(p.rename(columns={"epsilon": "epsilon_or_group"}))
-    if (directory / "ablation.csv").is_file():
-        a = identify(pd.read_csv(directory / "ablation.csv"))
-        a["relative_accuracy_mean_baseline"] = _mean_baseline(a, ["run", "n", "head"], a["group"] == "none")
-        a["kind"] = "ablation"
-        parts.append(a.rename(columns={"group": "epsilon_or_group"}))
-    if parts:
-        out["robustness"] = pd.concat(parts, ignore_index=True).reindex(columns=ROBUSTNESS_COLUMNS)
-    for name, file in ROBUSTNESS_TABLES.items():
-        if (directory / file).is_file():
-            out[name] = identify(pd.read_csv(directory / file))
-    return out
-
-
 def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | None = None, machine: str | None = None,
             command: str = "") -> dict[str, Path]:
     """Write ``runs.csv`` (one row per run directory under the sweep ``roots``), ``curves.csv`` (one
     row per run and epoch: the identifying columns, ``run`` and CURVE_COLUMNS) and
     ``timescales.csv`` (one row per run and analysed N: the run's identifying columns and
-    :func:`network_timescales`'s row) into ``out``, with ``provenance.json`` (command, machine,
+    :func:`network_timescales`'s row) and the robustness tables beside each root (whose networks may
+    be runs of any of the ``roots``: a stage's robustness output can compare its networks with another
+    stage's) into ``out``, with ``provenance.json`` (command, machine,
     each root with its training and analysis revisions, and ``tables``: every table's command,
     revision and settings). ``revision`` names the code every root ran at; None reads
     each root's own record (:func:`root_revision`). Runs still training are listed with
-    stop_reason ``training``. Each file is replaced atomically; other files in ``out`` are kept."""
+    stop_reason ``training``. A network is what ID_COLUMNS name: a stage that retraces another's runs
+    further (``k24_single_long`` for ``k24_parity``'s single-head runs) holds the same networks, so a
+    network's timescales at one N are kept once, from the last root that has them. Each file is
+    replaced atomically; other files in ``out`` are kept."""
     machine = machine if machine is not None else describe_machine()
     roots = check_roots(roots)
     out = Path(out)
@@ -177,13 +123,12 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     row_settings: set[str] = set()
     robustness: dict[str, list[pd.DataFrame]] = {}
     analyses: dict[str, tuple[str, list[pd.DataFrame]]] = {}  # every sweep analysis's tables (run_tables)
-    provenance_roots = []
+    provenance_roots, root_runs, robustness_dirs = [], {}, []
     for root in roots:
-        root_runs = {}
         for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
             run = run_row(run_dir, revisions[root], machine)
             runs.append(run)
-            root_runs[run["run"]] = run
+            root_runs.setdefault(root, {})[run["run"]] = run
             curve = training_curve(run_dir)
             for k in reversed(ID_COLUMNS):
                 curve.insert(0, k, run[k])
@@ -200,19 +145,23 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
             entry["analysis_revision"] = analysis_revision
         rob = robustness_dir(root)
         if rob is not None:
-            for name, table in robustness_rows(rob, root_runs).items():
-                robustness.setdefault(name, []).append(table)
+            robustness_dirs.append((root, rob))
             stage = root.parent / f"{root.name}.robustness"  # its revision record: STAGE.robustness.revision
             entry["robustness"] = {"path": str(rob), "revision": root_revision(stage)}
         provenance_roots.append(entry)
+    everyone = {name: run for runs_of in root_runs.values() for name, run in runs_of.items()}
+    for root, rob in robustness_dirs:  # its networks may be any root's (the root's own first, by name)
+        for name, table in robustness_rows(rob, {**everyone, **root_runs.get(root, {})}).items():
+            robustness.setdefault(name, []).append(table)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"runs": out / "runs.csv", "curves": out / "curves.csv", "timescales": out / "timescales.csv",
              "provenance": out / "provenance.json"}
     atomic_write_text(paths["runs"], pd.DataFrame(runs, columns=RUN_COLUMNS).to_csv(index=False))
     atomic_write_text(paths["curves"], (pd.concat(curves, ignore_index=True) if curves else
                                         pd.DataFrame(columns=[*ID_COLUMNS, "run", *CURVE_COLUMNS])).to_csv(index=False))
-    atomic_write_text(paths["timescales"], pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n"])
-                      .to_csv(index=False))  # before any analysis: the columns alone
+    timescales = pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n"])  # none yet: the columns
+    same = timescales[ID_COLUMNS].astype(str).assign(n=timescales["n"]).duplicated(keep="last")
+    atomic_write_text(paths["timescales"], timescales[~same].to_csv(index=False))
     for name, tables in robustness.items():
         paths[name] = out / f"{name}.csv"
         atomic_write_text(paths[name], pd.concat(tables, ignore_index=True).to_csv(index=False))
@@ -344,49 +293,6 @@ def timescales_by_n_markdown(summary: pd.DataFrame) -> str:
             parts.append(f"| {c} | " + " | ".join(cells) + " |")
         parts.append("")
     return "\n".join(parts)
-
-
-def robustness_summary(robustness: pd.DataFrame, retrain_summary: pd.DataFrame) -> pd.DataFrame:
-    """The robustness numbers docs/reproduction.md quotes, one row per curriculum, N, measure and
-    condition: ``curriculum, n, measure, condition, mean, sd, count, each`` (per network first, then
-    across networks, as the figures draw them: ``plots.reproduction.per_network``). Measures:
-    ``perturb-w`` / ``perturb-tau`` (relative accuracy with the intact repeats' mean as baseline, per
-    ε), ``ablation`` (accuracy, per group: none, short, long), and from the retraining
-    ``accuracy_before`` / ``accuracy_after`` / ``epochs_to_recover`` (per change)."""
-    from rnn_timescales.plots.reproduction import per_network
-
-    parts = []
-    if not robustness.empty:
-        for kind in ("perturb-w", "perturb-tau"):
-            rows = robustness[robustness["kind"] == kind].assign(
-                epsilon=lambda t: t["epsilon_or_group"].astype(float))
-            rows = rows[rows["epsilon"] > 0]
-            if not rows.empty:
-                t = per_network(rows, ["n", "epsilon"], "relative_accuracy_mean_baseline").sort_values(
-                    ["curriculum", "n", "epsilon"], kind="stable")
-                parts.append(t.assign(measure=kind, condition=[f"ε = {e:.3g}" for e in t["epsilon"]]))
-        rows = robustness[robustness["kind"] == "ablation"]
-        if not rows.empty:
-            t = per_network(rows, ["n", "epsilon_or_group"], "accuracy")
-            parts.append(t.rename(columns={"epsilon_or_group": "condition"}).assign(measure="ablation"))
-    if not retrain_summary.empty:
-        rs = retrain_summary.assign(condition=[c if pd.isna(e) else f"{c} {e:g}" for c, e in
-                                               zip(retrain_summary["change"], retrain_summary["epsilon"])])
-        for column in ("accuracy_before", "accuracy_after", "epochs_to_recover"):
-            t = per_network(rs.rename(columns={"n_max": "n"}), ["n", "condition"], column)
-            parts.append(t.assign(measure=column))
-    columns = ["curriculum", "n", "measure", "condition", "mean", "sd", "count", "each"]
-    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-
-
-def robustness_summary_markdown(summary: pd.DataFrame) -> str:
-    """:func:`robustness_summary` as one markdown table: "mean ± s.d. (networks): each"."""
-    lines = ["| measure | condition | N | curriculum | mean ± s.d. (networks) | each network |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for r in summary.itertuples():
-        lines.append(f"| {r.measure} | {r.condition} | {r.n} | {r.curriculum} | {r.mean:.2f} ± {r.sd:.2f} "
-                     f"({r.count}) | {r.each} |")
-    return "\n".join(lines) + "\n"
 
 
 def is_results_dir(path: str | Path) -> bool:
