@@ -75,3 +75,25 @@ def test_missing_and_malformed_files(tmp_path):
         build_config("paper", config_file=bad)
     with pytest.raises(ConfigError, match="unknown preset"):
         build_config("papr")
+
+
+def test_a_config_file_naming_a_preset_starts_from_it(tmp_path):
+    """`train --config FILE` with `preset: h19` in FILE layers FILE over h19 (GRU of 200 units, batch
+    128, Adam 1e-5), not over the default preset under h19's name; --preset names the same one or is
+    refused; a saved config.yaml (complete) is unchanged by the starting preset."""
+    f = tmp_path / "h19.yaml"
+    f.write_text("preset: h19\ntask: {name: delayed-recall, dataset: digits}\ntraining: {max_epochs: 3}\n")
+    for preset in (None, "h19"):
+        c = build_config(preset, config_file=f, default_preset="quick")
+        assert (c.preset, c.model.type, c.model.hidden_size, c.training.batch_size) == ("h19", "gru", 200, 128)
+        assert (c.optimizer.name, c.optimizer.lr, c.training.max_epochs) == ("adam", 1e-5, 3)
+    with pytest.raises(ConfigError, match="preset 'quick' and the config file .*'s preset 'h19' differ"):
+        build_config("quick", config_file=f)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("seed: 3\n")
+    c = build_config(None, config_file=plain, default_preset="quick")
+    assert (c.preset, c.seed, c.model.hidden_size) == ("custom", 3, build_config("quick").model.hidden_size)
+    saved = tmp_path / "saved.yaml"
+    quick = build_config("quick", overrides=["seed=5", "task.name=dms"])
+    quick.save(saved)
+    assert build_config(None, config_file=saved, default_preset="paper") == quick

@@ -21,9 +21,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         description="Train a recurrent network on a memory task under a curriculum. With no options: a leaky RNN "
         "with trainable timescales on multi-head N-parity, 'quick' preset (about 9 minutes on a 2-core CPU).",
     )
-    p.add_argument("--preset", help="paper (the paper's exact setup), quick (default), gated (the paper code's "
-                   "LSTM setup; --model gru for a GRU) or h19 (Haviv et al. 2019's delayed recall)")
-    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings, applied over the preset")
+    p.add_argument("--preset", help="paper (the paper's exact setup), quick (default, unless --config names one), "
+                   "gated (the paper code's LSTM setup; --model gru for a GRU) or h19 (Haviv et al. 2019's delayed "
+                   "recall)")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings, applied over the preset (the one "
+                   "its preset: names, if any)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting, e.g. --set training.batch_size=64 (repeatable)")
     p.add_argument("--task", help=f"one of {', '.join(TASKS)}")
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume_training(args)
     config = build_config(
-        preset=args.preset or "quick",
+        preset=args.preset,
+        default_preset="quick",
         config_file=args.config,
         overrides=args.overrides,
         **{

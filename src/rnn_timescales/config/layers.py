@@ -41,20 +41,33 @@ def _preset_layer(stem: str) -> dict[str, Any] | None:
 
 
 def build_config(
-    preset: str = "paper",
+    preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: list[str] | None = None,
+    *,
+    default_preset: str = "paper",
     **fields: Any,
 ) -> RunConfig:
     """Preset, then YAML file, then ``key=value`` overrides, then ``fields`` given as dotted keys
     (``{"training.max_epochs": 5}``; ``None`` values are skipped). Validated; raises ConfigError.
 
-    The preset includes the task's own layer for it (see :func:`preset_dict`) for the task the
-    layers above end up naming."""
+    The preset is ``preset``, else the one the file names (``preset: h19``), else
+    ``default_preset``; a file naming another preset than ``preset`` is refused (one of the two
+    would be ignored). A file without ``preset:`` is recorded as preset ``custom``; a saved run's
+    ``config.yaml`` is complete, so the preset it starts from does not change it. The preset
+    includes the task's own layer for it (see :func:`preset_dict`) for the task the layers above end
+    up naming."""
     layers: list[dict[str, Any]] = []
     if config_file is not None:
         layer = read_yaml(config_file)
+        named = layer.get("preset")
+        if named is not None and named != "custom":
+            if preset is not None and named != preset:
+                raise ConfigError(f"preset {preset!r} and the config file {str(config_file)!r}'s preset {named!r} "
+                                  "differ; give one of them (drop --preset to use the file's)")
+            preset = str(named)
         layers.append(layer if "preset" in layer else {**layer, "preset": "custom"})
+    preset = preset if preset is not None else default_preset
     layers += [parse_override(text) for text in overrides or []]
     layers += [parse_override(f"{key}={json.dumps(value)}") for key, value in fields.items() if value is not None]
     return layered_config(preset, layers)
