@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnn_timescales.experiments.recall_results import CURRICULA as RECALL_CURRICULA
 from rnn_timescales.experiments.report.glossary import ABLATION_GROUPS, definitions_html, human, mean_sd
 from rnn_timescales.experiments.report.page import CSS
 from rnn_timescales.io import OutputDir
@@ -159,9 +160,6 @@ def _trained_levels(results: Path) -> dict[str, str]:
     return {}
 
 
-RECALL_CURRICULA = {"delay", "vocabulary", "none"}
-
-
 def _runs(results: Path) -> tuple[str, list[str]]:
     runs = pd.read_csv(results / "runs.csv")
     if runs.empty:
@@ -171,9 +169,9 @@ def _runs(results: Path) -> tuple[str, list[str]]:
            for h, t, f in zip(has_tau, runs["train_tau"], runs["tau_fixed"])]
     levels = _trained_levels(results) if runs["n_reached"].isna().all() else {}  # no N: a delayed-recall level
     curricula = set(runs["curriculum"])
-    recall = bool(levels) or bool(curricula & (RECALL_CURRICULA - {"none"}))
+    recall = bool(levels) or bool(curricula & (set(RECALL_CURRICULA) - {"none"}))
     shown = {human("run"): runs["run"], human("curriculum"): runs["curriculum"]}
-    columns = ["run", *(["curriculum"] if not recall or curricula - RECALL_CURRICULA else []),
+    columns = ["run", *(["curriculum"] if not recall or curricula - set(RECALL_CURRICULA) else []),
                *(["recall_curriculum"] if recall else [])]
     if not all(has_tau):
         shown[human("model")] = runs["model"]
