@@ -268,26 +268,49 @@ def test_collect_reads_robustness_rows_of_another_roots_networks(tmp_path):
     assert table[table["epsilon_or_group"] == 0.5]["relative_accuracy_mean_baseline"].tolist() == pytest.approx([0.6] * 3)
 
 
-def test_collect_keeps_one_row_per_network_and_n_across_stages(tmp_path):
-    """k24_single_long retraces k24_parity's single-head runs further: the same networks (the same
-    identifying columns), so their timescales at an N both analysed are kept once, the last root's."""
+def test_collect_lists_a_network_continued_by_another_stage_once(tmp_path):
+    """k24_single_long retraces k24_parity's single-head runs further: the same configuration but for
+    the budget, so the same networks. Each is one runs.csv row and one curve (the run with the most
+    steps), every table names it so, and at an N both analysed its timescales are that run's; a run
+    of the same identifying columns but another configuration (the modified model) stays apart."""
+    import yaml
+
+    from rnn_timescales.config import RunConfig
     from rnn_timescales.studies.reproduction import ROWS_DIR
 
-    parity, longer = tmp_path / "k24_parity", tmp_path / "k24_single_long"
-    _fake_run(parity, "seed-0_curriculum-single", 0, "single")
-    _fake_run(parity, "seed-0_curriculum-multi", 0, "multi")
-    _fake_run(longer, "seed-0", 0, "single")
-    for run_dir, ns, tau in ((parity / "seed-0_curriculum-single", (10, 17), 1.0),
-                             (parity / "seed-0_curriculum-multi", (10,), 3.0), (longer / "seed-0", (10, 25), 2.0)):
+    def run(root, name, steps, **settings):
+        (root / name).mkdir(parents=True)
+        config = RunConfig.model_validate({"seed": 0, **settings})
+        (root / name / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+        (root / name / "summary.json").write_text(json.dumps({"steps": steps, "stop_reason": "max_epochs"}))
+        return root / name
+
+    parity, longer, inside = tmp_path / "k24_parity", tmp_path / "k24_single_long", tmp_path / "k24_inside"
+    short = run(parity, "seed-0_curriculum-single", 40_000, curriculum={"kind": "single"}, training={"max_epochs": 400})
+    multi = run(parity, "seed-0_curriculum-multi", 32_300, curriculum={"kind": "multi"})
+    full = run(longer, "seed-0", 150_000, curriculum={"kind": "single"}, training={"max_epochs": 1500, "target_n": 30})
+    other = run(inside, "seed-0-inside", 11_800, curriculum={"kind": "multi"}, model={"placement": "inside"})
+    for run_dir, ns, tau in ((short, (10, 17), 1.0), (multi, (10,), 3.0), (full, (10, 25), 2.0), (other, (10,), 4.0)):
         (run_dir / ROWS_DIR).mkdir(parents=True)
         for n in ns:
             (run_dir / ROWS_DIR / f"N{n}.json").write_text(json.dumps({"row": {"n": n, "tau_mean": tau + n / 100}}))
+    rob = tmp_path / "k24_parity.robustness" / "robustness"
+    rob.mkdir(parents=True)
+    pd.DataFrame([["seed-0_curriculum-single", "single", "parity", "perturb-w", "normalized", 0.0, 0, 0, 17, 1.0, 1.0,
+                   17]], columns=["network", "curriculum", "task", "kind", "mode", "epsilon", "repeat", "head", "n",
+                                  "accuracy", "relative_accuracy", "n_max"]).to_csv(rob / "perturbation.csv", index=False)
 
-    table = pd.read_csv(collect([parity, longer], tmp_path / "results", revision="abc", machine="test")["timescales"])
-    got = {(r.curriculum, r.n): (r.run, r.tau_mean) for r in table.itertuples()}
-    assert len(table) == len(got) == 4
-    assert got == {("single", 17): ("seed-0_curriculum-single", 1.17), ("single", 10): ("seed-0", 2.10),
-                   ("single", 25): ("seed-0", 2.25), ("multi", 10): ("seed-0_curriculum-multi", 3.10)}
+    paths = collect([parity, longer, inside], tmp_path / "results", revision="abc", machine="test")
+    runs = pd.read_csv(paths["runs"])
+    assert sorted(runs["run"]) == ["seed-0", "seed-0-inside", "seed-0_curriculum-multi"]
+    assert runs.set_index("run").loc["seed-0", "steps"] == 150_000
+    table = pd.read_csv(paths["timescales"])
+    got = {(r.run, r.n): r.tau_mean for r in table.itertuples()}
+    assert len(table) == len(got) == 5
+    assert got == {("seed-0", 10): 2.10, ("seed-0", 17): 1.17, ("seed-0", 25): 2.25,
+                   ("seed-0_curriculum-multi", 10): 3.10, ("seed-0-inside", 10): 4.10}
+    assert set(pd.read_csv(paths["robustness"])["run"]) == {"seed-0"}
+    assert json.loads(paths["provenance"].read_text())["continued"] == {"seed-0_curriculum-single": "seed-0"}
 
 
 def test_robustness_summary_averages_per_network_first_then_across_networks():

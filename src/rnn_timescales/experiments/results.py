@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from rnn_timescales.config import RunConfig, read_yaml
+from rnn_timescales.config import RESUMABLE, RunConfig, flatten, read_yaml
 from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import OutputDir, atomic_write_text
 from rnn_timescales.runtime import describe_machine
@@ -109,9 +109,10 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     each root with its training and analysis revisions, and ``tables``: every table's command,
     revision and settings). ``revision`` names the code every root ran at; None reads
     each root's own record (:func:`root_revision`). Runs still training are listed with
-    stop_reason ``training``. A network is what ID_COLUMNS name: a stage that retraces another's runs
-    further (``k24_single_long`` for ``k24_parity``'s single-head runs) holds the same networks, so a
-    network's timescales at one N are kept once, from the last root that has them. Each file is
+    stop_reason ``training``. Runs of one network (:func:`network_key`: a stage that retraces another's
+    runs further) are one row of ``runs.csv`` and one curve, those of its run with the most steps,
+    under whose name every table lists the network (its timescales at an N both analysed are that
+    run's); ``provenance.json``'s ``continued`` maps the other runs' names to it. Each file is
     replaced atomically; other files in ``out`` are kept."""
     machine = machine if machine is not None else describe_machine()
     roots = check_roots(roots)
@@ -124,21 +125,27 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     robustness: dict[str, list[pd.DataFrame]] = {}
     analyses: dict[str, tuple[str, list[pd.DataFrame]]] = {}  # every sweep analysis's tables (run_tables)
     provenance_roots, root_runs, robustness_dirs = [], {}, []
-    for root in roots:
-        for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
-            run = run_row(run_dir, revisions[root], machine)
+    found = [(root, d, run_row(d, revisions[root], machine)) for root in roots
+             for d in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file())]
+    fullest: dict[str, dict[str, Any]] = {}  # network -> its run with the most steps (the later root's on a tie)
+    for _, run_dir, run in found:
+        key = network_key(run_dir)
+        if key not in fullest or _steps(run) >= _steps(fullest[key]):
+            fullest[key] = run
+    kept = {run["run"]: fullest[network_key(run_dir)] for _, run_dir, run in found}  # run name -> its network's run
+    for root, run_dir, run in found:
+        root_runs.setdefault(root, {})[run["run"]] = kept[run["run"]]
+        ids = {**{k: run[k] for k in ID_COLUMNS}, "run": kept[run["run"]]["run"]}
+        if kept[run["run"]] is run:
             runs.append(run)
-            root_runs.setdefault(root, {})[run["run"]] = run
-            curve = training_curve(run_dir)
-            for k in reversed(ID_COLUMNS):
-                curve.insert(0, k, run[k])
-            curve.insert(len(ID_COLUMNS), "run", run["run"])
-            curves.append(curve)
-            for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
-                saved = json.loads(path.read_text())
-                rows.append({**{k: run[k] for k in ID_COLUMNS}, "run": run["run"], **saved["row"]})
-                row_settings.add(json.dumps(saved.get("settings", {}), sort_keys=True))
-            add_run_tables(analyses, run_dir, {**{k: run[k] for k in ID_COLUMNS}, "run": run["run"]})
+            curves.append(training_curve(run_dir).pipe(lambda c: pd.concat(
+                [pd.DataFrame({k: [v] * len(c) for k, v in ids.items()}), c], axis=1)))
+        for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
+            saved = json.loads(path.read_text())
+            rows.append({**ids, **saved["row"], "_fullest": kept[run["run"]] is run})
+            row_settings.add(json.dumps(saved.get("settings", {}), sort_keys=True))
+        add_run_tables(analyses, run_dir, ids)
+    for root in roots:
         entry = {"path": str(root), "revision": revisions[root]}
         analysis_revision = root_revision(root.parent / f"{root.name}.analyze")  # run.sh STAGE:analyze's record
         if analysis_revision:
@@ -159,9 +166,9 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     atomic_write_text(paths["runs"], pd.DataFrame(runs, columns=RUN_COLUMNS).to_csv(index=False))
     atomic_write_text(paths["curves"], (pd.concat(curves, ignore_index=True) if curves else
                                         pd.DataFrame(columns=[*ID_COLUMNS, "run", *CURVE_COLUMNS])).to_csv(index=False))
-    timescales = pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n"])  # none yet: the columns
-    same = timescales[ID_COLUMNS].astype(str).assign(n=timescales["n"]).duplicated(keep="last")
-    atomic_write_text(paths["timescales"], timescales[~same].to_csv(index=False))
+    timescales = pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n", "_fullest"])  # none: columns
+    timescales = timescales.sort_values("_fullest", kind="stable").drop_duplicates(["run", "n"], keep="last")
+    atomic_write_text(paths["timescales"], timescales.sort_index().drop(columns="_fullest").to_csv(index=False))
     for name, tables in robustness.items():
         paths[name] = out / f"{name}.csv"
         atomic_write_text(paths[name], pd.concat(tables, ignore_index=True).to_csv(index=False))
@@ -171,8 +178,22 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     tables.update(analysis_provenance(analyses, provenance_roots, command))
     atomic_write_text(paths["provenance"], json.dumps({
         "command": command, "revision": distinct[0] if len(distinct) == 1 else "", "machine": machine,
-        "roots": provenance_roots, "tables": tables}, indent=2))
+        "roots": provenance_roots, "tables": tables,
+        "continued": {name: run["run"] for name, run in kept.items() if run["run"] != name}}, indent=2))
     return paths
+
+
+def network_key(run_dir: Path) -> str:
+    """What makes runs one network: the run's configuration without the settings a resumed run may
+    change (:data:`~rnn_timescales.config.RESUMABLE`: budgets and guards). Training is deterministic
+    for a configuration, so a stage that trains the same configuration further (``k24_single_long``
+    for ``k24_parity``'s single-head runs) retraces the same network past where the other stopped."""
+    settings = flatten(read_yaml(run_dir / "config.yaml"))
+    return json.dumps({k: v for k, v in settings.items() if k not in RESUMABLE}, sort_keys=True, default=str)
+
+
+def _steps(run: dict[str, Any]) -> float:
+    return -1.0 if run["steps"] is None or pd.isna(run["steps"]) else float(run["steps"])
 
 
 def _table_provenance(paths: dict[str, Path], roots: list[dict], row_settings: set[str], command: str) -> dict[str, dict]:

@@ -43,14 +43,16 @@ def _mean_baseline(table: pd.DataFrame, keys: list[str], intact: pd.Series) -> p
 
 def robustness_rows(directory: Path, runs: dict[str, dict[str, Any]]) -> dict[str, pd.DataFrame]:
     """The robustness tables of one ``rnn-timescales robustness`` output over the networks ``runs``
-    (run name -> runs.csv row): ``robustness`` (perturbation and ablation rows in the long form of
+    (the network's name in the output, a run name -> the runs.csv row it is listed under, whose
+    ``run`` names it in the tables): ``robustness`` (perturbation and ablation rows in the long form of
     ROBUSTNESS_COLUMNS; ``epsilon_or_group`` the perturbation's epsilon or the ablation group, with
     ``none`` the intact network) and each of ROBUSTNESS_TABLES that exists, every row led by its
     network's identifying columns and ``run``. Rows of networks not in ``runs`` are dropped."""
 
     def identify(t: pd.DataFrame) -> pd.DataFrame:
         t = t[t["network"].isin(runs)].drop(columns=[c for c in ("curriculum", "task", "run") if c in t])
-        ids = pd.DataFrame([{**{k: runs[net][k] for k in ID_COLUMNS}, "run": net} for net in t["network"]],
+        ids = pd.DataFrame([{**{k: runs[net][k] for k in ID_COLUMNS}, "run": runs[net]["run"]}
+                            for net in t["network"]],
                            index=t.index, columns=[*ID_COLUMNS, "run"])
         return pd.concat([ids, t.drop(columns="network")], axis=1)
 
