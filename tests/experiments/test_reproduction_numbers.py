@@ -307,23 +307,26 @@ def test_the_continued_single_head_trained_tau_quoted_is_the_refit_rows():
     text = " ".join(PAGE.read_text().split())
     found = re.search(r"seed 0 continued to 150 000 steps \(`k24_single_long`; `timescales_refit_rows\.csv`\): mean τ "
                       r"(\S+) at N = 15, (\S+) at N = 20, (\S+) at N = 25, (\S+) at N = 28; its slowest neuron's τ "
-                      r"(\S+), (\S+), (\S+), (\S+); seed 1 continued \(in progress\): (\S+), (\S+), (\S+) at "
-                      r"N = 15, 20, 25 \(slowest (\S+), (\S+), (\S+)\); seed 2 continued \(in progress\): (\S+), (\S+) at "
+                      r"(\S+), (\S+), (\S+), (\S+); seed 1 continued to 150 000 steps \(N = 27\): (\S+), (\S+), (\S+), (\S+) at "
+                      r"N = 15, 20, 25, 27 \(slowest (\S+), (\S+), (\S+), (\S+)\); seed 2 continued \(in progress\): (\S+), (\S+) at "
                       r"N = 15, 20 \(slowest (\S+), (\S+)\)", text)
     assert found, "the page no longer quotes the continued single-head networks' trained tau"
     quoted = [(0, n, "tau_mean") for n in (15, 20, 25, 28)] + [(0, n, "tau_max") for n in (15, 20, 25, 28)]
-    quoted += [(1, n, "tau_mean") for n in (15, 20, 25)] + [(1, n, "tau_max") for n in (15, 20, 25)]
+    quoted += [(1, n, "tau_mean") for n in (15, 20, 25, 27)] + [(1, n, "tau_max") for n in (15, 20, 25, 27)]
     quoted += [(2, n, "tau_mean") for n in (15, 20)] + [(2, n, "tau_max") for n in (15, 20)]
+    assert len(found.groups()) == len(quoted)
     for value, (seed, n, column) in zip(found.groups(), quoted):
         assert _agrees(value.rstrip(";,"), single.loc[(seed, n), column]), (seed, n, column, value)
     tau_net = re.search(r"and continued \(`k24_single_long`\) (\S+) at 20, (\S+) at 25, (\S+) at 28 \(multi-head (\S+) "
-                        r"at 28\); seed 1 single-head continued: (\S+) at 15, (\S+) at 20, (\S+) at 25; seed 2: (\S+) at "
+                        r"at 28\); seed 1 single-head continued: (\S+) at 15, (\S+) at 20, (\S+) at 25, (\S+) at 27 \(multi-head "
+                        r"seed 0 (\S+) at 27\); seed 2: (\S+) at "
                         r"15, (\S+) at 20", text)
     assert tau_net, "the page no longer quotes the continued networks' tau_net"
     multi = refit[(refit["group"] == "multi-head") & (refit["seed"] == 0)].set_index("n")["tau_net_paper_mean_aic"]
     want = [single.loc[(0, n), "tau_net_paper_mean_aic"] for n in (20, 25, 28)] + [multi[28]]
-    want += [single.loc[(1, n), "tau_net_paper_mean_aic"] for n in (15, 20, 25)]
+    want += [single.loc[(1, n), "tau_net_paper_mean_aic"] for n in (15, 20, 25, 27)] + [multi[27]]
     want += [single.loc[(2, n), "tau_net_paper_mean_aic"] for n in (15, 20)]
+    assert len(tau_net.groups()) == len(want)
     for value, w in zip(tau_net.groups(), want):
         assert _agrees(value, w), (value, w)
 
