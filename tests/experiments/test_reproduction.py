@@ -289,7 +289,7 @@ def test_collect_lists_a_network_continued_by_another_stage_once(tmp_path):
     short = run(parity, "seed-0_curriculum-single", 40_000, curriculum={"kind": "single"}, training={"max_epochs": 400})
     multi = run(parity, "seed-0_curriculum-multi", 32_300, curriculum={"kind": "multi"})
     full = run(longer, "seed-0", 150_000, curriculum={"kind": "single"}, training={"max_epochs": 1500, "target_n": 30})
-    other = run(inside, "seed-0-inside", 11_800, curriculum={"kind": "multi"}, model={"placement": "inside"})
+    other = run(inside, "seed-0", 11_800, curriculum={"kind": "multi"}, model={"placement": "inside"})
     for run_dir, ns, tau in ((short, (10, 17), 1.0), (multi, (10,), 3.0), (full, (10, 25), 2.0), (other, (10,), 4.0)):
         (run_dir / ROWS_DIR).mkdir(parents=True)
         for n in ns:
@@ -302,15 +302,17 @@ def test_collect_lists_a_network_continued_by_another_stage_once(tmp_path):
 
     paths = collect([parity, longer, inside], tmp_path / "results", revision="abc", machine="test")
     runs = pd.read_csv(paths["runs"])
-    assert sorted(runs["run"]) == ["seed-0", "seed-0-inside", "seed-0_curriculum-multi"]
-    assert runs.set_index("run").loc["seed-0", "steps"] == 150_000
+    # k24_inside's run is named seed-0 too: another network (another configuration), listed apart
+    assert sorted(zip(runs["run"], runs["curriculum"], runs["steps"])) == [
+        ("seed-0", "multi", 11_800), ("seed-0", "single", 150_000), ("seed-0_curriculum-multi", "multi", 32_300)]
     table = pd.read_csv(paths["timescales"])
-    got = {(r.run, r.n): r.tau_mean for r in table.itertuples()}
+    got = {(r.run, r.curriculum, r.n): r.tau_mean for r in table.itertuples()}
     assert len(table) == len(got) == 5
-    assert got == {("seed-0", 10): 2.10, ("seed-0", 17): 1.17, ("seed-0", 25): 2.25,
-                   ("seed-0_curriculum-multi", 10): 3.10, ("seed-0-inside", 10): 4.10}
-    assert set(pd.read_csv(paths["robustness"])["run"]) == {"seed-0"}
-    assert json.loads(paths["provenance"].read_text())["continued"] == {"seed-0_curriculum-single": "seed-0"}
+    assert got == {("seed-0", "single", 10): 2.10, ("seed-0", "single", 17): 1.17, ("seed-0", "single", 25): 2.25,
+                   ("seed-0_curriculum-multi", "multi", 10): 3.10, ("seed-0", "multi", 10): 4.10}
+    rob = pd.read_csv(paths["robustness"])
+    assert list(zip(rob["run"], rob["curriculum"])) == [("seed-0", "single")]
+    assert json.loads(paths["provenance"].read_text())["continued"] == {str(short): str(full)}
 
 
 def test_robustness_summary_averages_per_network_first_then_across_networks():

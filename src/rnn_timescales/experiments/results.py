@@ -100,8 +100,9 @@ def check_roots(roots: Iterable[str | Path]) -> list[Path]:
 
 def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | None = None, machine: str | None = None,
             command: str = "") -> dict[str, Path]:
-    """Write ``runs.csv`` (one row per run directory under the sweep ``roots``), ``curves.csv`` (one
-    row per run and epoch: the identifying columns, ``run`` and CURVE_COLUMNS) and
+    """Write ``runs.csv`` (one row per network: per run directory under the sweep ``roots``, but
+    see below), ``curves.csv`` (one row per run and epoch: the identifying columns, ``run`` and
+    CURVE_COLUMNS) and
     ``timescales.csv`` (one row per run and analysed N: the run's identifying columns and
     :func:`network_timescales`'s row) and the robustness tables beside each root (whose networks may
     be runs of any of the ``roots``: a stage's robustness output can compare its networks with another
@@ -112,7 +113,7 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     stop_reason ``training``. Runs of one network (:func:`network_key`: a stage that retraces another's
     runs further) are one row of ``runs.csv`` and one curve, those of its run with the most steps,
     under whose name every table lists the network (its timescales at an N both analysed are that
-    run's); ``provenance.json``'s ``continued`` maps the other runs' names to it. Each file is
+    run's); ``provenance.json``'s ``continued`` maps the other runs' directories to its. Each file is
     replaced atomically; other files in ``out`` are kept."""
     machine = machine if machine is not None else describe_machine()
     roots = check_roots(roots)
@@ -127,22 +128,25 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     provenance_roots, root_runs, robustness_dirs = [], {}, []
     found = [(root, d, run_row(d, revisions[root], machine)) for root in roots
              for d in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file())]
-    fullest: dict[str, dict[str, Any]] = {}  # network -> its run with the most steps (the later root's on a tie)
+    fullest: dict[str, tuple[Path, dict[str, Any]]] = {}  # network -> its run with the most steps (a tie: later)
     for _, run_dir, run in found:
         key = network_key(run_dir)
-        if key not in fullest or _steps(run) >= _steps(fullest[key]):
-            fullest[key] = run
-    kept = {run["run"]: fullest[network_key(run_dir)] for _, run_dir, run in found}  # run name -> its network's run
+        if key not in fullest or _steps(run) >= _steps(fullest[key][1]):
+            fullest[key] = (run_dir, run)
+    continued = {run_dir: fullest[network_key(run_dir)][0] for _, run_dir, _ in found}
+    continued = {d: by for d, by in continued.items() if by != d}  # run directory -> its network's fullest run's
+    kept = {run_dir: fullest[network_key(run_dir)][1] for _, run_dir, _ in found}
     for root, run_dir, run in found:
-        root_runs.setdefault(root, {})[run["run"]] = kept[run["run"]]
-        ids = {**{k: run[k] for k in ID_COLUMNS}, "run": kept[run["run"]]["run"]}
-        if kept[run["run"]] is run:
+        root_runs.setdefault(root, {})[run["run"]] = kept[run_dir]
+        ids = {**{k: run[k] for k in ID_COLUMNS}, "run": kept[run_dir]["run"]}
+        if kept[run_dir] is run:
             runs.append(run)
             curves.append(training_curve(run_dir).pipe(lambda c: pd.concat(
                 [pd.DataFrame({k: [v] * len(c) for k, v in ids.items()}), c], axis=1)))
         for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
             saved = json.loads(path.read_text())
-            rows.append({**ids, **saved["row"], "_fullest": kept[run["run"]] is run})
+            rows.append({**ids, **saved["row"], "_fullest": kept[run_dir] is run,
+                         "_network": str(continued.get(run_dir, run_dir))})
             row_settings.add(json.dumps(saved.get("settings", {}), sort_keys=True))
         add_run_tables(analyses, run_dir, ids)
     for root in roots:
@@ -166,9 +170,10 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     atomic_write_text(paths["runs"], pd.DataFrame(runs, columns=RUN_COLUMNS).to_csv(index=False))
     atomic_write_text(paths["curves"], (pd.concat(curves, ignore_index=True) if curves else
                                         pd.DataFrame(columns=[*ID_COLUMNS, "run", *CURVE_COLUMNS])).to_csv(index=False))
-    timescales = pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n", "_fullest"])  # none: columns
-    timescales = timescales.sort_values("_fullest", kind="stable").drop_duplicates(["run", "n"], keep="last")
-    atomic_write_text(paths["timescales"], timescales.sort_index().drop(columns="_fullest").to_csv(index=False))
+    timescales = pd.DataFrame(rows, columns=None if rows else [*ID_COLUMNS, "run", "n", "_fullest", "_network"])
+    timescales = timescales.sort_values("_fullest", kind="stable").drop_duplicates(["_network", "n"], keep="last")
+    atomic_write_text(paths["timescales"], timescales.sort_index().drop(columns=["_fullest", "_network"])
+                      .to_csv(index=False))
     for name, tables in robustness.items():
         paths[name] = out / f"{name}.csv"
         atomic_write_text(paths[name], pd.concat(tables, ignore_index=True).to_csv(index=False))
@@ -179,7 +184,7 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     atomic_write_text(paths["provenance"], json.dumps({
         "command": command, "revision": distinct[0] if len(distinct) == 1 else "", "machine": machine,
         "roots": provenance_roots, "tables": tables,
-        "continued": {name: run["run"] for name, run in kept.items() if run["run"] != name}}, indent=2))
+        "continued": {str(d): str(by) for d, by in continued.items()}}, indent=2))
     return paths
 
 
