@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rnn_timescales.cli.options import add_json, add_out, add_progress, number, positive_float, positive_int
-from rnn_timescales.errors import UsageError
+from rnn_timescales.errors import ConfigError, UsageError
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +33,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_out(p, "sweep directory (default: runs/<spec name>); collect: the results directory")
     p.add_argument("--revision", help="collect: the code revision the sweeps ran at (default: each sweep's record "
                    "DIR.revision beside it, written by configs/reproduce/run.sh, else empty)")
+    p.add_argument("--update", action="store_true", help="collect: merge into the tables RESULTS already holds "
+                   "(rows of runs collected elsewhere are kept; a run collected again replaces its rows; a run "
+                   "trained further by another stage lists the earlier one's rows under its name)")
     p.add_argument("--backend", default="local", help="local (a process pool, default) or ray")
     p.add_argument("--workers", type=positive_int, help="runs at once (local default: cores / threads)")
     p.add_argument("--threads", type=positive_int, help="torch threads per run (default: the spec's, else 1)")
@@ -71,11 +74,12 @@ def run(args: argparse.Namespace) -> int:
     flags = {"--json": args.json, "--out": args.out, "--no-analyze": args.no_analyze, "--set": args.overrides,
              "--backend": args.backend != "local", "--workers": args.workers, "--threads": args.threads,
              "--gpus": args.gpus is not None, "--address": args.address, "--run-timeout": args.run_timeout,
-             "--revision": args.revision is not None, "--only": args.only, "--max-points": args.max_points}
+             "--revision": args.revision is not None, "--only": args.only, "--max-points": args.max_points,
+             "--update": args.update}
     running = {"--set", "--backend", "--workers", "--threads", "--gpus", "--address", "--run-timeout", "--only",
                "--max-points"}
     allowed = {"status": {"--json"}, "verify": set(), "analyze": running, "run": running | {"--out", "--no-analyze"},
-               "collect": {"--out", "--revision"}}[action]
+               "collect": {"--out", "--revision", "--update"}}[action]
     given = [f for f, v in flags.items() if v and f not in allowed]
     if given:
         raise UsageError(f"{given[0]} cannot be given with sweep {'SPEC' if action == 'run' else action}")
@@ -168,6 +172,23 @@ def _collect(args: argparse.Namespace) -> int:
     if not args.out:
         raise UsageError("sweep collect needs --out RESULTS, the directory for the result tables (e.g. results/k24)")
     command = "rnn-timescales " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else ""
-    paths = collect(args.dir, args.out, revision=args.revision, command=command)
+    if not args.update:
+        paths = collect(args.dir, args.out, revision=args.revision, command=command)
+    else:  # collected beside RESULTS first, so that a refused or failed collection changes nothing
+        import shutil
+        import tempfile
+
+        from rnn_timescales.experiments.results_update import update_results
+
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.collect-", dir=out.parent))
+        try:
+            collect(args.dir, fresh, revision=args.revision, command=command)
+            paths = update_results(fresh, out)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
     print(f"wrote {', '.join(p.name for p in paths.values())} into {args.out}")
     return 0

@@ -1,0 +1,100 @@
+"""Adding freshly collected result tables to a results directory that holds others
+(``rnn-timescales sweep collect ROOTS --out RESULTS --update``).
+
+A campaign outlives its machines: the run directories behind ``results/k24`` were collected on
+machines that are gone, and a later session collects new stages (or the same networks trained
+further) on a fresh one. :func:`update_results` merges a fresh collection into the committed
+tables instead of replacing them:
+
+- a run the fresh tables hold replaces its earlier rows;
+- an earlier run that the fresh tables continue (a run of the same identifying columns, ID_COLUMNS,
+  with at least as many steps, the only such run among them: a stage that trained the same network
+  further) is listed under the fresh run's name, its rows kept where the fresh tables have none for
+  the same N (its timescales at N = 17 stay beside the continued network's at N = 25);
+- every other earlier row is kept as it was.
+
+``provenance.json`` keeps the earlier roots and table records beside the fresh ones, and
+``continued`` names every earlier run listed under another.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from rnn_timescales.io import atomic_write_text
+from rnn_timescales.studies.reproduction import ID_COLUMNS
+
+
+def _same_ids(runs: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
+    """The rows of ``runs`` whose identifying columns equal ``row``'s (NaN equal to NaN)."""
+    def text(frame):  # missing values as "" (a string dtype would keep NaN, which equals nothing)
+        return frame.astype(object).where(frame.notna(), "").astype(str)
+
+    return runs[(text(runs[ID_COLUMNS]) == text(row[ID_COLUMNS]).to_numpy()).all(axis=1)]
+
+
+def continued_runs(earlier: pd.DataFrame, fresh: pd.DataFrame) -> dict[str, str]:
+    """Earlier run name -> the fresh run that continues it: the one fresh run (not of the same name)
+    with the same identifying columns and at least as many steps. A run collected again under its
+    own name is replaced, not continued; an earlier run that two fresh runs could continue is kept
+    apart (nothing tells which)."""
+    out = {}
+    for _, row in earlier[~earlier["run"].isin(fresh["run"])].iterrows():
+        match = _same_ids(fresh, row)
+        steps = pd.to_numeric(match["steps"], errors="coerce").fillna(-1)
+        if len(match) == 1 and steps.iloc[0] >= (row["steps"] if pd.notna(row["steps"]) else -1):
+            out[row["run"]] = match["run"].iloc[0]
+    return out
+
+
+def merge_table(earlier: pd.DataFrame, fresh: pd.DataFrame, rename: dict[str, str], whole_runs: bool) -> pd.DataFrame:
+    """``fresh`` and the rows of ``earlier`` (runs renamed by ``rename``) it does not replace: with
+    ``whole_runs`` (runs.csv, curves.csv) every earlier row of a run the fresh table has; else those
+    of the same run and N (``n``, where both tables have it; else of the same run)."""
+    if "run" not in earlier or "run" not in fresh:
+        return fresh
+    earlier = earlier.assign(run=earlier["run"].replace(rename))
+    key = ["run", "n"] if not whole_runs and "n" in earlier and "n" in fresh else ["run"]
+    fresh_keys = set(_keys(fresh, key))
+    kept = earlier[[k not in fresh_keys for k in _keys(earlier, key)]]
+    return pd.concat([kept, fresh], ignore_index=True) if not kept.empty else fresh
+
+
+def _keys(table: pd.DataFrame, key: list[str]) -> list[tuple]:
+    """Each row's values of ``key`` (N as a number, whether the CSV wrote 17 or 17.0)."""
+    columns = [table[k].astype(str) if k == "run" else pd.to_numeric(table[k], errors="coerce") for k in key]
+    return list(zip(*columns))
+
+
+def update_results(fresh: str | Path, out: str | Path) -> dict[str, Path]:
+    """Merge the tables of the collection ``fresh`` (a directory ``collect`` wrote) into the results
+    directory ``out`` (module docstring); tables ``out`` does not have are copied, files ``fresh``
+    does not have are left as they are. Each file is replaced atomically. Returns the paths written."""
+    fresh, out = Path(fresh), Path(out)
+    earlier_runs = pd.read_csv(out / "runs.csv") if (out / "runs.csv").is_file() else None
+    fresh_runs = pd.read_csv(fresh / "runs.csv")
+    rename = continued_runs(earlier_runs, fresh_runs) if earlier_runs is not None else {}
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for path in sorted(fresh.glob("*.csv")):
+        table = pd.read_csv(path)
+        target = out / path.name
+        if target.is_file() and target.stat().st_size:
+            table = merge_table(pd.read_csv(target), table, rename, whole_runs=path.name in ("runs.csv", "curves.csv"))
+        atomic_write_text(target, table.to_csv(index=False))
+        paths[path.stem] = target
+    provenance = json.loads((fresh / "provenance.json").read_text())
+    if (out / "provenance.json").is_file():
+        earlier = json.loads((out / "provenance.json").read_text())
+        paths_now = {r["path"] for r in provenance.get("roots", [])}
+        provenance["roots"] = [r for r in earlier.get("roots", []) if r.get("path") not in paths_now] + \
+            provenance.get("roots", [])
+        provenance["tables"] = {**earlier.get("tables", {}), **provenance.get("tables", {})}
+        provenance["continued"] = {**earlier.get("continued", {}), **rename, **provenance.get("continued", {})}
+        provenance["updates"] = [*earlier.get("updates", []), provenance.get("command", "")]
+    atomic_write_text(out / "provenance.json", json.dumps(provenance, indent=2))
+    paths["provenance"] = out / "provenance.json"
+    return paths

@@ -1,0 +1,98 @@
+"""``rnn-timescales sweep collect ROOTS --out RESULTS --update`` (experiments.results_update): a
+fresh collection merged into committed tables whose run directories are on another machine."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import yaml
+
+from rnn_timescales.cli import main
+from rnn_timescales.config import RunConfig
+from rnn_timescales.studies.reproduction import ROWS_DIR
+
+PERTURBATION = ["network", "curriculum", "task", "kind", "mode", "epsilon", "repeat", "head", "n", "accuracy",
+                "relative_accuracy", "n_max"]
+
+
+def _run(root, name, steps, taus, **settings):
+    """A run directory as collect reads it: config, summary, a two-epoch curve and timescale rows."""
+    d = root / name
+    (d / ROWS_DIR).mkdir(parents=True)
+    config = RunConfig.model_validate({"seed": 0, **settings})
+    (d / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    (d / "summary.json").write_text(json.dumps({"steps": steps, "stop_reason": "max_epochs"}))
+    pd.DataFrame({"epoch": [1, 2], "step": [100, steps], "n_max": [2, 3], "solved": [True, False],
+                  "accuracy_mean": [1.0, 0.9], "accuracy_newest": [1.0, 0.9], "tau_mean": [1.5, 1.4],
+                  "wall_time_s": [1.0, 2.0]}).to_csv(d / "metrics.csv", index=False)
+    for n, tau in taus.items():
+        (d / ROWS_DIR / f"N{n}.json").write_text(json.dumps({"row": {"n": n, "tau_mean": tau}}))
+    return d
+
+
+def _perturbation(directory, network, n, accuracy):
+    directory.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([[network, "single", "parity", "perturb-w", "normalized", eps, 0, 0, n, acc, 0.0, n]
+                  for eps, acc in ((0.0, 1.0), (0.5, accuracy))], columns=PERTURBATION
+                 ).to_csv(directory / "perturbation.csv", index=False)
+
+
+def test_update_keeps_the_earlier_machines_rows_and_continues_its_networks(tmp_path):
+    results = tmp_path / "results"
+    # the earlier machine: a single-head run (40 000 steps, robustness at N = 17) and a fixed-tau run
+    before = tmp_path / "gone" / "k24_parity"
+    _run(before, "seed-0_curriculum-single", 40_000, {10: 1.10, 17: 1.17}, curriculum={"kind": "single"},
+         training={"max_epochs": 400})
+    _run(before, "fixed", 10_000, {5: 1.05}, curriculum={"kind": "multi"}, model={"train_tau": False, "tau_init": 1.0})
+    _perturbation(tmp_path / "gone" / "k24_parity.robustness", "seed-0_curriculum-single", 17, 0.8)
+    assert main(["sweep", "collect", str(before), "--out", str(results)]) == 0
+    # this machine: the same single-head network trained to 150 000 steps by another stage
+    longer = tmp_path / "k24_single_long"
+    _run(longer, "seed-0", 150_000, {10: 2.10, 25: 2.25}, curriculum={"kind": "single"},
+         training={"max_epochs": 1500, "target_n": 30})
+    _perturbation(tmp_path / "k24_single_long.robustness", "seed-0", 27, 0.6)
+
+    for _ in range(2):  # a second update of the same collection changes nothing
+        assert main(["sweep", "collect", str(longer), "--out", str(results), "--update"]) == 0
+        runs = pd.read_csv(results / "runs.csv")
+        assert sorted(zip(runs["run"], runs["steps"])) == [("fixed", 10_000), ("seed-0", 150_000)]
+        taus = pd.read_csv(results / "timescales.csv")
+        assert len(taus) == 4
+        assert dict(zip(zip(taus["run"], taus["n"]), taus["tau_mean"])) == {
+            ("seed-0", 10): 2.10, ("seed-0", 17): 1.17, ("seed-0", 25): 2.25, ("fixed", 5): 1.05}
+        curves = pd.read_csv(results / "curves.csv")
+        assert sorted(curves.groupby("run")["step"].max().items()) == [("fixed", 10_000), ("seed-0", 150_000)]
+        rob = pd.read_csv(results / "robustness.csv")
+        assert sorted(set(zip(rob["run"], rob["n"]))) == [("seed-0", 17), ("seed-0", 27)]
+        provenance = json.loads((results / "provenance.json").read_text())
+        assert provenance["continued"] == {"seed-0_curriculum-single": "seed-0"}
+        assert [r["path"] for r in provenance["roots"]] == [str(before), str(longer)]
+    assert not list(tmp_path.glob(".results.collect-*"))  # the fresh collection is removed
+
+
+def test_update_replaces_a_run_collected_again_and_keeps_ambiguous_ones_apart(tmp_path):
+    results = tmp_path / "results"
+    first = tmp_path / "a" / "stage"
+    _run(first, "r", 100, {5: 1.0}, curriculum={"kind": "single"})
+    _run(first, "s1", 100, {5: 3.0}, curriculum={"kind": "multi"})
+    assert main(["sweep", "collect", str(first), "--out", str(results)]) == 0
+    again = tmp_path / "b" / "stage"
+    _run(again, "r", 200, {5: 2.0}, curriculum={"kind": "single"})  # the same run name: replaced
+    # two fresh runs with s1's identifying columns (another configuration each): neither continues it
+    _run(again, "m1", 300, {5: 4.0}, curriculum={"kind": "multi"}, model={"placement": "inside"})
+    _run(again, "m2", 300, {5: 5.0}, curriculum={"kind": "multi"}, model={"nonlinearity": "tanh"})
+    assert main(["sweep", "collect", str(again), "--out", str(results), "--update"]) == 0
+    taus = pd.read_csv(results / "timescales.csv")
+    assert dict(zip(taus["run"], taus["tau_mean"])) == {"r": 2.0, "s1": 3.0, "m1": 4.0, "m2": 5.0}
+    assert len(taus) == 4 and json.loads((results / "provenance.json").read_text())["continued"] == {}
+
+
+def test_update_into_a_file_is_refused_and_writes_nothing(tmp_path, capsys):
+    root = tmp_path / "stage"
+    _run(root, "r", 100, {5: 1.0}, curriculum={"kind": "single"})
+    target = tmp_path / "results"
+    target.write_text("not a directory")
+    assert main(["sweep", "collect", str(root), "--out", str(target), "--update"]) == 2
+    assert "is a file; give a directory" in capsys.readouterr().err
+    assert target.read_text() == "not a directory" and not list(tmp_path.glob(".results.collect-*"))
