@@ -46,7 +46,11 @@ def test_update_keeps_the_earlier_machines_rows_and_continues_its_networks(tmp_p
          training={"max_epochs": 400})
     _run(before, "fixed", 10_000, {5: 1.05}, curriculum={"kind": "multi"}, model={"train_tau": False, "tau_init": 1.0})
     _perturbation(tmp_path / "gone" / "k24_parity.robustness", "seed-0_curriculum-single", 17, 0.8)
+    pd.DataFrame([["seed-0_curriculum-single", 3, 2, 0.5, 0.5]],
+                 columns=["network", "checkpoint_n", "n_earlier", "retained", "forgetting"]
+                 ).to_csv(tmp_path / "gone" / "k24_parity.robustness" / "forgetting_scores.csv", index=False)
     assert main(["sweep", "collect", str(before), "--out", str(results)]) == 0
+    (results / "notes.csv").write_text("run,x\nother,1\n")  # a table of its own, naming no continued run
     # this machine: the same single-head network trained to 150 000 steps by another stage
     longer = tmp_path / "k24_single_long"
     _run(longer, "seed-0", 150_000, {10: 2.10, 25: 2.25}, curriculum={"kind": "single"},
@@ -65,6 +69,9 @@ def test_update_keeps_the_earlier_machines_rows_and_continues_its_networks(tmp_p
         assert sorted(curves.groupby("run")["step"].max().items()) == [("fixed", 10_000), ("seed-0", 150_000)]
         rob = pd.read_csv(results / "robustness.csv")
         assert sorted(set(zip(rob["run"], rob["n"]))) == [("seed-0", 17), ("seed-0", 27)]
+        # a table the fresh collection does not have names the continued network by its new name
+        assert pd.read_csv(results / "forgetting_scores.csv")["run"].tolist() == ["seed-0"]
+        assert (results / "notes.csv").read_text() == "run,x\nother,1\n"
         provenance = json.loads((results / "provenance.json").read_text())
         assert provenance["continued"] == {"seed-0_curriculum-single": "seed-0"}
         assert [r["path"] for r in provenance["roots"]] == [str(before), str(longer)]

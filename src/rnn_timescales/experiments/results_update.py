@@ -71,8 +71,9 @@ def _keys(table: pd.DataFrame, key: list[str]) -> list[tuple]:
 
 def update_results(fresh: str | Path, out: str | Path) -> dict[str, Path]:
     """Merge the tables of the collection ``fresh`` (a directory ``collect`` wrote) into the results
-    directory ``out`` (module docstring); tables ``out`` does not have are copied, files ``fresh``
-    does not have are left as they are. Each file is replaced atomically. Returns the paths written."""
+    directory ``out`` (module docstring); tables ``out`` does not have are copied; of the tables
+    ``fresh`` does not have, those that name a continued run are rewritten with its new name, the
+    rest left as they are. Each file is replaced atomically. Returns the paths written."""
     fresh, out = Path(fresh), Path(out)
     earlier_runs = pd.read_csv(out / "runs.csv") if (out / "runs.csv").is_file() else None
     fresh_runs = pd.read_csv(fresh / "runs.csv")
@@ -86,6 +87,13 @@ def update_results(fresh: str | Path, out: str | Path) -> dict[str, Path]:
             table = merge_table(pd.read_csv(target), table, rename, whole_runs=path.name in ("runs.csv", "curves.csv"))
         atomic_write_text(target, table.to_csv(index=False))
         paths[path.stem] = target
+    for target in sorted(out.glob("*.csv")):  # the earlier tables the fresh collection has none of
+        if target.stem in paths or not target.stat().st_size:
+            continue
+        table = pd.read_csv(target)
+        if "run" in table and table["run"].isin(rename).any():
+            atomic_write_text(target, table.assign(run=table["run"].replace(rename)).to_csv(index=False))
+            paths[target.stem] = target
     provenance = json.loads((fresh / "provenance.json").read_text())
     if (out / "provenance.json").is_file():
         earlier = json.loads((out / "provenance.json").read_text())
