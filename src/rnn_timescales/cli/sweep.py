@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rnn_timescales.cli.options import add_json, add_out, add_progress, number, positive_float, positive_int
-from rnn_timescales.errors import ConfigError, UsageError
+from rnn_timescales.errors import UsageError
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -168,27 +168,11 @@ def _collect(args: argparse.Namespace) -> int:
     import shlex
 
     from rnn_timescales.experiments.results import collect
+    from rnn_timescales.experiments.results_update import collect_update
 
     if not args.out:
         raise UsageError("sweep collect needs --out RESULTS, the directory for the result tables (e.g. results/k24)")
     command = "rnn-timescales " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["sweep"] else ""
-    if not args.update:
-        paths = collect(args.dir, args.out, revision=args.revision, command=command)
-    else:  # collected beside RESULTS first, so that a refused or failed collection changes nothing
-        import shutil
-        import tempfile
-
-        from rnn_timescales.experiments.results_update import update_results
-
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.collect-", dir=out.parent))
-        try:
-            collect(args.dir, fresh, revision=args.revision, command=command)
-            paths = update_results(fresh, out)
-        finally:
-            shutil.rmtree(fresh, ignore_errors=True)
+    paths = (collect_update if args.update else collect)(args.dir, args.out, revision=args.revision, command=command)
     print(f"wrote {', '.join(p.name for p in paths.values())} into {args.out}")
     return 0

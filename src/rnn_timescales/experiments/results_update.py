@@ -20,10 +20,14 @@ tables instead of replacing them:
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
+from rnn_timescales.errors import ConfigError
 from rnn_timescales.io import atomic_write_text
 from rnn_timescales.studies.reproduction import ID_COLUMNS
 
@@ -106,3 +110,22 @@ def update_results(fresh: str | Path, out: str | Path) -> dict[str, Path]:
     atomic_write_text(out / "provenance.json", json.dumps(provenance, indent=2))
     paths["provenance"] = out / "provenance.json"
     return paths
+
+
+def collect_update(roots: Iterable[str | Path], out: str | Path, *, revision: str | None = None,
+                   command: str = "") -> dict[str, Path]:
+    """:func:`~rnn_timescales.experiments.results.collect` the sweep ``roots`` beside ``out`` (a
+    temporary directory, removed after), then :func:`update_results` into ``out``: a collection that
+    is refused or fails changes nothing there. Returns the paths written."""
+    from rnn_timescales.experiments.results import collect
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.collect-", dir=out.parent))
+    try:
+        collect(roots, fresh, revision=revision, command=command)
+        return update_results(fresh, out)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
