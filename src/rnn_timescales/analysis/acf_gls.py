@@ -381,7 +381,6 @@ def _bound(yg: np.ndarray, proj: np.ndarray, yy: np.ndarray, inv: np.ndarray, tu
     where |(1 - P_t) m| > max_y (sqrt(U_y) + |y - m|): a unit's replicates scatter about one curve,
     and most candidates fit that curve far worse than the scatter (with a relative slack of 1e-6 for
     rounding)."""
-    g_n, per = proj.shape[:2]
     c = tuples.shape[1]
     centre = proj.mean(1, keepdims=True)  # the centre's projections: linear in the curve
     m = yg.mean(1, keepdims=True)  # (g, 1, L)
