@@ -128,21 +128,22 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     provenance_roots, root_runs, robustness_dirs = [], {}, []
     found = [(root, d, run_row(d, revisions[root], machine)) for root in roots
              for d in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file())]
+    keys = {run_dir: network_key(run_dir) for _, run_dir, _ in found}
     fullest: dict[str, tuple[Path, dict[str, Any]]] = {}  # network -> its run with the most steps (a tie: later)
     for _, run_dir, run in found:
-        key = network_key(run_dir)
-        if key not in fullest or _steps(run) >= _steps(fullest[key][1]):
-            fullest[key] = (run_dir, run)
-    continued = {run_dir: fullest[network_key(run_dir)][0] for _, run_dir, _ in found}
-    continued = {d: by for d, by in continued.items() if by != d}  # run directory -> its network's fullest run's
-    kept = {run_dir: fullest[network_key(run_dir)][1] for _, run_dir, _ in found}
+        if keys[run_dir] not in fullest or _steps(run) >= _steps(fullest[keys[run_dir]][1]):
+            fullest[keys[run_dir]] = (run_dir, run)
+    kept = {d: fullest[key][1] for d, key in keys.items()}  # run directory -> its network's fullest run
+    continued = {d: fullest[key][0] for d, key in keys.items() if fullest[key][0] != d}  # ... and its directory
     for root, run_dir, run in found:
         root_runs.setdefault(root, {})[run["run"]] = kept[run_dir]
         ids = {**{k: run[k] for k in ID_COLUMNS}, "run": kept[run_dir]["run"]}
         if kept[run_dir] is run:
             runs.append(run)
-            curves.append(training_curve(run_dir).pipe(lambda c: pd.concat(
-                [pd.DataFrame({k: [v] * len(c) for k, v in ids.items()}), c], axis=1)))
+            curve = training_curve(run_dir)
+            for i, (k, v) in enumerate(ids.items()):
+                curve.insert(i, k, v)
+            curves.append(curve)
         for path in sorted((run_dir / ROWS_DIR).glob("N*.json"), key=lambda p: int(p.stem[1:])):
             saved = json.loads(path.read_text())
             rows.append({**ids, **saved["row"], "_fullest": kept[run_dir] is run,
