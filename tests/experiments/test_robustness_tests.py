@@ -18,7 +18,7 @@ def test_a_clear_difference_is_significant_and_none_is_not():
     rows = []
     for seed in range(3):
         rows += _rows("single", seed, "perturb-w", "0.464", "relative_accuracy_mean_baseline", [0.60 + 0.01 * seed])
-        rows += _rows("multi", seed, "perturb-w", "0.464", "relative_accuracy_mean_baseline", [0.90 + 0.01 * seed])
+        rows += _rows("multi", seed, "perturb-w", "0.464", "relative_accuracy_mean_baseline", [0.90 + 0.02 * seed])
         rows += _rows("single", seed, "perturb-w", "0.0", "relative_accuracy_mean_baseline", [1.0])
         for k in range(20):  # the slow and fast groups alike: no effect
             rows += _rows("single", seed, "ablation", "long", "accuracy", [0.9 + 0.001 * ((k + seed) % 5)], neuron=k)
