@@ -103,3 +103,23 @@ def test_update_into_a_file_is_refused_and_writes_nothing(tmp_path, capsys):
     assert main(["sweep", "collect", str(root), "--out", str(target), "--update"]) == 2
     assert "is a file; give a directory" in capsys.readouterr().err
     assert target.read_text() == "not a directory" and not list(tmp_path.glob(".results.collect-*"))
+
+
+def test_update_refuses_a_shorter_copy_of_a_run_it_holds(tmp_path, capsys):
+    """A retrace stopped partway (fewer steps under the same name) would replace the longer run's
+    rows: refused, nothing written."""
+    results = tmp_path / "results"
+    whole = tmp_path / "gone" / "stage"
+    _run(whole, "seed-1_multi", 33_100, {30: 4.3, 50: 3.5}, curriculum={"kind": "multi"})
+    assert main(["sweep", "collect", str(whole), "--out", str(results)]) == 0
+    before = {p.name: p.read_bytes() for p in results.iterdir()}
+    partway = tmp_path / "here" / "stage"
+    _run(partway, "seed-1_multi", 12_600, {30: 5.0}, curriculum={"kind": "multi"})
+    assert main(["sweep", "collect", str(partway), "--out", str(results), "--update"]) == 2
+    err = capsys.readouterr().err
+    assert "run 'seed-1_multi' has 12600 steps in the sweep collected but 33100 in" in err and len(err.splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == before
+    assert not list(tmp_path.glob("gone/.results.collect-*")) and not list(tmp_path.glob(".results.collect-*"))
+    _run(partway, "seed-2_multi", 100, {5: 1.0}, curriculum={"kind": "multi"}, seed=2)  # no such run before
+    (partway / "seed-1_multi" / "summary.json").write_text(json.dumps({"steps": 33_100, "stop_reason": "target_n"}))
+    assert main(["sweep", "collect", str(partway), "--out", str(results), "--update"]) == 0  # trained to its end

@@ -47,6 +47,13 @@ def _results_tables(ws: Path) -> None:
     (ws / "results" / "timescales.csv").write_text("task,curriculum,n\n")
 
 
+def _longer_results(ws: Path) -> None:
+    """A results directory whose runs.csv holds the sweep's seed-1 (not trained here) with 5000 steps."""
+    _other_run(ws)
+    (ws / "results").mkdir()
+    (ws / "results" / "runs.csv").write_text("task,curriculum,steps,run\nparity,multi,5000,seed-1\n")
+
+
 @dataclass
 class Case:
     id: str
@@ -129,6 +136,8 @@ CASES = [
     Case("collect-no-runs", ["sweep", "collect", "notes", "--out", "results"], "'notes' holds no run directories"),
     Case("collect-out-is-file", ["sweep", "collect", "sweep", "--out", "afile"], "output path 'afile' is a file",
          _other_run),
+    Case("collect-update-shorter", ["sweep", "collect", "sweep", "--out", "results", "--update"],
+         r"run 'seed-1' has 0 steps in the sweep collected but 5000 in .*train it to its end first", _longer_results),
     Case("collect-with-set", ["sweep", "collect", "sweep", "--out", "r", "--set", "seed=1"],
          "--set cannot be given with sweep collect"),
     Case("analyze-run-setting", ["sweep", "analyze", "sweep", "--set", "training.max_epochs=3"],

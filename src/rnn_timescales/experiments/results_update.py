@@ -13,6 +13,10 @@ tables instead of replacing them:
   the same N (its timescales at N = 17 stay beside the continued network's at N = 25);
 - every other earlier row is kept as it was.
 
+A run collected again under its own name with fewer steps than the results hold (a retrace
+stopped partway, say) is refused before anything is written: its rows would replace the longer
+run's record.
+
 ``provenance.json`` keeps the earlier roots and table records beside the fresh ones, and
 ``continued`` names every earlier run listed under another.
 """
@@ -54,6 +58,16 @@ def continued_runs(earlier: pd.DataFrame, fresh: pd.DataFrame) -> dict[str, str]
     return out
 
 
+def shorter_copies(earlier: pd.DataFrame, fresh: pd.DataFrame) -> list[tuple[str, float, float]]:
+    """(run, fresh steps, earlier steps) for each run of ``fresh`` that ``earlier`` holds under the same
+    name with more steps (a run with no steps recorded counts 0)."""
+    if "run" not in earlier or "run" not in fresh or "steps" not in earlier or "steps" not in fresh:
+        return []
+    before = dict(zip(earlier["run"].astype(str), pd.to_numeric(earlier["steps"], errors="coerce").fillna(0)))
+    now = zip(fresh["run"].astype(str), pd.to_numeric(fresh["steps"], errors="coerce").fillna(0))
+    return [(run, float(steps), float(before[run])) for run, steps in now if run in before and steps < before[run]]
+
+
 def merge_table(earlier: pd.DataFrame, fresh: pd.DataFrame, rename: dict[str, str], whole_runs: bool) -> pd.DataFrame:
     """``fresh`` and the rows of ``earlier`` (runs renamed by ``rename``) it does not replace: with
     ``whole_runs`` (runs.csv, curves.csv) every earlier row of a run the fresh table has; else those
@@ -77,10 +91,17 @@ def update_results(fresh: str | Path, out: str | Path) -> dict[str, Path]:
     """Merge the tables of the collection ``fresh`` (a directory ``collect`` wrote) into the results
     directory ``out`` (module docstring); tables ``out`` does not have are copied; of the tables
     ``fresh`` does not have, those that name a continued run are rewritten with its new name, the
-    rest left as they are. Each file is replaced atomically. Returns the paths written."""
+    rest left as they are. Each file is replaced atomically. Returns the paths written; ConfigError
+    (nothing written) for a run collected again with fewer steps (:func:`shorter_copies`)."""
     fresh, out = Path(fresh), Path(out)
     earlier_runs = pd.read_csv(out / "runs.csv") if (out / "runs.csv").is_file() else None
     fresh_runs = pd.read_csv(fresh / "runs.csv")
+    shorter = shorter_copies(earlier_runs, fresh_runs) if earlier_runs is not None else []
+    if shorter:
+        run, steps, before = shorter[0]
+        raise ConfigError(f"run {run!r} has {steps:.0f} steps in the sweep collected but {before:.0f} in "
+                          f"{str(out / 'runs.csv')!r}, whose rows it would replace; train it to its end first "
+                          "(rnn-timescales train --resume RUN_DIR) or collect without its sweep")
     rename = continued_runs(earlier_runs, fresh_runs) if earlier_runs is not None else {}
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
