@@ -123,3 +123,39 @@ def test_update_refuses_a_shorter_copy_of_a_run_it_holds(tmp_path, capsys):
     _run(partway, "seed-2_multi", 100, {5: 1.0}, curriculum={"kind": "multi"}, seed=2)  # no such run before
     (partway / "seed-1_multi" / "summary.json").write_text(json.dumps({"steps": 33_100, "stop_reason": "target_n"}))
     assert main(["sweep", "collect", str(partway), "--out", str(results), "--update"]) == 0  # trained to its end
+
+
+def test_update_identifies_networks_only_the_results_list_and_keeps_each_level(tmp_path):
+    """A robustness stage on this machine compared its continued network with a multi-head run
+    collected on the earlier machine (not a root now): those rows are identified from the results'
+    runs.csv, and each network keeps its rows at N = 17 beside the new ones at N = 27, in the tables
+    whose ``n`` is a head's N (continuous: the level is ``n_max``) as in the others."""
+    results = tmp_path / "results"
+    before = tmp_path / "gone" / "k24_parity"
+    _run(before, "seed-0_single", 40_000, {17: 1.17}, curriculum={"kind": "single"}, training={"max_epochs": 400})
+    _run(before, "seed-0_multi", 33_100, {17: 3.0}, curriculum={"kind": "multi"})
+
+    def continuous(directory, network, n_max):
+        pd.DataFrame([[network, 1, 0, n, 0.9, n_max] for n in range(2, n_max + 1)],
+                     columns=["network", "k", "head", "n", "accuracy", "n_max"]).to_csv(directory / "continuous.csv",
+                                                                                         index=False)
+
+    old = tmp_path / "gone" / "k24_parity.robustness"
+    _perturbation(old, "seed-0_multi", 17, 0.9)
+    continuous(old, "seed-0_multi", 17)
+    assert main(["sweep", "collect", str(before), "--out", str(results)]) == 0
+    longer = tmp_path / "k24_single_long"
+    _run(longer, "seed-0", 150_000, {27: 1.6}, curriculum={"kind": "single"}, training={"max_epochs": 1500})
+    new = tmp_path / "k24_single_long.robustness"
+    _perturbation(new, "seed-0_multi", 27, 0.7)
+    continuous(new, "seed-0_multi", 27)
+    assert main(["sweep", "collect", str(longer), "--out", str(results), "--update"]) == 0
+    rob = pd.read_csv(results / "robustness.csv")
+    assert sorted(set(zip(rob["run"], rob["curriculum"], rob["n"]))) == [("seed-0_multi", "multi", 17),
+                                                                        ("seed-0_multi", "multi", 27)]
+    cont = pd.read_csv(results / "continuous.csv")
+    assert cont.groupby("n_max").size().to_dict() == {17: 16, 27: 26} and set(cont["curriculum"]) == {"multi"}
+    # without the results' runs.csv to identify it, a network no root holds is left out
+    assert main(["sweep", "collect", str(longer), "--out", str(tmp_path / "alone")]) == 0
+    assert not (tmp_path / "alone" / "robustness.csv").is_file() or \
+        pd.read_csv(tmp_path / "alone" / "robustness.csv").empty

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -99,7 +99,7 @@ def check_roots(roots: Iterable[str | Path]) -> list[Path]:
 
 
 def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | None = None, machine: str | None = None,
-            command: str = "") -> dict[str, Path]:
+            command: str = "", known_runs: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Path]:
     """Write ``runs.csv`` (one row per network: per run directory under the sweep ``roots``, but
     see below), ``curves.csv`` (one row per run and epoch: the identifying columns, ``run`` and
     CURVE_COLUMNS) and
@@ -113,8 +113,11 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
     stop_reason ``training``. Runs of one network (:func:`network_key`: a stage that retraces another's
     runs further) are one row of ``runs.csv`` and one curve, those of its run with the most steps,
     under whose name every table lists the network (its timescales at an N both analysed are that
-    run's); ``provenance.json``'s ``continued`` maps the other runs' directories to its. Each file is
-    replaced atomically; other files in ``out`` are kept."""
+    run's); ``provenance.json``'s ``continued`` maps the other runs' directories to its.
+    ``known_runs`` (run name -> its row of an earlier ``runs.csv``) identifies the robustness rows of
+    networks no root holds (a robustness stage that compared its networks with runs collected on
+    another machine); without it those rows are left out. Each file is replaced atomically; other
+    files in ``out`` are kept."""
     machine = machine if machine is not None else describe_machine()
     roots = check_roots(roots)
     out = Path(out)
@@ -161,7 +164,7 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
             stage = root.parent / f"{root.name}.robustness"  # its revision record: STAGE.robustness.revision
             entry["robustness"] = {"path": str(rob), "revision": root_revision(stage)}
         provenance_roots.append(entry)
-    everyone = {name: run for runs_of in root_runs.values() for name, run in runs_of.items()}
+    everyone = {**(known_runs or {}), **{name: run for runs_of in root_runs.values() for name, run in runs_of.items()}}
     for root, rob in robustness_dirs:  # its networks may be any root's (the root's own first, by name)
         for name, table in robustness_rows(rob, {**everyone, **root_runs.get(root, {})}).items():
             robustness.setdefault(name, []).append(table)

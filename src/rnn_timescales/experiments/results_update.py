@@ -58,6 +58,12 @@ def continued_runs(earlier: pd.DataFrame, fresh: pd.DataFrame) -> dict[str, str]
     return out
 
 
+LEVEL_COLUMNS = ("n_max", "checkpoint_n", "n")
+"""The column that names the network's level (the largest N of the checkpoint) a row was measured at,
+by preference: ``n_max`` where ``n`` is a head's N (continuous, retraining), ``checkpoint_n`` where it is
+an earlier N tested (forgetting), else ``n`` (timescales, robustness)."""
+
+
 def shorter_copies(earlier: pd.DataFrame, fresh: pd.DataFrame) -> list[tuple[str, float, float]]:
     """(run, fresh steps, earlier steps) for each run of ``fresh`` that ``earlier`` holds under the same
     name with more steps (a run with no steps recorded counts 0)."""
@@ -71,11 +77,13 @@ def shorter_copies(earlier: pd.DataFrame, fresh: pd.DataFrame) -> list[tuple[str
 def merge_table(earlier: pd.DataFrame, fresh: pd.DataFrame, rename: dict[str, str], whole_runs: bool) -> pd.DataFrame:
     """``fresh`` and the rows of ``earlier`` (runs renamed by ``rename``) it does not replace: with
     ``whole_runs`` (runs.csv, curves.csv) every earlier row of a run the fresh table has; else those
-    of the same run and N (``n``, where both tables have it; else of the same run)."""
+    of the same run and network level (:data:`LEVEL_COLUMNS`: the first both tables have; else of the
+    same run)."""
     if "run" not in earlier or "run" not in fresh:
         return fresh
     earlier = earlier.assign(run=earlier["run"].replace(rename))
-    key = ["run", "n"] if not whole_runs and "n" in earlier and "n" in fresh else ["run"]
+    level = next((c for c in LEVEL_COLUMNS if c in earlier and c in fresh), None)
+    key = ["run", level] if not whole_runs and level is not None else ["run"]
     fresh_keys = set(_keys(fresh, key))
     kept = earlier[[k not in fresh_keys for k in _keys(earlier, key)]]
     return pd.concat([kept, fresh], ignore_index=True) if not kept.empty else fresh
@@ -137,16 +145,23 @@ def collect_update(roots: Iterable[str | Path], out: str | Path, *, revision: st
                    command: str = "") -> dict[str, Path]:
     """:func:`~rnn_timescales.experiments.results.collect` the sweep ``roots`` beside ``out`` (a
     temporary directory, removed after), then :func:`update_results` into ``out``: a collection that
-    is refused or fails changes nothing there. Returns the paths written."""
+    is refused or fails changes nothing there. The robustness rows of networks that only ``out``'s
+    runs.csv lists (compared by a robustness stage beside the collected ones) are identified from it.
+    Returns the paths written."""
     from rnn_timescales.experiments.results import collect
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
     out.parent.mkdir(parents=True, exist_ok=True)
+    known = {}  # the runs the results list already: a robustness stage may have compared them too
+    if (out / "runs.csv").is_file() and (out / "runs.csv").stat().st_size:
+        earlier = pd.read_csv(out / "runs.csv")
+        earlier = earlier.astype(object).where(earlier.notna(), None)
+        known = {str(r["run"]): r for r in earlier.to_dict("records")} if "run" in earlier else {}
     fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.collect-", dir=out.parent))
     try:
-        collect(roots, fresh, revision=revision, command=command)
+        collect(roots, fresh, revision=revision, command=command, known_runs=known)
         return update_results(fresh, out)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
