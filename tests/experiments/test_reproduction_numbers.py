@@ -18,6 +18,7 @@ import pytest
 
 from rnn_timescales.experiments.reproduction_numbers import (
     TIMESCALE_ROWS,
+    former_timescales,
     preset_comparison_markdown,
     provenance_gaps,
     refit_markdown,
@@ -239,7 +240,7 @@ def test_the_refit_table_is_generated_from_its_rows_and_retraces_the_committed_n
     """The section's table of the campaign's networks analysed again with the fix, and what makes it a
     comparison: the retraced networks' trained tau and our estimator's median tau_net (which the fix
     does not touch) are the committed rows' (the same networks, the same simulated activity)."""
-    timescales = pd.read_csv(RESULTS / "timescales.csv")
+    timescales = former_timescales(RESULTS)
     refit = pd.read_csv(RESULTS / "timescales_refit_rows.csv")
     generated = refit_markdown(timescales, refit)
     assert generated.strip() in PAGE.read_text(), "regenerate it: python -m rnn_timescales.experiments.reproduction_numbers"
@@ -267,7 +268,7 @@ def test_the_published_checkpoints_values_quoted_are_reference_timescales_csv():
 def test_the_refit_change_quoted_is_the_tables():
     """"the fix alone moves the paper-style mean by LO % to HI %, up at every N but K": the range and
     the count of falls over the refit table's rows."""
-    timescales = pd.read_csv(RESULTS / "timescales.csv").set_index(["curriculum", "seed", "n"])
+    timescales = former_timescales(RESULTS).set_index(["curriculum", "seed", "n"])
     refit = pd.read_csv(RESULTS / "timescales_refit_rows.csv")
     refit = refit.assign(curriculum=refit["group"].map({"multi-head": "multi", "single-head": "single"}))
     change = [r.tau_net_paper_mean_aic / timescales.loc[(r.curriculum, r.seed, r.n), "tau_net_paper_mean_aic"] - 1
@@ -369,3 +370,10 @@ def test_the_single_head_probe_quoted_is_its_table():
     assert _agrees(found[5], at21.min()) and _agrees(found[6], at21.max())
     own = t[(t["checkpoint_n"] == 21) & t["trained"]]["probe_accuracy"].iloc[0]
     assert _agrees(found[7], own)
+
+
+def test_the_former_optimisers_rows_are_the_snapshot_once_timescales_csv_is_refitted(tmp_path):
+    (tmp_path / "timescales.csv").write_text("run,n,tau_net_paper_mean_aic\nr,5,2.6\n")
+    assert former_timescales(tmp_path)["tau_net_paper_mean_aic"].tolist() == [2.6]  # not re-analysed yet
+    (tmp_path / "timescales_former_optimiser.csv").write_text("run,n,tau_net_paper_mean_aic\nr,5,2.2\n")
+    assert former_timescales(tmp_path)["tau_net_paper_mean_aic"].tolist() == [2.2]

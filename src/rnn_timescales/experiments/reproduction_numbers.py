@@ -199,10 +199,23 @@ REFIT_GROUPS = {"multi-head": "multi", "single-head": "single"}
 """The groups of results/k24/timescales_refit_rows.csv -> the curriculum of timescales.csv."""
 
 
+FORMER_TIMESCALES = "timescales_former_optimiser.csv"
+"""results/k24's timescale rows as the first campaign's analysis fitted them (the former optimiser),
+kept when timescales.csv is re-analysed with ``curve_fit``; until then timescales.csv holds them."""
+
+
+def former_timescales(results: str | Path) -> pd.DataFrame:
+    """The committed networks' timescale rows fitted by the former optimiser: :data:`FORMER_TIMESCALES`
+    in ``results`` where it exists, else ``results/timescales.csv``."""
+    results = Path(results)
+    former = results / FORMER_TIMESCALES
+    return pd.read_csv(former if former.is_file() else results / "timescales.csv")
+
+
 def refit_markdown(timescales: pd.DataFrame, refit: pd.DataFrame) -> str:
     """The campaign's networks analysed again with the fixed estimator, beside their committed rows:
-    per network (curriculum, seed) and N in both results/k24/timescales.csv (made with the former
-    optimiser) and results/k24/timescales_refit_rows.csv (``configs/reproduce/compare_presets.py
+    per network (curriculum, seed) and N in both the former optimiser's rows (:func:`former_timescales`)
+    and results/k24/timescales_refit_rows.csv (``configs/reproduce/compare_presets.py
     --name timescales_refit``: the same simulation, the paper's estimator by ``curve_fit``). Trained
     tau and our estimator's median tau_net, which the fix does not touch, show whether the network and
     its simulated activity are the same; the paper-style mean (and its change), the share of neurons
@@ -239,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print(simulation_seeds_markdown(pd.read_csv(results / "simulation_seeds.csv")))
         print(simulation_seeds_summary_markdown(pd.read_csv(results / "simulation_seeds.csv")))
     if (results / "timescales_refit_rows.csv").is_file():
-        print(refit_markdown(pd.read_csv(results / "timescales.csv"), pd.read_csv(results / "timescales_refit_rows.csv")),
+        print(refit_markdown(former_timescales(results), pd.read_csv(results / "timescales_refit_rows.csv")),
               end="")
     return 0
 
