@@ -158,7 +158,8 @@ def collect_update(roots: Iterable[str | Path], out: str | Path, *, revision: st
     if (out / "runs.csv").is_file() and (out / "runs.csv").stat().st_size:
         earlier = pd.read_csv(out / "runs.csv")
         earlier = earlier.astype(object).where(earlier.notna(), None)
-        known = {str(r["run"]): r for r in earlier.to_dict("records")} if "run" in earlier else {}
+        if {"run", *ID_COLUMNS} <= set(earlier.columns):
+            known = {str(r["run"]): r for r in earlier.to_dict("records")}
     fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.collect-", dir=out.parent))
     try:
         collect(roots, fresh, revision=revision, command=command, known_runs=known)
