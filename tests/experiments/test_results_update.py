@@ -105,6 +105,18 @@ def test_update_into_a_file_is_refused_and_writes_nothing(tmp_path, capsys):
     assert target.read_text() == "not a directory" and not list(tmp_path.glob(".results.collect-*"))
 
 
+def test_update_into_results_with_an_empty_runs_table_collects_afresh(tmp_path):
+    """An empty runs.csv (a results directory whose collection listed no run) holds nothing to keep."""
+    root = tmp_path / "stage"
+    _run(root, "r", 100, {5: 1.0}, curriculum={"kind": "single"})
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "runs.csv").write_text("")
+    assert main(["sweep", "collect", str(root), "--out", str(results), "--update"]) == 0
+    runs = pd.read_csv(results / "runs.csv")
+    assert runs["run"].tolist() == ["r"] and runs["steps"].tolist() == [100]
+
+
 def test_update_refuses_a_shorter_copy_of_a_run_it_holds(tmp_path, capsys):
     """A retrace stopped partway (fewer steps under the same name) would replace the longer run's
     rows: refused, nothing written."""

@@ -95,6 +95,11 @@ def _keys(table: pd.DataFrame, key: list[str]) -> list[tuple]:
     return list(zip(*columns))
 
 
+def _read_nonempty(path: Path) -> pd.DataFrame | None:
+    """The table at ``path``, or None where there is no file or an empty one (no header)."""
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
+
+
 def update_results(fresh: str | Path, out: str | Path) -> dict[str, Path]:
     """Merge the tables of the collection ``fresh`` (a directory ``collect`` wrote) into the results
     directory ``out`` (module docstring); tables ``out`` does not have are copied; of the tables
@@ -102,7 +107,7 @@ def update_results(fresh: str | Path, out: str | Path) -> dict[str, Path]:
     rest left as they are. Each file is replaced atomically. Returns the paths written; ConfigError
     (nothing written) for a run collected again with fewer steps (:func:`shorter_copies`)."""
     fresh, out = Path(fresh), Path(out)
-    earlier_runs = pd.read_csv(out / "runs.csv") if (out / "runs.csv").is_file() else None
+    earlier_runs = _read_nonempty(out / "runs.csv")
     fresh_runs = pd.read_csv(fresh / "runs.csv")
     shorter = shorter_copies(earlier_runs, fresh_runs) if earlier_runs is not None else []
     if shorter:
@@ -155,8 +160,8 @@ def collect_update(roots: Iterable[str | Path], out: str | Path, *, revision: st
         raise ConfigError(f"output path {str(out)!r} is a file; give a directory for the result tables")
     out.parent.mkdir(parents=True, exist_ok=True)
     known = {}  # the runs the results list already: a robustness stage may have compared them too
-    if (out / "runs.csv").is_file() and (out / "runs.csv").stat().st_size:
-        earlier = pd.read_csv(out / "runs.csv")
+    earlier = _read_nonempty(out / "runs.csv")
+    if earlier is not None:
         earlier = earlier.astype(object).where(earlier.notna(), None)
         if {"run", *ID_COLUMNS} <= set(earlier.columns):
             known = {str(r["run"]): r for r in earlier.to_dict("records")}
