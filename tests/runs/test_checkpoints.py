@@ -79,3 +79,24 @@ def test_reference_untrained_network_is_near_chance(reference_dir):
     # For N = 2 parity with p ~ U(0,1), always answering "even" scores 2/3; chance in streams is 1/2.
     assert table["accuracy"].item() < 0.72
     assert abs(table["streaming_accuracy"].item() - 0.5) < 0.05
+
+
+@pytest.mark.parametrize("overrides, files, latest", [
+    # [K24]'s rule: training ends on a level not solved; the latest network is the last solved one
+    (["task.name=parity", "curriculum.kind=single"], ["rnn_N2_N2", "rnn_N3_N3", "final"], "rnn_N3_N3"),
+    (["task.name=parity", "curriculum.kind=single"], ["final"], "final"),  # solved nothing
+    # [H19]'s DeCu: the delays advance at fixed steps and the network trains at T_max 20 to the end
+    (["task.name=delayed-recall", "curriculum.kind=delay", "curriculum.advance=schedule",
+      "curriculum.schedule=[10,20]"], ["rnn_max_delay6", "rnn_max_delay8", "final"], "final"),
+    (["task.name=delayed-recall", "curriculum.kind=delay", "curriculum.advance=schedule",
+      "curriculum.schedule=[10,20]"], ["rnn_max_delay6", "rnn_max_delay8"], "rnn_max_delay8"),  # still training
+    (["task.name=delayed-recall", "curriculum.kind=none", "curriculum.advance=never"], ["final"], "final"),
+])
+def test_latest_network_of_a_run_follows_how_its_curriculum_advances(tmp_path, overrides, files, latest):
+    from rnn_timescales.runs import latest_checkpoint
+
+    build_config("quick", overrides=overrides).save(tmp_path / "config.yaml")
+    (tmp_path / "checkpoints").mkdir()
+    for name in ["init", *files]:
+        (tmp_path / "checkpoints" / f"{name}.safetensors").write_bytes(b"")
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / f"{latest}.safetensors"

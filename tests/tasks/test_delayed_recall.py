@@ -528,12 +528,13 @@ def test_cli_train_evaluate_extrapolate(recall_runs, capsys, tmp_path, monkeypat
     assert main(["evaluate", str(recall_runs["delay"]), "--json", "--batches", "2", "--batch-size", "32"]) == 0
     report = json.loads(capsys.readouterr().out)
     head = report["heads"][0]
-    assert report["level"] == {"n_classes": 11, "max_delay": 6} and head["head"] == 0  # the last level solved
+    # a schedule's run is its final network, trained at its last level (T_max 8), not the last one passed (6)
+    assert report["level"] == {"n_classes": 11, "max_delay": 8} and head["head"] == 0
     assert 0 <= head["accuracy"] <= 1 and 0 <= head["null_accuracy"] <= 1
     assert main(["extrapolate", str(recall_runs["delay"]), "--json", "--trials", "8", "--max-delay", "12",
                  "--no-progress"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [d["delay"] for d in out["delays"]] == list(range(4, 13)) and out["trained_max_delay"] == 6
+    assert [d["delay"] for d in out["delays"]] == list(range(4, 13)) and out["trained_max_delay"] == 8
     assert all(d["n_trials"] == 8 and 0 <= d["accuracy"] <= 1 for d in out["delays"])
     folder = recall_runs["delay"] / "extrapolation"
     assert (folder / "extrapolation.png").is_file()

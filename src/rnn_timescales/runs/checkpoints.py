@@ -28,7 +28,7 @@ from rnn_timescales.config import RunConfig, validate
 from rnn_timescales.errors import CheckpointError, ConfigError
 from rnn_timescales.io import is_safetensors, read_safetensors, write_safetensors
 from rnn_timescales.models import RecurrentModel, build_model
-from rnn_timescales.runs.files import CHECKPOINTS, is_run_dir  # noqa: F401  (is_run_dir: re-exported)
+from rnn_timescales.runs.files import CHECKPOINTS, CONFIG, is_run_dir  # noqa: F401  (is_run_dir: re-exported)
 from rnn_timescales.tasks import Level, Task, build_task
 
 FORMAT = "rnn-timescales-checkpoint"
@@ -221,10 +221,29 @@ def analysed_checkpoints(run_dir: str | Path, include_init: bool = False) -> lis
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """A run's latest network: its last solved level, else its final weights, else the untrained
-    network (None when it has no checkpoint yet)."""
+    """A run's latest network (None when it has no checkpoint yet).
+
+    A curriculum that advances when a level is solved ([K24]'s rule, ``curriculum.advance:
+    accuracy``) ends training on a level it has not solved, so its latest network is its last
+    solved level, else its final weights, else the untrained network. A curriculum that advances at
+    fixed steps or never ([H19]'s schedules, ``schedule`` or ``never``) trains at its last level to
+    the end of its budget: the network it trained is its final weights, where written; the
+    checkpoints of the levels it passed are the way there (before the final weights are written,
+    its last level passed, else the untrained network)."""
     found = list_run_checkpoints(run_dir, include_init=True, final="if_unsolved")
+    final = Path(run_dir) / CHECKPOINTS / (FINAL_NAME + SUFFIX)
+    if final.is_file() and _advances_by_steps(run_dir):
+        return final
     return found[-1] if found else None
+
+
+def _advances_by_steps(run_dir: str | Path) -> bool:
+    """Whether the run's curriculum advances at fixed steps or never (config.yaml's
+    ``curriculum.advance``); False where the run has no readable configuration."""
+    try:
+        return RunConfig.load(Path(run_dir) / CONFIG).curriculum.advance != "accuracy"
+    except (OSError, ConfigError, ValueError):
+        return False
 
 
 def checkpoint_at_n(files: Sequence[Path], n: int | None = None) -> Path | None:

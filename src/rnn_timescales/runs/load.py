@@ -19,8 +19,10 @@ from rnn_timescales.runs.paper import load_reference_checkpoint
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file from a checkpoint path or a run directory: the run's last solved level,
-    else its final weights, else the untrained network."""
+    """A checkpoint file from a checkpoint path or a run directory: the run's latest network
+    (:func:`~rnn_timescales.runs.checkpoints.latest_checkpoint`: its last solved level, else its
+    final weights, else the untrained network; the final weights of a curriculum that advances at
+    fixed steps)."""
     p = Path(path)
     if not p.exists():
         raise CheckpointError(f"{str(p)!r} does not exist; give a run directory or a checkpoint file")
