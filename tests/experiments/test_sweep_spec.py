@@ -139,6 +139,7 @@ def test_the_status_of_each_kind_of_run_directory(tmp_path):
         "seed-0": "pending", "seed-1": "pending", "seed-2": "pending", "seed-3": "done", "seed-4": "pending",
         "seed-5": "failed", "seed-6": "failed", "seed-7": "running"}
     assert got["seed-0"].detail == "not started" and got["seed-1"].detail.startswith("interrupted")
+    assert got["seed-3"].detail == "target_n after 3 epochs, N = 4"
     assert got["seed-4"].extend == {"training.time_budget_s": 60.0}
     assert got["seed-5"].detail == "train: training diverged at epoch 2"
     assert got["seed-6"].detail == "analyze timescales: ValueError: bad" and got["seed-6"].trained

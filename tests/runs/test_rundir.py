@@ -48,3 +48,13 @@ def test_another_configuration_is_refused_in_the_callers_words(tmp_path):
     with pytest.raises(ConfigError, match="hidden_size"):
         decide_run(run, build_config("quick", overrides=["model.hidden_size=16"]),
                    different=lambda diff: ConfigError(f"made otherwise: {diff}"))
+
+
+def test_how_far_a_run_got_reads_its_n_else_its_level():
+    from rnn_timescales.runs.rundir import solved_text
+
+    assert solved_text({"n_max_solved": 17, "level_name": None}) == "N = 17"
+    # [H19]'s DeCu on its schedule: no N, its last level advanced from (T_max 18; it ended training at 20)
+    assert solved_text({"n_max_solved": None, "level_name": "max_delay", "level_solved": 18}) == "max_delay 18 passed"
+    assert solved_text({"n_max_solved": None, "level_name": "max_delay", "level_solved": None}) == "nothing solved"
+    assert solved_text({}) == "nothing solved"

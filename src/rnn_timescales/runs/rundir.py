@@ -322,6 +322,17 @@ def read_summary(run_dir: str | Path) -> dict[str, Any] | None:
         return None
 
 
+def solved_text(summary: dict[str, Any]) -> str:
+    """How far a run got, for a status line: ``N = 17`` (the largest N solved), ``max_delay 18
+    passed`` (the last level a delay or vocabulary curriculum advanced from, by accuracy or on its
+    schedule), else ``nothing solved``."""
+    if summary.get("n_max_solved") is not None:
+        return f"N = {summary['n_max_solved']}"
+    if summary.get("level_solved") is not None and summary.get("level_name"):
+        return f"{summary['level_name']} {summary['level_solved']} passed"
+    return "nothing solved"
+
+
 # --- new, resume or reuse ----------------------------------------------------------------------------
 FINAL_STOPS = ("target_n", "target_level", "solved", "heads_exhausted", "max_epochs", "time_budget", "imported")
 """Stop reasons after which a run has done what its configuration asks; only a larger budget

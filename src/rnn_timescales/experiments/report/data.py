@@ -16,7 +16,7 @@ from rnn_timescales.experiments.report.statistics import paper_tau_net
 from rnn_timescales.experiments.sweep import SPEC_FILE, load_spec, plan, run_status, setting_labels
 from rnn_timescales.io import settle
 from rnn_timescales.runs.files import CONFIG, HEAD_METRICS, METRICS
-from rnn_timescales.runs.rundir import is_locked, read_summary
+from rnn_timescales.runs.rundir import is_locked, read_summary, solved_text
 from rnn_timescales.runs.verify import DIGESTS_KEY, verify_run
 
 # Tables other analyses write into a run directory, and the columns the report reads from them.
@@ -80,7 +80,7 @@ def _plain_status(run_dir: Path) -> tuple[str, str]:
     if summary is None:
         return "unfinished", "no summary.json (interrupted, or still being written)"
     parts = [f"{summary['epochs']} epochs" if summary.get("epochs") is not None else None,
-             f"N = {summary['n_max_solved']}" if summary.get("n_max_solved") is not None else "nothing solved"]
+             solved_text(summary)]
     return summary.get("stop_reason", "?"), ", ".join(p for p in parts if p)
 
 

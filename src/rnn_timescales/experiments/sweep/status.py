@@ -22,7 +22,7 @@ from rnn_timescales.runs.files import CONFIG
 from rnn_timescales.runs.rundir import decide_run, lock_holder
 from rnn_timescales.runs.verify import DIGESTS_KEY, verify_run
 # names the sweep exported before runs/ held them
-from rnn_timescales.runs.rundir import FINAL_STOPS, is_locked, read_summary, state_mismatch  # noqa: F401
+from rnn_timescales.runs.rundir import FINAL_STOPS, is_locked, read_summary, solved_text, state_mismatch  # noqa: F401
 
 ERRORS_DIR = "errors"
 STATUSES = ("done", "running", "failed", "pending")
@@ -124,7 +124,7 @@ def _training_status(run_dir: Path, point: SweepPoint) -> RunStatus:
     info = dict(stop_reason=summary.get("stop_reason"), n_solved=summary.get("n_max_solved"),
                 epochs=summary.get("epochs"), wall_time_s=summary.get("wall_time_s"))
     reason = info["stop_reason"]
-    solved = f"N = {info['n_solved']}" if info["n_solved"] is not None else "nothing solved"
+    solved = solved_text(summary)
     if reason == "diverged":
         return RunStatus(point.name, "failed", f"train: {summary.get('message') or 'diverged'}", **info)
     if reason not in FINAL_STOPS:
