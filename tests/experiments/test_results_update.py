@@ -171,3 +171,15 @@ def test_update_identifies_networks_only_the_results_list_and_keeps_each_level(t
     assert main(["sweep", "collect", str(longer), "--out", str(tmp_path / "alone")]) == 0
     assert not (tmp_path / "alone" / "robustness.csv").is_file() or \
         pd.read_csv(tmp_path / "alone" / "robustness.csv").empty
+
+
+def test_collect_records_the_revisions_of_a_stage_and_of_its_analyses(tmp_path):
+    """run.sh pins STAGE, STAGE:analyze and STAGE:post each at a revision of its own, recorded
+    beside the sweep root; provenance.json names all three."""
+    root = tmp_path / "h19_curricula"
+    _run(root, "seed-0", 100, {5: 1.0}, curriculum={"kind": "single"})
+    for name, rev in (("h19_curricula", "aaa"), ("h19_curricula.analyze", "bbb"), ("h19_curricula.post", "ccc")):
+        (tmp_path / f"{name}.revision").write_text(rev + "\n")
+    assert main(["sweep", "collect", str(root), "--out", str(tmp_path / "results")]) == 0
+    entry = json.loads((tmp_path / "results" / "provenance.json").read_text())["roots"][0]
+    assert (entry["revision"], entry["analysis_revision"], entry["post_revision"]) == ("aaa", "bbb", "ccc")

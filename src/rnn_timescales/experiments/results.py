@@ -155,9 +155,9 @@ def collect(roots: Iterable[str | Path], out: str | Path, *, revision: str | Non
         add_run_tables(analyses, run_dir, ids)
     for root in roots:
         entry = {"path": str(root), "revision": revisions[root]}
-        analysis_revision = root_revision(root.parent / f"{root.name}.analyze")  # run.sh STAGE:analyze's record
-        if analysis_revision:
-            entry["analysis_revision"] = analysis_revision
+        for mode in ("analyze", "post"):  # run.sh STAGE:analyze's and STAGE:post's records
+            if revision := root_revision(root.parent / f"{root.name}.{mode}"):
+                entry["analysis_revision" if mode == "analyze" else "post_revision"] = revision
         rob = robustness_dir(root)
         if rob is not None:
             robustness_dirs.append((root, rob))
