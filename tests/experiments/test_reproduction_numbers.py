@@ -170,6 +170,10 @@ def test_provenance_gaps_are_found(tmp_path):
     assert "a.csv: no entry in provenance.json's tables" in gaps
     assert {"b.csv: no revision", "b.csv: no settings"} <= set(gaps) and "b.csv: no command" not in gaps
     assert any(g.startswith("gone.csv: named in provenance.json") for g in gaps)
+    (tmp_path / "report").mkdir()  # what `report` derives from the tables is its own output
+    (tmp_path / "report" / "figures.json").write_text("{}")
+    (tmp_path / "report" / "summary.csv").write_text("x\n1\n")
+    assert not any(g.startswith("report/") for g in provenance_gaps(tmp_path))
 
 
 @pytest.mark.parametrize("cell, value, ok", [("2.48", 2.4849, True), ("2.48", 2.4851, False), ("3", 3.4, True),

@@ -40,12 +40,17 @@ def provenance_gaps(results: str | Path) -> list[str]:
     """What is missing for every CSV under ``results`` (subfolders included) to name its origin:
     an entry ``tables[<relative path>]`` of ``results/provenance.json`` with a non-empty
     ``command``, ``revision`` and ``settings``. Also an entry naming a table that is not there.
-    Returns one line per gap (empty: complete)."""
+    The summaries ``rnn-timescales report`` derives from the tables (a folder with its
+    ``figures.json``, e.g. ``results/h19/report``) are its output, redrawn by that one command, and
+    need no entry. Returns one line per gap (empty: complete)."""
     results = Path(results)
     prov_file = results / "provenance.json"
     tables = json.loads(prov_file.read_text()).get("tables", {}) if prov_file.is_file() else {}
+    reports = {f.parent for f in results.rglob("figures.json")}
     gaps = []
     for csv in sorted(results.rglob("*.csv")):
+        if csv.parent in reports:
+            continue
         name = csv.relative_to(results).as_posix()
         entry = tables.get(name)
         if entry is None:
