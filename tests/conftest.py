@@ -83,6 +83,12 @@ def assert_same_run(a: Path, b: Path, same_config: bool = True) -> None:
     assert ja == jb
 
 
+def agrees(text: str, value: float) -> bool:
+    """``text`` (a number as a docs page prints it) is ``value`` rounded to text's decimals."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-9
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
     """Every path under ``root`` with its size, modification time and SHA-256: equal before and
     after a command that must write nothing."""

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from conftest import agrees as _agrees
 
 from rnn_timescales.experiments.recall_results import (
     extrapolation_summary,
@@ -19,12 +20,6 @@ from rnn_timescales.experiments.reproduction_numbers import provenance_gaps
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "reproduction.md"
 RESULTS = ROOT / "results" / "h19"
-
-
-def _agrees(text: str, value: float) -> bool:
-    """``text`` (a number as the page prints it) is ``value`` rounded to text's decimals."""
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-9
 
 
 def _section() -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from conftest import agrees as _agrees
 import pytest
 
 from rnn_timescales.experiments.reproduction_numbers import (
@@ -49,12 +50,6 @@ def _tables(text: str) -> list[list[list[str]]]:
                 tables.append(current)
             current = None
     return tables
-
-
-def _agrees(text: str, value: float) -> bool:
-    """``text`` (a number as the page prints it) is ``value`` rounded to text's decimals."""
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-9
 
 
 def _quoted(pattern: str, what: str) -> re.Match:
