@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from conftest import agrees as _agrees
 import pytest
+from conftest import agrees as _agrees
 
 from rnn_timescales.experiments.reproduction_numbers import (
     TIMESCALE_ROWS,
