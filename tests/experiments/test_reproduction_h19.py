@@ -18,6 +18,7 @@ from rnn_timescales.experiments.recall_results import (
 from rnn_timescales.experiments.reproduction_numbers import provenance_gaps
 
 ROOT = Path(__file__).resolve().parents[2]
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 PAGE = ROOT / "docs" / "reproduction.md"
 RESULTS = ROOT / "results" / "h19"
 
@@ -49,18 +50,23 @@ def test_the_extrapolation_quoted_is_the_tables():
         assert _agrees(found[4], r["accuracy_untrained_sd"])
         assert found[2].replace(",", "") == r["each_trained"] and found[5].replace(",", "") == r["each_untrained"]
     tests = extrapolation_tests(table).set_index(["group_a", "group_b"])
-    p = _quoted(r"within their network-to-network spread \(Welch p = (\S+)\)", "the Welch test")[1]
-    assert _agrees(p, tests.loc[("delay", "vocabulary"), "p_value"])
+    welch = _quoted(r"within their network-to-network spread \(Welch p = ([^;]+); one-sided, DeCu ahead, ([^)]+)\)",
+                    "the Welch test")
+    assert _agrees(welch[1], tests.loc[("delay", "vocabulary"), "p_value"])
+    assert _agrees(welch[2], tests.loc[("delay", "vocabulary"), "p_one_sided"])
 
 
 def test_the_slow_point_correlation_quoted_is_the_tables():
     summary = slow_point_summary(pd.read_csv(RESULTS / "recall_correlations.csv")).set_index(["curriculum", "speed"])
     r = summary.loc[("all", "slow_point_q")]
-    assert r["negative"] == r["networks"] == 4
-    assert _agrees(_quoted(r"t-test of the four r's against 0, p = (\S+)\)", "the t-test of the r's")[1], r["p_value"])
-    each = _quoted(r"(\S+) and (\S+) \(DeCu\), (\S+) and (\S+) \(VoCu\)", "each network's r").groups()
-    ours = summary.loc[("delay", "slow_point_q"), "each_r"].split() + summary.loc[("vocabulary", "slow_point_q"), "each_r"].split()
-    assert [v.replace("−", "-") for v in each] == ours
+    networks = _quoted(r"\((\d+) networks, every r negative; t-test of the (\w+) r's against 0, p = (\S+)\)",
+                       "the t-test of the r's")
+    assert r["negative"] == r["networks"] == int(networks[1]) == _NUMBERS[networks[2]]
+    assert _agrees(networks[3], r["p_value"])
+    each = _quoted(r"per network, Spearman r .*?: ([^(]+) \(DeCu\), ([^(]+) \(VoCu\)", "each network's r").groups()
+    for quoted, curriculum in zip(each, ("delay", "vocabulary")):
+        values = [v.replace("−", "-") for v in re.split(r",? and |, ", quoted.strip())]
+        assert values == summary.loc[(curriculum, "slow_point_q"), "each_r"].split(), curriculum
 
 
 def test_the_speed_regularisation_quoted_is_the_tables():
@@ -71,5 +77,5 @@ def test_the_speed_regularisation_quoted_is_the_tables():
     assert _agrees(lowered, -q["difference"])
     assert _agrees(_quoted(r"slower centres in every network \(paired t p = (\S+)\)", "q's test")[1], q["p_value"])
     assert _agrees(_quoted(r"the memory is no longer for it \(paired t p = (\S+)\)", "recall's test")[1], acc["p_value"])
-    assert _agrees(_quoted(r"recall over the untrained delays moved by \+(\S+) on average", "recall's change")[1],
-                   acc["difference"])
+    moved = _quoted(r"recall over the untrained delays moved by (\S+) on average", "recall's change")[1]
+    assert _agrees(moved.replace("−", "-").lstrip("+"), acc["difference"])
