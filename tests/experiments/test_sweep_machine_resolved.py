@@ -91,12 +91,18 @@ def test_an_interrupted_quick_run_is_resumed_by_the_sweep(tmp_path, auto_resolve
     train(direct, tmp_path / "direct", progress=False)
     assert read_summary(root / point.name)["precision"] == auto_resolves_to
     if auto_resolves_to == "bf16" and not runtime.cpu_bf16_instructions():
-        # bf16 emulated (no avx512_bf16 or amx_bf16, e.g. an AVX2-only EPYC): the sweep's worker
-        # process and this test process differ in the last bits of the second epoch's loss (seen
-        # 2026-12-07; two fresh processes resuming the same run agree exactly, cause not found), so
-        # here the continuation is checked to follow the first part's precision and curve closely
+        # bf16 emulated here (no avx512_bf16 or amx_bf16, e.g. an AVX2-only EPYC). The fixture's forced
+        # probe also switches this process's products to the bf16-units path (bf16 operands, product
+        # rounded to bf16: models/fused.py _Products), while the sweep's worker, a fresh process,
+        # probes the real CPU and continues on the emulated path (bf16-rounded operands, product left
+        # in fp32). The first epoch, trained here both times, is the same; the continuation is
+        # checked to keep the recorded precision and to follow the same curve closely.
         a, b = (pd.read_csv(d / "metrics.csv") for d in (tmp_path / "direct", root / point.name))
+        timing = [c for c in a.columns if c.endswith("time_s")]
+        pd.testing.assert_frame_equal(a.drop(columns=timing).iloc[:1], b.drop(columns=timing).iloc[:1],
+                                      check_exact=True)
         pd.testing.assert_series_equal(a["loss"], b["loss"], rtol=1e-3)
+        assert not a["loss"].equals(b["loss"])  # the two paths do differ (else this branch is stale)
         return
     assert_same_run(tmp_path / "direct", root / point.name, same_config=False)
 
