@@ -11,6 +11,9 @@ VENV ?= .venv
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
+# test processes (pytest-xdist): auto = one per CPU; each test file runs whole in one process, so its
+# module fixtures are built once; TEST_WORKERS=0 runs the suite in this process
+TEST_WORKERS ?= auto
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnn-timescales-installed
 
@@ -20,7 +23,7 @@ run: $(STAMP)
 	$(BIN)/rnn-timescales train
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=30 -n $(TEST_WORKERS) --dist loadfile
 
 setup: $(STAMP)
 
