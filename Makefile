@@ -11,9 +11,10 @@ VENV ?= .venv
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
-# test processes (pytest-xdist): auto = one per CPU; each test file runs whole in one process, so its
-# module fixtures are built once; TEST_WORKERS=0 runs the suite in this process
-TEST_WORKERS ?= auto
+# test processes (pytest-xdist): one per CPU, at most 4 (each holds PyTorch and trains small networks);
+# each test file runs whole in one process, so its module fixtures are built once; TEST_WORKERS=0 runs
+# the suite in this process
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnn-timescales-installed
 
