@@ -59,12 +59,13 @@ def test_the_extrapolation_quoted_is_the_tables():
 def test_the_slow_point_correlation_quoted_is_the_tables():
     summary = slow_point_summary(pd.read_csv(RESULTS / "recall_correlations.csv")).set_index(["curriculum", "speed"])
     r = summary.loc[("all", "slow_point_q")]
-    networks = _quoted(r"\((\d+) networks, every r negative; t-test of the (\w+) r's against 0, p = (\S+)\)",
+    networks = _quoted(r"\((\d+) networks, every r negative; t-test of the (\w+) r's against 0, p = ([^;)]+)[;)]",
                        "the t-test of the r's")
     assert r["negative"] == r["networks"] == int(networks[1]) == _NUMBERS[networks[2]]
     assert _agrees(networks[3], r["p_value"])
-    each = _quoted(r"per network, Spearman r .*?: ([^(]+) \(DeCu\), ([^(]+) \(VoCu\)", "each network's r").groups()
-    for quoted, curriculum in zip(each, ("delay", "vocabulary")):
+    each = _quoted(r"per network, Spearman r .*?: ([^(]+) \(DeCu\), ([^(]+) \(VoCu\), ([^(]+) \(none;",
+                   "each network's r").groups()
+    for quoted, curriculum in zip(each, ("delay", "vocabulary", "none")):
         values = [v.replace("−", "-") for v in re.split(r",? and |, ", quoted.strip())]
         assert values == summary.loc[(curriculum, "slow_point_q"), "each_r"].split(), curriculum
 
