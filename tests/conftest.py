@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,10 @@ def assert_same_run(a: Path, b: Path, same_config: bool = True) -> None:
 
 
 def agrees(text: str, value: float) -> bool:
-    """``text`` (a number as a docs page prints it) is ``value`` rounded to text's decimals."""
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-9
+    """``text`` (a number as a docs page prints it: ``0.32``, ``+0.000``, ``4.7e-06``) is ``value``
+    rounded to text's last printed digit."""
+    last = Decimal(text).as_tuple().exponent  # 0.32 -> -2, 4.7e-06 -> -7
+    return abs(float(text) - value) <= 0.5 * 10.0 ** last * (1 + 1e-9) + 1e-12
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
